@@ -1,0 +1,298 @@
+//! The plan catalogue use cases: list, read, create, change, delete, import.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use crate::ids::PlanId;
+use crate::plan::{Plan, PlanDraft, PlanPatch, PlanSpec, PlanValidationError};
+use crate::ports::{ImportOutcome, PlanRepository, RepoError};
+
+/// Errors of the catalogue use cases.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogueError {
+    #[error("plan {0} not found")]
+    NotFound(PlanId),
+    #[error(transparent)]
+    Invalid(#[from] PlanValidationError),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("database unavailable")]
+    Unavailable(#[source] RepoError),
+    #[error("catalogue failure")]
+    Internal(#[source] RepoError),
+}
+
+/// An import file's plan failed validation; names the plan by position and name.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("plan #{position} ({name}): {source}")]
+    InvalidPlan {
+        position: usize,
+        name: String,
+        #[source]
+        source: PlanValidationError,
+    },
+    #[error("plan #{position} ({name}): name appears twice in the file")]
+    DuplicateName { position: usize, name: String },
+    #[error("the file marks more than one plan as default ({first} and {second})")]
+    SeveralDefaults { first: String, second: String },
+    #[error(transparent)]
+    Store(CatalogueError),
+}
+
+impl CatalogueError {
+    fn from_repo(err: RepoError, id: Option<PlanId>) -> CatalogueError {
+        match (err, id) {
+            (RepoError::NotFound, Some(id)) => CatalogueError::NotFound(id),
+            (RepoError::Conflict(what), _) => CatalogueError::Conflict(what),
+            (err @ RepoError::Unavailable(_), _) => CatalogueError::Unavailable(err),
+            (err, _) => CatalogueError::Internal(err),
+        }
+    }
+}
+
+/// Reads and changes the plan catalogue.
+#[derive(Clone)]
+pub struct CatalogueService {
+    plans: Arc<dyn PlanRepository>,
+}
+
+impl CatalogueService {
+    pub fn new(plans: Arc<dyn PlanRepository>) -> Self {
+        Self { plans }
+    }
+
+    /// Plans the public sees: not hidden, price ascending, ties by id.
+    pub async fn list_public(&self) -> Result<Vec<Plan>, CatalogueError> {
+        self.list(false).await
+    }
+
+    /// Every plan, hidden ones included, in catalogue order.
+    pub async fn list(&self, include_hidden: bool) -> Result<Vec<Plan>, CatalogueError> {
+        let mut plans = self
+            .plans
+            .list(include_hidden)
+            .await
+            .map_err(|e| CatalogueError::from_repo(e, None))?;
+        plans.sort_by(Plan::catalogue_order);
+        Ok(plans)
+    }
+
+    /// One plan. Hidden plans are found only when `include_hidden`.
+    pub async fn get(&self, id: PlanId, include_hidden: bool) -> Result<Plan, CatalogueError> {
+        let plan = self
+            .plans
+            .get(id)
+            .await
+            .map_err(|e| CatalogueError::from_repo(e, Some(id)))?;
+        if plan.hidden() && !include_hidden {
+            return Err(CatalogueError::NotFound(id));
+        }
+        Ok(plan)
+    }
+
+    pub async fn create(&self, draft: PlanDraft) -> Result<Plan, CatalogueError> {
+        let spec = PlanSpec::new(draft)?;
+        self.plans
+            .create(spec)
+            .await
+            .map_err(|e| CatalogueError::from_repo(e, None))
+    }
+
+    /// Changes the named fields of a plan and validates the result as a whole.
+    pub async fn update(&self, id: PlanId, patch: PlanPatch) -> Result<Plan, CatalogueError> {
+        let current = self.get(id, true).await?;
+        let mut draft = current.spec().to_draft();
+        patch.apply_to(&mut draft);
+        let spec = PlanSpec::new(draft)?;
+        self.plans
+            .update(id, spec)
+            .await
+            .map_err(|e| CatalogueError::from_repo(e, Some(id)))
+    }
+
+    /// Deletes a plan no order references; hiding is how a sold plan is retired.
+    pub async fn delete(&self, id: PlanId) -> Result<(), CatalogueError> {
+        self.plans
+            .delete(id)
+            .await
+            .map_err(|e| CatalogueError::from_repo(e, Some(id)))
+    }
+
+    /// Validates every draft first, then upserts all by name in one transaction:
+    /// one bad plan rejects the whole file and nothing changes.
+    pub async fn import(&self, drafts: Vec<PlanDraft>) -> Result<ImportOutcome, ImportError> {
+        let mut specs = Vec::with_capacity(drafts.len());
+        let mut names = HashSet::new();
+        let mut default_name: Option<String> = None;
+        for (index, draft) in drafts.into_iter().enumerate() {
+            let position = index + 1;
+            let name = draft.name.trim().to_owned();
+            let spec = PlanSpec::new(draft).map_err(|source| ImportError::InvalidPlan {
+                position,
+                name: name.clone(),
+                source,
+            })?;
+            if !names.insert(spec.name().to_lowercase()) {
+                return Err(ImportError::DuplicateName { position, name });
+            }
+            if spec.is_default() {
+                if let Some(first) = default_name.replace(name.clone()) {
+                    return Err(ImportError::SeveralDefaults {
+                        first,
+                        second: name,
+                    });
+                }
+            }
+            specs.push(spec);
+        }
+        self.plans
+            .upsert_by_name(specs)
+            .await
+            .map_err(|e| ImportError::Store(CatalogueError::from_repo(e, None)))
+    }
+
+    /// On an empty database, creates the Free starter plan so the service is usable at once.
+    pub async fn ensure_starter_plan(&self) -> Result<bool, CatalogueError> {
+        self.plans
+            .create_if_catalogue_empty(PlanSpec::starter_free())
+            .await
+            .map_err(|e| CatalogueError::from_repo(e, None))
+    }
+
+    pub async fn catalogue_version(&self) -> Result<i64, CatalogueError> {
+        self.plans
+            .catalogue_version()
+            .await
+            .map_err(|e| CatalogueError::from_repo(e, None))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::MockPlanRepository;
+    use chrono::Utc;
+
+    fn plan(id: i64, name: &str, price: &str, hidden: bool) -> Plan {
+        let spec = PlanSpec::new(PlanDraft {
+            name: name.into(),
+            price: price.into(),
+            hidden,
+            ..PlanDraft::default()
+        })
+        .unwrap();
+        Plan::new(PlanId::new(id).unwrap(), spec, Utc::now())
+    }
+
+    #[tokio::test]
+    async fn list_is_in_price_order_with_ties_by_id() {
+        let mut repo = MockPlanRepository::new();
+        repo.expect_list().returning(|_| {
+            Ok(vec![
+                plan(3, "C", "5", false),
+                plan(1, "A", "9.99", false),
+                plan(2, "B", "5", false),
+            ])
+        });
+        let service = CatalogueService::new(Arc::new(repo));
+        let ids: Vec<i64> = service
+            .list_public()
+            .await
+            .unwrap()
+            .iter()
+            .map(|p| p.id().get())
+            .collect();
+        assert_eq!(ids, vec![2, 3, 1]);
+    }
+
+    #[tokio::test]
+    async fn hidden_plan_is_not_found_publicly() {
+        let mut repo = MockPlanRepository::new();
+        repo.expect_get()
+            .returning(|_| Ok(plan(4, "Secret", "1", true)));
+        let service = CatalogueService::new(Arc::new(repo));
+        let id = PlanId::new(4).unwrap();
+        assert!(matches!(
+            service.get(id, false).await,
+            Err(CatalogueError::NotFound(_))
+        ));
+        assert!(service.get(id, true).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn import_rejects_the_whole_file_before_touching_storage() {
+        let mut repo = MockPlanRepository::new();
+        repo.expect_upsert_by_name().never();
+        let service = CatalogueService::new(Arc::new(repo));
+        let drafts = vec![
+            PlanDraft {
+                name: "Good".into(),
+                ..PlanDraft::default()
+            },
+            PlanDraft {
+                name: "Bad".into(),
+                price: "1.001".into(),
+                ..PlanDraft::default()
+            },
+        ];
+        match service.import(drafts).await {
+            Err(ImportError::InvalidPlan {
+                position,
+                name,
+                source,
+            }) => {
+                assert_eq!((position, name.as_str(), source.field), (2, "Bad", "price"));
+            }
+            other => panic!("expected InvalidPlan, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn import_rejects_two_defaults_and_duplicate_names() {
+        let repo = MockPlanRepository::new();
+        let service = CatalogueService::new(Arc::new(repo));
+        let two_defaults = vec![
+            PlanDraft {
+                name: "A".into(),
+                is_default: true,
+                ..PlanDraft::default()
+            },
+            PlanDraft {
+                name: "B".into(),
+                is_default: true,
+                ..PlanDraft::default()
+            },
+        ];
+        assert!(matches!(
+            service.import(two_defaults).await,
+            Err(ImportError::SeveralDefaults { .. })
+        ));
+        let duplicate = vec![
+            PlanDraft {
+                name: "A".into(),
+                ..PlanDraft::default()
+            },
+            PlanDraft {
+                name: "a".into(),
+                ..PlanDraft::default()
+            },
+        ];
+        assert!(matches!(
+            service.import(duplicate).await,
+            Err(ImportError::DuplicateName { position: 2, .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn unavailable_database_stays_distinguishable() {
+        let mut repo = MockPlanRepository::new();
+        repo.expect_list()
+            .returning(|_| Err(RepoError::Unavailable("pool timed out".into())));
+        let service = CatalogueService::new(Arc::new(repo));
+        assert!(matches!(
+            service.list_public().await,
+            Err(CatalogueError::Unavailable(_))
+        ));
+    }
+}

@@ -1,0 +1,16 @@
+//! Tariff's domain: plans, limits, money, orders, invoices and accounts; the use-case
+//! services; and the port traits the adapters implement. Nothing here knows about
+//! HTTP, SQL or PDF.
+
+pub mod catalogue;
+pub mod ids;
+pub mod limits;
+pub mod money;
+pub mod plan;
+pub mod ports;
+
+pub use ids::{AccountRef, OrderId, OrgId, PlanId, TokenId, UserId};
+pub use limits::{Limit, Limits, Permissions, Resource};
+pub use money::{Currency, Money, MoneyError, TaxRate};
+pub use plan::{Plan, PlanDraft, PlanPatch, PlanSpec, PlanType, PlanValidationError};
+pub use ports::{Clock, RepoError, SystemClock};

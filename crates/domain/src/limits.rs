@@ -1,0 +1,208 @@
+//! Resource limits (0 = unlimited) and create/update/delete permissions.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// A metered resource. Its key is the same in `limits`, `usage` and `remaining` JSON.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Resource {
+    Memory,
+    Disk,
+    Cpu,
+    Servers,
+    Sites,
+    Databases,
+    Backups,
+    PortCount,
+    TunnelPortCount,
+    EmailDailyLimit,
+    EmailQueueLimit,
+}
+
+impl Resource {
+    pub const ALL: [Resource; 11] = [
+        Resource::Memory,
+        Resource::Disk,
+        Resource::Cpu,
+        Resource::Servers,
+        Resource::Sites,
+        Resource::Databases,
+        Resource::Backups,
+        Resource::PortCount,
+        Resource::TunnelPortCount,
+        Resource::EmailDailyLimit,
+        Resource::EmailQueueLimit,
+    ];
+
+    /// The JSON key (and the value of a usage call's `resource`).
+    pub fn key(self) -> &'static str {
+        match self {
+            Resource::Memory => "memory",
+            Resource::Disk => "disk",
+            Resource::Cpu => "cpu",
+            Resource::Servers => "servers",
+            Resource::Sites => "sites",
+            Resource::Databases => "databases",
+            Resource::Backups => "backups",
+            Resource::PortCount => "portCount",
+            Resource::TunnelPortCount => "tunnelPortCount",
+            Resource::EmailDailyLimit => "emailDailyLimit",
+            Resource::EmailQueueLimit => "emailQueueLimit",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl fmt::Display for Resource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.key())
+    }
+}
+
+/// The text was not one of the resource keys.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown resource `{0}`")]
+pub struct UnknownResource(pub String);
+
+impl FromStr for Resource {
+    type Err = UnknownResource;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Resource::ALL
+            .into_iter()
+            .find(|r| r.key() == s)
+            .ok_or_else(|| UnknownResource(s.to_owned()))
+    }
+}
+
+/// One limit: a non-negative count where 0 means unlimited.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct Limit(u64);
+
+impl Limit {
+    pub const UNLIMITED: Limit = Limit(0);
+
+    /// Database columns are signed; a negative stored value is treated as corrupt.
+    pub fn from_stored(raw: i64) -> Option<Limit> {
+        u64::try_from(raw).ok().map(Limit)
+    }
+
+    pub fn new(value: u64) -> Limit {
+        Limit(value)
+    }
+
+    pub fn value(self) -> u64 {
+        self.0
+    }
+
+    pub fn is_unlimited(self) -> bool {
+        self.0 == 0
+    }
+
+    /// Whether `used + requested` fits. Unlimited always fits.
+    pub fn allows(self, used: u64, requested: u64) -> bool {
+        self.is_unlimited()
+            || used
+                .checked_add(requested)
+                .is_some_and(|total| total <= self.0)
+    }
+
+    /// What is left, or `None` when unlimited. Usage above the limit leaves 0.
+    pub fn remaining(self, used: u64) -> Option<u64> {
+        (!self.is_unlimited()).then(|| self.0.saturating_sub(used))
+    }
+}
+
+/// A full set of limits, one per resource.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct Limits([Limit; 11]);
+
+impl Limits {
+    pub fn unlimited() -> Limits {
+        Limits::default()
+    }
+
+    pub fn get(&self, resource: Resource) -> Limit {
+        self.0[resource.index()]
+    }
+
+    pub fn set(&mut self, resource: Resource, limit: Limit) {
+        self.0[resource.index()] = limit;
+    }
+
+    pub fn with(mut self, resource: Resource, limit: Limit) -> Limits {
+        self.set(resource, limit);
+        self
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (Resource, Limit)> + '_ {
+        Resource::ALL.into_iter().map(|r| (r, self.get(r)))
+    }
+}
+
+/// Create/update/delete permissions for servers or sites.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Permissions {
+    pub create: bool,
+    pub update: bool,
+    pub delete: bool,
+}
+
+impl Permissions {
+    pub const ALL: Permissions = Permissions {
+        create: true,
+        update: true,
+        delete: true,
+    };
+    pub const NONE: Permissions = Permissions {
+        create: false,
+        update: false,
+        delete: false,
+    };
+}
+
+impl Default for Permissions {
+    fn default() -> Self {
+        Permissions::ALL
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn zero_means_unlimited() {
+        assert!(Limit::UNLIMITED.allows(u64::MAX - 1, 1));
+        assert_eq!(Limit::UNLIMITED.remaining(10), None);
+    }
+
+    #[test]
+    fn limits_bound_usage() {
+        let ten = Limit::new(10);
+        assert!(ten.allows(9, 1));
+        assert!(!ten.allows(10, 1));
+        assert!(!ten.allows(u64::MAX, 1));
+        assert_eq!(ten.remaining(4), Some(6));
+        assert_eq!(ten.remaining(12), Some(0));
+    }
+
+    #[test]
+    fn resource_keys_parse_back() {
+        for r in Resource::ALL {
+            assert_eq!(r.key().parse::<Resource>().unwrap(), r);
+        }
+        assert!("serverLimit".parse::<Resource>().is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn allows_matches_arithmetic(limit in 1_u64..1_000_000, used in 0_u64..2_000_000, req in 0_u64..1_000_000) {
+            prop_assert_eq!(Limit::new(limit).allows(used, req), used + req <= limit);
+        }
+    }
+}

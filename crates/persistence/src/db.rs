@@ -1,0 +1,301 @@
+//! The one connection enum, its pool, migrations, and the bridge that runs sync diesel
+//! code on tokio's blocking pool.
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::sqlite::SqliteConnection;
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use tariff_domain::RepoError;
+
+use crate::errors::{map_pool_error, DbError};
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
+
+/// Which database a URL selects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// Pool settings; defaults suit a small service on two cores.
+#[derive(Clone, Debug)]
+pub struct PoolOptions {
+    pub max_connections: u32,
+    /// How long a request waits for a connection before answering 503.
+    pub acquire_timeout: Duration,
+    /// SQLite `busy_timeout`: how long a writer waits for the write lock.
+    pub sqlite_busy_timeout: Duration,
+    /// SQLite `synchronous=FULL` (fsync on every commit) when true, NORMAL otherwise.
+    pub sqlite_full_sync: bool,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        PoolOptions {
+            max_connections: 8,
+            acquire_timeout: Duration::from_secs(2),
+            sqlite_busy_timeout: Duration::from_secs(5),
+            sqlite_full_sync: true,
+        }
+    }
+}
+
+/// Start-up failures: a bad URL, an unreachable server, a failed migration.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("unsupported database URL `{0}`: use sqlite://PATH or postgres://...")]
+    UnsupportedUrl(String),
+    #[error("cannot open the database pool")]
+    Pool(#[source] diesel::r2d2::PoolError),
+    #[error("cannot reach the database")]
+    Connect(#[source] RepoError),
+    #[error("migration failed: {0}")]
+    Migration(String),
+}
+
+#[derive(Debug)]
+struct SqlitePragmas {
+    busy_timeout_ms: u128,
+    full_sync: bool,
+}
+
+impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragmas {
+    fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
+        let sync = if self.full_sync { "FULL" } else { "NORMAL" };
+        conn.batch_execute(&format!(
+            "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = {}; PRAGMA foreign_keys = ON; \
+             PRAGMA synchronous = {sync};",
+            self.busy_timeout_ms
+        ))
+        .map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+/// A pooled connection to either backend. Repository code is written once and compiled
+/// for both through [`with_conn!`](crate::with_conn) and [`transaction!`](crate::transaction).
+pub enum DbConn {
+    Sqlite(PooledConnection<ConnectionManager<SqliteConnection>>),
+    Postgres(PooledConnection<ConnectionManager<PgConnection>>),
+}
+
+#[derive(Clone)]
+enum DbPool {
+    Sqlite(Pool<ConnectionManager<SqliteConnection>>),
+    Postgres(Pool<ConnectionManager<PgConnection>>),
+}
+
+/// The database handle every repository shares. Cheap to clone.
+#[derive(Clone)]
+pub struct Database {
+    pool: DbPool,
+}
+
+/// Runs `$body` with `$c` bound to the concrete connection, compiled once per backend.
+#[macro_export]
+macro_rules! with_conn {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            $crate::db::DbConn::Sqlite(pooled) => {
+                let $c: &mut ::diesel::sqlite::SqliteConnection = &mut *pooled;
+                $body
+            }
+            $crate::db::DbConn::Postgres(pooled) => {
+                let $c: &mut ::diesel::pg::PgConnection = &mut *pooled;
+                $body
+            }
+        }
+    };
+}
+
+/// Runs `$body` in one write transaction: `BEGIN IMMEDIATE` on SQLite (so concurrent
+/// writers queue on the lock instead of failing to upgrade), a plain transaction on
+/// PostgreSQL. The body returns `Result<_, DbError>`; an `Err` rolls back.
+#[macro_export]
+macro_rules! transaction {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            $crate::db::DbConn::Sqlite(pooled) => {
+                let conn: &mut ::diesel::sqlite::SqliteConnection = &mut *pooled;
+                conn.immediate_transaction::<_, $crate::errors::DbError, _>(|$c| $body)
+            }
+            $crate::db::DbConn::Postgres(pooled) => {
+                ::diesel::connection::Connection::transaction::<_, $crate::errors::DbError, _>(
+                    &mut **pooled,
+                    |$c| $body,
+                )
+            }
+        }
+    };
+}
+
+impl Database {
+    /// Opens a pool for `sqlite://PATH` (or a bare path) or `postgres://...`.
+    pub fn connect(url: &str, options: &PoolOptions) -> Result<Database, SetupError> {
+        let pool = match backend_of(url)? {
+            Backend::Sqlite => {
+                let path = sqlite_path(url);
+                let manager = ConnectionManager::<SqliteConnection>::new(path);
+                let pool = Pool::builder()
+                    .max_size(options.max_connections.max(1))
+                    .min_idle(Some(1))
+                    .connection_timeout(options.acquire_timeout)
+                    .connection_customizer(Box::new(SqlitePragmas {
+                        busy_timeout_ms: options.sqlite_busy_timeout.as_millis(),
+                        full_sync: options.sqlite_full_sync,
+                    }))
+                    .build(manager)
+                    .map_err(SetupError::Pool)?;
+                DbPool::Sqlite(pool)
+            }
+            Backend::Postgres => {
+                let manager = ConnectionManager::<PgConnection>::new(with_connect_timeout(url));
+                // build_unchecked: start even while PostgreSQL is down; readiness says so.
+                let pool = Pool::builder()
+                    .max_size(options.max_connections.max(1))
+                    .min_idle(Some(1))
+                    .connection_timeout(options.acquire_timeout)
+                    .build_unchecked(manager);
+                DbPool::Postgres(pool)
+            }
+        };
+        Ok(Database { pool })
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.pool {
+            DbPool::Sqlite(_) => Backend::Sqlite,
+            DbPool::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Applies pending embedded migrations; returns the versions applied.
+    pub async fn migrate(&self) -> Result<Vec<String>, SetupError> {
+        let applied = self
+            .run(|conn| {
+                let result = match conn {
+                    DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(versions),
+                    DbConn::Postgres(c) => {
+                        c.run_pending_migrations(POSTGRES_MIGRATIONS).map(versions)
+                    }
+                };
+                result.map_err(|e| RepoError::internal(e.to_string()))
+            })
+            .await;
+        match applied {
+            Ok(v) => Ok(v),
+            Err(RepoError::Internal(e)) => Err(SetupError::Migration(e.to_string())),
+            Err(other) => Err(SetupError::Connect(other)),
+        }
+    }
+
+    /// Runs sync diesel code on the blocking pool with a pooled connection, never on an
+    /// async worker. Pool time-outs become `RepoError::Unavailable`.
+    pub async fn run<T, F>(&self, work: F) -> Result<T, RepoError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, RepoError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = match &pool {
+                DbPool::Sqlite(p) => p.get().map(DbConn::Sqlite),
+                DbPool::Postgres(p) => p.get().map(DbConn::Postgres),
+            }
+            .map_err(map_pool_error)?;
+            work(&mut conn)
+        })
+        .await
+        .map_err(|join| RepoError::Internal(Box::new(join)))?
+    }
+
+    /// Like [`run`](Self::run) for bodies that return diesel errors, mapped in one place.
+    pub async fn query<T, F>(&self, work: F) -> Result<T, RepoError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, DbError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.run(move |conn| work(conn).map_err(RepoError::from))
+            .await
+    }
+
+    /// A round trip to the database, for readiness checks.
+    pub async fn ping(&self) -> Result<(), RepoError> {
+        self.query(|conn| with_conn!(conn, c => c.batch_execute("SELECT 1").map_err(DbError::from)))
+            .await
+    }
+}
+
+fn versions(applied: Vec<diesel::migration::MigrationVersion<'_>>) -> Vec<String> {
+    applied.into_iter().map(|v| v.to_string()).collect()
+}
+
+/// Chooses the backend from the URL scheme.
+pub fn backend_of(url: &str) -> Result<Backend, SetupError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Backend::Postgres)
+    } else if url.starts_with("sqlite:") || !url.contains("://") {
+        Ok(Backend::Sqlite)
+    } else {
+        Err(SetupError::UnsupportedUrl(url.to_owned()))
+    }
+}
+
+fn sqlite_path(url: &str) -> String {
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    if path.is_empty() {
+        "tariff.db".to_owned()
+    } else {
+        path.to_owned()
+    }
+}
+
+/// A dead server must fail a connect quickly, not after the OS TCP timeout.
+fn with_connect_timeout(url: &str) -> String {
+    if url.contains("connect_timeout=") {
+        url.to_owned()
+    } else if url.contains('?') {
+        format!("{url}&connect_timeout=2")
+    } else {
+        format!("{url}?connect_timeout=2")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_selects_backend() {
+        assert_eq!(backend_of("sqlite://tariff.db").unwrap(), Backend::Sqlite);
+        assert_eq!(backend_of("tariff.db").unwrap(), Backend::Sqlite);
+        assert_eq!(backend_of("postgres://u@h/db").unwrap(), Backend::Postgres);
+        assert_eq!(
+            backend_of("postgresql://u@h/db").unwrap(),
+            Backend::Postgres
+        );
+        assert!(backend_of("mysql://u@h/db").is_err());
+        assert_eq!(sqlite_path("sqlite:///tmp/x.db"), "/tmp/x.db");
+        assert_eq!(sqlite_path("sqlite://tariff.db"), "tariff.db");
+        assert_eq!(
+            with_connect_timeout("postgres://h/d?options=x"),
+            "postgres://h/d?options=x&connect_timeout=2"
+        );
+    }
+}

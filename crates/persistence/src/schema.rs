@@ -1,0 +1,232 @@
+// Diesel table definitions. Kept in step with migrations/{sqlite,postgres}; the
+// `schema_matches_migrations` test fails when a column here is missing in the database.
+
+diesel::table! {
+    plans (id) {
+        id -> BigInt,
+        name -> Text,
+        plan_type -> Text,
+        description -> Nullable<Text>,
+        currency -> Text,
+        price_monthly_minor -> BigInt,
+        price_hourly_minor -> BigInt,
+        price_yearly_minor -> BigInt,
+        memory -> BigInt,
+        disk -> BigInt,
+        cpu -> BigInt,
+        servers -> BigInt,
+        sites -> BigInt,
+        databases -> BigInt,
+        backups -> BigInt,
+        port_count -> BigInt,
+        tunnel_port_count -> BigInt,
+        email_daily_limit -> BigInt,
+        email_queue_limit -> BigInt,
+        server_create -> Bool,
+        server_update -> Bool,
+        server_delete -> Bool,
+        site_create -> Bool,
+        site_update -> Bool,
+        site_delete -> Bool,
+        features -> Text,
+        hidden -> Bool,
+        is_default -> Bool,
+        stripe_plan_id -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    settings (key) {
+        key -> Text,
+        value -> Text,
+    }
+}
+
+diesel::table! {
+    counters (name) {
+        name -> Text,
+        value -> BigInt,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        email -> Text,
+        name -> Text,
+        role -> Text,
+        password_hash -> Nullable<Text>,
+        company -> Nullable<Text>,
+        address_line1 -> Nullable<Text>,
+        address_line2 -> Nullable<Text>,
+        city -> Nullable<Text>,
+        postcode -> Nullable<Text>,
+        country -> Nullable<Text>,
+        tax_id -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    organisations (id) {
+        id -> BigInt,
+        name -> Text,
+        company -> Nullable<Text>,
+        address_line1 -> Nullable<Text>,
+        address_line2 -> Nullable<Text>,
+        city -> Nullable<Text>,
+        postcode -> Nullable<Text>,
+        country -> Nullable<Text>,
+        tax_id -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    org_members (org_id, user_id) {
+        org_id -> BigInt,
+        user_id -> BigInt,
+        role -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> BigInt,
+        token_hash -> Text,
+        user_id -> BigInt,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    api_tokens (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        name -> Text,
+        token_hash -> Text,
+        created_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    orders (id) {
+        id -> BigInt,
+        account_kind -> Text,
+        account_id -> BigInt,
+        user_id -> Nullable<BigInt>,
+        org_id -> Nullable<BigInt>,
+        plan_id -> BigInt,
+        status -> Text,
+        currency -> Text,
+        subtotal_minor -> BigInt,
+        tax_rate_bp -> Integer,
+        tax_minor -> BigInt,
+        total_minor -> BigInt,
+        description -> Text,
+        notes -> Nullable<Text>,
+        payment_reference -> Nullable<Text>,
+        renewal_of -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        activated_at -> Nullable<Timestamp>,
+        expires_at -> Nullable<Timestamp>,
+        cancelled_at -> Nullable<Timestamp>,
+        invoice_year -> Nullable<Integer>,
+        invoice_seq -> Nullable<BigInt>,
+        invoice_number -> Nullable<Text>,
+        invoice_snapshot -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    order_items (order_id, position) {
+        order_id -> BigInt,
+        position -> Integer,
+        description -> Text,
+        quantity -> Integer,
+        unit_price_minor -> BigInt,
+        amount_minor -> BigInt,
+    }
+}
+
+diesel::table! {
+    invoice_counters (year) {
+        year -> Integer,
+        last_seq -> BigInt,
+    }
+}
+
+diesel::table! {
+    usage_counters (account_kind, account_id, resource) {
+        account_kind -> Text,
+        account_id -> BigInt,
+        resource -> Text,
+        used -> BigInt,
+        period_day -> Nullable<Text>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    limit_overrides (account_kind, account_id, resource) {
+        account_kind -> Text,
+        account_id -> BigInt,
+        resource -> Text,
+        value -> BigInt,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (account_kind, account_id, idempotency_key) {
+        account_kind -> Text,
+        account_id -> BigInt,
+        idempotency_key -> Text,
+        response -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> BigInt,
+        actor_user_id -> Nullable<BigInt>,
+        action -> Text,
+        target_kind -> Text,
+        target_id -> Nullable<BigInt>,
+        before_state -> Nullable<Text>,
+        after_state -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(org_members -> organisations (org_id));
+diesel::joinable!(org_members -> users (user_id));
+diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(api_tokens -> users (user_id));
+diesel::joinable!(orders -> plans (plan_id));
+diesel::joinable!(order_items -> orders (order_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    plans,
+    settings,
+    counters,
+    users,
+    organisations,
+    org_members,
+    sessions,
+    api_tokens,
+    orders,
+    order_items,
+    invoice_counters,
+    usage_counters,
+    limit_overrides,
+    idempotency_keys,
+    audit_log,
+);

@@ -1,0 +1,15 @@
+DROP TABLE audit_log;
+DROP TABLE idempotency_keys;
+DROP TABLE limit_overrides;
+DROP TABLE usage_counters;
+DROP TABLE invoice_counters;
+DROP TABLE order_items;
+DROP TABLE orders;
+DROP TABLE api_tokens;
+DROP TABLE sessions;
+DROP TABLE org_members;
+DROP TABLE organisations;
+DROP TABLE users;
+DROP TABLE counters;
+DROP TABLE settings;
+DROP TABLE plans;
