@@ -1,1 +1,148 @@
+//! Test harness: [`spawn_app`] starts the real application (migrations, wiring, HTTP
+//! server) on 127.0.0.1 port 0 against a fresh database, and gives back a client.
+//! [`backends`] yields SQLite always and PostgreSQL when `TEST_DATABASE_URL` is set.
 
+use std::net::SocketAddr;
+
+use tariff_app::settings::Settings;
+pub use tariff_persistence::testing::TestDatabase;
+pub use tariff_persistence::Backend;
+
+/// A running service and a client for it. The server stops when this is dropped.
+pub struct TestApp {
+    pub address: SocketAddr,
+    pub base_url: String,
+    pub client: reqwest::Client,
+    pub database: TestDatabase,
+    pub settings: Settings,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base_url, path)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.database.backend()
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+    }
+
+    /// GET with `Authorization: Bearer <token>`.
+    pub async fn get_as(&self, token: &str, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+    }
+
+    /// POST a JSON body with `Authorization: Bearer <token>` (empty token: anonymous).
+    pub async fn post_as(
+        &self,
+        token: &str,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> reqwest::Response {
+        let mut req = self.client.post(self.url(path)).json(body);
+        if !token.is_empty() {
+            req = req.bearer_auth(token);
+        }
+        req.send()
+            .await
+            .unwrap_or_else(|e| panic!("POST {path}: {e}"))
+    }
+
+    /// PUT a JSON body with `Authorization: Bearer <token>`.
+    pub async fn put_as(
+        &self,
+        token: &str,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> reqwest::Response {
+        self.client
+            .put(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("PUT {path}: {e}"))
+    }
+
+    /// DELETE with `Authorization: Bearer <token>`.
+    pub async fn delete_as(&self, token: &str, path: &str) -> reqwest::Response {
+        self.client
+            .delete(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("DELETE {path}: {e}"))
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Stop without waiting; the runtime ends with the test anyway.
+        drop(self.handle.stop(false));
+    }
+}
+
+/// Settings for a test instance: defaults, port 0, the given database.
+pub fn test_settings(database: &TestDatabase) -> Settings {
+    let mut settings = Settings::load_from(None, Some(database.url()), |_| None)
+        .unwrap_or_else(|e| panic!("test settings: {e}"));
+    settings.server.bind = SocketAddr::from(([127, 0, 0, 1], 0));
+    settings.server.workers = 2;
+    settings.database.sqlite_synchronous = tariff_app::settings::SqliteSynchronous::Normal;
+    settings
+}
+
+/// Starts the app on a fresh database of the given kind.
+pub async fn spawn_app(database: TestDatabase) -> TestApp {
+    spawn_app_with(database, |_| {}).await
+}
+
+/// Starts the app after letting the test adjust its settings.
+pub async fn spawn_app_with(database: TestDatabase, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let mut settings = test_settings(&database);
+    adjust(&mut settings);
+    let running = tariff_app::launch(&settings)
+        .await
+        .unwrap_or_else(|e| panic!("launch: {e:#}"));
+    let handle = running.server.handle();
+    tokio::spawn(running.server);
+    let base_url = format!("http://{}", running.address);
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap_or_else(|e| panic!("client: {e}"));
+    TestApp {
+        address: running.address,
+        base_url,
+        client,
+        database,
+        settings,
+        handle,
+    }
+}
+
+/// SQLite always; PostgreSQL too when `TEST_DATABASE_URL` is set (else a loud skip line).
+pub fn backends() -> Vec<TestDatabase> {
+    TestDatabase::all()
+}
+
+/// Reads a JSON body, panicking with the raw text when it is not JSON.
+pub async fn json(response: reqwest::Response) -> serde_json::Value {
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    serde_json::from_str(&text)
+        .unwrap_or_else(|_| panic!("status {status}: body is not JSON: {text}"))
+}

@@ -1,1 +1,146 @@
-fn main() {}
+//! `tariff`: the binary. Configuration, telemetry, command line and wiring; nothing else.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+use tariff_domain::catalogue::CatalogueService;
+use tariff_domain::Resource;
+
+use tariff_app::cli::{Cli, Command, PlansCommand};
+use tariff_app::settings::Settings;
+use tariff_app::{import, telemetry, wiring};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load(cli.config.as_deref(), cli.database_url.as_deref()) {
+        Ok(settings) => settings,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(&settings.log, std::io::stderr);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("error: cannot start the runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command.unwrap_or(Command::Serve), settings)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {}", one_line(&err));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `outer: cause: root cause` on one line.
+fn one_line(err: &anyhow::Error) -> String {
+    format!("{err:#}")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => serve(settings).await,
+        Command::Migrate => {
+            let db = wiring::open_database(&settings)?;
+            let applied = db.migrate().await.context("migration")?;
+            println!("applied {} migration(s)", applied.len());
+            Ok(())
+        }
+        Command::Plans(PlansCommand::Import(args)) => {
+            let drafts = import::read_plan_file(&args.file)?;
+            let wired = wiring::wire(&settings).await?;
+            let outcome = wired.state.catalogue.import(drafts).await?;
+            println!(
+                "imported {} plan(s): {} created, {} updated",
+                outcome.created + outcome.updated,
+                outcome.created,
+                outcome.updated
+            );
+            Ok(())
+        }
+        Command::Plans(PlansCommand::List) => {
+            let wired = wiring::wire(&settings).await?;
+            print_plan_table(&wired.state.catalogue).await
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let running = tariff_app::launch(&settings).await?;
+    // Tests and scripts read the bound address (port 0 picks a free one) from stdout.
+    println!("tariff listening on http://{}", running.address);
+    let _ = std::io::stdout().flush();
+    running.server.await.context("server")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn print_plan_table(catalogue: &CatalogueService) -> anyhow::Result<()> {
+    let plans = catalogue.list(true).await?;
+    let limit = |p: &tariff_domain::Plan, r| match p.limits().get(r).value() {
+        0 => "∞".to_owned(),
+        v => v.to_string(),
+    };
+    let mut rows = vec![[
+        "ID".to_owned(),
+        "NAME".into(),
+        "TYPE".into(),
+        "PRICE".into(),
+        "SERVERS".into(),
+        "SITES".into(),
+        "MEMORY MB".into(),
+        "DISK MB".into(),
+        "FLAGS".into(),
+    ]];
+    for plan in &plans {
+        let mut flags = Vec::new();
+        if plan.is_default() {
+            flags.push("default");
+        }
+        if plan.hidden() {
+            flags.push("hidden");
+        }
+        rows.push([
+            plan.id().to_string(),
+            plan.name().to_owned(),
+            plan.plan_type().to_string(),
+            plan.price().to_string(),
+            limit(plan, Resource::Servers),
+            limit(plan, Resource::Sites),
+            limit(plan, Resource::Memory),
+            limit(plan, Resource::Disk),
+            flags.join(","),
+        ]);
+    }
+    let widths: Vec<usize> = (0..9)
+        .map(|col| {
+            rows.iter()
+                .map(|r| r[col].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = std::io::stdout().lock();
+    for row in rows {
+        let line: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        writeln!(out, "{}", line.join("  ").trim_end())?;
+    }
+    Ok(())
+}

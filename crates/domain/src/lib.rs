@@ -2,6 +2,7 @@
 //! services; and the port traits the adapters implement. Nothing here knows about
 //! HTTP, SQL or PDF.
 
+pub mod account;
 pub mod catalogue;
 pub mod ids;
 pub mod limits;
@@ -9,6 +10,7 @@ pub mod money;
 pub mod plan;
 pub mod ports;
 
+pub use account::{Caller, Credential, OrgRole, Role};
 pub use ids::{AccountRef, OrderId, OrgId, PlanId, TokenId, UserId};
 pub use limits::{Limit, Limits, Permissions, Resource};
 pub use money::{Currency, Money, MoneyError, TaxRate};

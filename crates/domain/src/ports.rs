@@ -95,3 +95,44 @@ impl Clock for SystemClock {
         Utc::now()
     }
 }
+
+/// Whether the database answers, for readiness checks.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait HealthProbe: Send + Sync {
+    /// One round trip. Errors: `Unavailable` when the database does not answer in time.
+    async fn ping(&self) -> Result<(), RepoError>;
+}
+
+/// Resolves presented credentials to callers.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait CallerResolver: Send + Sync {
+    /// The caller a session id or API token belongs to, or `None` when it is unknown,
+    /// expired or revoked (callers cannot tell which). May record the token's last use.
+    /// Errors: `Unavailable`, `Internal`.
+    async fn resolve(
+        &self,
+        credential: &crate::account::Credential,
+        now: DateTime<Utc>,
+    ) -> Result<Option<crate::account::Caller>, RepoError>;
+}
+
+/// Organisation memberships, for authorisation decisions.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait MembershipRepository: Send + Sync {
+    /// The user's role in the organisation, `None` when not a member (or no such org).
+    /// Errors: `Unavailable`, `Internal`.
+    async fn role_in(
+        &self,
+        org: crate::ids::OrgId,
+        user: crate::ids::UserId,
+    ) -> Result<Option<crate::account::OrgRole>, RepoError>;
+
+    /// Organisations where the user is admin or owner. Errors: `Unavailable`, `Internal`.
+    async fn managed_orgs(
+        &self,
+        user: crate::ids::UserId,
+    ) -> Result<Vec<crate::ids::OrgId>, RepoError>;
+}

@@ -1,1 +1,145 @@
+//! actix-web adapter for Tariff: routes and DTOs for the panel and packages dialects,
+//! auth extractors, and the one place where domain errors become HTTP statuses
+//! ([`error`]). Built and started by the `tariff` binary in `crates/app`.
 
+pub mod auth;
+pub mod dto;
+pub mod error;
+pub mod middleware;
+pub mod openapi;
+pub mod routes;
+pub mod state;
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::middleware::{from_fn, ErrorHandlers};
+use actix_web::{web, App, HttpRequest, HttpServer};
+
+use crate::error::{ApiError, ErrorCode};
+pub use crate::state::ApiState;
+
+/// Request bodies above this are refused with 413.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Server tuning from configuration.
+#[derive(Clone, Debug)]
+pub struct ServerOptions {
+    pub workers: usize,
+    /// Time a client has to send its request head; slow or stalled clients are cut off.
+    pub client_request_timeout: Duration,
+    pub keep_alive: Duration,
+    /// How long in-flight requests may run after SIGTERM/SIGINT.
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            workers: 2,
+            client_request_timeout: Duration::from_secs(5),
+            keep_alive: Duration::from_secs(30),
+            shutdown_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    let api = match &err {
+        JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
+            ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                "The request body is larger than 64 KiB.",
+            )
+        }
+        JsonPayloadError::ContentType => ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            "Send the body as application/json.",
+        ),
+        JsonPayloadError::Deserialize(e) if e.is_data() => ApiError::new(
+            ErrorCode::ValidationFailed,
+            format!("Invalid request body: {e}."),
+        ),
+        JsonPayloadError::Deserialize(e) => {
+            ApiError::new(ErrorCode::ValidationFailed, format!("Malformed JSON: {e}."))
+        }
+        _ => ApiError::new(
+            ErrorCode::ValidationFailed,
+            "The request body could not be read.",
+        ),
+    };
+    api.into()
+}
+
+fn path_error(_err: PathError, _req: &HttpRequest) -> actix_web::Error {
+    ApiError::validation("id", "Path ids must be positive integers.").into()
+}
+
+fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    ApiError::new(
+        ErrorCode::ValidationFailed,
+        format!("Invalid query string: {err}."),
+    )
+    .into()
+}
+
+/// Registers every route. Always through `web::resource(..).route(..)`: a resource
+/// answers a wrong method with 405 (and an `Allow` header) instead of 404.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/healthz").route(web::get().to(routes::health::healthz)))
+        .service(web::resource("/readyz").route(web::get().to(routes::health::readyz)))
+        .service(web::resource("/api/openapi.json").route(web::get().to(openapi::openapi_json)))
+        .service(web::resource("/api/plans").route(web::get().to(routes::plans::list_plans)))
+        .service(web::resource("/api/plans/{id}").route(web::get().to(routes::plans::get_plan)));
+}
+
+/// The whole application with its middleware, ready for `HttpServer` or `test::init_service`.
+pub fn app(
+    state: ApiState,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .app_data(web::Data::new(state))
+        .app_data(
+            web::JsonConfig::default()
+                .limit(MAX_BODY_BYTES)
+                .error_handler(json_error),
+        )
+        .app_data(web::PayloadConfig::default().limit(MAX_BODY_BYTES))
+        .app_data(web::PathConfig::default().error_handler(path_error))
+        .app_data(web::QueryConfig::default().error_handler(query_error))
+        .configure(configure)
+        .default_service(web::to(|| async {
+            Err::<actix_web::HttpResponse, _>(ApiError::not_found("No such resource."))
+        }))
+        .wrap(ErrorHandlers::new().default_handler(middleware::json_error_body))
+        .wrap(middleware::security_headers())
+        .wrap(from_fn(middleware::log_request))
+}
+
+/// Binds the server to an already-open listener (port 0 in tests). SIGTERM and SIGINT
+/// stop accepting and let in-flight requests finish within `shutdown_timeout`.
+pub fn server(
+    listener: TcpListener,
+    state: ApiState,
+    options: &ServerOptions,
+) -> std::io::Result<Server> {
+    let server = HttpServer::new(move || app(state.clone()))
+        .workers(options.workers.max(1))
+        .client_request_timeout(options.client_request_timeout)
+        .keep_alive(options.keep_alive)
+        .shutdown_timeout(options.shutdown_timeout.as_secs())
+        .listen(listener)?
+        .run();
+    Ok(server)
+}

@@ -277,6 +277,13 @@ fn with_connect_timeout(url: &str) -> String {
     }
 }
 
+#[async_trait::async_trait]
+impl tariff_domain::ports::HealthProbe for Database {
+    async fn ping(&self) -> Result<(), RepoError> {
+        Database::ping(self).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,10 +5,12 @@
 
 pub mod db;
 pub mod errors;
+mod identity;
 mod plans;
 pub mod schema;
 #[cfg(feature = "testing")]
 pub mod testing;
 
 pub use db::{backend_of, Backend, Database, PoolOptions, SetupError};
+pub use identity::DieselIdentity;
 pub use plans::DieselPlanRepository;

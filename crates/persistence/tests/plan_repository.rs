@@ -1,6 +1,8 @@
 //! The plan repository against real databases: SQLite always, PostgreSQL when
 //! `TEST_DATABASE_URL` is set (each test in a fresh schema).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
 use tariff_domain::catalogue::CatalogueService;
 use tariff_domain::ports::PlanRepository;
 use tariff_domain::{PlanDraft, PlanId, PlanPatch, PlanSpec, RepoError};

@@ -1,0 +1,350 @@
+//! Configuration: defaults, then an optional TOML file (`--config`, or `tariff.toml` in
+//! the working directory), then `TARIFF_<SECTION>__<KEY>` environment variables, then the
+//! plain names the contract fixes (`DATABASE_URL`, `COMPANY_NAME`, `INVOICE_*`).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use config::{Config, Environment, File, FileFormat};
+use serde::Deserialize;
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub log: LogSettings,
+    pub invoice: InvoiceSettings,
+    pub billing: BillingSettings,
+    pub auth: AuthSettings,
+    /// Country code (ISO 3166-1 alpha-2), `EU` or `*` to a percentage, e.g. `DE = "19"`.
+    pub tax: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    pub bind: SocketAddr,
+    pub workers: usize,
+    /// Absolute base URL clients use; builds the packages dialect's `links`.
+    pub public_url: String,
+    pub client_request_timeout_secs: u64,
+    pub keep_alive_secs: u64,
+    pub shutdown_timeout_secs: u64,
+    /// Origins allowed by CORS; empty means CORS is off.
+    pub cors_allowed_origins: Vec<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub max_connections: u32,
+    pub acquire_timeout_ms: u64,
+    pub sqlite_busy_timeout_ms: u64,
+    /// `full` (fsync every commit; survives power loss) or `normal` (survives a crash
+    /// of the process, may lose the last commits on power loss).
+    pub sqlite_synchronous: SqliteSynchronous,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SqliteSynchronous {
+    Full,
+    Normal,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    /// `text` for terminals, `json` for log shippers.
+    pub format: LogFormat,
+    /// Used when `RUST_LOG` is not set.
+    pub level: String,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InvoiceSettings {
+    pub company_name: String,
+    pub issued_from_name: String,
+    pub issued_from_address: String,
+    pub logo_path: Option<String>,
+    /// `{year}` and `{seq:06}` (or `{seq}`) are replaced.
+    pub number_format: String,
+    pub footer: String,
+    pub due_days: u32,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BillingSettings {
+    pub sweep_interval_secs: u64,
+    pub pending_ttl_days: u32,
+    pub renewal_lead_days: u32,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    pub session_ttl_hours: u32,
+    /// Adds `Secure` to the session cookie; turn on behind HTTPS.
+    pub cookie_secure: bool,
+    pub login_attempts_per_minute: u32,
+}
+
+const DEFAULTS: &str = r#"
+[server]
+bind = "127.0.0.1:8080"
+workers = 2
+public_url = "http://127.0.0.1:8080"
+client_request_timeout_secs = 5
+keep_alive_secs = 30
+shutdown_timeout_secs = 30
+cors_allowed_origins = []
+
+[database]
+url = "sqlite://tariff.db"
+max_connections = 8
+acquire_timeout_ms = 2000
+sqlite_busy_timeout_ms = 5000
+sqlite_synchronous = "full"
+
+[log]
+format = "text"
+level = "info"
+
+[invoice]
+company_name = "Tariff Hosting"
+issued_from_name = "Tariff Hosting"
+issued_from_address = ""
+number_format = "INV-{year}-{seq:06}"
+footer = "Thank you for your business."
+due_days = 14
+
+[billing]
+sweep_interval_secs = 60
+pending_ttl_days = 7
+renewal_lead_days = 7
+
+[auth]
+session_ttl_hours = 336
+cookie_secure = false
+login_attempts_per_minute = 10
+
+[tax]
+"#;
+
+/// Plain environment names the contract fixes, and the key each sets.
+const PLAIN_ENV: &[(&str, &str)] = &[
+    ("DATABASE_URL", "database.url"),
+    ("COMPANY_NAME", "invoice.company_name"),
+    ("INVOICE_ISSUED_FROM_NAME", "invoice.issued_from_name"),
+    ("INVOICE_ISSUED_FROM_ADDRESS", "invoice.issued_from_address"),
+    ("INVOICE_LOGO_PATH", "invoice.logo_path"),
+];
+
+/// A configuration problem, as one line naming the key.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct SettingsError(String);
+
+impl Settings {
+    /// Loads the layers. `explicit_file` must exist; `tariff.toml` is optional.
+    pub fn load(
+        explicit_file: Option<&Path>,
+        database_url: Option<&str>,
+    ) -> Result<Settings, SettingsError> {
+        Self::load_from(explicit_file, database_url, |name| std::env::var(name).ok())
+    }
+
+    /// Same as [`load`](Self::load) with an injectable environment, for tests.
+    pub fn load_from(
+        explicit_file: Option<&Path>,
+        database_url: Option<&str>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Settings, SettingsError> {
+        let mut builder = Config::builder().add_source(File::from_str(DEFAULTS, FileFormat::Toml));
+        match explicit_file {
+            Some(path) => {
+                if !path.exists() {
+                    return Err(SettingsError(format!(
+                        "config file {} does not exist",
+                        path.display()
+                    )));
+                }
+                builder =
+                    builder.add_source(File::from(PathBuf::from(path)).format(FileFormat::Toml));
+            }
+            None => {
+                builder =
+                    builder.add_source(File::new("tariff.toml", FileFormat::Toml).required(false))
+            }
+        }
+        let vars: std::collections::HashMap<String, String> = std::env::vars()
+            .filter(|(k, _)| k.starts_with("TARIFF_"))
+            .filter_map(|(k, _)| env(&k).map(|v| (k, v)))
+            .collect();
+        builder = builder.add_source(
+            Environment::with_prefix("TARIFF")
+                .prefix_separator("_")
+                .separator("__")
+                .list_separator(",")
+                .with_list_parse_key("server.cors_allowed_origins")
+                .try_parsing(true)
+                .source(Some(vars)),
+        );
+        for (name, key) in PLAIN_ENV {
+            if let Some(value) = env(name) {
+                builder = builder
+                    .set_override(*key, value)
+                    .map_err(|e| SettingsError(e.to_string()))?;
+            }
+        }
+        if let Some(url) = database_url {
+            builder = builder
+                .set_override("database.url", url)
+                .map_err(|e| SettingsError(e.to_string()))?;
+        }
+        let settings: Settings = builder
+            .build()
+            .and_then(Config::try_deserialize)
+            .map_err(|e| SettingsError(one_line(&e.to_string())))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), SettingsError> {
+        let bad = |key: &str, why: &str| Err(SettingsError(format!("{key}: {why}")));
+        if self.server.workers == 0 {
+            return bad("server.workers", "must be at least 1");
+        }
+        if !(self.server.public_url.starts_with("http://")
+            || self.server.public_url.starts_with("https://"))
+        {
+            return bad("server.public_url", "must start with http:// or https://");
+        }
+        if self.database.max_connections == 0 {
+            return bad("database.max_connections", "must be at least 1");
+        }
+        if let Err(e) = tariff_persistence::backend_of(&self.database.url) {
+            return Err(SettingsError(format!("database.url: {e}")));
+        }
+        if !self.invoice.number_format.contains("{seq") {
+            return bad("invoice.number_format", "must contain {seq} or {seq:0N}");
+        }
+        if self.billing.sweep_interval_secs == 0 {
+            return bad("billing.sweep_interval_secs", "must be at least 1");
+        }
+        if self.auth.session_ttl_hours == 0 {
+            return bad("auth.session_ttl_hours", "must be at least 1");
+        }
+        for (region, rate) in &self.tax {
+            if tariff_domain::TaxRate::parse_percent(rate).is_none() {
+                return Err(SettingsError(format!(
+                    "tax.{region}: `{rate}` is not a percentage from 0 to 100"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn load(env: &[(&str, &str)], file: Option<&Path>) -> Result<Settings, SettingsError> {
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::load_from(file, None, |k| env.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_are_usable() {
+        let s = load(&[], None).unwrap();
+        assert_eq!(s.server.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.database.url, "sqlite://tariff.db");
+        assert_eq!(s.invoice.number_format, "INV-{year}-{seq:06}");
+    }
+
+    #[test]
+    fn plain_names_override_the_file() {
+        let dir = tempfile_dir();
+        let path = dir.join("t.toml");
+        std::fs::write(
+            &path,
+            "[database]\nurl = \"sqlite://file.db\"\n[invoice]\ncompany_name = \"File Co\"\n",
+        )
+        .unwrap();
+        let s = load(
+            &[
+                ("DATABASE_URL", "postgres://x@y/z"),
+                ("COMPANY_NAME", "Env Co"),
+            ],
+            Some(&path),
+        )
+        .unwrap();
+        assert_eq!(s.database.url, "postgres://x@y/z");
+        assert_eq!(s.invoice.company_name, "Env Co");
+        let s = load(&[], Some(&path)).unwrap();
+        assert_eq!(s.database.url, "sqlite://file.db");
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let dir = tempfile_dir();
+        let path = dir.join("bad.toml");
+        std::fs::write(&path, "[server]\nbind = \"not an address\"\n").unwrap();
+        let err = load(&[], Some(&path)).unwrap_err().to_string();
+        assert!(err.contains("server.bind"), "{err}");
+        assert!(!err.contains('\n'));
+        std::fs::write(&path, "[tax]\nDE = \"nineteen\"\n").unwrap();
+        let err = load(&[], Some(&path)).unwrap_err().to_string();
+        assert!(err.contains("tax.DE"), "{err}");
+        std::fs::write(&path, "[server]\nwrokers = 3\n").unwrap();
+        let err = load(&[], Some(&path)).unwrap_err().to_string();
+        assert!(err.contains("wrokers"), "{err}");
+        let err = load(&[("DATABASE_URL", "mysql://a/b")], None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("database.url"), "{err}");
+    }
+
+    #[test]
+    fn missing_explicit_file_is_an_error() {
+        assert!(load(&[], Some(Path::new("/nonexistent/tariff.toml"))).is_err());
+    }
+
+    fn tempfile_dir() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "tariff-settings-{}-{}",
+            std::process::id(),
+            rand_suffix()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn rand_suffix() -> u128 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    }
+}

@@ -1,0 +1,64 @@
+//! Builds the adapters and services from settings and hands them to the HTTP layer.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tariff_domain::catalogue::CatalogueService;
+use tariff_domain::SystemClock;
+use tariff_http_api::{ApiState, ServerOptions};
+use tariff_persistence::{Database, DieselIdentity, DieselPlanRepository, PoolOptions};
+
+use crate::settings::{Settings, SqliteSynchronous};
+
+/// The wired application: the database handle and the state handlers share.
+pub struct Wired {
+    pub db: Database,
+    pub state: ApiState,
+}
+
+/// Opens the database pool (without touching the schema).
+pub fn open_database(settings: &Settings) -> anyhow::Result<Database> {
+    let options = PoolOptions {
+        max_connections: settings.database.max_connections,
+        acquire_timeout: Duration::from_millis(settings.database.acquire_timeout_ms),
+        sqlite_busy_timeout: Duration::from_millis(settings.database.sqlite_busy_timeout_ms),
+        sqlite_full_sync: settings.database.sqlite_synchronous == SqliteSynchronous::Full,
+    };
+    Database::connect(&settings.database.url, &options).context("database")
+}
+
+/// Opens and migrates the database, seeds the starter plan, and builds every service.
+pub async fn wire(settings: &Settings) -> anyhow::Result<Wired> {
+    let db = open_database(settings)?;
+    let applied = db.migrate().await.context("database")?;
+    if !applied.is_empty() {
+        tracing::info!(migrations = ?applied, backend = db.backend().name(), "migrated database");
+    }
+    let catalogue = CatalogueService::new(Arc::new(DieselPlanRepository::new(db.clone())));
+    if catalogue
+        .ensure_starter_plan()
+        .await
+        .context("seeding the starter plan")?
+    {
+        tracing::info!("empty catalogue: created the Free default plan");
+    }
+    let identity = Arc::new(DieselIdentity::new(db.clone()));
+    let state = ApiState {
+        catalogue,
+        health: Arc::new(db.clone()),
+        auth: identity.clone(),
+        memberships: identity,
+        clock: Arc::new(SystemClock),
+    };
+    Ok(Wired { db, state })
+}
+
+pub fn server_options(settings: &Settings) -> ServerOptions {
+    ServerOptions {
+        workers: settings.server.workers,
+        client_request_timeout: Duration::from_secs(settings.server.client_request_timeout_secs),
+        keep_alive: Duration::from_secs(settings.server.keep_alive_secs),
+        shutdown_timeout: Duration::from_secs(settings.server.shutdown_timeout_secs),
+    }
+}

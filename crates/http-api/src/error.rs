@@ -1,0 +1,300 @@
+//! The one place where errors become HTTP responses. Every error body has the contract's
+//! shape `{"error": code, "message": sentence, ...details}`; 5xx causes are logged once
+//! with their chain and never sent to the client.
+
+use std::fmt;
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use tariff_domain::catalogue::CatalogueError;
+use tariff_domain::RepoError;
+
+/// The contract's error codes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorCode {
+    ValidationFailed,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    MethodNotAllowed,
+    Conflict,
+    QuotaExceeded,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    RateLimited,
+    Internal,
+    FeatureDisabled,
+    DatabaseUnavailable,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::ValidationFailed => "validation_failed",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::Conflict => "conflict",
+            ErrorCode::QuotaExceeded => "quota_exceeded",
+            ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::UnsupportedMediaType => "unsupported_media_type",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::Internal => "internal",
+            ErrorCode::FeatureDisabled => "feature_disabled",
+            ErrorCode::DatabaseUnavailable => "database_unavailable",
+        }
+    }
+
+    pub fn status(self) -> StatusCode {
+        match self {
+            ErrorCode::ValidationFailed => StatusCode::BAD_REQUEST,
+            ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
+            ErrorCode::Forbidden => StatusCode::FORBIDDEN,
+            ErrorCode::NotFound => StatusCode::NOT_FOUND,
+            ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ErrorCode::Conflict | ErrorCode::QuotaExceeded => StatusCode::CONFLICT,
+            ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::FeatureDisabled | ErrorCode::DatabaseUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+        }
+    }
+
+    /// The code for a bare status produced outside a handler (routing, extractors).
+    pub fn for_status(status: StatusCode) -> ErrorCode {
+        match status.as_u16() {
+            401 => ErrorCode::Unauthorized,
+            403 => ErrorCode::Forbidden,
+            404 => ErrorCode::NotFound,
+            405 => ErrorCode::MethodNotAllowed,
+            409 => ErrorCode::Conflict,
+            413 => ErrorCode::PayloadTooLarge,
+            415 => ErrorCode::UnsupportedMediaType,
+            429 => ErrorCode::RateLimited,
+            503 => ErrorCode::DatabaseUnavailable,
+            400..=499 => ErrorCode::ValidationFailed,
+            _ => ErrorCode::Internal,
+        }
+    }
+}
+
+/// Optional detail fields of an error body.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorDetails {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub used: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requested: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
+}
+
+/// The JSON error body.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody<'a> {
+    /// Machine-readable code, e.g. `validation_failed`.
+    pub error: &'a str,
+    /// One human sentence.
+    pub message: &'a str,
+    #[serde(flatten)]
+    #[schema(inline, value_type = Object)]
+    pub details: &'a ErrorDetails,
+}
+
+/// An error on its way to becoming a response.
+#[derive(Debug)]
+pub struct ApiError {
+    code: ErrorCode,
+    message: String,
+    // Boxed: most errors carry no details, and handlers return `Result<_, ApiError>`.
+    details: Option<Box<ErrorDetails>>,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            code,
+            message: message.into(),
+            details: None,
+        }
+    }
+
+    pub fn validation(field: impl Into<String>, message: impl Into<String>) -> ApiError {
+        ApiError::new(ErrorCode::ValidationFailed, message)
+            .with_details(ErrorDetails { field: Some(field.into()), ..ErrorDetails::default() })
+    }
+
+    pub fn not_found(what: impl Into<String>) -> ApiError {
+        ApiError::new(ErrorCode::NotFound, what)
+    }
+
+    pub fn unauthorized() -> ApiError {
+        ApiError::new(ErrorCode::Unauthorized, "Authentication is required.")
+    }
+
+    pub fn forbidden() -> ApiError {
+        ApiError::new(ErrorCode::Forbidden, "You are not allowed to do this.")
+    }
+
+    pub fn conflict(message: impl Into<String>) -> ApiError {
+        ApiError::new(ErrorCode::Conflict, message)
+    }
+
+    pub fn with_details(mut self, details: ErrorDetails) -> ApiError {
+        self.details = Some(Box::new(details));
+        self
+    }
+
+    pub fn code(&self) -> ErrorCode {
+        self.code
+    }
+
+    /// An unexpected failure: the cause chain is logged here, once, and hidden.
+    pub fn internal(cause: &(dyn std::error::Error + 'static)) -> ApiError {
+        tracing::error!(error = %error_chain(cause), "request failed");
+        ApiError::new(ErrorCode::Internal, "An internal error occurred.")
+    }
+
+    /// The database could not be reached: logged once, answered 503.
+    pub fn unavailable(cause: &(dyn std::error::Error + 'static)) -> ApiError {
+        tracing::warn!(error = %error_chain(cause), "database unavailable");
+        ApiError::new(
+            ErrorCode::DatabaseUnavailable,
+            "The database is unavailable; try again shortly.",
+        )
+    }
+}
+
+/// `outer: inner: innermost`, for logs.
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code.as_str(), self.message)
+    }
+}
+
+/// Serialises an error body; shared by handlers and the catch-all error middleware.
+pub fn error_response(code: ErrorCode, message: &str, details: &ErrorDetails) -> HttpResponse {
+    let body = ErrorBody {
+        error: code.as_str(),
+        message,
+        details,
+    };
+    let mut response = HttpResponse::build(code.status());
+    if let Some(seconds) = details.retry_after {
+        response.insert_header((header::RETRY_AFTER, seconds.to_string()));
+    }
+    response.json(body)
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.code.status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match &self.details {
+            Some(details) => error_response(self.code, &self.message, details),
+            None => error_response(self.code, &self.message, &ErrorDetails::default()),
+        }
+    }
+}
+
+impl From<RepoError> for ApiError {
+    fn from(err: RepoError) -> ApiError {
+        match err {
+            RepoError::NotFound => ApiError::not_found("Not found."),
+            RepoError::Conflict(what) => ApiError::conflict(what),
+            err @ RepoError::Unavailable(_) => ApiError::unavailable(&err),
+            err @ RepoError::Internal(_) => ApiError::internal(&err),
+        }
+    }
+}
+
+impl From<CatalogueError> for ApiError {
+    fn from(err: CatalogueError) -> ApiError {
+        match err {
+            CatalogueError::NotFound(id) => {
+                ApiError::not_found(format!("Plan {id} does not exist."))
+            }
+            CatalogueError::Invalid(e) => ApiError::validation(e.field, e.to_string()),
+            CatalogueError::Conflict(what) => ApiError::conflict(capitalised_sentence(&what)),
+            CatalogueError::Unavailable(e) => ApiError::unavailable(&e),
+            err @ CatalogueError::Internal(_) => ApiError::internal(&err),
+        }
+    }
+}
+
+/// Makes a domain message read as one sentence.
+pub fn capitalised_sentence(text: &str) -> String {
+    let mut chars = text.chars();
+    let mut out: String = match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => return String::from("Conflict."),
+    };
+    if !out.ends_with('.') {
+        out.push('.');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_follow_the_contract() {
+        assert_eq!(ErrorCode::QuotaExceeded.status(), StatusCode::CONFLICT);
+        assert_eq!(
+            ErrorCode::FeatureDisabled.status(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(
+            ErrorCode::for_status(StatusCode::METHOD_NOT_ALLOWED),
+            ErrorCode::MethodNotAllowed
+        );
+        assert_eq!(
+            ErrorCode::for_status(StatusCode::BAD_REQUEST),
+            ErrorCode::ValidationFailed
+        );
+    }
+
+    #[test]
+    fn internal_errors_hide_their_cause() {
+        let err = ApiError::from(RepoError::internal("SELECT * FROM secret_table failed"));
+        let response = err.error_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!err.message.contains("secret_table"));
+    }
+
+    #[test]
+    fn chain_lists_every_cause() {
+        let err = CatalogueError::Internal(RepoError::internal("disk on fire"));
+        assert_eq!(
+            error_chain(&err),
+            "catalogue failure: repository failure: disk on fire"
+        );
+    }
+}

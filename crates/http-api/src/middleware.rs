@@ -1,0 +1,86 @@
+//! Cross-cutting HTTP behaviour: one log line per request, security headers, and the
+//! catch-all that gives every error response the contract's JSON body.
+
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::{DefaultHeaders, ErrorHandlerResponse};
+use actix_web::Error;
+
+use crate::error::{error_response, ErrorCode, ErrorDetails};
+
+/// Security headers sent on every response.
+pub fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .add((header::REFERRER_POLICY, "no-referrer"))
+        .add((header::X_FRAME_OPTIONS, "DENY"))
+        .add((
+            "Content-Security-Policy",
+            "default-src 'none'; frame-ancestors 'none'",
+        ))
+}
+
+/// Logs one line per request: method, path, status, latency. Query strings are left
+/// out on purpose: they may carry search terms or tokens.
+pub async fn log_request<B: MessageBody + 'static>(
+    req: ServiceRequest,
+    next: actix_web::middleware::Next<B>,
+) -> Result<ServiceResponse<B>, Error> {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let path = req.path().to_owned();
+    let result = next.call(req).await;
+    let latency_us = started.elapsed().as_micros();
+    match &result {
+        Ok(res) => {
+            let status = res.status().as_u16();
+            if status >= 500 {
+                tracing::warn!(%method, %path, status, latency_us, "request");
+            } else {
+                tracing::info!(%method, %path, status, latency_us, "request");
+            }
+        }
+        Err(err) => tracing::warn!(%method, %path, error = %err, latency_us, "request failed"),
+    }
+    result
+}
+
+/// Error responses made outside our handlers (unknown route, wrong method, extractor
+/// failures that slipped through) get the contract's JSON body.
+pub fn json_error_body<B: MessageBody + 'static>(
+    res: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if is_json {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let status = res.status();
+    let code = ErrorCode::for_status(status);
+    let message = match code {
+        ErrorCode::NotFound => "No such resource.",
+        ErrorCode::MethodNotAllowed => "This method is not allowed on this resource.",
+        ErrorCode::PayloadTooLarge => "The request body is larger than 64 KiB.",
+        ErrorCode::UnsupportedMediaType => "Send the body as application/json.",
+        ErrorCode::Internal => "An internal error occurred.",
+        _ => "The request could not be processed.",
+    };
+    let (req, old) = res.into_parts();
+    let mut new = error_response(code, message, &ErrorDetails::default());
+    // Keep the Allow header of a 405 so clients learn which methods exist.
+    if let Some(allow) = old.headers().get(header::ALLOW).cloned() {
+        new.headers_mut().insert(header::ALLOW, allow);
+    }
+    let res = ServiceResponse::new(req, new).map_into_right_body();
+    Ok(ErrorHandlerResponse::Response(res))
+}
+
+/// A constant header value for `Cache-Control` on public, cacheable reads.
+pub fn public_cache() -> HeaderValue {
+    HeaderValue::from_static("public, max-age=1")
+}

@@ -1,0 +1,12 @@
+//! Route handlers, one module per area. Handlers are thin: extract, convert to the
+//! domain, call a service, convert to a DTO.
+
+pub mod health;
+pub mod plans;
+
+use crate::error::ApiError;
+
+/// A path id that is numeric but not positive names nothing: 404.
+pub fn path_id<T>(raw: i64, make: fn(i64) -> Option<T>, what: &str) -> Result<T, ApiError> {
+    make(raw).ok_or_else(|| ApiError::not_found(format!("{what} {raw} does not exist.")))
+}

@@ -1,0 +1,39 @@
+//! Panel dialect: the public plan catalogue.
+
+use actix_web::{web, HttpResponse};
+use tariff_domain::PlanId;
+
+use crate::dto::plan::PlanJson;
+use crate::error::ApiError;
+use crate::routes::path_id;
+use crate::state::ApiState;
+
+/// Public plans (hidden ones left out), price ascending, ties by id.
+#[utoipa::path(
+    get, path = "/api/plans", tag = "plans",
+    responses((status = 200, description = "Visible plans, cheapest first", body = [PlanJson]))
+)]
+pub async fn list_plans(state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
+    let plans = state.catalogue.list_public().await?;
+    let body: Vec<PlanJson> = plans.iter().map(PlanJson::from).collect();
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// One visible plan.
+#[utoipa::path(
+    get, path = "/api/plans/{id}", tag = "plans",
+    params(("id" = i64, Path, description = "Plan id")),
+    responses(
+        (status = 200, body = PlanJson),
+        (status = 400, description = "Non-numeric id", body = crate::error::ErrorBody),
+        (status = 404, description = "No such visible plan", body = crate::error::ErrorBody)
+    )
+)]
+pub async fn get_plan(
+    state: web::Data<ApiState>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path_id(id.into_inner(), PlanId::new, "Plan")?;
+    let plan = state.catalogue.get(id, false).await?;
+    Ok(HttpResponse::Ok().json(PlanJson::from(&plan)))
+}

@@ -1,0 +1,16 @@
+//! What handlers share: the domain services and probes, built by the app crate.
+
+use std::sync::Arc;
+
+use tariff_domain::catalogue::CatalogueService;
+use tariff_domain::ports::{CallerResolver, Clock, HealthProbe, MembershipRepository};
+
+/// Everything the HTTP layer needs, wired by `crates/app`.
+#[derive(Clone)]
+pub struct ApiState {
+    pub catalogue: CatalogueService,
+    pub health: Arc<dyn HealthProbe>,
+    pub auth: Arc<dyn CallerResolver>,
+    pub memberships: Arc<dyn MembershipRepository>,
+    pub clock: Arc<dyn Clock>,
+}

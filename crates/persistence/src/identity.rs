@@ -1,0 +1,127 @@
+//! Resolving credentials to callers, and organisation membership look-ups.
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
+use diesel::prelude::*;
+use tariff_domain::account::{hash_secret, Caller, Credential, OrgRole, Role};
+use tariff_domain::ports::{CallerResolver, MembershipRepository};
+use tariff_domain::{OrgId, RepoError, UserId};
+
+use crate::db::Database;
+use crate::errors::DbError;
+use crate::schema::{api_tokens, org_members, sessions, users};
+use crate::with_conn;
+
+/// Token `last_used_at` is written at most this often, so reads stay reads.
+const LAST_USED_GRANULARITY: TimeDelta = TimeDelta::seconds(60);
+
+/// Looks credentials up by their SHA-256 hash; the secrets themselves are never stored.
+#[derive(Clone)]
+pub struct DieselIdentity {
+    db: Database,
+}
+
+impl DieselIdentity {
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+}
+
+fn to_caller(user_id: i64, role: &str) -> Result<Caller, RepoError> {
+    let id = UserId::new(user_id).ok_or_else(|| RepoError::internal("corrupt user id"))?;
+    let role: Role = role
+        .parse()
+        .map_err(|_| RepoError::internal(format!("user {user_id} has a corrupt role")))?;
+    Ok(Caller::new(id, role))
+}
+
+#[async_trait]
+impl CallerResolver for DieselIdentity {
+    async fn resolve(
+        &self,
+        credential: &Credential,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Caller>, RepoError> {
+        let hash = hash_secret(credential.secret());
+        let now = now.naive_utc();
+        let found: Option<(i64, String)> = match credential {
+            Credential::Session(_) => {
+                self.db
+                    .query(move |conn| {
+                        with_conn!(conn, c => sessions::table
+                            .inner_join(users::table)
+                            .filter(sessions::token_hash.eq(&hash))
+                            .filter(sessions::expires_at.gt(now))
+                            .select((users::id, users::role))
+                            .first(c)
+                            .optional()
+                            .map_err(DbError::from))
+                    })
+                    .await?
+            }
+            Credential::Bearer(_) => {
+                self.db
+                    .query(move |conn| {
+                        with_conn!(conn, c => {
+                            let row: Option<(i64, Option<NaiveDateTime>, i64, String)> = api_tokens::table
+                                .inner_join(users::table)
+                                .filter(api_tokens::token_hash.eq(&hash))
+                                .filter(api_tokens::revoked_at.is_null())
+                                .select((api_tokens::id, api_tokens::last_used_at, users::id, users::role))
+                                .first(c)
+                                .optional()?;
+                            let Some((token_id, last_used, user_id, role)) = row else {
+                                return Ok(None);
+                            };
+                            if last_used.is_none_or(|at| now - at >= LAST_USED_GRANULARITY) {
+                                diesel::update(api_tokens::table.find(token_id))
+                                    .set(api_tokens::last_used_at.eq(now))
+                                    .execute(c)?;
+                            }
+                            Ok(Some((user_id, role)))
+                        })
+                    })
+                    .await?
+            }
+        };
+        found.map(|(id, role)| to_caller(id, &role)).transpose()
+    }
+}
+
+#[async_trait]
+impl MembershipRepository for DieselIdentity {
+    async fn role_in(&self, org: OrgId, user: UserId) -> Result<Option<OrgRole>, RepoError> {
+        let role: Option<String> = self
+            .db
+            .query(move |conn| {
+                with_conn!(conn, c => org_members::table
+                    .find((org.get(), user.get()))
+                    .select(org_members::role)
+                    .first(c)
+                    .optional()
+                    .map_err(DbError::from))
+            })
+            .await?;
+        role.map(|r| {
+            r.parse()
+                .map_err(|_| RepoError::internal(format!("corrupt org role `{r}`")))
+        })
+        .transpose()
+    }
+
+    async fn managed_orgs(&self, user: UserId) -> Result<Vec<OrgId>, RepoError> {
+        let ids: Vec<i64> = self
+            .db
+            .query(move |conn| {
+                with_conn!(conn, c => org_members::table
+                    .filter(org_members::user_id.eq(user.get()))
+                    .filter(org_members::role.eq_any(["admin", "owner"]))
+                    .select(org_members::org_id)
+                    .order(org_members::org_id)
+                    .load(c)
+                    .map_err(DbError::from))
+            })
+            .await?;
+        Ok(ids.into_iter().filter_map(OrgId::new).collect())
+    }
+}

@@ -1,0 +1,28 @@
+# Tariff tasks. Install just with `pip install rust-just`.
+
+pg_url := env_var_or_default("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
+
+# Run the service on the embedded SQLite default (tariff.db in this directory).
+run:
+    cargo run --release
+
+# All tests on SQLite (PostgreSQL parts skip loudly without TEST_DATABASE_URL).
+test:
+    cargo test --workspace
+
+# All tests on SQLite and PostgreSQL.
+test-pg:
+    TEST_DATABASE_URL={{pg_url}} cargo test --workspace
+
+# Lints exactly as CI runs them.
+lint:
+    cargo fmt --all -- --check
+    bash .ci/check-layers
+    cargo clippy --workspace --all-targets -- -D warnings
+
+fmt:
+    cargo fmt --all
+
+# What CI runs.
+ci:
+    bash .ci/run

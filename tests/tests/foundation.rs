@@ -1,0 +1,99 @@
+//! The foundation through HTTP: the public catalogue, the error contract, operations
+//! endpoints. Every test runs on SQLite and, with TEST_DATABASE_URL, on PostgreSQL.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
+use reqwest::StatusCode;
+use tariff_tests::{backends, json, spawn_app};
+
+#[tokio::test]
+async fn fresh_service_serves_the_free_plan() {
+    for db in backends() {
+        let app = spawn_app(db).await;
+        let response = app.get("/api/plans").await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let plans = json(response).await;
+        let plans = plans.as_array().expect("bare array");
+        assert_eq!(plans.len(), 1, "{:?}", app.backend());
+        assert_eq!(plans[0]["name"], "Free");
+        assert_eq!(plans[0]["price"].to_string(), "0.0");
+        assert_eq!(plans[0]["isDefault"], true);
+        assert_eq!(plans[0]["currency"], "USD");
+        let id = plans[0]["id"].as_i64().unwrap();
+        let one = json(app.get(&format!("/api/plans/{id}")).await).await;
+        assert_eq!(one, plans[0]);
+    }
+}
+
+#[tokio::test]
+async fn errors_follow_the_contract() {
+    for db in backends() {
+        let app = spawn_app(db).await;
+        let cases = [
+            ("GET", "/api/plans/abc", 400, "validation_failed"),
+            ("GET", "/api/plans/99999", 404, "not_found"),
+            ("GET", "/api/plans/0", 404, "not_found"),
+            ("GET", "/api/plans/-1", 404, "not_found"),
+            (
+                "GET",
+                "/api/plans/99999999999999999999999",
+                400,
+                "validation_failed",
+            ),
+            ("GET", "/no/such/route", 404, "not_found"),
+            ("DELETE", "/api/plans", 405, "method_not_allowed"),
+            ("POST", "/healthz", 405, "method_not_allowed"),
+        ];
+        for (method, path, status, code) in cases {
+            let response = app
+                .client
+                .request(method.parse().unwrap(), app.url(path))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status().as_u16(), status, "{method} {path}");
+            assert_eq!(
+                response
+                    .headers()
+                    .get("content-type")
+                    .map(|v| v.to_str().unwrap()),
+                Some("application/json"),
+                "{method} {path}"
+            );
+            let body = json(response).await;
+            assert_eq!(body["error"], code, "{method} {path}: {body}");
+            assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
+        }
+    }
+}
+
+#[tokio::test]
+async fn operations_endpoints_answer() {
+    for db in backends() {
+        let app = spawn_app(db).await;
+        assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);
+        let ready = app.get("/readyz").await;
+        assert_eq!(ready.status(), StatusCode::OK);
+        let doc = json(app.get("/api/openapi.json").await).await;
+        assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+        for path in ["/api/plans", "/api/plans/{id}", "/healthz", "/readyz"] {
+            assert!(doc["paths"][path].is_object(), "openapi lacks {path}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_response_carries_security_headers() {
+    let app = spawn_app(tariff_tests::TestDatabase::sqlite()).await;
+    for path in ["/api/plans", "/nope", "/api/plans/abc"] {
+        let response = app.get(path).await;
+        let headers = response.headers();
+        assert_eq!(
+            headers.get("x-content-type-options").unwrap(),
+            "nosniff",
+            "{path}"
+        );
+        assert!(headers.get("referrer-policy").is_some(), "{path}");
+        assert!(headers.get("server").is_none(), "{path}");
+    }
+}
