@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 
 use tariff_app::settings::Settings;
 pub use tariff_persistence::testing::TestDatabase;
+pub use tariff_persistence::testing::{seed_user, SeededUser};
 pub use tariff_persistence::Backend;
 
 /// A running service and a client for it. The server stops when this is dropped.
@@ -15,6 +16,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub database: TestDatabase,
     pub settings: Settings,
+    /// The app's own database handle, for set-up and for checking what was stored.
+    pub db: tariff_persistence::Database,
     handle: actix_web::dev::ServerHandle,
 }
 
@@ -25,6 +28,11 @@ impl TestApp {
 
     pub fn backend(&self) -> Backend {
         self.database.backend()
+    }
+
+    /// Seeds a user with an API token straight into this app's database (test set-up).
+    pub async fn seed_user(&self, email: &str, role: &str) -> SeededUser {
+        seed_user(&self.db, email, role).await
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
@@ -124,12 +132,14 @@ pub async fn spawn_app_with(database: TestDatabase, adjust: impl FnOnce(&mut Set
         .cookie_store(true)
         .build()
         .unwrap_or_else(|e| panic!("client: {e}"));
+    let db = running.wired.db.clone();
     TestApp {
         address: running.address,
         base_url,
         client,
         database,
         settings,
+        db,
         handle,
     }
 }

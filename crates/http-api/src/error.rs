@@ -132,8 +132,10 @@ impl ApiError {
     }
 
     pub fn validation(field: impl Into<String>, message: impl Into<String>) -> ApiError {
-        ApiError::new(ErrorCode::ValidationFailed, message)
-            .with_details(ErrorDetails { field: Some(field.into()), ..ErrorDetails::default() })
+        ApiError::new(ErrorCode::ValidationFailed, message).with_details(ErrorDetails {
+            field: Some(field.into()),
+            ..ErrorDetails::default()
+        })
     }
 
     pub fn not_found(what: impl Into<String>) -> ApiError {

@@ -74,3 +74,56 @@ impl Drop for TestDatabase {
         }
     }
 }
+
+/// A user seeded straight into a test database, with an API token for Bearer calls.
+#[derive(Clone, Debug)]
+pub struct SeededUser {
+    pub id: i64,
+    pub email: String,
+    pub token: String,
+}
+
+/// Inserts a user (`role` is `user` or `admin`, no password) and an API token for it,
+/// bypassing the services: test set-up only. The token is returned in clear; only its
+/// hash is stored.
+pub async fn seed_user(db: &crate::Database, email: &str, role: &str) -> SeededUser {
+    use crate::schema::{api_tokens, users};
+    use diesel::prelude::*;
+    use tariff_domain::account::{generate_secret, hash_secret};
+
+    let email = email.to_owned();
+    let role = role.to_owned();
+    let token = generate_secret("tff_");
+    let token_hash = hash_secret(&token);
+    let result = db
+        .query({
+            let email = email.clone();
+            move |conn| {
+                crate::transaction!(conn, c => {
+                    let now = chrono::Utc::now().naive_utc();
+                    let id: i64 = diesel::insert_into(users::table)
+                        .values((
+                            users::email.eq(&email),
+                            users::name.eq(&email),
+                            users::role.eq(&role),
+                            users::created_at.eq(now),
+                            users::updated_at.eq(now),
+                        ))
+                        .returning(users::id)
+                        .get_result(c)?;
+                    diesel::insert_into(api_tokens::table)
+                        .values((
+                            api_tokens::user_id.eq(id),
+                            api_tokens::name.eq("test"),
+                            api_tokens::token_hash.eq(&token_hash),
+                            api_tokens::created_at.eq(now),
+                        ))
+                        .execute(c)?;
+                    Ok(id)
+                })
+            }
+        })
+        .await;
+    let id = result.unwrap_or_else(|e| panic!("seed user {email}: {e}"));
+    SeededUser { id, email, token }
+}
