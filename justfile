@@ -26,3 +26,15 @@ fmt:
 # What CI runs.
 ci:
     bash .ci/run
+
+# Load benchmark: release build, realistic data, wrk against every hot endpoint and the
+# ceiling; prints one table and writes target/bench/results.json.
+bench:
+    command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+    cargo build --release -p tariff-app -p tariff-tests --bins
+    target/release/bench
+    cargo bench --workspace
+
+# Hostile-input fuzzing of the live API from its OpenAPI document (schemathesis).
+fuzz:
+    bash scripts/fuzz.sh

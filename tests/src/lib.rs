@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 
 use tariff_app::settings::Settings;
 pub use tariff_persistence::testing::TestDatabase;
-pub use tariff_persistence::testing::{seed_user, SeededUser};
+pub use tariff_persistence::testing::{execute_sql, seed_user, SeededUser};
 pub use tariff_persistence::Backend;
 
 /// A running service and a client for it. The server stops when this is dropped.

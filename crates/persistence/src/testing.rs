@@ -127,3 +127,38 @@ pub async fn seed_user(db: &crate::Database, email: &str, role: &str) -> SeededU
     let id = result.unwrap_or_else(|e| panic!("seed user {email}: {e}"));
     SeededUser { id, email, token }
 }
+
+/// Runs raw SQL (several statements allowed) for bulk test and benchmark set-up.
+pub async fn execute_sql(
+    db: &crate::Database,
+    sql: String,
+) -> Result<(), tariff_domain::RepoError> {
+    use diesel::connection::SimpleConnection;
+    db.query(move |conn| crate::with_conn!(conn, c => c.batch_execute(&sql).map_err(crate::errors::DbError::from)))
+        .await
+}
+
+/// Adds an API token for an existing user and returns it in clear (set-up only).
+pub async fn add_token(db: &crate::Database, user_id: i64) -> String {
+    use crate::schema::api_tokens;
+    use diesel::prelude::*;
+    use tariff_domain::account::{generate_secret, hash_secret};
+
+    let token = generate_secret("tff_");
+    let token_hash = hash_secret(&token);
+    db.query(move |conn| {
+        crate::with_conn!(conn, c => diesel::insert_into(api_tokens::table)
+            .values((
+                api_tokens::user_id.eq(user_id),
+                api_tokens::name.eq("bench"),
+                api_tokens::token_hash.eq(&token_hash),
+                api_tokens::created_at.eq(chrono::Utc::now().naive_utc()),
+            ))
+            .execute(c)
+            .map(|_| ())
+            .map_err(crate::errors::DbError::from))
+    })
+    .await
+    .unwrap_or_else(|e| panic!("add token: {e}"));
+    token
+}
