@@ -14,7 +14,8 @@ pub struct TestApp {
     pub address: SocketAddr,
     pub base_url: String,
     pub client: reqwest::Client,
-    pub database: TestDatabase,
+    /// Shared by peers on the same database; dropped (schema removed) with the last one.
+    pub database: std::sync::Arc<TestDatabase>,
     pub settings: Settings,
     /// The app's own database handle, for set-up and for checking what was stored.
     pub db: tariff_persistence::Database,
@@ -120,6 +121,20 @@ pub async fn spawn_app(database: TestDatabase) -> TestApp {
 
 /// Starts the app after letting the test adjust its settings.
 pub async fn spawn_app_with(database: TestDatabase, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_on(std::sync::Arc::new(database), adjust).await
+}
+
+impl TestApp {
+    /// A second instance of the service on the same database, as behind a load balancer.
+    pub async fn spawn_peer(&self) -> TestApp {
+        spawn_on(self.database.clone(), |_| {}).await
+    }
+}
+
+async fn spawn_on(
+    database: std::sync::Arc<TestDatabase>,
+    adjust: impl FnOnce(&mut Settings),
+) -> TestApp {
     let mut settings = test_settings(&database);
     adjust(&mut settings);
     let running = tariff_app::launch(&settings)

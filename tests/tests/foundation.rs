@@ -124,3 +124,46 @@ async fn tariff_domain_resolve(
         .unwrap()
         .map(|c| c.user_id().get())
 }
+
+#[tokio::test]
+async fn plan_list_cache_sees_writes_from_another_instance_within_a_second() {
+    use std::sync::Arc;
+    use tariff_domain::catalogue::CatalogueService;
+    use tariff_domain::PlanDraft;
+    use tariff_persistence::DieselPlanRepository;
+
+    for db in backends() {
+        let app = spawn_app(db).await;
+        let peer = app.spawn_peer().await;
+        assert_eq!(
+            json(peer.get("/api/plans").await)
+                .await
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
+        // A write through another process's service: only the shared version tells the peer.
+        let elsewhere = CatalogueService::new(Arc::new(DieselPlanRepository::new(app.db.clone())));
+        elsewhere
+            .create(PlanDraft {
+                name: "Pro".into(),
+                price: "9.99".into(),
+                ..PlanDraft::default()
+            })
+            .await
+            .unwrap();
+        let started = std::time::Instant::now();
+        loop {
+            let plans = json(peer.get("/api/plans").await).await;
+            if plans.as_array().unwrap().len() == 2 {
+                break;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(1),
+                "peer still serves the stale list"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+}

@@ -32,6 +32,7 @@ pub async fn launch(settings: &Settings) -> anyhow::Result<Running> {
         wired.state.clone(),
         &wiring::server_options(settings),
     )?;
+    wiring::spawn_pollers(&wired.state);
     tracing::info!(%address, backend = wired.db.backend().name(), "tariff listening");
     Ok(Running {
         address,

@@ -43,6 +43,10 @@ pub async fn wire(settings: &Settings) -> anyhow::Result<Wired> {
     {
         tracing::info!("empty catalogue: created the Free default plan");
     }
+    catalogue
+        .poll_version()
+        .await
+        .context("reading the catalogue version")?;
     let identity = Arc::new(DieselIdentity::new(db.clone()));
     let state = ApiState {
         catalogue,
@@ -50,6 +54,7 @@ pub async fn wire(settings: &Settings) -> anyhow::Result<Wired> {
         auth: identity.clone(),
         memberships: identity,
         clock: Arc::new(SystemClock),
+        plan_list_cache: Arc::default(),
     };
     Ok(Wired { db, state })
 }
@@ -61,4 +66,24 @@ pub fn server_options(settings: &Settings) -> ServerOptions {
         keep_alive: Duration::from_secs(settings.server.keep_alive_secs),
         shutdown_timeout: Duration::from_secs(settings.server.shutdown_timeout_secs),
     }
+}
+
+/// How often shared versions (catalogue, settings) are polled: changes made through
+/// another instance reach this one's caches within this interval.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(250);
+
+/// Keeps caches current with changes made by other instances on the same database.
+/// Runs until the process ends; a failed poll is logged and retried on the next tick.
+pub fn spawn_pollers(state: &ApiState) -> tokio::task::JoinHandle<()> {
+    let catalogue = state.catalogue.clone();
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(POLL_INTERVAL);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            if let Err(err) = catalogue.poll_version().await {
+                tracing::debug!(error = %err, "catalogue version poll failed");
+            }
+        }
+    })
 }

@@ -1,6 +1,7 @@
 //! The plan catalogue use cases: list, read, create, change, delete, import.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::ids::PlanId;
@@ -55,11 +56,52 @@ impl CatalogueError {
 #[derive(Clone)]
 pub struct CatalogueService {
     plans: Arc<dyn PlanRepository>,
+    freshness: Arc<Freshness>,
 }
+
+/// What caches of the catalogue compare to know whether they are current: the database's
+/// catalogue version as last polled (changes made by any instance) and a local counter
+/// bumped by every write through this process (so a writer reads its own writes at once).
+#[derive(Debug, Default)]
+struct Freshness {
+    polled_version: AtomicI64,
+    local_writes: AtomicU64,
+}
+
+/// An opaque token: equal tokens mean the catalogue has not changed in between.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct CatalogueStamp(i64, u64);
 
 impl CatalogueService {
     pub fn new(plans: Arc<dyn PlanRepository>) -> Self {
-        Self { plans }
+        Self {
+            plans,
+            freshness: Arc::new(Freshness::default()),
+        }
+    }
+
+    /// The current freshness stamp; cheap (two atomic loads), for per-request cache checks.
+    pub fn stamp(&self) -> CatalogueStamp {
+        CatalogueStamp(
+            self.freshness.polled_version.load(Ordering::Acquire),
+            self.freshness.local_writes.load(Ordering::Acquire),
+        )
+    }
+
+    /// Reads the shared catalogue version from the database; call it periodically (the
+    /// app does, every 250 ms) so changes made by other instances reach caches quickly.
+    pub async fn poll_version(&self) -> Result<(), CatalogueError> {
+        let version = self.catalogue_version().await?;
+        self.freshness
+            .polled_version
+            .store(version, Ordering::Release);
+        Ok(())
+    }
+
+    fn wrote<T>(&self, result: Result<T, CatalogueError>) -> Result<T, CatalogueError> {
+        // Bump even on failure: a failed write may have been half-seen; rebuilding is cheap.
+        self.freshness.local_writes.fetch_add(1, Ordering::AcqRel);
+        result
     }
 
     /// Plans the public sees: not hidden, price ascending, ties by id.
@@ -93,10 +135,8 @@ impl CatalogueService {
 
     pub async fn create(&self, draft: PlanDraft) -> Result<Plan, CatalogueError> {
         let spec = PlanSpec::new(draft)?;
-        self.plans
-            .create(spec)
-            .await
-            .map_err(|e| CatalogueError::from_repo(e, None))
+        let created = self.plans.create(spec).await;
+        self.wrote(created.map_err(|e| CatalogueError::from_repo(e, None)))
     }
 
     /// Changes the named fields of a plan and validates the result as a whole.
@@ -105,18 +145,14 @@ impl CatalogueService {
         let mut draft = current.spec().to_draft();
         patch.apply_to(&mut draft);
         let spec = PlanSpec::new(draft)?;
-        self.plans
-            .update(id, spec)
-            .await
-            .map_err(|e| CatalogueError::from_repo(e, Some(id)))
+        let updated = self.plans.update(id, spec).await;
+        self.wrote(updated.map_err(|e| CatalogueError::from_repo(e, Some(id))))
     }
 
     /// Deletes a plan no order references; hiding is how a sold plan is retired.
     pub async fn delete(&self, id: PlanId) -> Result<(), CatalogueError> {
-        self.plans
-            .delete(id)
-            .await
-            .map_err(|e| CatalogueError::from_repo(e, Some(id)))
+        let deleted = self.plans.delete(id).await;
+        self.wrote(deleted.map_err(|e| CatalogueError::from_repo(e, Some(id))))
     }
 
     /// Validates every draft first, then upserts all by name in one transaction:
@@ -146,18 +182,23 @@ impl CatalogueService {
             }
             specs.push(spec);
         }
-        self.plans
-            .upsert_by_name(specs)
-            .await
-            .map_err(|e| ImportError::Store(CatalogueError::from_repo(e, None)))
+        self.wrote(
+            self.plans
+                .upsert_by_name(specs)
+                .await
+                .map_err(|e| CatalogueError::from_repo(e, None)),
+        )
+        .map_err(ImportError::Store)
     }
 
     /// On an empty database, creates the Free starter plan so the service is usable at once.
     pub async fn ensure_starter_plan(&self) -> Result<bool, CatalogueError> {
-        self.plans
-            .create_if_catalogue_empty(PlanSpec::starter_free())
-            .await
-            .map_err(|e| CatalogueError::from_repo(e, None))
+        self.wrote(
+            self.plans
+                .create_if_catalogue_empty(PlanSpec::starter_free())
+                .await
+                .map_err(|e| CatalogueError::from_repo(e, None)),
+        )
     }
 
     pub async fn catalogue_version(&self) -> Result<i64, CatalogueError> {
@@ -282,6 +323,21 @@ mod tests {
             service.import(duplicate).await,
             Err(ImportError::DuplicateName { position: 2, .. })
         ));
+    }
+
+    #[tokio::test]
+    async fn writes_and_polls_change_the_stamp() {
+        let mut repo = MockPlanRepository::new();
+        repo.expect_delete().returning(|_| Ok(()));
+        repo.expect_catalogue_version().returning(|| Ok(42));
+        let service = CatalogueService::new(Arc::new(repo));
+        let before = service.stamp();
+        assert_eq!(service.stamp(), before, "reading changes nothing");
+        service.delete(PlanId::new(1).unwrap()).await.unwrap();
+        let after_write = service.stamp();
+        assert_ne!(after_write, before);
+        service.poll_version().await.unwrap();
+        assert_ne!(service.stamp(), after_write);
     }
 
     #[tokio::test]

@@ -3,6 +3,7 @@
 //! ([`error`]). Built and started by the `tariff` binary in `crates/app`.
 
 pub mod auth;
+pub mod cache;
 pub mod dto;
 pub mod error;
 pub mod middleware;

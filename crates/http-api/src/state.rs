@@ -3,6 +3,8 @@
 use std::sync::Arc;
 
 use tariff_domain::catalogue::CatalogueService;
+
+use crate::cache::BodyCache;
 use tariff_domain::ports::{CallerResolver, Clock, HealthProbe, MembershipRepository};
 
 /// Everything the HTTP layer needs, wired by `crates/app`.
@@ -13,4 +15,6 @@ pub struct ApiState {
     pub auth: Arc<dyn CallerResolver>,
     pub memberships: Arc<dyn MembershipRepository>,
     pub clock: Arc<dyn Clock>,
+    /// The encoded public plan list (`GET /api/plans`).
+    pub plan_list_cache: Arc<BodyCache<()>>,
 }

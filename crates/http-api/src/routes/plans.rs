@@ -1,5 +1,7 @@
 //! Panel dialect: the public plan catalogue.
 
+use actix_web::http::header::ContentType;
+use actix_web::web::Bytes;
 use actix_web::{web, HttpResponse};
 use tariff_domain::PlanId;
 
@@ -14,9 +16,20 @@ use crate::state::ApiState;
     responses((status = 200, description = "Visible plans, cheapest first", body = [PlanJson]))
 )]
 pub async fn list_plans(state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
-    let plans = state.catalogue.list_public().await?;
-    let body: Vec<PlanJson> = plans.iter().map(PlanJson::from).collect();
-    Ok(HttpResponse::Ok().json(body))
+    let stamp = state.catalogue.stamp();
+    let body = match state.plan_list_cache.get(&(), stamp) {
+        Some(body) => body,
+        None => {
+            let plans = state.catalogue.list_public().await?;
+            let dto: Vec<PlanJson> = plans.iter().map(PlanJson::from).collect();
+            let body = Bytes::from(serde_json::to_vec(&dto).map_err(|e| ApiError::internal(&e))?);
+            state.plan_list_cache.put((), stamp, body.clone());
+            body
+        }
+    };
+    Ok(HttpResponse::Ok()
+        .content_type(ContentType::json())
+        .body(body))
 }
 
 /// One visible plan.
