@@ -167,3 +167,68 @@ async fn plan_list_cache_sees_writes_from_another_instance_within_a_second() {
         }
     }
 }
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_pattern() {
+    let app = spawn_app(tariff_tests::TestDatabase::sqlite()).await;
+    app.get("/api/plans/1").await;
+    app.get("/api/plans/2").await;
+    let response = app.get("/metrics").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let text = response.text().await.unwrap();
+    assert!(
+        text.contains(
+            r#"tariff_http_requests_total{method="GET",route="/api/plans/{id}",status="200"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"route="/api/plans/{id}",status="404"} 1"#),
+        "{text}"
+    );
+    assert!(text.contains("tariff_http_request_duration_seconds_count"));
+}
+
+#[tokio::test]
+async fn cors_is_off_unless_origins_are_configured() {
+    let app = spawn_app(tariff_tests::TestDatabase::sqlite()).await;
+    let response = app
+        .client
+        .get(app.url("/api/plans"))
+        .header("Origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response
+        .headers()
+        .get("access-control-allow-origin")
+        .is_none());
+
+    let app = tariff_tests::spawn_app_with(tariff_tests::TestDatabase::sqlite(), |s| {
+        s.server.cors_allowed_origins = vec!["https://panel.example".into()];
+    })
+    .await;
+    let allowed = app
+        .client
+        .get(app.url("/api/plans"))
+        .header("Origin", "https://panel.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        allowed
+            .headers()
+            .get("access-control-allow-origin")
+            .unwrap(),
+        "https://panel.example"
+    );
+    let other = app
+        .client
+        .get(app.url("/api/plans"))
+        .header("Origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+}

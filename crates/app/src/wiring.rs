@@ -55,6 +55,7 @@ pub async fn wire(settings: &Settings) -> anyhow::Result<Wired> {
         memberships: identity,
         clock: Arc::new(SystemClock),
         plan_list_cache: Arc::default(),
+        metrics: Arc::default(),
     };
     Ok(Wired { db, state })
 }
@@ -65,6 +66,7 @@ pub fn server_options(settings: &Settings) -> ServerOptions {
         client_request_timeout: Duration::from_secs(settings.server.client_request_timeout_secs),
         keep_alive: Duration::from_secs(settings.server.keep_alive_secs),
         shutdown_timeout: Duration::from_secs(settings.server.shutdown_timeout_secs),
+        cors_allowed_origins: settings.server.cors_allowed_origins.clone(),
     }
 }
 

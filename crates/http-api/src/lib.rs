@@ -6,6 +6,7 @@ pub mod auth;
 pub mod cache;
 pub mod dto;
 pub mod error;
+pub mod metrics;
 pub mod middleware;
 pub mod openapi;
 pub mod routes;
@@ -17,7 +18,7 @@ use std::time::Duration;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
-use actix_web::middleware::{from_fn, ErrorHandlers};
+use actix_web::middleware::{from_fn, Condition, ErrorHandlers};
 use actix_web::{web, App, HttpRequest, HttpServer};
 
 use crate::error::{ApiError, ErrorCode};
@@ -35,6 +36,8 @@ pub struct ServerOptions {
     pub keep_alive: Duration,
     /// How long in-flight requests may run after SIGTERM/SIGINT.
     pub shutdown_timeout: Duration,
+    /// Origins allowed to call the API from a browser; empty leaves CORS off.
+    pub cors_allowed_origins: Vec<String>,
 }
 
 impl Default for ServerOptions {
@@ -44,6 +47,7 @@ impl Default for ServerOptions {
             client_request_timeout: Duration::from_secs(5),
             keep_alive: Duration::from_secs(30),
             shutdown_timeout: Duration::from_secs(30),
+            cors_allowed_origins: Vec::new(),
         }
     }
 }
@@ -92,14 +96,32 @@ fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/healthz").route(web::get().to(routes::health::healthz)))
         .service(web::resource("/readyz").route(web::get().to(routes::health::readyz)))
+        .service(web::resource("/metrics").route(web::get().to(routes::health::metrics)))
         .service(web::resource("/api/openapi.json").route(web::get().to(openapi::openapi_json)))
         .service(web::resource("/api/plans").route(web::get().to(routes::plans::list_plans)))
         .service(web::resource("/api/plans/{id}").route(web::get().to(routes::plans::get_plan)));
 }
 
+/// CORS for the configured origins (the middleware is not mounted at all without any).
+fn cors(allowed_origins: &[String]) -> actix_cors::Cors {
+    allowed_origins
+        .iter()
+        .fold(actix_cors::Cors::default(), |cors, origin| {
+            cors.allowed_origin(origin)
+        })
+        .allowed_methods(["GET", "POST", "PUT", "DELETE"])
+        .allowed_headers([
+            actix_web::http::header::AUTHORIZATION,
+            actix_web::http::header::CONTENT_TYPE,
+        ])
+        .supports_credentials()
+        .max_age(600)
+}
+
 /// The whole application with its middleware, ready for `HttpServer` or `test::init_service`.
 pub fn app(
     state: ApiState,
+    cors_allowed_origins: &[String],
 ) -> App<
     impl ServiceFactory<
         ServiceRequest,
@@ -124,6 +146,10 @@ pub fn app(
             Err::<actix_web::HttpResponse, _>(ApiError::not_found("No such resource."))
         }))
         .wrap(ErrorHandlers::new().default_handler(middleware::json_error_body))
+        .wrap(Condition::new(
+            !cors_allowed_origins.is_empty(),
+            cors(cors_allowed_origins),
+        ))
         .wrap(middleware::security_headers())
         .wrap(from_fn(middleware::log_request))
 }
@@ -135,7 +161,8 @@ pub fn server(
     state: ApiState,
     options: &ServerOptions,
 ) -> std::io::Result<Server> {
-    let server = HttpServer::new(move || app(state.clone()))
+    let origins = options.cors_allowed_origins.clone();
+    let server = HttpServer::new(move || app(state.clone(), &origins))
         .workers(options.workers.max(1))
         .client_request_timeout(options.client_request_timeout)
         .keep_alive(options.keep_alive)

@@ -7,7 +7,9 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::{DefaultHeaders, ErrorHandlerResponse};
-use actix_web::Error;
+use actix_web::{web, Error};
+
+use crate::state::ApiState;
 
 use crate::error::{error_response, ErrorCode, ErrorDetails};
 
@@ -32,11 +34,22 @@ pub async fn log_request<B: MessageBody + 'static>(
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.path().to_owned();
+    let metrics = req
+        .app_data::<web::Data<ApiState>>()
+        .map(|state| state.metrics.clone());
     let result = next.call(req).await;
-    let latency_us = started.elapsed().as_micros();
+    let elapsed = started.elapsed();
+    let latency_us = elapsed.as_micros();
     match &result {
         Ok(res) => {
             let status = res.status().as_u16();
+            if let Some(metrics) = metrics {
+                let route = res
+                    .request()
+                    .match_pattern()
+                    .unwrap_or_else(|| "unmatched".to_owned());
+                metrics.record(method.as_str(), &route, status, elapsed);
+            }
             if status >= 500 {
                 tracing::warn!(%method, %path, status, latency_us, "request");
             } else {

@@ -8,6 +8,7 @@ use utoipa::OpenApi;
     paths(
         crate::routes::health::healthz,
         crate::routes::health::readyz,
+        crate::routes::health::metrics,
         crate::routes::plans::list_plans,
         crate::routes::plans::get_plan,
         openapi_json,

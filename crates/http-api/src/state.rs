@@ -17,4 +17,5 @@ pub struct ApiState {
     pub clock: Arc<dyn Clock>,
     /// The encoded public plan list (`GET /api/plans`).
     pub plan_list_cache: Arc<BodyCache<()>>,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
