@@ -4,6 +4,7 @@
 
 pub mod catalogue;
 pub mod ids;
+pub mod invoice;
 pub mod limits;
 pub mod money;
 pub mod plan;
