@@ -4,13 +4,13 @@
 //!
 //! # Fonts
 //!
-//! Embedding a TrueType font makes every PDF about 1 MB, so text is normally drawn with
+//! Embedding TrueType fonts adds hundreds of KB to every PDF, so text is normally drawn with
 //! the PDF built-in Helvetica, which viewers supply themselves, while genpdf measures it
 //! with Liberation Sans, a free font with Helvetica's metrics (bundled under
 //! `fonts/`, SIL Open Font License). Such a PDF is a few KB. Built-in fonts only know
 //! WinAnsi (Windows-1252), so when any text of a document needs more (Cyrillic, Greek,
 //! Polish...), that whole document is drawn with Liberation Sans embedded instead, which
-//! covers Latin, Greek and Cyrillic; that file is larger (about 0.9 MB). Characters that
+//! covers Latin, Greek and Cyrillic; that file is larger (about 470 KB). Characters that
 //! neither font has (CJK, emoji...) are replaced with `?` before layout, so text never
 //! makes rendering fail.
 //!

@@ -27,7 +27,7 @@ pub(crate) fn is_win_ansi(c: char) -> bool {
 pub(crate) enum FontMode {
     /// PDF built-in Helvetica: nothing embedded, a few KB per file. WinAnsi text only.
     Builtin,
-    /// Liberation Sans embedded whole: Latin, Greek and Cyrillic, but ~800 KB per file.
+    /// Liberation Sans embedded whole: Latin, Greek and Cyrillic, but ~470 KB per file.
     Embedded,
 }
 
