@@ -5,6 +5,7 @@
 pub mod account;
 pub mod catalogue;
 pub mod ids;
+pub mod invoice;
 pub mod limits;
 pub mod money;
 pub mod plan;

@@ -1,0 +1,85 @@
+//! What a customer's invoice shows, and the port that turns it into a PDF.
+//!
+//! The document carries only what the customer may see: an order's internal notes have
+//! no field here on purpose, so they cannot reach an invoice by accident.
+
+use async_trait::async_trait;
+use chrono::NaiveDate;
+
+use crate::ids::OrderId;
+use crate::money::{Money, TaxRate};
+
+/// Which document is printed: a numbered invoice, or a proforma (no number yet, e.g.
+/// for an order that is still pending payment).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum InvoiceKind {
+    Invoice { number: String },
+    Proforma,
+}
+
+/// A seller or a buyer as printed: a name and free lines below it (address lines, a tax
+/// id line, an email...).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Party {
+    pub name: String,
+    pub lines: Vec<String>,
+}
+
+/// One priced line of the invoice. `amount` is stored, not recomputed, so the PDF
+/// shows exactly what the order recorded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvoiceLine {
+    pub description: String,
+    pub quantity: u32,
+    pub unit_price: Money,
+    pub amount: Money,
+}
+
+/// Everything the renderer needs for one invoice, already resolved (configuration,
+/// order, buyer). Totals come from the order; the renderer never does money arithmetic.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvoiceDocument {
+    pub kind: InvoiceKind,
+    pub order_id: OrderId,
+    /// The order status as in the API (`pending`, `active`, `cancelled`, `expired`).
+    pub status: String,
+    pub issue_date: NaiveDate,
+    pub due_date: NaiveDate,
+    /// First and last day the invoice covers, when the order is a subscription period.
+    pub service_period: Option<(NaiveDate, NaiveDate)>,
+    /// `COMPANY_NAME`, printed in the header.
+    pub company_name: String,
+    /// The issued-from block (`INVOICE_ISSUED_FROM_NAME` / `_ADDRESS`).
+    pub seller: Party,
+    /// The bill-to block.
+    pub buyer: Party,
+    pub lines: Vec<InvoiceLine>,
+    pub subtotal: Money,
+    pub tax_rate: TaxRate,
+    pub tax: Money,
+    pub total: Money,
+    pub payment_reference: Option<String>,
+    pub footer: Option<String>,
+    /// `INVOICE_LOGO_PATH` as frozen when the invoice was numbered.
+    pub logo_path: Option<String>,
+}
+
+/// Why an invoice could not be rendered.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RenderError {
+    /// The document cannot be laid out at all; the text says why.
+    #[error("invoice layout failed: {0}")]
+    Layout(String),
+    /// A fault inside the renderer (fonts, PDF writer, worker thread). Logged, never
+    /// shown to clients.
+    #[error("invoice renderer failure: {0}")]
+    Internal(String),
+}
+
+/// Turns an invoice document into PDF bytes.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait InvoiceRenderer: Send + Sync {
+    /// Renders a one-page PDF. Errors: `RenderError` only for a document that cannot be laid out at all; unknown glyphs and a missing/broken logo never fail.
+    async fn render(&self, document: &InvoiceDocument) -> Result<Vec<u8>, RenderError>;
+}

@@ -1,0 +1,80 @@
+//! Sample documents shared by the tests and the benchmark.
+#![allow(dead_code)]
+
+use chrono::NaiveDate;
+use tariff_domain::ids::OrderId;
+use tariff_domain::invoice::{InvoiceDocument, InvoiceKind, InvoiceLine, Party};
+use tariff_domain::money::{Currency, Money, TaxRate};
+
+pub fn usd(minor: i64) -> Money {
+    Money::from_minor(minor, Currency::USD)
+}
+
+pub fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, d).unwrap()
+}
+
+/// The contract's example order as a numbered invoice: two lines, 19% tax.
+pub fn typical() -> InvoiceDocument {
+    InvoiceDocument {
+        kind: InvoiceKind::Invoice {
+            number: "INV-2026-000001".to_owned(),
+        },
+        order_id: OrderId::new(101).unwrap(),
+        status: "active".to_owned(),
+        issue_date: date(2026, 11, 21),
+        due_date: date(2026, 12, 5),
+        service_period: Some((date(2026, 11, 21), date(2026, 12, 20))),
+        company_name: "Northwind Hosting".to_owned(),
+        seller: Party {
+            name: "Northwind Hosting GmbH".to_owned(),
+            lines: vec![
+                "Hafenstraße 12".to_owned(),
+                "20457 Hamburg, Germany".to_owned(),
+                "VAT ID DE123456789".to_owned(),
+            ],
+        },
+        buyer: Party {
+            name: "Zoë Müller".to_owned(),
+            lines: vec![
+                "Acme Widgets Ltd".to_owned(),
+                "1 Market Street".to_owned(),
+                "Springfield, IL 62701, USA".to_owned(),
+            ],
+        },
+        lines: vec![
+            InvoiceLine {
+                description: "Pro (monthly)".to_owned(),
+                quantity: 1,
+                unit_price: usd(899),
+                amount: usd(899),
+            },
+            InvoiceLine {
+                description: "Extra backup storage, 10 GB".to_owned(),
+                quantity: 2,
+                unit_price: usd(50),
+                amount: usd(100),
+            },
+        ],
+        subtotal: usd(999),
+        tax_rate: TaxRate::from_basis_points(1900).unwrap(),
+        tax: usd(190),
+        total: usd(1189),
+        payment_reference: Some("TARIFF-101".to_owned()),
+        footer: Some(
+            "Northwind Hosting GmbH · Registered at Amtsgericht Hamburg HRB 123456 · \
+             Managing director: Jane Doe\nQuestions about this invoice? billing@northwind.example"
+                .to_owned(),
+        ),
+        logo_path: None,
+    }
+}
+
+/// A pending order: proforma, no number.
+pub fn proforma() -> InvoiceDocument {
+    InvoiceDocument {
+        kind: InvoiceKind::Proforma,
+        status: "pending".to_owned(),
+        ..typical()
+    }
+}
