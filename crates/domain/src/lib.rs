@@ -3,6 +3,7 @@
 //! HTTP, SQL or PDF.
 
 pub mod account;
+pub mod auth_cache;
 pub mod catalogue;
 pub mod ids;
 pub mod invoice;
