@@ -56,6 +56,7 @@ pub async fn wire(settings: &Settings) -> anyhow::Result<Wired> {
         clock: Arc::new(SystemClock),
         plan_list_cache: Arc::default(),
         metrics: Arc::default(),
+        public_url: settings.server.public_url.trim_end_matches('/').into(),
     };
     Ok(Wired { db, state })
 }

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::ids::PlanId;
+use crate::pagination::{Page, PageRequest};
 use crate::plan::{Plan, PlanDraft, PlanPatch, PlanSpec, PlanValidationError};
 use crate::ports::{ImportOutcome, PlanRepository, RepoError};
 
@@ -118,6 +119,19 @@ impl CatalogueService {
             .map_err(|e| CatalogueError::from_repo(e, None))?;
         plans.sort_by(Plan::catalogue_order);
         Ok(plans)
+    }
+
+    /// One page of the catalogue in id order (the packages dialect's order), with the
+    /// total of all plans the caller may see. Hidden plans count only when `include_hidden`.
+    pub async fn page_by_id(
+        &self,
+        include_hidden: bool,
+        request: PageRequest,
+    ) -> Result<Page<Plan>, CatalogueError> {
+        self.plans
+            .page_by_id(include_hidden, request)
+            .await
+            .map_err(|e| CatalogueError::from_repo(e, None))
     }
 
     /// One plan. Hidden plans are found only when `include_hidden`.
@@ -245,6 +259,27 @@ mod tests {
             .map(|p| p.id().get())
             .collect();
         assert_eq!(ids, vec![2, 3, 1]);
+    }
+
+    #[tokio::test]
+    async fn pages_pass_the_request_and_the_hidden_flag_to_storage() {
+        let mut repo = MockPlanRepository::new();
+        let request = PageRequest::new(2, 7).unwrap();
+        repo.expect_page_by_id()
+            .withf(move |hidden, r| !*hidden && *r == request)
+            .times(1)
+            .returning(|_, _| Ok(Page::new(vec![plan(8, "H", "1", false)], 8)));
+        repo.expect_page_by_id()
+            .withf(|hidden, _| *hidden)
+            .times(1)
+            .returning(|_, _| Err(RepoError::Unavailable("down".into())));
+        let service = CatalogueService::new(Arc::new(repo));
+        let page = service.page_by_id(false, request).await.unwrap();
+        assert_eq!((page.items.len(), page.total), (1, 8));
+        assert!(matches!(
+            service.page_by_id(true, request).await,
+            Err(CatalogueError::Unavailable(_))
+        ));
     }
 
     #[tokio::test]

@@ -9,6 +9,7 @@ pub mod ids;
 pub mod invoice;
 pub mod limits;
 pub mod money;
+pub mod pagination;
 pub mod plan;
 pub mod ports;
 
@@ -16,5 +17,6 @@ pub use account::{Caller, Credential, OrgRole, Role};
 pub use ids::{AccountRef, OrderId, OrgId, PlanId, TokenId, UserId};
 pub use limits::{Limit, Limits, Permissions, Resource};
 pub use money::{Currency, Money, MoneyError, TaxRate};
+pub use pagination::{Page, PageRequest, PageRequestError};
 pub use plan::{Plan, PlanDraft, PlanPatch, PlanSpec, PlanType, PlanValidationError};
 pub use ports::{Clock, RepoError, SystemClock};

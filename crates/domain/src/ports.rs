@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::ids::PlanId;
+use crate::pagination::{Page, PageRequest};
 use crate::plan::{Plan, PlanSpec};
 
 /// The boxed cause an adapter attaches to an infrastructure failure.
@@ -48,6 +49,16 @@ pub trait PlanRepository: Send + Sync {
     /// All plans (hidden ones only when `include_hidden`), price ascending then id.
     /// Errors: `Unavailable`, `Internal`.
     async fn list(&self, include_hidden: bool) -> Result<Vec<Plan>, RepoError>;
+
+    /// One page of plans in id order (hidden ones only when `include_hidden`), with
+    /// the total of all such plans; counted and paged in the store, from one snapshot.
+    /// A page past the last has no items and the true total.
+    /// Errors: `Unavailable`, `Internal`.
+    async fn page_by_id(
+        &self,
+        include_hidden: bool,
+        request: PageRequest,
+    ) -> Result<Page<Plan>, RepoError>;
 
     /// One plan. Errors: `NotFound`, `Unavailable`, `Internal`.
     async fn get(&self, id: PlanId) -> Result<Plan, RepoError>;

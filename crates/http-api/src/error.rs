@@ -8,7 +8,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use tariff_domain::catalogue::CatalogueError;
-use tariff_domain::RepoError;
+use tariff_domain::{PageRequestError, RepoError};
 
 /// The contract's error codes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -246,6 +246,13 @@ impl From<CatalogueError> for ApiError {
             CatalogueError::Unavailable(e) => ApiError::unavailable(&e),
             err @ CatalogueError::Internal(_) => ApiError::internal(&err),
         }
+    }
+}
+
+impl From<PageRequestError> for ApiError {
+    fn from(err: PageRequestError) -> ApiError {
+        // The parameter name leads, as the client wrote it: "per_page must be ...".
+        ApiError::validation(err.field(), format!("{err}."))
     }
 }
 

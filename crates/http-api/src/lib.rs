@@ -9,6 +9,7 @@ pub mod error;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
+pub mod pagination;
 pub mod routes;
 pub mod state;
 
@@ -99,7 +100,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/metrics").route(web::get().to(routes::health::metrics)))
         .service(web::resource("/api/openapi.json").route(web::get().to(openapi::openapi_json)))
         .service(web::resource("/api/plans").route(web::get().to(routes::plans::list_plans)))
-        .service(web::resource("/api/plans/{id}").route(web::get().to(routes::plans::get_plan)));
+        .service(web::resource("/api/plans/{id}").route(web::get().to(routes::plans::get_plan)))
+        .service(
+            web::resource("/api/packages").route(web::get().to(routes::packages::list_packages)),
+        )
+        .service(
+            web::resource("/api/packages/{id}").route(web::get().to(routes::packages::get_package)),
+        );
 }
 
 /// CORS for the configured origins (the middleware is not mounted at all without any).

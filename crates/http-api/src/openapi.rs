@@ -11,15 +11,55 @@ use utoipa::OpenApi;
         crate::routes::health::metrics,
         crate::routes::plans::list_plans,
         crate::routes::plans::get_plan,
+        crate::routes::packages::list_packages,
+        crate::routes::packages::get_package,
         openapi_json,
     ),
-    components(schemas(crate::error::ErrorBody, crate::dto::plan::PlanJson, crate::dto::plan::PlanInput)),
+    components(schemas(
+        crate::error::ErrorBody,
+        crate::dto::plan::PlanJson,
+        crate::dto::plan::PlanInput,
+        crate::dto::package::PackageJson,
+        crate::dto::package::PackageEnvelope,
+        crate::pagination::PageLinks,
+        crate::pagination::PageMeta,
+    )),
+    modifiers(&SecuritySchemes),
     tags(
         (name = "plans", description = "Plan catalogue (panel dialect)"),
+        (name = "packages", description = "Plan catalogue (packages dialect, paginated)"),
         (name = "operations", description = "Health, readiness, metrics, this document"),
     )
 )]
 pub struct ApiDoc;
+
+/// The two credentials every authenticated endpoint accepts.
+struct SecuritySchemes;
+
+impl utoipa::Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{
+            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme,
+        };
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("An API token: `Authorization: Bearer <token>`"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "session",
+                "The session cookie set by `POST /api/auth/login`",
+            ))),
+        );
+    }
+}
 
 /// This document.
 #[utoipa::path(get, path = "/api/openapi.json", tag = "operations", responses((status = 200, description = "OpenAPI 3 document")))]

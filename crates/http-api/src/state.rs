@@ -18,4 +18,7 @@ pub struct ApiState {
     /// The encoded public plan list (`GET /api/plans`).
     pub plan_list_cache: Arc<BodyCache<()>>,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Absolute base URL clients reach the service at (`server.public_url`, no trailing
+    /// slash): the start of every pagination link.
+    pub public_url: Arc<str>,
 }

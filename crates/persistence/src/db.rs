@@ -142,6 +142,39 @@ macro_rules! transaction {
     };
 }
 
+/// Runs `$body` in one read-only snapshot, so that several reads (a count and a page)
+/// see the same data: a deferred `BEGIN` on SQLite (in WAL mode the snapshot is taken at
+/// the first read and never blocks writers), `REPEATABLE READ READ ONLY` on PostgreSQL.
+/// The body returns `Result<_, DbError>`.
+#[macro_export]
+macro_rules! read_snapshot {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            $crate::db::DbConn::Sqlite(pooled) => ::diesel::connection::Connection::transaction::<
+                _,
+                $crate::errors::DbError,
+                _,
+            >(&mut **pooled, |$c| $body),
+            $crate::db::DbConn::Postgres(pooled) => {
+                let conn: &mut ::diesel::pg::PgConnection = &mut *pooled;
+                conn.build_transaction()
+                    .read_only()
+                    .repeatable_read()
+                    .run::<_, $crate::errors::DbError, _>(|$c| $body)
+            }
+        }
+    };
+}
+
+/// `(offset, limit)` of a page as diesel's `.offset()` / `.limit()` take them. Every
+/// valid `PageRequest` fits (see `tariff_domain::pagination::MAX_PAGE`).
+pub fn sql_bounds(request: tariff_domain::PageRequest) -> (i64, i64) {
+    (
+        i64::try_from(request.offset()).unwrap_or(i64::MAX),
+        i64::try_from(request.limit()).unwrap_or(i64::MAX),
+    )
+}
+
 impl Database {
     /// Opens a pool for `sqlite://PATH` (or a bare path) or `postgres://...`.
     pub fn connect(url: &str, options: &PoolOptions) -> Result<Database, SetupError> {

@@ -5,13 +5,14 @@ use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
 use tariff_domain::ports::{ImportOutcome, PlanRepository};
 use tariff_domain::{
-    Limit, Limits, Permissions, Plan, PlanDraft, PlanId, PlanSpec, RepoError, Resource,
+    Limit, Limits, Page, PageRequest, Permissions, Plan, PlanDraft, PlanId, PlanSpec, RepoError,
+    Resource,
 };
 
-use crate::db::Database;
+use crate::db::{sql_bounds, Database};
 use crate::errors::DbError;
 use crate::schema::{counters, orders, plans};
-use crate::{transaction, with_conn};
+use crate::{read_snapshot, transaction, with_conn};
 
 /// Bumps a version counter inside the writing transaction, so every instance's cache
 /// sees the change on its next poll. A macro: the statement compiles once per backend.
@@ -247,6 +248,37 @@ impl PlanRepository for DieselPlanRepository {
             })
             .await?;
         to_plans(rows)
+    }
+
+    async fn page_by_id(
+        &self,
+        include_hidden: bool,
+        request: PageRequest,
+    ) -> Result<Page<Plan>, RepoError> {
+        let (offset, limit) = sql_bounds(request);
+        let (rows, total) = self
+            .db
+            .query(move |conn| {
+                read_snapshot!(conn, c => {
+                    let mut count = plans::table.into_boxed();
+                    if !include_hidden {
+                        count = count.filter(plans::hidden.eq(false));
+                    }
+                    let total: i64 = count.count().get_result(c)?;
+                    if offset >= total {
+                        return Ok((Vec::new(), total));
+                    }
+                    let mut q = plans::table.select(PlanRow::as_select()).into_boxed();
+                    if !include_hidden {
+                        q = q.filter(plans::hidden.eq(false));
+                    }
+                    let rows: Vec<PlanRow> = q.order(plans::id.asc()).offset(offset).limit(limit).load(c)?;
+                    Ok((rows, total))
+                })
+            })
+            .await?;
+        let total = u64::try_from(total).map_err(|_| RepoError::internal("negative plan count"))?;
+        Ok(Page::new(to_plans(rows)?, total))
     }
 
     async fn get(&self, id: PlanId) -> Result<Plan, RepoError> {

@@ -2,6 +2,7 @@
 //! domain, call a service, convert to a DTO.
 
 pub mod health;
+pub mod packages;
 pub mod plans;
 
 use crate::error::ApiError;
