@@ -11,18 +11,19 @@ use tariff_http_api::dto::plan::PlanInput;
 pub fn read_plan_file(path: &Path) -> anyhow::Result<Vec<PlanDraft>> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let is_json = path
+    let extension = path
         .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
-        || text.trim_start().starts_with(['[', '{']);
-    let value = if is_json {
-        serde_json::from_str(&text)
-            .with_context(|| format!("{} is not valid JSON", path.display()))?
-    } else {
-        let toml: toml::Value = toml::from_str(&text).map_err(|e| {
-            anyhow::anyhow!("{} is not valid TOML: {}", path.display(), e.message())
-        })?;
-        toml_to_json(toml)
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
+    let value = match extension.as_deref() {
+        Some("json") => parse_json(path, &text)?,
+        Some("toml") => parse_toml(path, &text)?,
+        // No telling extension: JSON if it reads as JSON (a TOML file may start with
+        // `[[plans]]` too, so the first character decides nothing), TOML otherwise.
+        _ => match serde_json::from_str(&text) {
+            Ok(value) => value,
+            Err(json_error) => parse_toml(path, &text)
+                .map_err(|toml_error| anyhow::anyhow!("{toml_error}; as JSON: {json_error}"))?,
+        },
     };
     let list = match value {
         serde_json::Value::Array(items) => items,
@@ -51,6 +52,16 @@ pub fn read_plan_file(path: &Path) -> anyhow::Result<Vec<PlanDraft>> {
             Ok(input.into_draft())
         })
         .collect()
+}
+
+fn parse_json(path: &Path, text: &str) -> anyhow::Result<serde_json::Value> {
+    serde_json::from_str(text).with_context(|| format!("{} is not valid JSON", path.display()))
+}
+
+fn parse_toml(path: &Path, text: &str) -> anyhow::Result<serde_json::Value> {
+    let toml: toml::Value = toml::from_str(text)
+        .map_err(|e| anyhow::anyhow!("{} is not valid TOML: {}", path.display(), e.message()))?;
+    Ok(toml_to_json(toml))
 }
 
 /// TOML floats become decimal strings (Rust prints the shortest text that reads back
@@ -98,6 +109,22 @@ mod tests {
                 .value(),
             5
         );
+    }
+
+    #[test]
+    fn toml_starting_with_its_table_is_toml_whatever_the_extension() {
+        let text = "[[plans]]\nname = \"A\"\nprice_hourly = 0.05\n";
+        for name in ["e.toml", "e.plans", "e"] {
+            let drafts = read_plan_file(&write(name, text)).unwrap();
+            assert_eq!(drafts[0].price_hourly, "0.05", "{name}");
+        }
+        let path = write("f.plans", r#"[{"name":"J"}]"#);
+        assert_eq!(read_plan_file(&path).unwrap()[0].name, "J");
+        let err = format!(
+            "{:#}",
+            read_plan_file(&write("g.toml", "[[plans]\n")).unwrap_err()
+        );
+        assert!(err.contains("not valid TOML"), "{err}");
     }
 
     #[test]

@@ -242,3 +242,43 @@ async fn import_upserts_by_name_and_is_all_or_nothing() {
             .unwrap();
     }
 }
+
+#[tokio::test]
+async fn pages_count_and_cut_in_the_database_in_id_order() {
+    use tariff_domain::PageRequest;
+    for test_db in TestDatabase::all() {
+        let repo = open(&test_db).await;
+        let mut ids = Vec::new();
+        for n in 0..12_u32 {
+            let mut draft = spec(&format!("P{n}"), &format!("{}", 50 - n)).to_draft();
+            draft.hidden = n % 4 == 3;
+            let plan = repo.create(PlanSpec::new(draft).unwrap()).await.unwrap();
+            ids.push((plan.id(), plan.hidden()));
+        }
+        let visible: Vec<PlanId> = ids.iter().filter(|(_, h)| !h).map(|(id, _)| *id).collect();
+        let all: Vec<PlanId> = ids.iter().map(|(id, _)| *id).collect();
+
+        let page = repo
+            .page_by_id(false, PageRequest::new(2, 5).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(page.total, 9, "{:?}", test_db.backend());
+        let got: Vec<PlanId> = page.items.iter().map(|p| p.id()).collect();
+        assert_eq!(got, visible[5..9]);
+
+        let page = repo
+            .page_by_id(true, PageRequest::new(1, 100).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(page.total, 12);
+        let got: Vec<PlanId> = page.items.iter().map(|p| p.id()).collect();
+        assert_eq!(got, all);
+
+        let past = repo
+            .page_by_id(true, PageRequest::new(4, 5).unwrap())
+            .await
+            .unwrap();
+        assert!(past.items.is_empty());
+        assert_eq!(past.total, 12);
+    }
+}
