@@ -496,7 +496,8 @@ async fn the_seed_schema_is_strict_and_matches_the_seed() {
     let seed: Value =
         serde_json::from_str(include_str!("../schemas/packages-list.seed-example.json")).unwrap();
     assert_matches_schema(&seed);
-    let broken: [(&str, fn(&mut Value)); 7] = [
+    type Breakage = (&'static str, fn(&mut Value));
+    let broken: [Breakage; 7] = [
         ("price as text", |v| {
             v["data"][0]["price_monthly"] = json!("0.0")
         }),
