@@ -632,3 +632,27 @@ async fn the_example_catalogue_imports_and_serves() {
         "hidden plan listed to a user"
     );
 }
+
+#[tokio::test]
+async fn openapi_describes_the_packages_dialect() {
+    let app = spawn(TestDatabase::sqlite()).await;
+    let doc = json(app.get("/api/openapi.json").await).await;
+    let list = &doc["paths"]["/api/packages"]["get"];
+    let params: Vec<&str> = list["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(params, ["page", "per_page"]);
+    for status in ["200", "400", "401"] {
+        assert!(list["responses"][status].is_object(), "list lacks {status}");
+    }
+    assert!(doc["paths"]["/api/packages/{id}"]["get"]["responses"]["404"].is_object());
+    let schemas = &doc["components"]["schemas"];
+    for name in ["PackageJson", "PackageEnvelope", "PageLinks", "PageMeta"] {
+        assert!(schemas[name].is_object(), "openapi lacks schema {name}");
+    }
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    assert!(doc["components"]["securitySchemes"]["session"].is_object());
+}

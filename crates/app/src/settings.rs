@@ -27,7 +27,7 @@ pub struct Settings {
 pub struct ServerSettings {
     pub bind: SocketAddr,
     pub workers: usize,
-    /// Absolute base URL clients use; builds the packages dialect's `links`.
+    /// Absolute base URL clients use; starts every pagination link (`links`, `meta.path`).
     pub public_url: String,
     pub client_request_timeout_secs: u64,
     pub keep_alive_secs: u64,
