@@ -16,11 +16,14 @@ use crate::ports::{CallerResolver, RepoError};
 /// Past this many entries the cache starts over (a flood of bad tokens cannot grow it).
 const MAX_ENTRIES: usize = 10_000;
 
+/// A cached answer (`None`: the credential is unknown) and when it was fetched.
+type Entry = (Option<Caller>, DateTime<Utc>);
+
 /// Caches positive and negative answers of the inner resolver for a short time.
 pub struct CachedCallerResolver {
     inner: Arc<dyn CallerResolver>,
     ttl: chrono::Duration,
-    entries: Mutex<HashMap<String, (Option<Caller>, DateTime<Utc>)>>,
+    entries: Mutex<HashMap<String, Entry>>,
 }
 
 impl CachedCallerResolver {
