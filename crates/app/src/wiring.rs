@@ -55,6 +55,7 @@ pub async fn wire(settings: &Settings) -> anyhow::Result<Wired> {
         memberships: identity,
         clock: Arc::new(SystemClock),
         plan_list_cache: Arc::default(),
+        package_page_cache: Arc::default(),
         metrics: Arc::default(),
         public_url: settings.server.public_url.trim_end_matches('/').into(),
     };

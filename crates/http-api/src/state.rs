@@ -17,6 +17,8 @@ pub struct ApiState {
     pub clock: Arc<dyn Clock>,
     /// The encoded public plan list (`GET /api/plans`).
     pub plan_list_cache: Arc<BodyCache<()>>,
+    /// Encoded package pages by (admin visibility, raw query string).
+    pub package_page_cache: Arc<BodyCache<(bool, String)>>,
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Absolute base URL clients reach the service at (`server.public_url`, no trailing
     /// slash): the start of every pagination link.

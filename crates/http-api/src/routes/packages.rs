@@ -2,7 +2,9 @@
 //! paginated, to authenticated callers (API token or session). Hidden plans are packages
 //! only for admins.
 
-use actix_web::{web, HttpResponse};
+use actix_web::http::header::ContentType;
+use actix_web::web::Bytes;
+use actix_web::{web, HttpRequest, HttpResponse};
 use tariff_domain::PlanId;
 
 use crate::auth::Authenticated;
@@ -27,13 +29,30 @@ pub async fn list_packages(
     state: web::Data<ApiState>,
     Authenticated(caller): Authenticated,
     query: PageQuery,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let pages = query.validate()?;
-    let page = state
-        .catalogue
-        .page_by_id(caller.is_admin(), pages.request())
-        .await?;
-    Ok(HttpResponse::Ok().json(pages.envelope(page, PackageJson::from)))
+    // The body depends only on visibility and the query (links echo it) for a given
+    // catalogue stamp, so pages are cached like the public plan list.
+    let key = (caller.is_admin(), req.query_string().to_owned());
+    let stamp = state.catalogue.stamp();
+    let body = match state.package_page_cache.get(&key, stamp) {
+        Some(body) => body,
+        None => {
+            let page = state
+                .catalogue
+                .page_by_id(caller.is_admin(), pages.request())
+                .await?;
+            let envelope = pages.envelope(page, PackageJson::from);
+            let body =
+                Bytes::from(serde_json::to_vec(&envelope).map_err(|e| ApiError::internal(&e))?);
+            state.package_page_cache.put(key, stamp, body.clone());
+            body
+        }
+    };
+    Ok(HttpResponse::Ok()
+        .content_type(ContentType::json())
+        .body(body))
 }
 
 /// One package as `{"data": {...}}`. A hidden plan is 404 unless the caller is an admin.
