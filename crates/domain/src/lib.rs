@@ -12,6 +12,7 @@ pub mod money;
 pub mod pagination;
 pub mod plan;
 pub mod ports;
+pub mod quota;
 
 pub use account::{Caller, Credential, OrgRole, Role};
 pub use ids::{AccountRef, OrderId, OrgId, PlanId, TokenId, UserId};
