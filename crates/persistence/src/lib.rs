@@ -8,6 +8,7 @@ pub mod db;
 pub mod errors;
 mod identity;
 mod plans;
+mod quota;
 pub mod schema;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -15,3 +16,4 @@ pub mod testing;
 pub use db::{backend_of, sql_bounds, Backend, Database, PoolOptions, SetupError};
 pub use identity::DieselIdentity;
 pub use plans::DieselPlanRepository;
+pub use quota::DieselQuotaRepository;

@@ -1,0 +1,550 @@
+//! `QuotaRepository` on diesel: effective limits (active plan order, else the default
+//! plan, with `limit_overrides` on top), usage counters, and the atomic ledger change.
+//!
+//! A change is ONE transaction: `BEGIN IMMEDIATE` on SQLite (writers queue on the lock),
+//! `SELECT ... FOR UPDATE` of the counter row on PostgreSQL. Inside it the limit is read,
+//! the domain's rules decide, and a conditional `UPDATE` holds the limit in the database
+//! itself; the answer is stored under the idempotency key in the same transaction.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use diesel::dsl::exists;
+use diesel::pg::PgConnection;
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::sqlite::SqliteConnection;
+use serde_json::{json, Value};
+use tariff_domain::quota::{
+    decide, resets_daily, Allowance, Decision, EffectiveLimits, LedgerAnswer, LedgerRequest,
+    PlanBasis, PlanSource, QuotaRepository, QuotaSnapshot, Refusal, Usage, UsageChange,
+    UsageLevel, UsageOutcome, MAX_USAGE,
+};
+use tariff_domain::{AccountRef, Limit, Plan, RepoError, Resource};
+
+use crate::db::Database;
+use crate::errors::DbError;
+use crate::plans::PlanRow;
+use crate::schema::{idempotency_keys, limit_overrides, orders, organisations, plans};
+use crate::schema::{usage_counters, users};
+use crate::{transaction, with_conn};
+
+/// Two requests raced with the same idempotency key; the loser's transaction rolled
+/// back and is retried once, which then replays the winner's answer.
+const KEY_RACE: &str = "idempotency_keys:race";
+
+fn day_text(day: NaiveDate) -> String {
+    day.format("%Y-%m-%d").to_string()
+}
+
+fn corrupt(what: impl Into<String>) -> DbError {
+    DbError::Repo(RepoError::internal(what))
+}
+
+fn stored_usage(raw: i64) -> Result<u64, DbError> {
+    u64::try_from(raw).map_err(|_| corrupt("negative usage counter"))
+}
+
+fn stored(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+fn plan_basis(row: PlanRow, source: PlanSource) -> Result<PlanBasis, DbError> {
+    let plan = Plan::try_from(row)?;
+    Ok(PlanBasis {
+        plan_id: plan.id(),
+        name: plan.name().to_owned(),
+        source,
+        limits: *plan.limits(),
+        server_permissions: plan.server_permissions(),
+        site_permissions: plan.site_permissions(),
+    })
+}
+
+/// The queries, written once and implemented for both connection types by the macro
+/// below. Only the row lock differs: `FOR UPDATE` on PostgreSQL; SQLite's
+/// `BEGIN IMMEDIATE` already holds the database's write lock.
+trait QuotaQueries {
+    fn account_exists(&mut self, account: AccountRef) -> Result<bool, DbError>;
+    fn effective_limits(&mut self, account: AccountRef) -> Result<EffectiveLimits, DbError>;
+    fn usage(&mut self, account: AccountRef, today: NaiveDate) -> Result<Usage, DbError>;
+    /// The counter's `used` and `period_day`, locked until the transaction ends.
+    fn lock_counter(
+        &mut self,
+        account: AccountRef,
+        resource: Resource,
+    ) -> Result<(i64, Option<String>), DbError>;
+    fn write_overrides(
+        &mut self,
+        account: AccountRef,
+        changes: &[(Resource, Option<Limit>)],
+    ) -> Result<(), DbError>;
+    /// The body of the ledger's transaction.
+    fn apply_change(&mut self, request: &LedgerRequest) -> Result<LedgerAnswer, DbError>;
+}
+
+macro_rules! quota_queries {
+    ($conn:ty $(, $lock:ident)?) => {
+        impl QuotaQueries for $conn {
+            fn account_exists(&mut self, account: AccountRef) -> Result<bool, DbError> {
+                let found = match account {
+                    AccountRef::User(id) => {
+                        diesel::select(exists(users::table.find(id.get()))).get_result(self)?
+                    }
+                    AccountRef::Org(id) => diesel::select(exists(
+                        organisations::table.find(id.get()),
+                    ))
+                    .get_result(self)?,
+                };
+                Ok(found)
+            }
+
+            fn effective_limits(&mut self, account: AccountRef) -> Result<EffectiveLimits, DbError> {
+                let active: Option<PlanRow> = orders::table
+                    .inner_join(plans::table)
+                    .filter(orders::account_kind.eq(account.kind()))
+                    .filter(orders::account_id.eq(account.raw_id()))
+                    .filter(orders::status.eq("active"))
+                    .order(orders::id.desc())
+                    .select(PlanRow::as_select())
+                    .first(self)
+                    .optional()?;
+                let plan = match active {
+                    Some(row) => Some(plan_basis(row, PlanSource::ActiveOrder)?),
+                    None => plans::table
+                        .filter(plans::is_default.eq(true))
+                        .select(PlanRow::as_select())
+                        .first(self)
+                        .optional()?
+                        .map(|row| plan_basis(row, PlanSource::DefaultPlan))
+                        .transpose()?,
+                };
+                let rows: Vec<(String, i64)> = limit_overrides::table
+                    .filter(limit_overrides::account_kind.eq(account.kind()))
+                    .filter(limit_overrides::account_id.eq(account.raw_id()))
+                    .select((limit_overrides::resource, limit_overrides::value))
+                    .load(self)?;
+                let mut overrides = BTreeMap::new();
+                for (key, value) in rows {
+                    let resource: Resource = key
+                        .parse()
+                        .map_err(|_| corrupt(format!("override for unknown resource `{key}`")))?;
+                    let limit = Limit::from_stored(value)
+                        .ok_or_else(|| corrupt(format!("negative override for {key}")))?;
+                    overrides.insert(resource, limit);
+                }
+                Ok(EffectiveLimits::new(plan, overrides))
+            }
+
+            fn usage(&mut self, account: AccountRef, today: NaiveDate) -> Result<Usage, DbError> {
+                let rows: Vec<(String, i64, Option<String>)> = usage_counters::table
+                    .filter(usage_counters::account_kind.eq(account.kind()))
+                    .filter(usage_counters::account_id.eq(account.raw_id()))
+                    .select((
+                        usage_counters::resource,
+                        usage_counters::used,
+                        usage_counters::period_day,
+                    ))
+                    .load(self)?;
+                let today = day_text(today);
+                let mut usage = Usage::new();
+                for (key, used, period_day) in rows {
+                    let resource: Resource = key
+                        .parse()
+                        .map_err(|_| corrupt(format!("usage of unknown resource `{key}`")))?;
+                    let current = !resets_daily(resource) || period_day.as_deref() == Some(&today);
+                    usage.set(resource, if current { stored_usage(used)? } else { 0 });
+                }
+                Ok(usage)
+            }
+
+            fn lock_counter(
+                &mut self,
+                account: AccountRef,
+                resource: Resource,
+            ) -> Result<(i64, Option<String>), DbError> {
+                let row = usage_counters::table
+                    .find((account.kind(), account.raw_id(), resource.key()))
+                    .select((usage_counters::used, usage_counters::period_day))
+                    $(.$lock())?
+                    .first(self)?;
+                Ok(row)
+            }
+
+            fn write_overrides(
+                &mut self,
+                account: AccountRef,
+                changes: &[(Resource, Option<Limit>)],
+            ) -> Result<(), DbError> {
+                for (resource, limit) in changes {
+                    let row = limit_overrides::table.find((
+                        account.kind(),
+                        account.raw_id(),
+                        resource.key(),
+                    ));
+                    match limit {
+                        Some(limit) => {
+                            let value = stored(limit.value());
+                            diesel::insert_into(limit_overrides::table)
+                                .values((
+                                    limit_overrides::account_kind.eq(account.kind()),
+                                    limit_overrides::account_id.eq(account.raw_id()),
+                                    limit_overrides::resource.eq(resource.key()),
+                                    limit_overrides::value.eq(value),
+                                ))
+                                .on_conflict((
+                                    limit_overrides::account_kind,
+                                    limit_overrides::account_id,
+                                    limit_overrides::resource,
+                                ))
+                                .do_update()
+                                .set(limit_overrides::value.eq(value))
+                                .execute(self)?;
+                        }
+                        None => {
+                            diesel::delete(row).execute(self)?;
+                        }
+                    }
+                }
+                Ok(())
+            }
+
+            fn apply_change(&mut self, request: &LedgerRequest) -> Result<LedgerAnswer, DbError> {
+                let account = request.account;
+                let change = request.change;
+                let resource = change.resource();
+                if !self.account_exists(account)? {
+                    return Err(DbError::Repo(RepoError::NotFound));
+                }
+                let today = day_text(request.today);
+                let now = request.at.naive_utc();
+                let daily = resets_daily(resource);
+                // The row must exist before it can be locked and conditionally updated.
+                diesel::insert_into(usage_counters::table)
+                    .values((
+                        usage_counters::account_kind.eq(account.kind()),
+                        usage_counters::account_id.eq(account.raw_id()),
+                        usage_counters::resource.eq(resource.key()),
+                        usage_counters::used.eq(0_i64),
+                        usage_counters::period_day.eq(daily.then(|| today.clone())),
+                        usage_counters::updated_at.eq(now),
+                    ))
+                    .on_conflict((
+                        usage_counters::account_kind,
+                        usage_counters::account_id,
+                        usage_counters::resource,
+                    ))
+                    .do_nothing()
+                    .execute(self)?;
+                let (mut used, period_day) = self.lock_counter(account, resource)?;
+                // Looked up under the lock: a concurrent twin has committed by now.
+                if let Some(key) = &request.idempotency_key {
+                    let first: Option<String> = idempotency_keys::table
+                        .find((account.kind(), account.raw_id(), key.as_str()))
+                        .select(idempotency_keys::response)
+                        .first(self)
+                        .optional()?;
+                    if let Some(text) = first {
+                        return replay(&text, change);
+                    }
+                }
+                let counter = usage_counters::table.find((
+                    account.kind(),
+                    account.raw_id(),
+                    resource.key(),
+                ));
+                if daily && period_day.as_deref() != Some(today.as_str()) {
+                    diesel::update(counter)
+                        .set((
+                            usage_counters::used.eq(0_i64),
+                            usage_counters::period_day.eq(Some(today.clone())),
+                        ))
+                        .execute(self)?;
+                    used = 0;
+                }
+                let used = stored_usage(used)?;
+                let limits = self.effective_limits(account)?;
+                let outcome = match decide(&limits, change, used) {
+                    Decision::Refuse(outcome) => outcome,
+                    Decision::Apply(allowance) => {
+                        // The database holds the rule even if the decision was made on
+                        // stale numbers: `used + delta` must land in [0, limit].
+                        let (floor, ceiling) = bounds(change, allowance);
+                        let after: Option<i64> = diesel::update(
+                            counter.filter(usage_counters::used.between(floor, ceiling)),
+                        )
+                        .set((
+                            usage_counters::used.eq(usage_counters::used + change.delta()),
+                            usage_counters::updated_at.eq(now),
+                        ))
+                        .returning(usage_counters::used)
+                        .get_result(self)
+                        .optional()?;
+                        match after {
+                            Some(after) => UsageOutcome::Applied(UsageLevel {
+                                resource,
+                                used: stored_usage(after)?,
+                                allowance,
+                            }),
+                            None => refused_by_database(change, allowance, used),
+                        }
+                    }
+                };
+                if let Some(key) = &request.idempotency_key {
+                    diesel::insert_into(idempotency_keys::table)
+                        .values((
+                            idempotency_keys::account_kind.eq(account.kind()),
+                            idempotency_keys::account_id.eq(account.raw_id()),
+                            idempotency_keys::idempotency_key.eq(key.as_str()),
+                            idempotency_keys::response.eq(encode(change, &outcome)),
+                            idempotency_keys::created_at.eq(now),
+                        ))
+                        .execute(self)
+                        .map_err(|e| match e {
+                            DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
+                                DbError::Repo(RepoError::Conflict(KEY_RACE.into()))
+                            }
+                            other => DbError::from(other),
+                        })?;
+                }
+                Ok(LedgerAnswer::Fresh(outcome))
+            }
+        }
+    };
+}
+
+quota_queries!(SqliteConnection);
+quota_queries!(PgConnection, for_update);
+
+/// The range `used` must be in for `used + delta` to stay within [0, allowance],
+/// written without overflow: `used + delta <= limit` as `used <= limit - delta`.
+fn bounds(change: UsageChange, allowance: Allowance) -> (i64, i64) {
+    let delta = change.delta();
+    if delta < 0 {
+        return (-delta, i64::MAX);
+    }
+    let ceiling = match allowance {
+        Allowance::UpTo(limit) => stored(limit),
+        Allowance::Unlimited | Allowance::Nothing => stored(MAX_USAGE),
+    };
+    (0, ceiling - delta)
+}
+
+/// The conditional update matched no row although the rules allowed the change: the
+/// database refused it; answer with the refusal the rules would give.
+fn refused_by_database(change: UsageChange, allowance: Allowance, used: u64) -> UsageOutcome {
+    let amount = change.delta().unsigned_abs();
+    if change.delta() < 0 {
+        UsageOutcome::BelowZero {
+            resource: change.resource(),
+            used,
+            released: amount,
+        }
+    } else {
+        UsageOutcome::Exceeded {
+            resource: change.resource(),
+            limit: allowance.limit_value(),
+            used,
+            requested: amount,
+        }
+    }
+}
+
+/// The stored form of an answer: the request it answered and the outcome's numbers.
+fn encode(change: UsageChange, outcome: &UsageOutcome) -> String {
+    let mut body = json!({"resource": change.resource().key(), "delta": change.delta()});
+    let fields = match *outcome {
+        UsageOutcome::Applied(level) => {
+            let (allowance, limit) = match level.allowance {
+                Allowance::Unlimited => ("unlimited", 0),
+                Allowance::UpTo(n) => ("upTo", n),
+                Allowance::Nothing => ("nothing", 0),
+            };
+            json!({"outcome": "applied", "used": level.used, "allowance": allowance, "limit": limit})
+        }
+        UsageOutcome::Exceeded {
+            limit,
+            used,
+            requested,
+            ..
+        } => json!({"outcome": "exceeded", "limit": limit, "used": used, "requested": requested}),
+        UsageOutcome::NotPermitted { reason, .. } => json!({
+            "outcome": "notPermitted",
+            "reason": match reason { Refusal::NoPlan => "noPlan", Refusal::CreateNotAllowed => "createNotAllowed" },
+        }),
+        UsageOutcome::BelowZero { used, released, .. } => {
+            json!({"outcome": "belowZero", "used": used, "released": released})
+        }
+    };
+    if let (Value::Object(body), Value::Object(fields)) = (&mut body, fields) {
+        body.extend(fields);
+    }
+    body.to_string()
+}
+
+/// A stored answer for the same request replays; for another request the key is reused.
+fn replay(text: &str, change: UsageChange) -> Result<LedgerAnswer, DbError> {
+    let bad = || corrupt("corrupt stored idempotent answer");
+    let body: Value = serde_json::from_str(text).map_err(|_| bad())?;
+    let same_request = body["resource"].as_str() == Some(change.resource().key())
+        && body["delta"].as_i64() == Some(change.delta());
+    if !same_request {
+        return Ok(LedgerAnswer::KeyReused);
+    }
+    let resource = change.resource();
+    let number = |name: &str| body[name].as_u64().ok_or_else(bad);
+    let outcome = match body["outcome"].as_str() {
+        Some("applied") => UsageOutcome::Applied(UsageLevel {
+            resource,
+            used: number("used")?,
+            allowance: match body["allowance"].as_str() {
+                Some("unlimited") => Allowance::Unlimited,
+                Some("upTo") => Allowance::UpTo(number("limit")?),
+                Some("nothing") => Allowance::Nothing,
+                _ => return Err(bad()),
+            },
+        }),
+        Some("exceeded") => UsageOutcome::Exceeded {
+            resource,
+            limit: number("limit")?,
+            used: number("used")?,
+            requested: number("requested")?,
+        },
+        Some("notPermitted") => UsageOutcome::NotPermitted {
+            resource,
+            reason: match body["reason"].as_str() {
+                Some("noPlan") => Refusal::NoPlan,
+                Some("createNotAllowed") => Refusal::CreateNotAllowed,
+                _ => return Err(bad()),
+            },
+        },
+        Some("belowZero") => UsageOutcome::BelowZero {
+            resource,
+            used: number("used")?,
+            released: number("released")?,
+        },
+        _ => return Err(bad()),
+    };
+    Ok(LedgerAnswer::Replayed(outcome))
+}
+
+/// Diesel-backed quota storage for both backends.
+#[derive(Clone)]
+pub struct DieselQuotaRepository {
+    db: Database,
+}
+
+impl DieselQuotaRepository {
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+}
+
+#[async_trait]
+impl QuotaRepository for DieselQuotaRepository {
+    async fn snapshot(
+        &self,
+        account: AccountRef,
+        today: NaiveDate,
+    ) -> Result<QuotaSnapshot, RepoError> {
+        self.db
+            .query(move |conn| {
+                with_conn!(conn, c => {
+                    if !c.account_exists(account)? {
+                        return Err(DbError::Repo(RepoError::NotFound));
+                    }
+                    Ok(QuotaSnapshot {
+                        limits: c.effective_limits(account)?,
+                        usage: c.usage(account, today)?,
+                    })
+                })
+            })
+            .await
+    }
+
+    async fn set_overrides(
+        &self,
+        account: AccountRef,
+        changes: Vec<(Resource, Option<Limit>)>,
+    ) -> Result<EffectiveLimits, RepoError> {
+        self.db
+            .query(move |conn| {
+                transaction!(conn, c => {
+                    if !c.account_exists(account)? {
+                        return Err(DbError::Repo(RepoError::NotFound));
+                    }
+                    c.write_overrides(account, &changes)?;
+                    c.effective_limits(account)
+                })
+            })
+            .await
+    }
+
+    async fn change_usage(&self, request: LedgerRequest) -> Result<LedgerAnswer, RepoError> {
+        let attempt = |request: LedgerRequest| {
+            self.db
+                .query(move |conn| transaction!(conn, c => c.apply_change(&request)))
+        };
+        match attempt(request.clone()).await {
+            Err(RepoError::Conflict(what)) if what == KEY_RACE => attempt(request).await,
+            other => other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tariff_domain::quota::UsageChange;
+
+    #[test]
+    fn stored_answers_replay_only_for_the_same_request() {
+        let change = UsageChange::new(Resource::Servers, 1).unwrap();
+        let outcomes = [
+            UsageOutcome::Applied(UsageLevel {
+                resource: Resource::Servers,
+                used: 3,
+                allowance: Allowance::UpTo(5),
+            }),
+            UsageOutcome::Applied(UsageLevel {
+                resource: Resource::Servers,
+                used: 3,
+                allowance: Allowance::Unlimited,
+            }),
+            UsageOutcome::Exceeded {
+                resource: Resource::Servers,
+                limit: 5,
+                used: 5,
+                requested: 1,
+            },
+            UsageOutcome::NotPermitted {
+                resource: Resource::Servers,
+                reason: Refusal::CreateNotAllowed,
+            },
+            UsageOutcome::BelowZero {
+                resource: Resource::Servers,
+                used: 0,
+                released: 1,
+            },
+        ];
+        for outcome in outcomes {
+            let text = encode(change, &outcome);
+            assert_eq!(
+                replay(&text, change).ok(),
+                Some(LedgerAnswer::Replayed(outcome))
+            );
+            let other = UsageChange::new(Resource::Servers, 2).unwrap();
+            assert_eq!(replay(&text, other).ok(), Some(LedgerAnswer::KeyReused));
+        }
+    }
+
+    #[test]
+    fn bounds_hold_the_limit_without_overflow() {
+        let grant = UsageChange::new(Resource::Servers, 2).unwrap();
+        assert_eq!(bounds(grant, Allowance::UpTo(10)), (0, 8));
+        assert_eq!(bounds(grant, Allowance::Unlimited), (0, i64::MAX - 2));
+        let release = UsageChange::new(Resource::Servers, -3).unwrap();
+        assert_eq!(bounds(release, Allowance::UpTo(1)), (3, i64::MAX));
+    }
+}
