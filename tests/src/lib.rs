@@ -159,6 +159,17 @@ async fn spawn_on(
     }
 }
 
+/// Starts another instance of the app on an existing database (the owner, usually the
+/// first [`TestApp`], must outlive it): two instances sharing one PostgreSQL schema.
+pub async fn spawn_app_on_url(url: &str) -> TestApp {
+    spawn_app(TestDatabase::attached(url)).await
+}
+
+/// [`spawn_app_on_url`] after letting the test adjust its settings.
+pub async fn spawn_app_on_url_with(url: &str, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_with(TestDatabase::attached(url), adjust).await
+}
+
 /// SQLite always; PostgreSQL too when `TEST_DATABASE_URL` is set (else a loud skip line).
 pub fn backends() -> Vec<TestDatabase> {
     TestDatabase::all()

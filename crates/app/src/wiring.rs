@@ -5,9 +5,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use tariff_domain::catalogue::CatalogueService;
+use tariff_domain::quota::QuotaService;
 use tariff_domain::SystemClock;
 use tariff_http_api::{ApiState, ServerOptions};
-use tariff_persistence::{Database, DieselIdentity, DieselPlanRepository, PoolOptions};
+use tariff_persistence::{
+    Database, DieselIdentity, DieselPlanRepository, DieselQuotaRepository, PoolOptions,
+};
 
 use crate::settings::{Settings, SqliteSynchronous};
 
@@ -48,16 +51,22 @@ pub async fn wire(settings: &Settings) -> anyhow::Result<Wired> {
         .await
         .context("reading the catalogue version")?;
     let identity = Arc::new(DieselIdentity::new(db.clone()));
+    let clock: Arc<dyn tariff_domain::Clock> = Arc::new(SystemClock);
+    let quota = QuotaService::new(
+        Arc::new(DieselQuotaRepository::new(db.clone())),
+        clock.clone(),
+    );
     let state = ApiState {
         catalogue,
         health: Arc::new(db.clone()),
         auth: identity.clone(),
         memberships: identity,
-        clock: Arc::new(SystemClock),
+        clock,
         plan_list_cache: Arc::default(),
         package_page_cache: Arc::default(),
         metrics: Arc::default(),
         public_url: settings.server.public_url.trim_end_matches('/').into(),
+        quota,
     };
     Ok(Wired { db, state })
 }

@@ -925,10 +925,7 @@ mod tests {
         let service = QuotaService::new(Arc::new(repo), clock_at("2026-11-21T10:00:00Z"));
         assert!(matches!(
             service
-                .set_overrides(
-                    user(),
-                    vec![(Resource::Disk, Some(Limit::new(u64::MAX)))]
-                )
+                .set_overrides(user(), vec![(Resource::Disk, Some(Limit::new(u64::MAX)))])
                 .await,
             Err(QuotaError::OverrideTooLarge(Resource::Disk))
         ));

@@ -8,6 +8,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use tariff_domain::catalogue::CatalogueError;
+use tariff_domain::quota::QuotaError;
 use tariff_domain::{PageRequestError, RepoError};
 
 /// The contract's error codes.
@@ -253,6 +254,75 @@ impl From<PageRequestError> for ApiError {
     fn from(err: PageRequestError) -> ApiError {
         // The parameter name leads, as the client wrote it: "per_page must be ...".
         ApiError::validation(err.field(), format!("{err}."))
+    }
+}
+
+impl From<QuotaError> for ApiError {
+    fn from(err: QuotaError) -> ApiError {
+        let about = |resource: tariff_domain::Resource| ErrorDetails {
+            resource: Some(resource.key().to_owned()),
+            ..ErrorDetails::default()
+        };
+        match err {
+            QuotaError::AccountNotFound(_) => {
+                ApiError::not_found(capitalised_sentence(&err.to_string()))
+            }
+            QuotaError::InvalidDelta(why) => {
+                ApiError::validation("delta", format!("delta {why}."))
+            }
+            QuotaError::InvalidIdempotencyKey => {
+                ApiError::validation("idempotencyKey", capitalised_sentence(&err.to_string()))
+            }
+            QuotaError::OverrideTooLarge(resource) => ApiError::validation(
+                resource.key(),
+                format!("The override for {resource} must be at most {}.", i64::MAX),
+            ),
+            QuotaError::Exceeded {
+                resource,
+                limit,
+                used,
+                requested,
+            } => ApiError::new(
+                ErrorCode::QuotaExceeded,
+                format!(
+                    "The {resource} quota does not allow {requested} more: {used} of {limit} in use."
+                ),
+            )
+            .with_details(ErrorDetails {
+                limit: Some(limit),
+                used: Some(used),
+                requested: Some(requested),
+                ..about(resource)
+            }),
+            QuotaError::NotPermitted { resource, reason } => ApiError::new(
+                ErrorCode::Forbidden,
+                crate::dto::quota::refusal_sentence(resource, reason),
+            )
+            .with_details(about(resource)),
+            QuotaError::BelowZero {
+                resource,
+                used,
+                released,
+            } => ApiError::new(
+                ErrorCode::ValidationFailed,
+                format!("Cannot release {released} {resource}: only {used} in use."),
+            )
+            .with_details(ErrorDetails {
+                field: Some("delta".into()),
+                used: Some(used),
+                requested: Some(released),
+                ..about(resource)
+            }),
+            QuotaError::IdempotencyKeyReused => ApiError::conflict(
+                "This idempotencyKey was already used for a different resource or delta.",
+            )
+            .with_details(ErrorDetails {
+                field: Some("idempotencyKey".into()),
+                ..ErrorDetails::default()
+            }),
+            QuotaError::Unavailable(e) => ApiError::unavailable(&e),
+            err @ QuotaError::Internal(_) => ApiError::internal(&err),
+        }
     }
 }
 

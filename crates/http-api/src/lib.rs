@@ -106,6 +106,40 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .service(
             web::resource("/api/packages/{id}").route(web::get().to(routes::packages::get_package)),
+        )
+        .configure(configure_quota);
+}
+
+/// Quota routes: reading for accounts, overrides and the usage ledger for admins.
+fn configure_quota(cfg: &mut web::ServiceConfig) {
+    use routes::quota;
+    cfg.service(web::resource("/api/users/{id}/quota").route(web::get().to(quota::user_quota)))
+        .service(
+            web::resource("/api/organisations/{id}/quota").route(web::get().to(quota::org_quota)),
+        )
+        .service(
+            web::resource("/api/admin/users/{id}/limits")
+                .route(web::put().to(quota::set_user_limits)),
+        )
+        .service(
+            web::resource("/api/admin/organisations/{id}/limits")
+                .route(web::put().to(quota::set_org_limits)),
+        )
+        .service(
+            web::resource("/api/admin/users/{id}/usage")
+                .route(web::post().to(quota::change_user_usage)),
+        )
+        .service(
+            web::resource("/api/admin/organisations/{id}/usage")
+                .route(web::post().to(quota::change_org_usage)),
+        )
+        .service(
+            web::resource("/api/admin/users/{id}/usage/check")
+                .route(web::post().to(quota::check_user_usage)),
+        )
+        .service(
+            web::resource("/api/admin/organisations/{id}/usage/check")
+                .route(web::post().to(quota::check_org_usage)),
         );
 }
 

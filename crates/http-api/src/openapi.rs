@@ -13,6 +13,14 @@ use utoipa::OpenApi;
         crate::routes::plans::get_plan,
         crate::routes::packages::list_packages,
         crate::routes::packages::get_package,
+        crate::routes::quota::user_quota,
+        crate::routes::quota::org_quota,
+        crate::routes::quota::set_user_limits,
+        crate::routes::quota::set_org_limits,
+        crate::routes::quota::change_user_usage,
+        crate::routes::quota::change_org_usage,
+        crate::routes::quota::check_user_usage,
+        crate::routes::quota::check_org_usage,
         openapi_json,
     ),
     components(schemas(
@@ -23,11 +31,18 @@ use utoipa::OpenApi;
         crate::dto::package::PackageEnvelope,
         crate::pagination::PageLinks,
         crate::pagination::PageMeta,
+        crate::dto::quota::QuotaJson,
+        crate::dto::quota::EffectiveLimitsJson,
+        crate::dto::quota::LimitOverridesInput,
+        crate::dto::quota::UsageInput,
+        crate::dto::quota::UsageLevelJson,
+        crate::dto::quota::UsageCheckJson,
     )),
     modifiers(&SecuritySchemes),
     tags(
         (name = "plans", description = "Plan catalogue (panel dialect)"),
         (name = "packages", description = "Plan catalogue (packages dialect, paginated)"),
+        (name = "quota", description = "Limits, overrides and the usage ledger (panel dialect)"),
         (name = "operations", description = "Health, readiness, metrics, this document"),
     )
 )]

@@ -6,6 +6,7 @@ use tariff_domain::catalogue::CatalogueService;
 
 use crate::cache::BodyCache;
 use tariff_domain::ports::{CallerResolver, Clock, HealthProbe, MembershipRepository};
+use tariff_domain::quota::QuotaService;
 
 /// Everything the HTTP layer needs, wired by `crates/app`.
 #[derive(Clone)]
@@ -23,4 +24,5 @@ pub struct ApiState {
     /// Absolute base URL clients reach the service at (`server.public_url`, no trailing
     /// slash): the start of every pagination link.
     pub public_url: Arc<str>,
+    pub quota: QuotaService,
 }

@@ -18,8 +18,8 @@ use diesel::sqlite::SqliteConnection;
 use serde_json::{json, Value};
 use tariff_domain::quota::{
     decide, resets_daily, Allowance, Decision, EffectiveLimits, LedgerAnswer, LedgerRequest,
-    PlanBasis, PlanSource, QuotaRepository, QuotaSnapshot, Refusal, Usage, UsageChange,
-    UsageLevel, UsageOutcome, MAX_USAGE,
+    PlanBasis, PlanSource, QuotaRepository, QuotaSnapshot, Refusal, Usage, UsageChange, UsageLevel,
+    UsageOutcome, MAX_USAGE,
 };
 use tariff_domain::{AccountRef, Limit, Plan, RepoError, Resource};
 

@@ -57,6 +57,18 @@ impl TestDatabase {
         })
     }
 
+    /// A handle on a database another guard owns, e.g. for a second service instance
+    /// on the same database. Dropping it removes nothing: keep the owner alive.
+    pub fn attached(url: &str) -> TestDatabase {
+        let backend = crate::backend_of(url).unwrap_or_else(|e| panic!("{e}"));
+        TestDatabase {
+            url: url.to_owned(),
+            backend,
+            _dir: None,
+            pg_cleanup: None,
+        }
+    }
+
     /// SQLite always, PostgreSQL too when `TEST_DATABASE_URL` is set.
     pub fn all() -> Vec<TestDatabase> {
         let mut dbs = vec![TestDatabase::sqlite()];

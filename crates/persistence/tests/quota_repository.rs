@@ -201,7 +201,10 @@ async fn an_idempotency_key_counts_once_per_account() {
             LedgerAnswer::Replayed(outcome)
         );
         // The same key of another account is another key.
-        assert_eq!(applied_used(repo.change_usage(keyed(bob)).await.unwrap()), 2);
+        assert_eq!(
+            applied_used(repo.change_usage(keyed(bob)).await.unwrap()),
+            2
+        );
         // Same key, different request: refused, nothing counted.
         let mut other = keyed(alice);
         other.change = UsageChange::new(Resource::Databases, 5).unwrap();

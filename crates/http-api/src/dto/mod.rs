@@ -3,6 +3,7 @@
 
 pub mod package;
 pub mod plan;
+pub mod quota;
 
 use chrono::{DateTime, Utc};
 use serde::de::Error as _;

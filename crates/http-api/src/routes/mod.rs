@@ -4,6 +4,7 @@
 pub mod health;
 pub mod packages;
 pub mod plans;
+pub mod quota;
 
 use crate::error::ApiError;
 
