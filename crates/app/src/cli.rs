@@ -3,6 +3,9 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use tariff_domain::accounts::{AccountError, AccountService, NewUser};
+use tariff_domain::tokens::TokenService;
+use tariff_domain::{BillingDraft, UserId};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -30,6 +33,76 @@ pub enum Command {
     /// Plan catalogue.
     #[command(subcommand)]
     Plans(PlansCommand),
+    /// User accounts.
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// API tokens.
+    #[command(subcommand)]
+    Tokens(TokensCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Create a user and print its id alone on stdout.
+    Create(UserCreateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UserCreateArgs {
+    #[arg(long)]
+    pub email: String,
+    #[arg(long)]
+    pub name: String,
+    /// Without one the user cannot log in (API tokens still work).
+    #[arg(long)]
+    pub password: Option<String>,
+    /// Make the user an administrator.
+    #[arg(long)]
+    pub admin: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokensCommand {
+    /// Create an API token for a user and print the token alone on stdout.
+    Create(TokenCreateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TokenCreateArgs {
+    /// The user the token acts as.
+    #[arg(long)]
+    pub email: String,
+    /// A label for the token (default "API token").
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
+/// `tariff users create`: the same service the admin API uses.
+pub async fn create_user(
+    accounts: &AccountService,
+    args: &UserCreateArgs,
+) -> Result<UserId, AccountError> {
+    let user = accounts
+        .create(NewUser {
+            email: args.email.clone(),
+            name: args.name.clone(),
+            password: args.password.clone(),
+            role: Some(if args.admin { "admin" } else { "user" }.to_owned()),
+            billing: BillingDraft::default(),
+        })
+        .await?;
+    Ok(user.id())
+}
+
+/// `tariff tokens create`: a token for the user with this email; returns the secret.
+pub async fn create_token(
+    accounts: &AccountService,
+    tokens: &TokenService,
+    args: &TokenCreateArgs,
+) -> anyhow::Result<String> {
+    let user = accounts.find_by_email(&args.email).await?;
+    let created = tokens.create(user.id(), args.name.as_deref()).await?;
+    Ok(created.secret)
 }
 
 #[derive(Debug, Subcommand)]

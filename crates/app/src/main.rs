@@ -8,7 +8,7 @@ use clap::Parser;
 use tariff_domain::catalogue::CatalogueService;
 use tariff_domain::Resource;
 
-use tariff_app::cli::{Cli, Command, PlansCommand};
+use tariff_app::cli::{Cli, Command, PlansCommand, TokensCommand, UsersCommand};
 use tariff_app::settings::Settings;
 use tariff_app::{import, telemetry, wiring};
 
@@ -74,6 +74,20 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Plans(PlansCommand::List) => {
             let wired = wiring::wire(&settings).await?;
             print_plan_table(&wired.state.catalogue).await
+        }
+        Command::Users(UsersCommand::Create(args)) => {
+            let wired = wiring::wire(&settings).await?;
+            let id = tariff_app::cli::create_user(&wired.state.accounts, &args).await?;
+            println!("{id}");
+            Ok(())
+        }
+        Command::Tokens(TokensCommand::Create(args)) => {
+            let wired = wiring::wire(&settings).await?;
+            let token =
+                tariff_app::cli::create_token(&wired.state.accounts, &wired.state.tokens, &args)
+                    .await?;
+            println!("{token}");
+            Ok(())
         }
     }
 }

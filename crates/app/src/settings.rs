@@ -96,9 +96,28 @@ pub struct BillingSettings {
 #[serde(deny_unknown_fields)]
 pub struct AuthSettings {
     pub session_ttl_hours: u32,
+    /// A finer session lifetime in seconds; when set it replaces `session_ttl_hours`.
+    pub session_ttl_secs: Option<u64>,
     /// Adds `Secure` to the session cookie; turn on behind HTTPS.
     pub cookie_secure: bool,
+    /// Login attempts allowed per minute for one email and, separately, for one client
+    /// address (per instance); 0 turns the limit off.
     pub login_attempts_per_minute: u32,
+    /// Take the client address from `Forwarded`/`X-Forwarded-For`: only behind a
+    /// reverse proxy that sets them, or clients could pick their own address.
+    pub trust_forwarded_for: bool,
+}
+
+impl AuthSettings {
+    /// How long a session lasts.
+    pub fn session_ttl(&self) -> chrono::TimeDelta {
+        match self.session_ttl_secs {
+            Some(secs) => {
+                chrono::TimeDelta::seconds(i64::try_from(secs).unwrap_or(i64::MAX / 1000))
+            }
+            None => chrono::TimeDelta::hours(i64::from(self.session_ttl_hours)),
+        }
+    }
 }
 
 const DEFAULTS: &str = r#"
@@ -139,6 +158,7 @@ renewal_lead_days = 7
 session_ttl_hours = 336
 cookie_secure = false
 login_attempts_per_minute = 10
+trust_forwarded_for = false
 
 [tax]
 "#;
@@ -246,6 +266,11 @@ impl Settings {
         }
         if self.auth.session_ttl_hours == 0 {
             return bad("auth.session_ttl_hours", "must be at least 1");
+        }
+        if let Some(secs) = self.auth.session_ttl_secs {
+            if secs == 0 || secs > 10 * 365 * 24 * 3600 {
+                return bad("auth.session_ttl_secs", "must be from 1 second to 10 years");
+            }
         }
         for (region, rate) in &self.tax {
             if tariff_domain::TaxRate::parse_percent(rate).is_none() {

@@ -4,12 +4,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use tariff_domain::accounts::AccountService;
+use tariff_domain::authentication::AuthService;
 use tariff_domain::catalogue::CatalogueService;
+use tariff_domain::organisations::OrganisationService;
 use tariff_domain::quota::QuotaService;
+use tariff_domain::rate_limit::SlidingWindowLimiter;
+use tariff_domain::tokens::TokenService;
 use tariff_domain::SystemClock;
+use tariff_http_api::state::SessionCookieOptions;
 use tariff_http_api::{ApiState, ServerOptions};
 use tariff_persistence::{
-    Database, DieselIdentity, DieselPlanRepository, DieselQuotaRepository, PoolOptions,
+    Database, DieselIdentity, DieselOrganisations, DieselPlanRepository, DieselQuotaRepository,
+    DieselUsers, PoolOptions,
 };
 
 use crate::settings::{Settings, SqliteSynchronous};
@@ -56,17 +63,40 @@ pub async fn wire(settings: &Settings) -> anyhow::Result<Wired> {
         Arc::new(DieselQuotaRepository::new(db.clone())),
         clock.clone(),
     );
+    let users = Arc::new(DieselUsers::new(db.clone()));
+    let login_limiter = Arc::new(SlidingWindowLimiter::per_minute(
+        settings.auth.login_attempts_per_minute,
+    ));
     let state = ApiState {
         catalogue,
         health: Arc::new(db.clone()),
         auth: identity.clone(),
-        memberships: identity,
-        clock,
+        memberships: identity.clone(),
+        clock: clock.clone(),
         plan_list_cache: Arc::default(),
         package_page_cache: Arc::default(),
         metrics: Arc::default(),
         public_url: settings.server.public_url.trim_end_matches('/').into(),
         quota,
+        accounts: AccountService::new(users.clone(), clock.clone()),
+        authentication: AuthService::new(
+            users.clone(),
+            identity.clone(),
+            clock.clone(),
+            settings.auth.session_ttl(),
+            login_limiter,
+        ),
+        tokens: TokenService::new(identity.clone(), clock.clone()),
+        organisations: OrganisationService::new(
+            Arc::new(DieselOrganisations::new(db.clone())),
+            identity,
+            users,
+            clock,
+        ),
+        session_cookie: SessionCookieOptions {
+            secure: settings.auth.cookie_secure,
+            trust_forwarded_for: settings.auth.trust_forwarded_for,
+        },
     };
     Ok(Wired { db, state })
 }

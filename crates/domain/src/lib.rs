@@ -3,16 +3,23 @@
 //! HTTP, SQL or PDF.
 
 pub mod account;
+pub mod accounts;
 pub mod auth_cache;
+pub mod authentication;
 pub mod catalogue;
 pub mod ids;
 pub mod invoice;
 pub mod limits;
 pub mod money;
+pub mod organisations;
 pub mod pagination;
+pub mod password;
 pub mod plan;
 pub mod ports;
 pub mod quota;
+pub mod rate_limit;
+pub mod tokens;
+pub mod user;
 
 pub use account::{Caller, Credential, OrgRole, Role};
 pub use ids::{AccountRef, OrderId, OrgId, PlanId, TokenId, UserId};
@@ -21,3 +28,7 @@ pub use money::{Currency, Money, MoneyError, TaxRate};
 pub use pagination::{Page, PageRequest, PageRequestError};
 pub use plan::{Plan, PlanDraft, PlanPatch, PlanSpec, PlanType, PlanValidationError};
 pub use ports::{Clock, RepoError, SystemClock};
+pub use user::{
+    AccountValidationError, BillingDetails, BillingDraft, BillingPatch, Country, Email, User,
+    UserSpec,
+};

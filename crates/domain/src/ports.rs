@@ -147,3 +147,154 @@ pub trait MembershipRepository: Send + Sync {
         user: crate::ids::UserId,
     ) -> Result<Vec<crate::ids::OrgId>, RepoError>;
 }
+
+// ---- Accounts and access -------------------------------------------------------------
+
+/// User accounts. Emails are stored lower-cased; the database holds their uniqueness.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait UserRepository: Send + Sync {
+    /// Stores a new user. Errors: `Conflict` (email taken), `Unavailable`, `Internal`.
+    async fn create(
+        &self,
+        spec: crate::user::UserSpec,
+        password: Option<crate::password::PasswordHash>,
+        now: DateTime<Utc>,
+    ) -> Result<crate::user::User, RepoError>;
+
+    /// One user. Errors: `NotFound`, `Unavailable`, `Internal`.
+    async fn get(&self, id: crate::ids::UserId) -> Result<crate::user::User, RepoError>;
+
+    /// The user with this email, if any. Errors: `Unavailable`, `Internal`.
+    async fn find_by_email(
+        &self,
+        email: &crate::user::Email,
+    ) -> Result<Option<crate::user::User>, RepoError>;
+
+    /// The user with this email and their password hash (`None` when the account has
+    /// no password), for logging in. Errors: `Unavailable`, `Internal`.
+    async fn find_login(
+        &self,
+        email: &crate::user::Email,
+    ) -> Result<Option<(crate::user::User, Option<crate::password::PasswordHash>)>, RepoError>;
+
+    /// One page of users by id ascending, optionally only those whose email contains
+    /// `email_contains` (lower case), with the true total of matches.
+    /// Errors: `Unavailable`, `Internal`.
+    async fn list(
+        &self,
+        email_contains: Option<String>,
+        request: PageRequest,
+    ) -> Result<Page<crate::user::User>, RepoError>;
+
+    /// Replaces a user's spec; with `password`, also sets the password and ends all the
+    /// user's sessions in the same transaction. Errors: `NotFound`, `Conflict` (email
+    /// taken), `Unavailable`, `Internal`.
+    async fn update(
+        &self,
+        id: crate::ids::UserId,
+        spec: crate::user::UserSpec,
+        password: Option<crate::password::PasswordHash>,
+        now: DateTime<Utc>,
+    ) -> Result<crate::user::User, RepoError>;
+}
+
+/// Login sessions, stored by the SHA-256 of their id (see `account::hash_secret`).
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait SessionRepository: Send + Sync {
+    /// Stores a session; in the same transaction drops the user's expired sessions.
+    /// Errors: `Conflict` (hash collision), `Unavailable`, `Internal`.
+    async fn create(
+        &self,
+        user: crate::ids::UserId,
+        token_hash: String,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), RepoError>;
+
+    /// Deletes the session with this hash; false when there was none.
+    /// Errors: `Unavailable`, `Internal`.
+    async fn delete(&self, token_hash: String) -> Result<bool, RepoError>;
+}
+
+/// API tokens, stored by the SHA-256 of the secret.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait TokenRepository: Send + Sync {
+    /// Stores a token for `owner`. Errors: `NotFound` (no such user), `Conflict` (hash
+    /// collision), `Unavailable`, `Internal`.
+    async fn create(
+        &self,
+        owner: crate::ids::UserId,
+        name: String,
+        token_hash: String,
+        now: DateTime<Utc>,
+    ) -> Result<crate::tokens::ApiToken, RepoError>;
+
+    /// The owner's tokens that are not revoked, oldest first. Errors: `Unavailable`, `Internal`.
+    async fn list_active(
+        &self,
+        owner: crate::ids::UserId,
+    ) -> Result<Vec<crate::tokens::ApiToken>, RepoError>;
+
+    /// Revokes one of the owner's active tokens. Errors: `NotFound` (no such token,
+    /// someone else's, or already revoked), `Unavailable`, `Internal`.
+    async fn revoke(
+        &self,
+        owner: crate::ids::UserId,
+        id: crate::ids::TokenId,
+        now: DateTime<Utc>,
+    ) -> Result<(), RepoError>;
+}
+
+/// Organisations and their members. Membership writes lock the organisation row, so
+/// concurrent changes to one organisation apply one after the other.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait OrganisationRepository: Send + Sync {
+    /// Stores an organisation with `owner` as its first owner, in one transaction.
+    /// Errors: `NotFound` (no such user), `Unavailable`, `Internal`.
+    async fn create(
+        &self,
+        spec: crate::organisations::OrganisationSpec,
+        owner: crate::ids::UserId,
+        now: DateTime<Utc>,
+    ) -> Result<crate::organisations::Organisation, RepoError>;
+
+    /// One organisation. Errors: `NotFound`, `Unavailable`, `Internal`.
+    async fn get(
+        &self,
+        id: crate::ids::OrgId,
+    ) -> Result<crate::organisations::Organisation, RepoError>;
+
+    /// Its members, by join time. Errors: `Unavailable`, `Internal`.
+    async fn members(
+        &self,
+        id: crate::ids::OrgId,
+    ) -> Result<Vec<crate::organisations::Member>, RepoError>;
+
+    /// Adds `user` with `role`, or changes their role. `expected` is the role the caller
+    /// based its decision on (`None`: not a member); if it changed meanwhile nothing is
+    /// written. Errors: `NotFound` (no such organisation), `Conflict` (role changed
+    /// meanwhile, or the organisation would be left without an owner), `Unavailable`,
+    /// `Internal`.
+    async fn set_member_role(
+        &self,
+        org: crate::ids::OrgId,
+        user: crate::ids::UserId,
+        role: crate::account::OrgRole,
+        expected: Option<crate::account::OrgRole>,
+        now: DateTime<Utc>,
+    ) -> Result<crate::organisations::Member, RepoError>;
+
+    /// Removes `user`, whose role the caller saw as `expected`. Errors: `NotFound` (not
+    /// a member), `Conflict` (role changed meanwhile, or the last owner), `Unavailable`,
+    /// `Internal`.
+    async fn remove_member(
+        &self,
+        org: crate::ids::OrgId,
+        user: crate::ids::UserId,
+        expected: crate::account::OrgRole,
+    ) -> Result<(), RepoError>;
+}

@@ -7,8 +7,12 @@ use std::fmt;
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
+use tariff_domain::accounts::AccountError;
+use tariff_domain::authentication::AuthError;
 use tariff_domain::catalogue::CatalogueError;
+use tariff_domain::organisations::OrgError;
 use tariff_domain::quota::QuotaError;
+use tariff_domain::tokens::TokenError;
 use tariff_domain::{PageRequestError, RepoError};
 
 /// The contract's error codes.
@@ -322,6 +326,86 @@ impl From<QuotaError> for ApiError {
             }),
             QuotaError::Unavailable(e) => ApiError::unavailable(&e),
             err @ QuotaError::Internal(_) => ApiError::internal(&err),
+        }
+    }
+}
+
+impl From<tariff_domain::AccountValidationError> for ApiError {
+    fn from(e: tariff_domain::AccountValidationError) -> ApiError {
+        ApiError::validation(e.field, e.to_string())
+    }
+}
+
+impl From<AccountError> for ApiError {
+    fn from(err: AccountError) -> ApiError {
+        match err {
+            AccountError::NotFound(id) => ApiError::not_found(format!("User {id} does not exist.")),
+            AccountError::UnknownEmail(email) => {
+                ApiError::not_found(format!("No user has the email {email}."))
+            }
+            AccountError::Invalid(e) => e.into(),
+            AccountError::EmailTaken => ApiError::conflict(
+                "A user with that email already exists.",
+            )
+            .with_details(ErrorDetails {
+                field: Some("email".into()),
+                ..ErrorDetails::default()
+            }),
+            AccountError::Unavailable(e) => ApiError::unavailable(&e),
+            err @ AccountError::Internal(_) => ApiError::internal(&err),
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(err: AuthError) -> ApiError {
+        match err {
+            AuthError::InvalidCredentials => {
+                ApiError::new(ErrorCode::Unauthorized, "Invalid email or password.")
+            }
+            AuthError::RateLimited { retry_after_secs } => ApiError::new(
+                ErrorCode::RateLimited,
+                format!("Too many login attempts; try again in {retry_after_secs} seconds."),
+            )
+            .with_details(ErrorDetails {
+                retry_after: Some(retry_after_secs),
+                ..ErrorDetails::default()
+            }),
+            AuthError::Unavailable(e) => ApiError::unavailable(&e),
+            err @ AuthError::Internal(_) => ApiError::internal(&err),
+        }
+    }
+}
+
+impl From<TokenError> for ApiError {
+    fn from(err: TokenError) -> ApiError {
+        match err {
+            TokenError::NotFound(id) => ApiError::not_found(format!("Token {id} does not exist.")),
+            TokenError::UnknownUser(id) => {
+                ApiError::not_found(format!("User {id} does not exist."))
+            }
+            TokenError::Invalid(e) => e.into(),
+            TokenError::Unavailable(e) => ApiError::unavailable(&e),
+            err @ TokenError::Internal(_) => ApiError::internal(&err),
+        }
+    }
+}
+
+impl From<OrgError> for ApiError {
+    fn from(err: OrgError) -> ApiError {
+        match err {
+            OrgError::NotFound(id) => {
+                ApiError::not_found(format!("Organisation {id} does not exist."))
+            }
+            OrgError::NotAMember(id) => {
+                ApiError::not_found(format!("User {id} is not a member of this organisation."))
+            }
+            OrgError::UnknownUser(id) => ApiError::not_found(format!("User {id} does not exist.")),
+            OrgError::Forbidden(why) => ApiError::new(ErrorCode::Forbidden, why),
+            OrgError::Invalid(e) => e.into(),
+            OrgError::Conflict(what) => ApiError::conflict(capitalised_sentence(&what)),
+            OrgError::Unavailable(e) => ApiError::unavailable(&e),
+            err @ OrgError::Internal(_) => ApiError::internal(&err),
         }
     }
 }

@@ -141,6 +141,57 @@ fn configure_quota(cfg: &mut web::ServiceConfig) {
             web::resource("/api/admin/organisations/{id}/usage/check")
                 .route(web::post().to(quota::check_org_usage)),
         );
+    configure_accounts(cfg);
+}
+
+/// Accounts and access: sessions, tokens, organisations, admin users and plans.
+fn configure_accounts(cfg: &mut web::ServiceConfig) {
+    use routes::{admin_plans, admin_users, auth, organisations, tokens};
+    cfg.service(web::resource("/api/auth/login").route(web::post().to(auth::login)))
+        .service(web::resource("/api/auth/logout").route(web::post().to(auth::logout)))
+        .service(web::resource("/api/me").route(web::get().to(auth::me)))
+        .service(
+            web::resource("/api/tokens")
+                .route(web::get().to(tokens::list_tokens))
+                .route(web::post().to(tokens::create_token)),
+        )
+        .service(web::resource("/api/tokens/{id}").route(web::delete().to(tokens::revoke_token)))
+        .service(
+            web::resource("/api/organisations")
+                .route(web::post().to(organisations::create_organisation)),
+        )
+        .service(
+            web::resource("/api/organisations/{id}")
+                .route(web::get().to(organisations::get_organisation)),
+        )
+        .service(
+            web::resource("/api/organisations/{id}/members")
+                .route(web::post().to(organisations::set_member)),
+        )
+        .service(
+            web::resource("/api/organisations/{id}/members/{user_id}")
+                .route(web::delete().to(organisations::remove_member)),
+        )
+        .service(
+            web::resource("/api/admin/users")
+                .route(web::get().to(admin_users::list_users))
+                .route(web::post().to(admin_users::create_user)),
+        )
+        .service(
+            web::resource("/api/admin/users/{id}")
+                .route(web::get().to(admin_users::get_user))
+                .route(web::put().to(admin_users::update_user)),
+        )
+        .service(
+            web::resource("/api/admin/plans")
+                .route(web::get().to(admin_plans::list_plans))
+                .route(web::post().to(admin_plans::create_plan)),
+        )
+        .service(
+            web::resource("/api/admin/plans/{id}")
+                .route(web::put().to(admin_plans::update_plan))
+                .route(web::delete().to(admin_plans::delete_plan)),
+        );
 }
 
 /// CORS for the configured origins (the middleware is not mounted at all without any).

@@ -2,11 +2,15 @@
 
 use std::sync::Arc;
 
+use tariff_domain::accounts::AccountService;
+use tariff_domain::authentication::AuthService;
 use tariff_domain::catalogue::CatalogueService;
 
 use crate::cache::BodyCache;
+use tariff_domain::organisations::OrganisationService;
 use tariff_domain::ports::{CallerResolver, Clock, HealthProbe, MembershipRepository};
 use tariff_domain::quota::QuotaService;
+use tariff_domain::tokens::TokenService;
 
 /// Everything the HTTP layer needs, wired by `crates/app`.
 #[derive(Clone)]
@@ -25,4 +29,19 @@ pub struct ApiState {
     /// slash): the start of every pagination link.
     pub public_url: Arc<str>,
     pub quota: QuotaService,
+    pub accounts: AccountService,
+    pub authentication: AuthService,
+    pub tokens: TokenService,
+    pub organisations: OrganisationService,
+    pub session_cookie: SessionCookieOptions,
+}
+
+/// How the session cookie is set and how the client's address is found.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SessionCookieOptions {
+    /// Adds `Secure` (`auth.cookie_secure`): turn on behind HTTPS.
+    pub secure: bool,
+    /// Takes the client address for login rate limits from `Forwarded` /
+    /// `X-Forwarded-For` (`auth.trust_forwarded_for`): only behind a proxy that sets them.
+    pub trust_forwarded_for: bool,
 }

@@ -4,13 +4,16 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use diesel::prelude::*;
 use tariff_domain::account::{hash_secret, Caller, Credential, OrgRole, Role};
-use tariff_domain::ports::{CallerResolver, MembershipRepository};
-use tariff_domain::{OrgId, RepoError, UserId};
+use tariff_domain::ports::{
+    CallerResolver, MembershipRepository, SessionRepository, TokenRepository,
+};
+use tariff_domain::tokens::ApiToken;
+use tariff_domain::{OrgId, RepoError, TokenId, UserId};
 
 use crate::db::Database;
 use crate::errors::DbError;
 use crate::schema::{api_tokens, org_members, sessions, users};
-use crate::with_conn;
+use crate::{transaction, with_conn};
 
 /// Token `last_used_at` is written at most this often, so reads stay reads.
 const LAST_USED_GRANULARITY: TimeDelta = TimeDelta::seconds(60);
@@ -123,5 +126,155 @@ impl MembershipRepository for DieselIdentity {
             })
             .await?;
         Ok(ids.into_iter().filter_map(OrgId::new).collect())
+    }
+}
+
+#[async_trait]
+impl SessionRepository for DieselIdentity {
+    async fn create(
+        &self,
+        user: UserId,
+        token_hash: String,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), RepoError> {
+        let now = now.naive_utc();
+        let expires_at = expires_at.naive_utc();
+        self.db
+            .query(move |conn| {
+                transaction!(conn, c => {
+                    // Housekeeping bounded to this user: their sessions that have expired.
+                    diesel::delete(
+                        sessions::table
+                            .filter(sessions::user_id.eq(user.get()))
+                            .filter(sessions::expires_at.le(now)),
+                    )
+                    .execute(c)?;
+                    diesel::insert_into(sessions::table)
+                        .values((
+                            sessions::token_hash.eq(&token_hash),
+                            sessions::user_id.eq(user.get()),
+                            sessions::created_at.eq(now),
+                            sessions::expires_at.eq(expires_at),
+                        ))
+                        .execute(c)?;
+                    Ok(())
+                })
+            })
+            .await
+    }
+
+    async fn delete(&self, token_hash: String) -> Result<bool, RepoError> {
+        let deleted = self
+            .db
+            .query(move |conn| {
+                with_conn!(conn, c => diesel::delete(
+                    sessions::table.filter(sessions::token_hash.eq(&token_hash)),
+                )
+                .execute(c)
+                .map_err(DbError::from))
+            })
+            .await?;
+        Ok(deleted > 0)
+    }
+}
+
+/// An `api_tokens` row as its owner may see it: no hash.
+#[derive(Queryable, Selectable, Debug)]
+#[diesel(table_name = api_tokens)]
+struct TokenRow {
+    id: i64,
+    name: String,
+    created_at: NaiveDateTime,
+    last_used_at: Option<NaiveDateTime>,
+}
+
+impl TryFrom<TokenRow> for ApiToken {
+    type Error = RepoError;
+    fn try_from(row: TokenRow) -> Result<ApiToken, RepoError> {
+        let id = TokenId::new(row.id).ok_or_else(|| RepoError::internal("corrupt token id"))?;
+        Ok(ApiToken::new(
+            id,
+            row.name,
+            row.created_at.and_utc(),
+            row.last_used_at.map(|at| at.and_utc()),
+        ))
+    }
+}
+
+#[async_trait]
+impl TokenRepository for DieselIdentity {
+    async fn create(
+        &self,
+        owner: UserId,
+        name: String,
+        token_hash: String,
+        now: DateTime<Utc>,
+    ) -> Result<ApiToken, RepoError> {
+        let now = now.naive_utc();
+        let row = self
+            .db
+            .query(move |conn| {
+                with_conn!(conn, c => diesel::insert_into(api_tokens::table)
+                .values((
+                    api_tokens::user_id.eq(owner.get()),
+                    api_tokens::name.eq(&name),
+                    api_tokens::token_hash.eq(&token_hash),
+                    api_tokens::created_at.eq(now),
+                ))
+                .returning(TokenRow::as_returning())
+                .get_result(c)
+                .map_err(|e| match RepoError::from(DbError::from(e)) {
+                    RepoError::Conflict(c) if c.starts_with("reference") => {
+                        DbError::Repo(RepoError::NotFound)
+                    }
+                    other => DbError::Repo(other),
+                }))
+            })
+            .await?;
+        ApiToken::try_from(row)
+    }
+
+    async fn list_active(&self, owner: UserId) -> Result<Vec<ApiToken>, RepoError> {
+        let rows: Vec<TokenRow> = self
+            .db
+            .query(move |conn| {
+                with_conn!(conn, c => api_tokens::table
+                    .filter(api_tokens::user_id.eq(owner.get()))
+                    .filter(api_tokens::revoked_at.is_null())
+                    .select(TokenRow::as_select())
+                    .order(api_tokens::id.asc())
+                    .load(c)
+                    .map_err(DbError::from))
+            })
+            .await?;
+        rows.into_iter().map(ApiToken::try_from).collect()
+    }
+
+    async fn revoke(
+        &self,
+        owner: UserId,
+        id: TokenId,
+        now: DateTime<Utc>,
+    ) -> Result<(), RepoError> {
+        let now = now.naive_utc();
+        let updated = self
+            .db
+            .query(move |conn| {
+                with_conn!(conn, c => diesel::update(
+                    api_tokens::table
+                        .filter(api_tokens::id.eq(id.get()))
+                        .filter(api_tokens::user_id.eq(owner.get()))
+                        .filter(api_tokens::revoked_at.is_null()),
+                )
+                .set(api_tokens::revoked_at.eq(now))
+                .execute(c)
+                .map_err(DbError::from))
+            })
+            .await?;
+        if updated == 0 {
+            return Err(RepoError::NotFound);
+        }
+        Ok(())
     }
 }

@@ -7,13 +7,17 @@
 pub mod db;
 pub mod errors;
 mod identity;
+mod organisations;
 mod plans;
 mod quota;
 pub mod schema;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod users;
 
 pub use db::{backend_of, sql_bounds, Backend, Database, PoolOptions, SetupError};
 pub use identity::DieselIdentity;
+pub use organisations::DieselOrganisations;
 pub use plans::DieselPlanRepository;
 pub use quota::DieselQuotaRepository;
+pub use users::DieselUsers;

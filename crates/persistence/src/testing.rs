@@ -174,3 +174,57 @@ pub async fn add_token(db: &crate::Database, user_id: i64) -> String {
     .unwrap_or_else(|e| panic!("add token: {e}"));
     token
 }
+
+/// Every secret-derived value stored: password hashes, API token hashes and session
+/// hashes. Tests assert that no response body ever contains one of them.
+pub async fn stored_secrets(db: &crate::Database) -> Vec<String> {
+    use crate::schema::{api_tokens, sessions, users};
+    use diesel::prelude::*;
+
+    db.query(|conn| {
+        crate::with_conn!(conn, c => {
+            let mut all: Vec<String> = users::table
+                .select(users::password_hash)
+                .load::<Option<String>>(c)?
+                .into_iter()
+                .flatten()
+                .collect();
+            all.extend(api_tokens::table.select(api_tokens::token_hash).load::<String>(c)?);
+            all.extend(sessions::table.select(sessions::token_hash).load::<String>(c)?);
+            Ok(all)
+        })
+    })
+    .await
+    .unwrap_or_else(|e| panic!("read stored secrets: {e}"))
+}
+
+/// Inserts a pending order of `plan_id` for `user_id`, bypassing the services: test
+/// set-up for rules that depend on orders existing (e.g. a referenced plan cannot be
+/// deleted). Returns the order id.
+pub async fn seed_order(db: &crate::Database, user_id: i64, plan_id: i64) -> i64 {
+    use crate::schema::orders;
+    use diesel::prelude::*;
+
+    db.query(move |conn| {
+        crate::with_conn!(conn, c => diesel::insert_into(orders::table)
+            .values((
+                orders::account_kind.eq("user"),
+                orders::account_id.eq(user_id),
+                orders::user_id.eq(Some(user_id)),
+                orders::plan_id.eq(plan_id),
+                orders::status.eq("pending"),
+                orders::currency.eq("USD"),
+                orders::subtotal_minor.eq(0_i64),
+                orders::tax_rate_bp.eq(0),
+                orders::tax_minor.eq(0_i64),
+                orders::total_minor.eq(0_i64),
+                orders::description.eq("test order"),
+                orders::created_at.eq(chrono::Utc::now().naive_utc()),
+            ))
+            .returning(orders::id)
+            .get_result(c)
+            .map_err(crate::errors::DbError::from))
+    })
+    .await
+    .unwrap_or_else(|e| panic!("seed order: {e}"))
+}

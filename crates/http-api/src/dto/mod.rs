@@ -1,6 +1,7 @@
 //! Data transfer objects: the JSON shapes of both dialects, and their conversion from
 //! and to domain types. Domain types never derive serde; these do.
 
+pub mod account;
 pub mod package;
 pub mod plan;
 pub mod quota;

@@ -5,6 +5,7 @@ use actix_web::web::Bytes;
 use actix_web::{web, HttpResponse};
 use tariff_domain::PlanId;
 
+use crate::auth::MaybeAuthenticated;
 use crate::dto::plan::PlanJson;
 use crate::error::ApiError;
 use crate::routes::path_id;
@@ -32,7 +33,7 @@ pub async fn list_plans(state: web::Data<ApiState>) -> Result<HttpResponse, ApiE
         .body(body))
 }
 
-/// One visible plan.
+/// One visible plan; admins also see hidden ones.
 #[utoipa::path(
     get, path = "/api/plans/{id}", tag = "plans",
     params(("id" = i64, Path, description = "Plan id")),
@@ -44,9 +45,11 @@ pub async fn list_plans(state: web::Data<ApiState>) -> Result<HttpResponse, ApiE
 )]
 pub async fn get_plan(
     state: web::Data<ApiState>,
+    MaybeAuthenticated(caller): MaybeAuthenticated,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(id.into_inner(), PlanId::new, "Plan")?;
-    let plan = state.catalogue.get(id, false).await?;
+    let include_hidden = caller.is_some_and(|c| c.is_admin());
+    let plan = state.catalogue.get(id, include_hidden).await?;
     Ok(HttpResponse::Ok().json(PlanJson::from(&plan)))
 }

@@ -1,0 +1,320 @@
+//! User account use cases: create, read, list and search, update.
+
+use std::sync::Arc;
+
+use crate::account::Role;
+use crate::ids::UserId;
+use crate::pagination::{Page, PageRequest};
+use crate::password::{hash_password, Password, PasswordHash};
+use crate::ports::{Clock, RepoError, UserRepository};
+use crate::user::{AccountValidationError, BillingDraft, BillingPatch, Email, User, UserSpec};
+
+/// Errors of the account use cases.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("user {0} not found")]
+    NotFound(UserId),
+    #[error("no user has the email {0}")]
+    UnknownEmail(String),
+    #[error(transparent)]
+    Invalid(#[from] AccountValidationError),
+    #[error("a user with that email already exists")]
+    EmailTaken,
+    #[error("database unavailable")]
+    Unavailable(#[source] RepoError),
+    #[error("account failure")]
+    Internal(#[source] crate::ports::BoxError),
+}
+
+impl AccountError {
+    fn from_repo(err: RepoError, id: Option<UserId>) -> AccountError {
+        match (err, id) {
+            (RepoError::NotFound, Some(id)) => AccountError::NotFound(id),
+            (RepoError::Conflict(_), _) => AccountError::EmailTaken,
+            (err @ RepoError::Unavailable(_), _) => AccountError::Unavailable(err),
+            (err, _) => AccountError::Internal(Box::new(err)),
+        }
+    }
+}
+
+/// A new user as an admin or the command line describes it.
+#[derive(Clone, Debug, Default)]
+pub struct NewUser {
+    pub email: String,
+    pub name: String,
+    /// Without one the user cannot log in (API tokens still work).
+    pub password: Option<String>,
+    /// `user` (the default) or `admin`.
+    pub role: Option<String>,
+    pub billing: BillingDraft,
+}
+
+/// A partial change to a user: `None` leaves a field as it is.
+#[derive(Clone, Debug, Default)]
+pub struct UserPatch {
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub role: Option<String>,
+    /// A new password; setting one ends the user's sessions.
+    pub password: Option<String>,
+    pub billing: BillingPatch,
+}
+
+fn parse_role(text: Option<&str>) -> Result<Role, AccountValidationError> {
+    match text {
+        None => Ok(Role::User),
+        Some(t) => t
+            .parse()
+            .map_err(|_| AccountValidationError::new("role", "must be `user` or `admin`")),
+    }
+}
+
+/// Hashes on the blocking pool: argon2 costs tens of milliseconds of CPU.
+pub(crate) async fn hash_off_thread(password: Password) -> Result<PasswordHash, AccountError> {
+    tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|e| AccountError::Internal(Box::new(e)))?
+        .map_err(|e| AccountError::Internal(Box::new(e)))
+}
+
+/// Creates, reads, lists and changes user accounts.
+#[derive(Clone)]
+pub struct AccountService {
+    users: Arc<dyn UserRepository>,
+    clock: Arc<dyn Clock>,
+}
+
+impl AccountService {
+    pub fn new(users: Arc<dyn UserRepository>, clock: Arc<dyn Clock>) -> Self {
+        Self { users, clock }
+    }
+
+    /// Validates everything before hashing the password, then stores the user.
+    pub async fn create(&self, new: NewUser) -> Result<User, AccountError> {
+        let role = parse_role(new.role.as_deref())?;
+        let spec = UserSpec::new(&new.email, &new.name, role, new.billing)?;
+        let password = new.password.map(Password::new).transpose()?;
+        let hash = match password {
+            Some(p) => Some(hash_off_thread(p).await?),
+            None => None,
+        };
+        self.users
+            .create(spec, hash, self.clock.now())
+            .await
+            .map_err(|e| AccountError::from_repo(e, None))
+    }
+
+    pub async fn get(&self, id: UserId) -> Result<User, AccountError> {
+        self.users
+            .get(id)
+            .await
+            .map_err(|e| AccountError::from_repo(e, Some(id)))
+    }
+
+    /// The user with this email (any spelling of it).
+    pub async fn find_by_email(&self, email: &str) -> Result<User, AccountError> {
+        let email = Email::parse(email)?;
+        self.users
+            .find_by_email(&email)
+            .await
+            .map_err(|e| AccountError::from_repo(e, None))?
+            .ok_or_else(|| AccountError::UnknownEmail(email.to_string()))
+    }
+
+    /// Users by id; `email_contains` matches any part of the address, ignoring case.
+    pub async fn list(
+        &self,
+        email_contains: Option<&str>,
+        request: PageRequest,
+    ) -> Result<Page<User>, AccountError> {
+        let filter = email_contains
+            .map(|t| t.trim().to_lowercase())
+            .filter(|t| !t.is_empty());
+        if filter.as_ref().is_some_and(|f| f.chars().count() > 254) {
+            return Err(
+                AccountValidationError::new("email", "must be at most 254 characters").into(),
+            );
+        }
+        self.users
+            .list(filter, request)
+            .await
+            .map_err(|e| AccountError::from_repo(e, None))
+    }
+
+    /// Applies a partial change and validates the result as a whole.
+    pub async fn update(&self, id: UserId, patch: UserPatch) -> Result<User, AccountError> {
+        let current = self.get(id).await?;
+        let role = match patch.role.as_deref() {
+            Some(text) => parse_role(Some(text))?,
+            None => current.role(),
+        };
+        let mut billing = current.billing().to_draft();
+        patch.billing.apply_to(&mut billing);
+        let spec = UserSpec::new(
+            patch.email.as_deref().unwrap_or(current.email().as_str()),
+            patch.name.as_deref().unwrap_or(current.name()),
+            role,
+            billing,
+        )?;
+        let password = patch.password.map(Password::new).transpose()?;
+        let hash = match password {
+            Some(p) => Some(hash_off_thread(p).await?),
+            None => None,
+        };
+        self.users
+            .update(id, spec, hash, self.clock.now())
+            .await
+            .map_err(|e| AccountError::from_repo(e, Some(id)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::{MockUserRepository, SystemClock};
+    use chrono::Utc;
+
+    fn user(id: i64, email: &str, role: Role) -> User {
+        let spec = UserSpec::new(email, "Someone", role, BillingDraft::default()).unwrap();
+        User::new(UserId::new(id).unwrap(), spec, Utc::now())
+    }
+
+    fn service(repo: MockUserRepository) -> AccountService {
+        AccountService::new(Arc::new(repo), Arc::new(SystemClock))
+    }
+
+    #[tokio::test]
+    async fn create_lower_cases_the_email_and_hashes_the_password() {
+        let mut repo = MockUserRepository::new();
+        repo.expect_create()
+            .withf(|spec, hash, _| {
+                spec.email().as_str() == "ada@example.com"
+                    && spec.role() == Role::Admin
+                    && hash
+                        .as_ref()
+                        .is_some_and(|h| crate::password::verify_password("s3cret-pass", h))
+            })
+            .returning(|spec, _, now| Ok(User::new(UserId::new(1).unwrap(), spec, now)));
+        let created = service(repo)
+            .create(NewUser {
+                email: "Ada@Example.com".into(),
+                name: "Ada".into(),
+                password: Some("s3cret-pass".into()),
+                role: Some("admin".into()),
+                ..NewUser::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(created.email().as_str(), "ada@example.com");
+    }
+
+    #[tokio::test]
+    async fn invalid_input_never_reaches_storage() {
+        let mut repo = MockUserRepository::new();
+        repo.expect_create().never();
+        let service = service(repo);
+        for (new, field) in [
+            (
+                NewUser {
+                    email: "nope".into(),
+                    name: "A".into(),
+                    ..NewUser::default()
+                },
+                "email",
+            ),
+            (
+                NewUser {
+                    email: "a@example.com".into(),
+                    name: "A".into(),
+                    role: Some("root".into()),
+                    ..NewUser::default()
+                },
+                "role",
+            ),
+            (
+                NewUser {
+                    email: "a@example.com".into(),
+                    name: "A".into(),
+                    password: Some("short".into()),
+                    ..NewUser::default()
+                },
+                "password",
+            ),
+        ] {
+            match service.create(new).await {
+                Err(AccountError::Invalid(e)) => assert_eq!(e.field, field),
+                other => panic!("expected invalid {field}, got {other:?}"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn duplicate_email_is_email_taken() {
+        let mut repo = MockUserRepository::new();
+        repo.expect_create()
+            .returning(|_, _, _| Err(RepoError::Conflict("unique:users_email_unique".into())));
+        let result = service(repo)
+            .create(NewUser {
+                email: "a@example.com".into(),
+                name: "A".into(),
+                ..NewUser::default()
+            })
+            .await;
+        assert!(matches!(result, Err(AccountError::EmailTaken)));
+    }
+
+    #[tokio::test]
+    async fn update_changes_only_named_fields() {
+        let mut repo = MockUserRepository::new();
+        repo.expect_get()
+            .returning(|id| Ok(user(id.get(), "old@example.com", Role::User)));
+        repo.expect_update()
+            .withf(|_, spec, hash, _| {
+                spec.email().as_str() == "old@example.com"
+                    && spec.name() == "New Name"
+                    && spec.role() == Role::User
+                    && spec.billing().country().map(|c| c.code()) == Some("FR")
+                    && hash.is_none()
+            })
+            .returning(|id, spec, _, now| Ok(User::new(id, spec, now)));
+        let updated = service(repo)
+            .update(
+                UserId::new(7).unwrap(),
+                UserPatch {
+                    name: Some("New Name".into()),
+                    billing: BillingPatch {
+                        country: Some(Some("fr".into())),
+                        ..BillingPatch::default()
+                    },
+                    ..UserPatch::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(updated.name(), "New Name");
+    }
+
+    #[tokio::test]
+    async fn missing_user_is_not_found() {
+        let mut repo = MockUserRepository::new();
+        repo.expect_get().returning(|_| Err(RepoError::NotFound));
+        let id = UserId::new(9).unwrap();
+        assert!(matches!(
+            service(repo).update(id, UserPatch::default()).await,
+            Err(AccountError::NotFound(found)) if found == id
+        ));
+    }
+
+    #[tokio::test]
+    async fn search_is_trimmed_and_lower_cased() {
+        let mut repo = MockUserRepository::new();
+        repo.expect_list()
+            .withf(|filter, request| filter.as_deref() == Some("acme") && request.limit() == 15)
+            .returning(|_, _| Ok(Page::new(vec![user(1, "x@acme.io", Role::User)], 1)));
+        let page = service(repo)
+            .list(Some(" ACME "), PageRequest::default())
+            .await
+            .unwrap();
+        assert_eq!(page.total, 1);
+    }
+}
