@@ -1,0 +1,175 @@
+//! The lifecycle sweep: renewals before a paid period ends, free plans renewing
+//! themselves, expiry of ended periods and of stale pending orders. Every step is a
+//! conditional write, so running it twice, or on two instances at once, changes
+//! nothing more than running it once.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, SubsecRound, Utc};
+
+use super::model::{next_anniversary, NewOrder, Order};
+use super::ports::{BillingDirectory, LifecycleStore};
+use super::service::BillingPolicy;
+use crate::ids::PlanId;
+use crate::plan::Plan;
+use crate::ports::{Clock, PlanRepository, RepoError};
+
+/// What one sweep did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    /// Pending renewal orders created for paid plans about to end.
+    pub renewals_created: usize,
+    /// Free-plan orders whose period was extended in place.
+    pub free_extended: usize,
+    /// Active orders whose period ended (their accounts fall back to the default plan).
+    pub expired_active: u64,
+    /// Pending orders left unpaid for too long.
+    pub expired_pending: u64,
+    /// Orders the sweep could not renew (logged; retried on the next sweep).
+    pub skipped: usize,
+}
+
+/// Why a sweep stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum LifecycleError {
+    #[error("database unavailable")]
+    Unavailable(#[source] RepoError),
+    #[error("lifecycle sweep failure")]
+    Internal(#[source] RepoError),
+}
+
+impl From<RepoError> for LifecycleError {
+    fn from(err: RepoError) -> Self {
+        match err {
+            err @ RepoError::Unavailable(_) => LifecycleError::Unavailable(err),
+            other => LifecycleError::Internal(other),
+        }
+    }
+}
+
+/// Runs the lifecycle sweep.
+#[derive(Clone)]
+pub struct LifecycleService {
+    store: Arc<dyn LifecycleStore>,
+    plans: Arc<dyn PlanRepository>,
+    directory: Arc<dyn BillingDirectory>,
+    clock: Arc<dyn Clock>,
+    policy: Arc<BillingPolicy>,
+}
+
+impl LifecycleService {
+    pub fn new(
+        store: Arc<dyn LifecycleStore>,
+        plans: Arc<dyn PlanRepository>,
+        directory: Arc<dyn BillingDirectory>,
+        clock: Arc<dyn Clock>,
+        policy: Arc<BillingPolicy>,
+    ) -> LifecycleService {
+        LifecycleService {
+            store,
+            plans,
+            directory,
+            clock,
+            policy,
+        }
+    }
+
+    /// One sweep at the clock's time.
+    pub async fn sweep_now(&self) -> Result<SweepReport, LifecycleError> {
+        self.sweep(self.clock.now()).await
+    }
+
+    /// One sweep as of `now`:
+    /// 1. a pending renewal for every active paid-plan order ending within the renewal
+    ///    lead time (exactly one per order, held by the database);
+    /// 2. free-plan orders whose period ended run on to their next monthly anniversary;
+    /// 3. active paid-plan orders whose period ended expire;
+    /// 4. pending orders older than the pending time-to-live expire.
+    pub async fn sweep(&self, now: DateTime<Utc>) -> Result<SweepReport, LifecycleError> {
+        let now = now.trunc_subsecs(0);
+        let mut report = SweepReport::default();
+        let mut plans: HashMap<PlanId, Plan> = HashMap::new();
+
+        let horizon = now + self.policy.renewal_lead;
+        for order in self.store.renewal_candidates(horizon).await? {
+            match self.renewal_of(&order, now, &mut plans).await {
+                Ok(renewal) => {
+                    if self.store.insert_renewal(renewal).await?.is_some() {
+                        report.renewals_created += 1;
+                    }
+                }
+                Err(err @ LifecycleError::Unavailable(_)) => return Err(err),
+                Err(err) => {
+                    tracing::warn!(order = %order.id(), error = %error_chain(&err), "cannot create renewal order");
+                    report.skipped += 1;
+                }
+            }
+        }
+
+        for order in self.store.free_orders_due(now).await? {
+            let Some(current) = order.expires_at() else {
+                continue;
+            };
+            let anchor = order.activated_at().unwrap_or(current);
+            let next = next_anniversary(anchor, now.max(current));
+            if self.store.extend(order.id(), current, next).await? {
+                report.free_extended += 1;
+            }
+        }
+
+        report.expired_active = self.store.expire_active(now).await?;
+        report.expired_pending = self
+            .store
+            .expire_pending(now - self.policy.pending_ttl)
+            .await?;
+        if report != SweepReport::default() {
+            tracing::info!(
+                renewals = report.renewals_created,
+                free_extended = report.free_extended,
+                expired_active = report.expired_active,
+                expired_pending = report.expired_pending,
+                skipped = report.skipped,
+                "lifecycle sweep"
+            );
+        }
+        Ok(report)
+    }
+
+    /// The renewal order for `order`: the same plan at its current price, taxed for
+    /// the buyer's current country.
+    async fn renewal_of(
+        &self,
+        order: &Order,
+        now: DateTime<Utc>,
+        plans: &mut HashMap<PlanId, Plan>,
+    ) -> Result<NewOrder, LifecycleError> {
+        let plan = match plans.get(&order.plan_id()) {
+            Some(plan) => plan.clone(),
+            None => {
+                let plan = self.plans.get(order.plan_id()).await?;
+                plans.insert(plan.id(), plan.clone());
+                plan
+            }
+        };
+        let buyer = self.directory.billing_details(order.account()).await?;
+        let rate = self.policy.tax.rate_for(buyer.country.as_deref());
+        let renewal = NewOrder::for_plan(&plan, order.account(), order.placed_by(), rate, now)
+            .map_err(|e| LifecycleError::Internal(RepoError::Internal(Box::new(e))))?;
+        Ok(renewal
+            .renewing(order.id())
+            .with_notes(Some(format!("renewal of order #{}", order.id()))))
+    }
+}
+
+/// `outer: cause: root cause`, for one log line.
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

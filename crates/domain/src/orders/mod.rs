@@ -1,0 +1,24 @@
+//! Orders: the aggregate and its state machine, tax rules, invoice numbering, the
+//! ports they need, and the use cases (ordering, administration, lifecycle).
+
+pub mod lifecycle;
+pub mod model;
+pub mod numbering;
+pub mod ports;
+pub mod service;
+pub mod tax;
+#[cfg(test)]
+mod tests;
+
+pub use lifecycle::{LifecycleError, LifecycleService, SweepReport};
+pub use model::{
+    months_after, next_anniversary, one_month_after, BuyerDetails, Charges, IllegalTransition,
+    InvalidOrder, InvoiceSnapshot, IssuedInvoice, NewOrder, Order, OrderItem, OrderRecord,
+    OrderStatus, SellerDetails, UnknownStatus,
+};
+pub use numbering::{InvalidNumberFormat, InvoiceNumberFormat, DEFAULT_NUMBER_FORMAT};
+pub use ports::{
+    Activation, BillingDirectory, LifecycleStore, OrderActivation, OrderFilter, OrderRepository,
+};
+pub use service::{ApplyPlan, BillingPolicy, CurrentPlan, OrderError, OrderPorts, OrderService};
+pub use tax::{is_eu_member, TaxRuleError, TaxRules, EU_MEMBER_STATES};

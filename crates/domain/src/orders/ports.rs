@@ -1,0 +1,136 @@
+//! What the order use cases need from storage, split by purpose. One adapter may
+//! implement all of them. Each method states its error contract in `RepoError` terms.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::model::{BuyerDetails, NewOrder, Order, OrderStatus, SellerDetails};
+use super::numbering::InvoiceNumberFormat;
+use crate::ids::{AccountRef, OrderId, OrgId, UserId};
+use crate::pagination::{Page, PageRequest};
+use crate::ports::RepoError;
+
+/// Filters of the administrators' order list; `None` matches everything.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OrderFilter {
+    pub status: Option<OrderStatus>,
+    /// Orders whose `userId` is this user (their own, and those they placed for an
+    /// organisation).
+    pub user: Option<UserId>,
+    pub org: Option<OrgId>,
+}
+
+/// Reading orders, storing pending ones and simple status changes.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait OrderRepository: Send + Sync {
+    /// Stores a new pending order with its lines.
+    /// Errors: `Conflict` (the account or plan does not exist), `Unavailable`, `Internal`.
+    async fn insert_pending(&self, order: NewOrder) -> Result<Order, RepoError>;
+
+    /// One order. Errors: `NotFound`, `Unavailable`, `Internal`.
+    async fn get(&self, id: OrderId) -> Result<Order, RepoError>;
+
+    /// Every order of these accounts, newest first. Errors: `Unavailable`, `Internal`.
+    async fn list_for_accounts(&self, accounts: Vec<AccountRef>)
+        -> Result<Vec<Order>, RepoError>;
+
+    /// A page of all orders matching `filter`, newest first, with the true total.
+    /// Errors: `Unavailable`, `Internal`.
+    async fn search(&self, filter: OrderFilter, page: PageRequest)
+        -> Result<Page<Order>, RepoError>;
+
+    /// The account's active order, if any. Errors: `Unavailable`, `Internal`.
+    async fn active_for(&self, account: AccountRef) -> Result<Option<Order>, RepoError>;
+
+    /// Moves an order from `from` to `to` only if it is still `from` (one conditional
+    /// update); `cancelled_at` is set to `at` when `to` is cancelled. Returns the order
+    /// as stored afterwards. Errors: `NotFound`, `Conflict` (no longer `from`: someone
+    /// else changed it first), `Unavailable`, `Internal`.
+    async fn transition(
+        &self,
+        id: OrderId,
+        from: OrderStatus,
+        to: OrderStatus,
+        at: DateTime<Utc>,
+    ) -> Result<Order, RepoError>;
+}
+
+/// The terms of an activation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Activation {
+    pub activated_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub payment_reference: Option<String>,
+    /// Frozen into the invoice snapshot.
+    pub seller: SellerDetails,
+    /// Formats the invoice number.
+    pub numbering: InvoiceNumberFormat,
+}
+
+/// Activations: the one write that replaces an account's plan.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait OrderActivation: Send + Sync {
+    /// In ONE transaction: stores `order` as active; cancels the account's previous
+    /// active order, noting "replaced by order #N"; gives the order the next invoice
+    /// number of the activation's calendar year; freezes the invoice snapshot (the
+    /// seller given, the buyer's billing details as stored now).
+    /// Errors: `Conflict` (a concurrent activation for the same account committed
+    /// first, or the account or plan does not exist), `Unavailable`, `Internal`.
+    async fn create_active(&self, order: NewOrder, activation: Activation)
+        -> Result<Order, RepoError>;
+
+    /// The same for a stored pending order: activation, replacement of the previous
+    /// active order, number and snapshot in one transaction.
+    /// Errors: `NotFound`, `Conflict` (the order is no longer pending, or a concurrent
+    /// activation for the account committed first), `Unavailable`, `Internal`.
+    async fn activate_pending(&self, id: OrderId, activation: Activation)
+        -> Result<Order, RepoError>;
+}
+
+/// Billing details of users and organisations.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait BillingDirectory: Send + Sync {
+    /// The account's name, address, country and tax id as stored now.
+    /// Errors: `NotFound` (no such user or organisation), `Unavailable`, `Internal`.
+    async fn billing_details(&self, account: AccountRef) -> Result<BuyerDetails, RepoError>;
+}
+
+/// The lifecycle sweep's reads and conditional writes. Every write is safe to run
+/// twice and from two processes at once.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait LifecycleStore: Send + Sync {
+    /// Active orders of plans that cost money, whose period ends at or before
+    /// `horizon`, and that have no renewal order yet. Errors: `Unavailable`, `Internal`.
+    async fn renewal_candidates(&self, horizon: DateTime<Utc>) -> Result<Vec<Order>, RepoError>;
+
+    /// Stores a pending renewal (`renewal_of` set) unless that order already has one
+    /// (then `None`; the database holds "one renewal per order").
+    /// Errors: `Unavailable`, `Internal`.
+    async fn insert_renewal(&self, order: NewOrder) -> Result<Option<Order>, RepoError>;
+
+    /// Active orders of price-0 plans whose period ended at or before `now`.
+    /// Errors: `Unavailable`, `Internal`.
+    async fn free_orders_due(&self, now: DateTime<Utc>) -> Result<Vec<Order>, RepoError>;
+
+    /// Moves an active order's period end from `current` to `new`; false when the order
+    /// is no longer active with that end (another sweep got there first).
+    /// Errors: `Unavailable`, `Internal`.
+    async fn extend(
+        &self,
+        id: OrderId,
+        current: DateTime<Utc>,
+        new: DateTime<Utc>,
+    ) -> Result<bool, RepoError>;
+
+    /// Expires active orders of plans that cost money whose period ended at or before
+    /// `now`; returns how many. Errors: `Unavailable`, `Internal`.
+    async fn expire_active(&self, now: DateTime<Utc>) -> Result<u64, RepoError>;
+
+    /// Expires pending orders created at or before `created_before`; returns how many.
+    /// Errors: `Unavailable`, `Internal`.
+    async fn expire_pending(&self, created_before: DateTime<Utc>) -> Result<u64, RepoError>;
+}

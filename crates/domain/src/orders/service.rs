@@ -1,0 +1,534 @@
+//! The order use cases: place, read, list, cancel; and the administrators' apply-plan,
+//! cancel-plan, current-plan, mark-paid and order search.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
+
+use super::model::{
+    one_month_after, IllegalTransition, InvalidOrder, NewOrder, Order, OrderStatus,
+    SellerDetails,
+};
+use super::numbering::InvoiceNumberFormat;
+use super::ports::{Activation, BillingDirectory, OrderActivation, OrderFilter, OrderRepository};
+use super::tax::TaxRules;
+use crate::account::Caller;
+use crate::ids::{AccountRef, OrderId, OrgId, PlanId, UserId};
+use crate::limits::Limits;
+use crate::paging::{Page, PageRequest};
+use crate::plan::Plan;
+use crate::ports::{Clock, MembershipRepository, PlanRepository, RepoError};
+
+/// Longest internal note an administrator may attach.
+pub const MAX_NOTES_CHARS: usize = 2_000;
+/// Longest payment reference.
+pub const MAX_REFERENCE_CHARS: usize = 255;
+
+/// Billing configuration the use cases apply: tax, numbering, the seller on invoices,
+/// and the lifecycle's time limits.
+#[derive(Clone, Debug)]
+pub struct BillingPolicy {
+    pub tax: TaxRules,
+    pub numbering: InvoiceNumberFormat,
+    pub seller: SellerDetails,
+    /// A pending order older than this expires.
+    pub pending_ttl: TimeDelta,
+    /// A paid plan's renewal order is created this long before the period ends.
+    pub renewal_lead: TimeDelta,
+}
+
+impl Default for BillingPolicy {
+    fn default() -> Self {
+        BillingPolicy {
+            tax: TaxRules::none(),
+            numbering: InvoiceNumberFormat::default(),
+            seller: SellerDetails::default(),
+            pending_ttl: TimeDelta::days(7),
+            renewal_lead: TimeDelta::days(7),
+        }
+    }
+}
+
+/// Errors of the order use cases.
+#[derive(Debug, thiserror::Error)]
+pub enum OrderError {
+    #[error("order {0} does not exist")]
+    OrderNotFound(OrderId),
+    #[error("plan {0} does not exist")]
+    PlanNotFound(PlanId),
+    #[error("user {0} does not exist")]
+    UserNotFound(UserId),
+    #[error("organisation {0} does not exist")]
+    OrgNotFound(OrgId),
+    #[error("only the organisation's admins and owners may order for it")]
+    NotOrgManager,
+    #[error("only administrators may do this")]
+    AdminOnly,
+    #[error(transparent)]
+    IllegalTransition(#[from] IllegalTransition),
+    /// A concurrent change won; trying again may succeed.
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{field}: {message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+    #[error("database unavailable")]
+    Unavailable(#[source] RepoError),
+    #[error("order failure")]
+    Internal(#[source] RepoError),
+}
+
+impl OrderError {
+    /// Maps a repository error; `not_found` says what a `NotFound` means here.
+    fn from_repo(err: RepoError, not_found: impl FnOnce() -> OrderError) -> OrderError {
+        match err {
+            RepoError::NotFound => not_found(),
+            other => OrderError::repo(other),
+        }
+    }
+
+    /// A repository error where no `NotFound` was expected: a vanished row is a fault.
+    fn repo(err: RepoError) -> OrderError {
+        match err {
+            RepoError::Conflict(what) => OrderError::Conflict(what),
+            err @ RepoError::Unavailable(_) => OrderError::Unavailable(err),
+            err => OrderError::Internal(err),
+        }
+    }
+}
+
+impl From<InvalidOrder> for OrderError {
+    fn from(err: InvalidOrder) -> Self {
+        OrderError::Internal(RepoError::Internal(Box::new(err)))
+    }
+}
+
+const RACE_MESSAGE: &str =
+    "another change to this account's plan happened at the same time; try again";
+
+/// The plan an account runs on now: its active order's plan, else the default plan.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CurrentPlan {
+    pub plan: Option<Plan>,
+    pub order: Option<Order>,
+    /// The plan's limits; all unlimited (0) only when there is no plan at all.
+    pub limits: Limits,
+}
+
+/// What an administrator asks for with apply-plan.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApplyPlan {
+    pub user: UserId,
+    pub plan: PlanId,
+    pub notes: Option<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// The ports the order service uses.
+#[derive(Clone)]
+pub struct OrderPorts {
+    pub orders: Arc<dyn OrderRepository>,
+    pub activation: Arc<dyn OrderActivation>,
+    pub directory: Arc<dyn BillingDirectory>,
+    pub plans: Arc<dyn PlanRepository>,
+    pub memberships: Arc<dyn MembershipRepository>,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// Orders and the plan they give an account.
+#[derive(Clone)]
+pub struct OrderService {
+    ports: OrderPorts,
+    policy: Arc<BillingPolicy>,
+}
+
+impl OrderService {
+    pub fn new(ports: OrderPorts, policy: Arc<BillingPolicy>) -> OrderService {
+        OrderService { ports, policy }
+    }
+
+    pub fn policy(&self) -> &BillingPolicy {
+        &self.policy
+    }
+
+    /// Now, to the second: what the API shows and what conditional updates compare.
+    fn now(&self) -> DateTime<Utc> {
+        self.ports.clock.now().trunc_subsecs(0)
+    }
+
+    /// Places an order for the caller, or for `org` when the caller manages it. The
+    /// server prices it from the plan; a price-0 order activates at once (replacing the
+    /// account's plan), any other stays pending until paid. Customers cannot order
+    /// hidden plans.
+    pub async fn place(
+        &self,
+        caller: Caller,
+        plan_id: PlanId,
+        org: Option<OrgId>,
+    ) -> Result<Order, OrderError> {
+        let account = match org {
+            None => AccountRef::User(caller.user_id()),
+            Some(org) => {
+                self.require_manager(caller, org).await?;
+                AccountRef::Org(org)
+            }
+        };
+        let plan = self.plan(plan_id).await?;
+        if plan.hidden() && !caller.is_admin() {
+            return Err(OrderError::PlanNotFound(plan_id));
+        }
+        let buyer = self.buyer(account).await?;
+        let now = self.now();
+        let rate = self.policy.tax.rate_for(buyer.country.as_deref());
+        let order = NewOrder::for_plan(&plan, account, Some(caller.user_id()), rate, now)?;
+        if order.is_free() {
+            let activation = self.activation_terms(now, one_month_after(now), None);
+            self.activate_new(order, activation).await
+        } else {
+            self.ports
+                .orders
+                .insert_pending(order)
+                .await
+                .map_err(OrderError::repo)
+        }
+    }
+
+    /// One order, if the caller may see it: the user it belongs to, an admin or owner
+    /// of its organisation, or an administrator. Anyone else learns nothing: 404.
+    pub async fn get(&self, caller: Caller, id: OrderId) -> Result<Order, OrderError> {
+        let order = self.load(id).await?;
+        if self.may_see(caller, &order).await? {
+            Ok(order)
+        } else {
+            Err(OrderError::OrderNotFound(id))
+        }
+    }
+
+    /// The caller's own orders and those of organisations they manage, newest first.
+    pub async fn list_for(&self, caller: Caller) -> Result<Vec<Order>, OrderError> {
+        let mut accounts = vec![AccountRef::User(caller.user_id())];
+        let managed = self
+            .ports
+            .memberships
+            .managed_orgs(caller.user_id())
+            .await
+            .map_err(OrderError::repo)?;
+        accounts.extend(managed.into_iter().map(AccountRef::Org));
+        self.ports
+            .orders
+            .list_for_accounts(accounts)
+            .await
+            .map_err(OrderError::repo)
+    }
+
+    /// Cancels an order the caller may see (pending or active; otherwise 409).
+    /// Cancelling the active order puts the account back on the default plan.
+    pub async fn cancel(&self, caller: Caller, id: OrderId) -> Result<Order, OrderError> {
+        let order = self.get(caller, id).await?;
+        self.cancel_order(&order).await
+    }
+
+    async fn cancel_order(&self, order: &Order) -> Result<Order, OrderError> {
+        order.check_transition(OrderStatus::Cancelled)?;
+        self.ports
+            .orders
+            .transition(order.id(), order.status(), OrderStatus::Cancelled, self.now())
+            .await
+            .map_err(|e| match e {
+                RepoError::Conflict(_) => OrderError::Conflict(
+                    "the order changed at the same time; reload it and try again".into(),
+                ),
+                other => OrderError::from_repo(other, || OrderError::OrderNotFound(order.id())),
+            })
+    }
+
+    /// Administrators: gives a user a plan at once, as an active order at the plan's
+    /// price (hidden plans included). The previous active order is cancelled with the
+    /// note "replaced by order #N". The period ends at `expires_at`, by default one
+    /// calendar month from now.
+    pub async fn apply_plan(&self, admin: Caller, input: ApplyPlan) -> Result<Order, OrderError> {
+        require_admin(admin)?;
+        let account = AccountRef::User(input.user);
+        let buyer = self.buyer(account).await?;
+        let plan = self.plan(input.plan).await?;
+        let now = self.now();
+        let expires_at = match input.expires_at {
+            None => one_month_after(now),
+            Some(at) if at.trunc_subsecs(0) <= now => {
+                return Err(OrderError::Invalid {
+                    field: "expiresAt",
+                    message: "must be in the future".into(),
+                })
+            }
+            Some(at) => at.trunc_subsecs(0),
+        };
+        let notes = checked_text("notes", input.notes, MAX_NOTES_CHARS)?;
+        let rate = self.policy.tax.rate_for(buyer.country.as_deref());
+        let order = NewOrder::for_plan(&plan, account, Some(input.user), rate, now)?.with_notes(notes);
+        let activation = self.activation_terms(now, expires_at, None);
+        self.activate_new(order, activation).await
+    }
+
+    /// Administrators: cancels the user's active order; false when there is none.
+    pub async fn cancel_plan(&self, admin: Caller, user: UserId) -> Result<bool, OrderError> {
+        require_admin(admin)?;
+        let account = AccountRef::User(user);
+        self.buyer(account).await?;
+        // Two rounds: an activation may replace the order between reading and writing.
+        for _ in 0..2 {
+            let Some(active) = self
+                .ports
+                .orders
+                .active_for(account)
+                .await
+                .map_err(OrderError::repo)?
+            else {
+                return Ok(false);
+            };
+            match self.cancel_order(&active).await {
+                Ok(_) => return Ok(true),
+                Err(OrderError::Conflict(_)) | Err(OrderError::OrderNotFound(_)) => continue,
+                Err(other) => return Err(other),
+            }
+        }
+        Err(OrderError::Conflict(RACE_MESSAGE.into()))
+    }
+
+    /// Administrators: the user's effective plan, its order and limits.
+    pub async fn current_plan(&self, admin: Caller, user: UserId) -> Result<CurrentPlan, OrderError> {
+        require_admin(admin)?;
+        let account = AccountRef::User(user);
+        self.buyer(account).await?;
+        self.effective_plan(account).await
+    }
+
+    /// The plan an account runs on: its active order's plan, else the default plan.
+    pub async fn effective_plan(&self, account: AccountRef) -> Result<CurrentPlan, OrderError> {
+        let active = self
+            .ports
+            .orders
+            .active_for(account)
+            .await
+            .map_err(OrderError::repo)?;
+        let plan = match &active {
+            Some(order) => Some(self.ports.plans.get(order.plan_id()).await.map_err(OrderError::repo)?),
+            None => self
+                .ports
+                .plans
+                .default_plan()
+                .await
+                .map_err(OrderError::repo)?,
+        };
+        let limits = plan.as_ref().map(|p| *p.limits()).unwrap_or_default();
+        Ok(CurrentPlan {
+            plan,
+            order: active,
+            limits,
+        })
+    }
+
+    /// Administrators: records payment of a pending order and activates it (number,
+    /// snapshot, replacement of the previous plan in one transaction). A renewal paid
+    /// while its predecessor still runs starts when the predecessor ends.
+    pub async fn mark_paid(
+        &self,
+        admin: Caller,
+        id: OrderId,
+        reference: Option<String>,
+    ) -> Result<Order, OrderError> {
+        require_admin(admin)?;
+        let reference = checked_text("reference", reference, MAX_REFERENCE_CHARS)?;
+        let order = self.load(id).await?;
+        order.check_transition(OrderStatus::Active)?;
+        let now = self.now();
+        let start = match order.renewal_of() {
+            Some(previous) => match self.ports.orders.get(previous).await {
+                Ok(prev) if prev.status() == OrderStatus::Active => {
+                    prev.expires_at().filter(|end| *end > now).unwrap_or(now)
+                }
+                Ok(_) | Err(RepoError::NotFound) => now,
+                Err(other) => return Err(OrderError::repo(other)),
+            },
+            None => now,
+        };
+        let activation = self.activation_terms(now, one_month_after(start), reference);
+        for round in 0..2 {
+            match self
+                .ports
+                .activation
+                .activate_pending(id, activation.clone())
+                .await
+            {
+                Ok(order) => return Ok(order),
+                Err(RepoError::Conflict(_)) => {
+                    // Lost a race: either the order is no longer pending (then say so)
+                    // or another activation for the account won (then try once more).
+                    let current = self.load(id).await?;
+                    current.check_transition(OrderStatus::Active)?;
+                    if round == 1 {
+                        return Err(OrderError::Conflict(RACE_MESSAGE.into()));
+                    }
+                }
+                Err(other) => {
+                    return Err(OrderError::from_repo(other, || OrderError::OrderNotFound(id)))
+                }
+            }
+        }
+        Err(OrderError::Conflict(RACE_MESSAGE.into()))
+    }
+
+    /// Administrators: every order matching `filter`, newest first, one page.
+    pub async fn search(
+        &self,
+        admin: Caller,
+        filter: OrderFilter,
+        page: PageRequest,
+    ) -> Result<Page<Order>, OrderError> {
+        require_admin(admin)?;
+        self.ports
+            .orders
+            .search(filter, page)
+            .await
+            .map_err(OrderError::repo)
+    }
+
+    /// Administrators (and the invoice command): any order, no access check.
+    pub async fn get_any(&self, admin: Caller, id: OrderId) -> Result<Order, OrderError> {
+        require_admin(admin)?;
+        self.load(id).await
+    }
+
+    async fn load(&self, id: OrderId) -> Result<Order, OrderError> {
+        self.ports
+            .orders
+            .get(id)
+            .await
+            .map_err(|e| OrderError::from_repo(e, || OrderError::OrderNotFound(id)))
+    }
+
+    async fn may_see(&self, caller: Caller, order: &Order) -> Result<bool, OrderError> {
+        if caller.is_admin() {
+            return Ok(true);
+        }
+        match order.account() {
+            AccountRef::User(user) => Ok(user == caller.user_id()),
+            AccountRef::Org(org) => Ok(self
+                .ports
+                .memberships
+                .role_in(org, caller.user_id())
+                .await
+                .map_err(OrderError::repo)?
+                .is_some_and(|role| role.can_manage())),
+        }
+    }
+
+    async fn require_manager(&self, caller: Caller, org: OrgId) -> Result<(), OrderError> {
+        if caller.is_admin() {
+            return Ok(());
+        }
+        let role = self
+            .ports
+            .memberships
+            .role_in(org, caller.user_id())
+            .await
+            .map_err(OrderError::repo)?;
+        if role.is_some_and(|r| r.can_manage()) {
+            Ok(())
+        } else {
+            Err(OrderError::NotOrgManager)
+        }
+    }
+
+    async fn plan(&self, id: PlanId) -> Result<Plan, OrderError> {
+        self.ports
+            .plans
+            .get(id)
+            .await
+            .map_err(|e| OrderError::from_repo(e, || OrderError::PlanNotFound(id)))
+    }
+
+    async fn buyer(&self, account: AccountRef) -> Result<super::model::BuyerDetails, OrderError> {
+        self.ports
+            .directory
+            .billing_details(account)
+            .await
+            .map_err(|e| {
+                OrderError::from_repo(e, || match account {
+                    AccountRef::User(user) => OrderError::UserNotFound(user),
+                    AccountRef::Org(org) => OrderError::OrgNotFound(org),
+                })
+            })
+    }
+
+    fn activation_terms(
+        &self,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+        payment_reference: Option<String>,
+    ) -> Activation {
+        Activation {
+            activated_at: now,
+            expires_at,
+            payment_reference,
+            seller: self.policy.seller.clone(),
+            numbering: self.policy.numbering.clone(),
+        }
+    }
+
+    /// Stores and activates a new order. A concurrent activation for the same account
+    /// makes the database refuse ours (one active order per account); one retry then
+    /// replaces the winner, a second refusal is a clean conflict.
+    async fn activate_new(&self, order: NewOrder, activation: Activation) -> Result<Order, OrderError> {
+        for _ in 0..2 {
+            match self
+                .ports
+                .activation
+                .create_active(order.clone(), activation.clone())
+                .await
+            {
+                Ok(order) => return Ok(order),
+                Err(RepoError::Conflict(_)) => continue,
+                Err(other) => return Err(OrderError::repo(other)),
+            }
+        }
+        Err(OrderError::Conflict(RACE_MESSAGE.into()))
+    }
+}
+
+fn require_admin(caller: Caller) -> Result<(), OrderError> {
+    if caller.is_admin() {
+        Ok(())
+    } else {
+        Err(OrderError::AdminOnly)
+    }
+}
+
+/// Trims optional free text; blank is none; too long or control characters (other than
+/// line breaks and tabs) are refused.
+fn checked_text(
+    field: &'static str,
+    text: Option<String>,
+    max_chars: usize,
+) -> Result<Option<String>, OrderError> {
+    let Some(text) = text.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    if text.chars().count() > max_chars {
+        return Err(OrderError::Invalid {
+            field,
+            message: format!("must be at most {max_chars} characters"),
+        });
+    }
+    if text
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(OrderError::Invalid {
+            field,
+            message: "must not contain control characters".into(),
+        });
+    }
+    Ok(Some(text))
+}

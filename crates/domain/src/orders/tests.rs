@@ -1,0 +1,610 @@
+//! Unit tests of the order and lifecycle services with mocked ports and a fixed clock.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+
+use super::*;
+use crate::account::{Caller, OrgRole, Role};
+use crate::clock::ManualClock;
+use crate::ids::{AccountRef, OrderId, OrgId, PlanId, UserId};
+use crate::money::TaxRate;
+use crate::plan::{Plan, PlanDraft, PlanSpec};
+use crate::ports::{MockMembershipRepository, MockPlanRepository, RepoError};
+use ports::{MockBillingDirectory, MockLifecycleStore, MockOrderActivation, MockOrderRepository};
+
+fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(y, m, d, 10, 0, 0).unwrap()
+}
+
+fn user(id: i64) -> UserId {
+    UserId::new(id).unwrap()
+}
+
+fn customer(id: i64) -> Caller {
+    Caller::new(user(id), Role::User)
+}
+
+fn admin() -> Caller {
+    Caller::new(user(1), Role::Admin)
+}
+
+fn plan(id: i64, price: &str, hidden: bool) -> Plan {
+    let spec = PlanSpec::new(PlanDraft {
+        name: format!("Plan {id}"),
+        price: price.into(),
+        hidden,
+        ..PlanDraft::default()
+    })
+    .unwrap();
+    Plan::new(PlanId::new(id).unwrap(), spec, at(2025, 1, 1))
+}
+
+fn default_plan() -> Plan {
+    let spec = PlanSpec::starter_free();
+    Plan::new(PlanId::new(1).unwrap(), spec, at(2025, 1, 1))
+}
+
+/// What the repository would store for `new`.
+fn stored(new: &NewOrder, id: i64, status: OrderStatus, activation: Option<&Activation>) -> Order {
+    let invoice = activation.map(|a| IssuedInvoice {
+        number: a.numbering.render(2026, id),
+        year: 2026,
+        seq: id,
+        snapshot: InvoiceSnapshot {
+            seller: a.seller.clone(),
+            buyer: BuyerDetails::default(),
+            frozen_at: a.activated_at,
+        },
+    });
+    Order::restore(OrderRecord {
+        id: OrderId::new(id).unwrap(),
+        account: new.account(),
+        placed_by: new.placed_by(),
+        plan_id: new.plan_id(),
+        status,
+        description: new.description().to_owned(),
+        charges: new.charges().clone(),
+        notes: new.notes().map(str::to_owned),
+        payment_reference: activation.and_then(|a| a.payment_reference.clone()),
+        renewal_of: new.renewal_of(),
+        created_at: new.created_at(),
+        activated_at: activation.map(|a| a.activated_at),
+        expires_at: activation.map(|a| a.expires_at),
+        cancelled_at: None,
+        invoice,
+    })
+    .unwrap()
+}
+
+/// A stored order of `account` for plan 3 (9.99) in `status`.
+fn existing(id: i64, account: AccountRef, status: OrderStatus) -> Order {
+    let placed = match account {
+        AccountRef::User(u) => Some(u),
+        AccountRef::Org(_) => Some(user(9)),
+    };
+    let new = NewOrder::for_plan(&plan(3, "9.99", false), account, placed, TaxRate::ZERO, at(2026, 1, 1)).unwrap();
+    let activation = matches!(status, OrderStatus::Active).then(|| Activation {
+        activated_at: at(2026, 1, 1),
+        expires_at: at(2026, 2, 1),
+        payment_reference: None,
+        seller: SellerDetails::default(),
+        numbering: InvoiceNumberFormat::default(),
+    });
+    stored(&new, id, status, activation.as_ref())
+}
+
+struct Fixture {
+    orders: MockOrderRepository,
+    activation: MockOrderActivation,
+    directory: MockBillingDirectory,
+    plans: MockPlanRepository,
+    memberships: MockMembershipRepository,
+    clock: Arc<ManualClock>,
+    policy: BillingPolicy,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        Fixture {
+            orders: MockOrderRepository::new(),
+            activation: MockOrderActivation::new(),
+            directory: MockBillingDirectory::new(),
+            plans: MockPlanRepository::new(),
+            memberships: MockMembershipRepository::new(),
+            clock: Arc::new(ManualClock::new(at(2026, 1, 31))),
+            policy: BillingPolicy {
+                tax: TaxRules::parse([("DE", "19"), ("EU", "21")]).unwrap(),
+                ..BillingPolicy::default()
+            },
+        }
+    }
+
+    fn buyer_in(mut self, country: &'static str) -> Fixture {
+        self.directory.expect_billing_details().returning(move |_| {
+            Ok(BuyerDetails {
+                name: "Buyer".into(),
+                country: Some(country.into()),
+                ..BuyerDetails::default()
+            })
+        });
+        self
+    }
+
+    fn with_plan(mut self, plan: Plan) -> Fixture {
+        self.plans
+            .expect_get()
+            .returning(move |_| Ok(plan.clone()));
+        self
+    }
+
+    fn service(self) -> OrderService {
+        OrderService::new(
+            OrderPorts {
+                orders: Arc::new(self.orders),
+                activation: Arc::new(self.activation),
+                directory: Arc::new(self.directory),
+                plans: Arc::new(self.plans),
+                memberships: Arc::new(self.memberships),
+                clock: self.clock,
+            },
+            Arc::new(self.policy),
+        )
+    }
+}
+
+#[tokio::test]
+async fn a_paid_plan_order_stays_pending_and_is_taxed_for_the_buyer() {
+    let mut fx = Fixture::new().buyer_in("DE").with_plan(plan(3, "9.99", false));
+    fx.activation.expect_create_active().never();
+    fx.orders
+        .expect_insert_pending()
+        .withf(|new| {
+            new.account() == AccountRef::User(user(55))
+                && new.charges().tax_rate() == TaxRate::parse_percent("19").unwrap()
+                && new.charges().total().minor() == 1189
+                && new.created_at() == at(2026, 1, 31)
+        })
+        .times(1)
+        .returning(|new| Ok(stored(&new, 101, OrderStatus::Pending, None)));
+    let order = fx
+        .service()
+        .place(customer(55), PlanId::new(3).unwrap(), None)
+        .await
+        .unwrap();
+    assert_eq!(order.status(), OrderStatus::Pending);
+    assert_eq!(order.invoice_number(), None);
+}
+
+#[tokio::test]
+async fn a_free_plan_activates_at_once_for_one_clamped_month() {
+    let mut fx = Fixture::new().buyer_in("FR").with_plan(plan(2, "0", false));
+    fx.orders.expect_insert_pending().never();
+    fx.activation
+        .expect_create_active()
+        .withf(|new, terms| {
+            new.is_free()
+                && terms.activated_at == at(2026, 1, 31)
+                && terms.expires_at == at(2026, 2, 28)
+                && terms.numbering.render(2026, 1) == "INV-2026-000001"
+        })
+        .times(1)
+        .returning(|new, terms| Ok(stored(&new, 7, OrderStatus::Active, Some(&terms))));
+    let order = fx
+        .service()
+        .place(customer(55), PlanId::new(2).unwrap(), None)
+        .await
+        .unwrap();
+    assert_eq!(order.status(), OrderStatus::Active);
+    assert_eq!(order.expires_at(), Some(at(2026, 2, 28)));
+}
+
+#[tokio::test]
+async fn hidden_plans_are_not_found_for_customers_but_admins_may_order_them() {
+    let fx = Fixture::new().buyer_in("US").with_plan(plan(4, "5", true));
+    let err = fx
+        .service()
+        .place(customer(55), PlanId::new(4).unwrap(), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, OrderError::PlanNotFound(_)), "{err:?}");
+
+    let mut fx = Fixture::new().buyer_in("US").with_plan(plan(4, "5", true));
+    fx.orders
+        .expect_insert_pending()
+        .returning(|new| Ok(stored(&new, 5, OrderStatus::Pending, None)));
+    assert!(fx
+        .service()
+        .place(admin(), PlanId::new(4).unwrap(), None)
+        .await
+        .is_ok());
+}
+
+#[tokio::test]
+async fn ordering_for_an_organisation_needs_admin_or_owner() {
+    let org = OrgId::new(8).unwrap();
+    for role in [None, Some(OrgRole::Member)] {
+        let mut fx = Fixture::new().buyer_in("DE").with_plan(plan(3, "9.99", false));
+        fx.memberships
+            .expect_role_in()
+            .returning(move |_, _| Ok(role));
+        fx.orders.expect_insert_pending().never();
+        let err = fx
+            .service()
+            .place(customer(55), PlanId::new(3).unwrap(), Some(org))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, OrderError::NotOrgManager), "{role:?}: {err:?}");
+    }
+    let mut fx = Fixture::new().buyer_in("DE").with_plan(plan(3, "9.99", false));
+    fx.memberships
+        .expect_role_in()
+        .returning(|_, _| Ok(Some(OrgRole::Owner)));
+    fx.orders
+        .expect_insert_pending()
+        .withf(move |new| new.account() == AccountRef::Org(org) && new.placed_by() == Some(user(55)))
+        .returning(|new| Ok(stored(&new, 5, OrderStatus::Pending, None)));
+    let order = fx
+        .service()
+        .place(customer(55), PlanId::new(3).unwrap(), Some(org))
+        .await
+        .unwrap();
+    assert_eq!(order.account(), AccountRef::Org(org));
+}
+
+#[tokio::test]
+async fn only_the_account_its_managers_and_admins_see_an_order() {
+    let org = OrgId::new(8).unwrap();
+    let cases: Vec<(AccountRef, Caller, Option<OrgRole>, bool)> = vec![
+        (AccountRef::User(user(2)), customer(2), None, true),
+        (AccountRef::User(user(2)), customer(3), None, false),
+        (AccountRef::User(user(2)), admin(), None, true),
+        (AccountRef::Org(org), customer(3), Some(OrgRole::Admin), true),
+        (AccountRef::Org(org), customer(3), Some(OrgRole::Owner), true),
+        (AccountRef::Org(org), customer(3), Some(OrgRole::Member), false),
+        (AccountRef::Org(org), customer(3), None, false),
+    ];
+    for (account, caller, role, visible) in cases {
+        let mut fx = Fixture::new();
+        fx.orders
+            .expect_get()
+            .returning(move |_| Ok(existing(10, account, OrderStatus::Pending)));
+        fx.memberships
+            .expect_role_in()
+            .returning(move |_, _| Ok(role));
+        let result = fx.service().get(caller, OrderId::new(10).unwrap()).await;
+        match (visible, result) {
+            (true, Ok(order)) => assert_eq!(order.id().get(), 10),
+            (false, Err(OrderError::OrderNotFound(_))) => {}
+            (v, other) => panic!("{account:?} {caller:?} {role:?}: expected visible={v}, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn cancelling_follows_the_state_machine() {
+    let mut fx = Fixture::new();
+    fx.orders
+        .expect_get()
+        .returning(|_| Ok(existing(10, AccountRef::User(user(2)), OrderStatus::Expired)));
+    fx.orders.expect_transition().never();
+    let err = fx
+        .service()
+        .cancel(customer(2), OrderId::new(10).unwrap())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, OrderError::IllegalTransition(_)), "{err:?}");
+
+    let mut fx = Fixture::new();
+    fx.orders
+        .expect_get()
+        .returning(|_| Ok(existing(10, AccountRef::User(user(2)), OrderStatus::Pending)));
+    fx.orders
+        .expect_transition()
+        .withf(|_, from, to, at_| {
+            *from == OrderStatus::Pending && *to == OrderStatus::Cancelled && *at_ == at(2026, 1, 31)
+        })
+        .times(1)
+        .returning(|_, _, _, _| Ok(existing(10, AccountRef::User(user(2)), OrderStatus::Cancelled)));
+    let order = fx
+        .service()
+        .cancel(customer(2), OrderId::new(10).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(order.status(), OrderStatus::Cancelled);
+}
+
+fn apply(user_id: i64) -> ApplyPlan {
+    ApplyPlan {
+        user: user(user_id),
+        plan: PlanId::new(3).unwrap(),
+        notes: Some("  Educational grant approved ".into()),
+        expires_at: None,
+    }
+}
+
+#[tokio::test]
+async fn apply_plan_activates_with_notes_and_a_month_by_default() {
+    let mut fx = Fixture::new().buyer_in("DE").with_plan(plan(3, "9.99", true));
+    fx.activation
+        .expect_create_active()
+        .withf(|new, terms| {
+            new.notes() == Some("Educational grant approved")
+                && new.charges().total().minor() == 1189
+                && terms.expires_at == at(2026, 2, 28)
+        })
+        .times(1)
+        .returning(|new, terms| Ok(stored(&new, 7, OrderStatus::Active, Some(&terms))));
+    let order = fx.service().apply_plan(admin(), apply(55)).await.unwrap();
+    assert_eq!(order.status(), OrderStatus::Active);
+    assert_eq!(order.notes(), Some("Educational grant approved"));
+}
+
+#[tokio::test]
+async fn apply_plan_retries_a_lost_race_once_then_reports_a_conflict() {
+    let mut fx = Fixture::new().buyer_in("DE").with_plan(plan(3, "9.99", false));
+    fx.activation
+        .expect_create_active()
+        .times(2)
+        .returning(|_, _| Err(RepoError::Conflict("unique:orders_one_active_per_account".into())));
+    let err = fx.service().apply_plan(admin(), apply(55)).await.unwrap_err();
+    assert!(matches!(err, OrderError::Conflict(_)), "{err:?}");
+
+    let mut fx = Fixture::new().buyer_in("DE").with_plan(plan(3, "9.99", false));
+    let mut first = true;
+    fx.activation
+        .expect_create_active()
+        .times(2)
+        .returning(move |new, terms| {
+            if std::mem::take(&mut first) {
+                Err(RepoError::Conflict("unique".into()))
+            } else {
+                Ok(stored(&new, 8, OrderStatus::Active, Some(&terms)))
+            }
+        });
+    assert!(fx.service().apply_plan(admin(), apply(55)).await.is_ok());
+}
+
+#[tokio::test]
+async fn apply_plan_checks_its_input() {
+    let fx = Fixture::new().buyer_in("DE").with_plan(plan(3, "9.99", false));
+    let past = ApplyPlan {
+        expires_at: Some(at(2026, 1, 30)),
+        ..apply(55)
+    };
+    let err = fx.service().apply_plan(admin(), past).await.unwrap_err();
+    assert!(matches!(err, OrderError::Invalid { field: "expiresAt", .. }), "{err:?}");
+
+    let fx = Fixture::new().buyer_in("DE").with_plan(plan(3, "9.99", false));
+    let long = ApplyPlan {
+        notes: Some("x".repeat(2001)),
+        ..apply(55)
+    };
+    let err = fx.service().apply_plan(admin(), long).await.unwrap_err();
+    assert!(matches!(err, OrderError::Invalid { field: "notes", .. }), "{err:?}");
+
+    let mut fx = Fixture::new().with_plan(plan(3, "9.99", false));
+    fx.directory
+        .expect_billing_details()
+        .returning(|_| Err(RepoError::NotFound));
+    let err = fx.service().apply_plan(admin(), apply(404)).await.unwrap_err();
+    assert!(matches!(err, OrderError::UserNotFound(_)), "{err:?}");
+
+    let fx = Fixture::new();
+    let err = fx.service().apply_plan(customer(5), apply(55)).await.unwrap_err();
+    assert!(matches!(err, OrderError::AdminOnly), "{err:?}");
+}
+
+#[tokio::test]
+async fn apply_plan_accepts_a_custom_expiry() {
+    let mut fx = Fixture::new().buyer_in("DE").with_plan(plan(3, "9.99", false));
+    fx.activation
+        .expect_create_active()
+        .withf(|_, terms| terms.expires_at == at(2026, 6, 30))
+        .returning(|new, terms| Ok(stored(&new, 7, OrderStatus::Active, Some(&terms))));
+    let input = ApplyPlan {
+        expires_at: Some(at(2026, 6, 30)),
+        ..apply(55)
+    };
+    let order = fx.service().apply_plan(admin(), input).await.unwrap();
+    assert_eq!(order.expires_at(), Some(at(2026, 6, 30)));
+}
+
+#[tokio::test]
+async fn mark_paid_needs_a_pending_order() {
+    let mut fx = Fixture::new();
+    fx.orders
+        .expect_get()
+        .returning(|_| Ok(existing(10, AccountRef::User(user(2)), OrderStatus::Active)));
+    fx.activation.expect_activate_pending().never();
+    let err = fx
+        .service()
+        .mark_paid(admin(), OrderId::new(10).unwrap(), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, OrderError::IllegalTransition(_)), "{err:?}");
+
+    let mut fx = Fixture::new();
+    fx.orders.expect_get().returning(|_| Err(RepoError::NotFound));
+    let err = fx
+        .service()
+        .mark_paid(admin(), OrderId::new(10).unwrap(), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, OrderError::OrderNotFound(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_paid_renewal_starts_when_its_predecessor_ends() {
+    let account = AccountRef::User(user(2));
+    let mut fx = Fixture::new();
+    // Predecessor 10 runs until Feb 1 (the clock says Jan 31); renewal 11 is pending.
+    fx.orders.expect_get().returning(move |id| {
+        if id.get() == 10 {
+            Ok(existing(10, account, OrderStatus::Active))
+        } else {
+            let new = NewOrder::for_plan(&plan(3, "9.99", false), account, None, TaxRate::ZERO, at(2026, 1, 25))
+                .unwrap()
+                .renewing(OrderId::new(10).unwrap());
+            Ok(stored(&new, 11, OrderStatus::Pending, None))
+        }
+    });
+    fx.activation
+        .expect_activate_pending()
+        .withf(|id, terms| {
+            id.get() == 11
+                && terms.activated_at == at(2026, 1, 31)
+                && terms.expires_at == at(2026, 3, 1)
+                && terms.payment_reference.as_deref() == Some("bank-123")
+        })
+        .times(1)
+        .returning(|_, terms| {
+            let new = NewOrder::for_plan(&plan(3, "9.99", false), AccountRef::User(user(2)), None, TaxRate::ZERO, at(2026, 1, 25)).unwrap();
+            Ok(stored(&new, 11, OrderStatus::Active, Some(&terms)))
+        });
+    let order = fx
+        .service()
+        .mark_paid(admin(), OrderId::new(11).unwrap(), Some(" bank-123 ".into()))
+        .await
+        .unwrap();
+    assert_eq!(order.payment_reference(), Some("bank-123"));
+}
+
+#[tokio::test]
+async fn the_effective_plan_falls_back_to_the_default() {
+    let mut fx = Fixture::new().buyer_in("DE");
+    fx.orders.expect_active_for().returning(|_| Ok(None));
+    fx.plans
+        .expect_default_plan()
+        .returning(|| Ok(Some(default_plan())));
+    let current = fx.service().current_plan(admin(), user(2)).await.unwrap();
+    assert_eq!(current.plan.as_ref().map(|p| p.name()), Some("Free"));
+    assert!(current.order.is_none());
+    assert_eq!(current.limits, *default_plan().limits());
+
+    let mut fx = Fixture::new().buyer_in("DE").with_plan(plan(3, "9.99", false));
+    fx.orders
+        .expect_active_for()
+        .returning(|account| Ok(Some(existing(10, account, OrderStatus::Active))));
+    let current = fx.service().current_plan(admin(), user(2)).await.unwrap();
+    assert_eq!(current.plan.map(|p| p.id().get()), Some(3));
+    assert_eq!(current.order.map(|o| o.id().get()), Some(10));
+}
+
+#[tokio::test]
+async fn cancel_plan_reports_when_there_is_nothing_to_cancel() {
+    let mut fx = Fixture::new().buyer_in("DE");
+    fx.orders.expect_active_for().returning(|_| Ok(None));
+    fx.orders.expect_transition().never();
+    assert!(!fx.service().cancel_plan(admin(), user(2)).await.unwrap());
+
+    let mut fx = Fixture::new().buyer_in("DE");
+    fx.orders
+        .expect_active_for()
+        .returning(|account| Ok(Some(existing(10, account, OrderStatus::Active))));
+    fx.orders
+        .expect_transition()
+        .withf(|_, from, to, _| *from == OrderStatus::Active && *to == OrderStatus::Cancelled)
+        .times(1)
+        .returning(|_, _, _, _| Ok(existing(10, AccountRef::User(user(2)), OrderStatus::Cancelled)));
+    assert!(fx.service().cancel_plan(admin(), user(2)).await.unwrap());
+}
+
+fn lifecycle(store: MockLifecycleStore, fx: Fixture) -> LifecycleService {
+    LifecycleService::new(
+        Arc::new(store),
+        Arc::new(fx.plans),
+        Arc::new(fx.directory),
+        fx.clock,
+        Arc::new(fx.policy),
+    )
+}
+
+#[tokio::test]
+async fn a_sweep_renews_paid_plans_extends_free_ones_and_expires_the_rest() {
+    let now = at(2026, 1, 31);
+    let account = AccountRef::User(user(2));
+    let fx = Fixture::new().buyer_in("DE").with_plan(plan(3, "9.99", false));
+    let mut store = MockLifecycleStore::new();
+    store
+        .expect_renewal_candidates()
+        .withf(move |horizon| *horizon == now + TimeDelta::days(7))
+        .returning(move |_| Ok(vec![existing(10, account, OrderStatus::Active)]));
+    store
+        .expect_insert_renewal()
+        .withf(|new| {
+            new.renewal_of().map(OrderId::get) == Some(10)
+                && new.charges().total().minor() == 1189
+                && new.notes() == Some("renewal of order #10")
+        })
+        .times(1)
+        .returning(|new| Ok(Some(stored(&new, 11, OrderStatus::Pending, None))));
+    // A free order activated on Oct 31, period ended Jan 30: runs on to Feb 28.
+    let free = {
+        let new = NewOrder::for_plan(&plan(2, "0", false), account, None, TaxRate::ZERO, at(2025, 10, 31)).unwrap();
+        let terms = Activation {
+            activated_at: at(2025, 10, 31),
+            expires_at: at(2026, 1, 30),
+            payment_reference: None,
+            seller: SellerDetails::default(),
+            numbering: InvoiceNumberFormat::default(),
+        };
+        stored(&new, 12, OrderStatus::Active, Some(&terms))
+    };
+    store
+        .expect_free_orders_due()
+        .returning(move |_| Ok(vec![free.clone()]));
+    store
+        .expect_extend()
+        .withf(|id, current, new| id.get() == 12 && *current == at(2026, 1, 30) && *new == at(2026, 2, 28))
+        .times(1)
+        .returning(|_, _, _| Ok(true));
+    store
+        .expect_expire_active()
+        .withf(move |when| *when == now)
+        .returning(|_| Ok(2));
+    store
+        .expect_expire_pending()
+        .withf(move |before| *before == now - TimeDelta::days(7))
+        .returning(|_| Ok(1));
+    let report = lifecycle(store, fx).sweep(now).await.unwrap();
+    assert_eq!(
+        report,
+        SweepReport {
+            renewals_created: 1,
+            free_extended: 1,
+            expired_active: 2,
+            expired_pending: 1,
+            skipped: 0,
+        }
+    );
+}
+
+#[tokio::test]
+async fn a_renewal_that_already_exists_is_not_counted_and_a_vanished_buyer_is_skipped() {
+    let account = AccountRef::User(user(2));
+    let mut fx = Fixture::new().with_plan(plan(3, "9.99", false));
+    fx.directory
+        .expect_billing_details()
+        .returning(|account| match account {
+            AccountRef::User(u) if u.get() == 2 => Ok(BuyerDetails::default()),
+            _ => Err(RepoError::NotFound),
+        });
+    let mut store = MockLifecycleStore::new();
+    store.expect_renewal_candidates().returning(move |_| {
+        Ok(vec![
+            existing(10, account, OrderStatus::Active),
+            existing(20, AccountRef::User(user(3)), OrderStatus::Active),
+        ])
+    });
+    store
+        .expect_insert_renewal()
+        .times(1)
+        .returning(|_| Ok(None));
+    store.expect_free_orders_due().returning(|_| Ok(vec![]));
+    store.expect_expire_active().returning(|_| Ok(0));
+    store.expect_expire_pending().returning(|_| Ok(0));
+    let report = lifecycle(store, fx).sweep(at(2026, 1, 31)).await.unwrap();
+    assert_eq!(report.renewals_created, 0);
+    assert_eq!(report.skipped, 1);
+}
