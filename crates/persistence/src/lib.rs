@@ -7,17 +7,21 @@
 pub mod db;
 pub mod errors;
 mod identity;
+mod orders;
 mod organisations;
 mod plans;
 mod quota;
 pub mod schema;
+mod settings;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod users;
 
 pub use db::{backend_of, sql_bounds, Backend, Database, PoolOptions, SetupError};
 pub use identity::DieselIdentity;
+pub use orders::DieselOrderRepository;
 pub use organisations::DieselOrganisations;
 pub use plans::DieselPlanRepository;
 pub use quota::DieselQuotaRepository;
+pub use settings::DieselSettingsRepository;
 pub use users::DieselUsers;

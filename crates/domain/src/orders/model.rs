@@ -520,10 +520,12 @@ pub fn months_after(at: DateTime<Utc>, months: u32) -> DateTime<Utc> {
 /// anchor (not from the previous period end) keeps the day of month: a plan started on
 /// Jan 31 runs to Feb 28, then Mar 31, not Mar 28.
 pub fn next_anniversary(anchor: DateTime<Utc>, after: DateTime<Utc>) -> DateTime<Utc> {
-    let whole_months = (after.year() - anchor.year()) * 12 + after.month0() as i32
-        - anchor.month0() as i32;
+    let whole_months =
+        (after.year() - anchor.year()) * 12 + after.month0() as i32 - anchor.month0() as i32;
     // Start one month early: clamping may put the estimate on either side of `after`.
-    let mut months = u32::try_from(whole_months.saturating_sub(1)).unwrap_or(0).max(1);
+    let mut months = u32::try_from(whole_months.saturating_sub(1))
+        .unwrap_or(0)
+        .max(1);
     loop {
         let candidate = months_after(anchor, months);
         if candidate > after || candidate == DateTime::<Utc>::MAX_UTC {

@@ -53,8 +53,11 @@ impl InvoiceNumberFormat {
                 "year" => Piece::Year,
                 "seq" => Piece::Seq { width: 0 },
                 _ => match name.strip_prefix("seq:0") {
-                    Some(digits) if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => {
-                        let width: usize = digits.parse().map_err(|_| fail("bad {seq:0N} width"))?;
+                    Some(digits)
+                        if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) =>
+                    {
+                        let width: usize =
+                            digits.parse().map_err(|_| fail("bad {seq:0N} width"))?;
                         if width == 0 || width > MAX_WIDTH {
                             return Err(fail("the {seq:0N} width must be 1 to 18"));
                         }
@@ -77,7 +80,9 @@ impl InvoiceNumberFormat {
             return Err(fail("it must contain {seq} or {seq:0N}"));
         }
         if !pieces.contains(&Piece::Year) {
-            return Err(fail("it must contain {year} (sequences restart every year)"));
+            return Err(fail(
+                "it must contain {year} (sequences restart every year)",
+            ));
         }
         Ok(InvoiceNumberFormat {
             pattern: pattern.to_owned(),
@@ -127,7 +132,10 @@ mod tests {
         let format = InvoiceNumberFormat::default();
         assert_eq!(format.render(2026, 1), "INV-2026-000001");
         assert_eq!(format.render(2026, 1_234_567), "INV-2026-1234567");
-        assert_eq!(InvoiceNumberFormat::parse(DEFAULT_NUMBER_FORMAT).unwrap(), format);
+        assert_eq!(
+            InvoiceNumberFormat::parse(DEFAULT_NUMBER_FORMAT).unwrap(),
+            format
+        );
     }
 
     #[test]

@@ -32,13 +32,15 @@ pub trait OrderRepository: Send + Sync {
     async fn get(&self, id: OrderId) -> Result<Order, RepoError>;
 
     /// Every order of these accounts, newest first. Errors: `Unavailable`, `Internal`.
-    async fn list_for_accounts(&self, accounts: Vec<AccountRef>)
-        -> Result<Vec<Order>, RepoError>;
+    async fn list_for_accounts(&self, accounts: Vec<AccountRef>) -> Result<Vec<Order>, RepoError>;
 
     /// A page of all orders matching `filter`, newest first, with the true total.
     /// Errors: `Unavailable`, `Internal`.
-    async fn search(&self, filter: OrderFilter, page: PageRequest)
-        -> Result<Page<Order>, RepoError>;
+    async fn search(
+        &self,
+        filter: OrderFilter,
+        page: PageRequest,
+    ) -> Result<Page<Order>, RepoError>;
 
     /// The account's active order, if any. Errors: `Unavailable`, `Internal`.
     async fn active_for(&self, account: AccountRef) -> Result<Option<Order>, RepoError>;
@@ -78,15 +80,21 @@ pub trait OrderActivation: Send + Sync {
     /// seller given, the buyer's billing details as stored now).
     /// Errors: `Conflict` (a concurrent activation for the same account committed
     /// first, or the account or plan does not exist), `Unavailable`, `Internal`.
-    async fn create_active(&self, order: NewOrder, activation: Activation)
-        -> Result<Order, RepoError>;
+    async fn create_active(
+        &self,
+        order: NewOrder,
+        activation: Activation,
+    ) -> Result<Order, RepoError>;
 
     /// The same for a stored pending order: activation, replacement of the previous
     /// active order, number and snapshot in one transaction.
     /// Errors: `NotFound`, `Conflict` (the order is no longer pending, or a concurrent
     /// activation for the account committed first), `Unavailable`, `Internal`.
-    async fn activate_pending(&self, id: OrderId, activation: Activation)
-        -> Result<Order, RepoError>;
+    async fn activate_pending(
+        &self,
+        id: OrderId,
+        activation: Activation,
+    ) -> Result<Order, RepoError>;
 }
 
 /// Billing details of users and organisations.

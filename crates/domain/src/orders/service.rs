@@ -6,8 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 
 use super::model::{
-    one_month_after, IllegalTransition, InvalidOrder, NewOrder, Order, OrderStatus,
-    SellerDetails,
+    one_month_after, IllegalTransition, InvalidOrder, NewOrder, Order, OrderStatus, SellerDetails,
 };
 use super::numbering::InvoiceNumberFormat;
 use super::ports::{Activation, BillingDirectory, OrderActivation, OrderFilter, OrderRepository};
@@ -234,7 +233,12 @@ impl OrderService {
         order.check_transition(OrderStatus::Cancelled)?;
         self.ports
             .orders
-            .transition(order.id(), order.status(), OrderStatus::Cancelled, self.now())
+            .transition(
+                order.id(),
+                order.status(),
+                OrderStatus::Cancelled,
+                self.now(),
+            )
             .await
             .map_err(|e| match e {
                 RepoError::Conflict(_) => OrderError::Conflict(
@@ -266,7 +270,8 @@ impl OrderService {
         };
         let notes = checked_text("notes", input.notes, MAX_NOTES_CHARS)?;
         let rate = self.policy.tax.rate_for(buyer.country.as_deref());
-        let order = NewOrder::for_plan(&plan, account, Some(input.user), rate, now)?.with_notes(notes);
+        let order =
+            NewOrder::for_plan(&plan, account, Some(input.user), rate, now)?.with_notes(notes);
         let activation = self.activation_terms(now, expires_at, None);
         self.activate_new(order, activation).await
     }
@@ -297,7 +302,11 @@ impl OrderService {
     }
 
     /// Administrators: the user's effective plan, its order and limits.
-    pub async fn current_plan(&self, admin: Caller, user: UserId) -> Result<CurrentPlan, OrderError> {
+    pub async fn current_plan(
+        &self,
+        admin: Caller,
+        user: UserId,
+    ) -> Result<CurrentPlan, OrderError> {
         require_admin(admin)?;
         let account = AccountRef::User(user);
         self.buyer(account).await?;
@@ -313,7 +322,13 @@ impl OrderService {
             .await
             .map_err(OrderError::repo)?;
         let plan = match &active {
-            Some(order) => Some(self.ports.plans.get(order.plan_id()).await.map_err(OrderError::repo)?),
+            Some(order) => Some(
+                self.ports
+                    .plans
+                    .get(order.plan_id())
+                    .await
+                    .map_err(OrderError::repo)?,
+            ),
             None => self
                 .ports
                 .plans
@@ -372,7 +387,9 @@ impl OrderService {
                     }
                 }
                 Err(other) => {
-                    return Err(OrderError::from_repo(other, || OrderError::OrderNotFound(id)))
+                    return Err(OrderError::from_repo(other, || {
+                        OrderError::OrderNotFound(id)
+                    }))
                 }
             }
         }
@@ -480,7 +497,11 @@ impl OrderService {
     /// Stores and activates a new order. A concurrent activation for the same account
     /// makes the database refuse ours (one active order per account); one retry then
     /// replaces the winner, a second refusal is a clean conflict.
-    async fn activate_new(&self, order: NewOrder, activation: Activation) -> Result<Order, OrderError> {
+    async fn activate_new(
+        &self,
+        order: NewOrder,
+        activation: Activation,
+    ) -> Result<Order, OrderError> {
         for _ in 0..2 {
             match self
                 .ports

@@ -8,8 +8,8 @@ use crate::money::TaxRate;
 /// The EU member states (ISO 3166-1 alpha-2). Greece also answers to `EL`, the code EU
 /// VAT numbers use.
 pub const EU_MEMBER_STATES: [&str; 27] = [
-    "AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU", "IE",
-    "IT", "LT", "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK",
+    "AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU", "IE", "IT",
+    "LT", "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK",
 ];
 
 /// Whether a country code (any case) is an EU member state.
@@ -80,7 +80,13 @@ impl TaxRules {
     /// the `*` rule can apply).
     pub fn rate_for(&self, country: Option<&str>) -> TaxRate {
         let own = country.map(normalise).filter(|c| !c.is_empty());
-        let greece_alias = |c: &String| if c == "EL" { "GR".to_owned() } else { c.clone() };
+        let greece_alias = |c: &String| {
+            if c == "EL" {
+                "GR".to_owned()
+            } else {
+                c.clone()
+            }
+        };
         own.as_ref()
             .and_then(|c| {
                 self.by_country
@@ -88,11 +94,7 @@ impl TaxRules {
                     .or_else(|| self.by_country.get(&greece_alias(c)))
             })
             .copied()
-            .or_else(|| {
-                own.as_deref()
-                    .filter(|c| is_eu_member(c))
-                    .and(self.eu)
-            })
+            .or_else(|| own.as_deref().filter(|c| is_eu_member(c)).and(self.eu))
             .or(self.fallback)
             .unwrap_or(TaxRate::ZERO)
     }

@@ -83,7 +83,14 @@ fn existing(id: i64, account: AccountRef, status: OrderStatus) -> Order {
         AccountRef::User(u) => Some(u),
         AccountRef::Org(_) => Some(user(9)),
     };
-    let new = NewOrder::for_plan(&plan(3, "9.99", false), account, placed, TaxRate::ZERO, at(2026, 1, 1)).unwrap();
+    let new = NewOrder::for_plan(
+        &plan(3, "9.99", false),
+        account,
+        placed,
+        TaxRate::ZERO,
+        at(2026, 1, 1),
+    )
+    .unwrap();
     let activation = matches!(status, OrderStatus::Active).then(|| Activation {
         activated_at: at(2026, 1, 1),
         expires_at: at(2026, 2, 1),
@@ -132,9 +139,7 @@ impl Fixture {
     }
 
     fn with_plan(mut self, plan: Plan) -> Fixture {
-        self.plans
-            .expect_get()
-            .returning(move |_| Ok(plan.clone()));
+        self.plans.expect_get().returning(move |_| Ok(plan.clone()));
         self
     }
 
@@ -155,7 +160,9 @@ impl Fixture {
 
 #[tokio::test]
 async fn a_paid_plan_order_stays_pending_and_is_taxed_for_the_buyer() {
-    let mut fx = Fixture::new().buyer_in("DE").with_plan(plan(3, "9.99", false));
+    let mut fx = Fixture::new()
+        .buyer_in("DE")
+        .with_plan(plan(3, "9.99", false));
     fx.activation.expect_create_active().never();
     fx.orders
         .expect_insert_pending()
@@ -224,7 +231,9 @@ async fn hidden_plans_are_not_found_for_customers_but_admins_may_order_them() {
 async fn ordering_for_an_organisation_needs_admin_or_owner() {
     let org = OrgId::new(8).unwrap();
     for role in [None, Some(OrgRole::Member)] {
-        let mut fx = Fixture::new().buyer_in("DE").with_plan(plan(3, "9.99", false));
+        let mut fx = Fixture::new()
+            .buyer_in("DE")
+            .with_plan(plan(3, "9.99", false));
         fx.memberships
             .expect_role_in()
             .returning(move |_, _| Ok(role));
@@ -234,15 +243,22 @@ async fn ordering_for_an_organisation_needs_admin_or_owner() {
             .place(customer(55), PlanId::new(3).unwrap(), Some(org))
             .await
             .unwrap_err();
-        assert!(matches!(err, OrderError::NotOrgManager), "{role:?}: {err:?}");
+        assert!(
+            matches!(err, OrderError::NotOrgManager),
+            "{role:?}: {err:?}"
+        );
     }
-    let mut fx = Fixture::new().buyer_in("DE").with_plan(plan(3, "9.99", false));
+    let mut fx = Fixture::new()
+        .buyer_in("DE")
+        .with_plan(plan(3, "9.99", false));
     fx.memberships
         .expect_role_in()
         .returning(|_, _| Ok(Some(OrgRole::Owner)));
     fx.orders
         .expect_insert_pending()
-        .withf(move |new| new.account() == AccountRef::Org(org) && new.placed_by() == Some(user(55)))
+        .withf(move |new| {
+            new.account() == AccountRef::Org(org) && new.placed_by() == Some(user(55))
+        })
         .returning(|new| Ok(stored(&new, 5, OrderStatus::Pending, None)));
     let order = fx
         .service()
@@ -259,9 +275,24 @@ async fn only_the_account_its_managers_and_admins_see_an_order() {
         (AccountRef::User(user(2)), customer(2), None, true),
         (AccountRef::User(user(2)), customer(3), None, false),
         (AccountRef::User(user(2)), admin(), None, true),
-        (AccountRef::Org(org), customer(3), Some(OrgRole::Admin), true),
-        (AccountRef::Org(org), customer(3), Some(OrgRole::Owner), true),
-        (AccountRef::Org(org), customer(3), Some(OrgRole::Member), false),
+        (
+            AccountRef::Org(org),
+            customer(3),
+            Some(OrgRole::Admin),
+            true,
+        ),
+        (
+            AccountRef::Org(org),
+            customer(3),
+            Some(OrgRole::Owner),
+            true,
+        ),
+        (
+            AccountRef::Org(org),
+            customer(3),
+            Some(OrgRole::Member),
+            false,
+        ),
         (AccountRef::Org(org), customer(3), None, false),
     ];
     for (account, caller, role, visible) in cases {
@@ -276,7 +307,9 @@ async fn only_the_account_its_managers_and_admins_see_an_order() {
         match (visible, result) {
             (true, Ok(order)) => assert_eq!(order.id().get(), 10),
             (false, Err(OrderError::OrderNotFound(_))) => {}
-            (v, other) => panic!("{account:?} {caller:?} {role:?}: expected visible={v}, got {other:?}"),
+            (v, other) => {
+                panic!("{account:?} {caller:?} {role:?}: expected visible={v}, got {other:?}")
+            }
         }
     }
 }
@@ -284,9 +317,13 @@ async fn only_the_account_its_managers_and_admins_see_an_order() {
 #[tokio::test]
 async fn cancelling_follows_the_state_machine() {
     let mut fx = Fixture::new();
-    fx.orders
-        .expect_get()
-        .returning(|_| Ok(existing(10, AccountRef::User(user(2)), OrderStatus::Expired)));
+    fx.orders.expect_get().returning(|_| {
+        Ok(existing(
+            10,
+            AccountRef::User(user(2)),
+            OrderStatus::Expired,
+        ))
+    });
     fx.orders.expect_transition().never();
     let err = fx
         .service()
@@ -296,16 +333,28 @@ async fn cancelling_follows_the_state_machine() {
     assert!(matches!(err, OrderError::IllegalTransition(_)), "{err:?}");
 
     let mut fx = Fixture::new();
-    fx.orders
-        .expect_get()
-        .returning(|_| Ok(existing(10, AccountRef::User(user(2)), OrderStatus::Pending)));
+    fx.orders.expect_get().returning(|_| {
+        Ok(existing(
+            10,
+            AccountRef::User(user(2)),
+            OrderStatus::Pending,
+        ))
+    });
     fx.orders
         .expect_transition()
         .withf(|_, from, to, at_| {
-            *from == OrderStatus::Pending && *to == OrderStatus::Cancelled && *at_ == at(2026, 1, 31)
+            *from == OrderStatus::Pending
+                && *to == OrderStatus::Cancelled
+                && *at_ == at(2026, 1, 31)
         })
         .times(1)
-        .returning(|_, _, _, _| Ok(existing(10, AccountRef::User(user(2)), OrderStatus::Cancelled)));
+        .returning(|_, _, _, _| {
+            Ok(existing(
+                10,
+                AccountRef::User(user(2)),
+                OrderStatus::Cancelled,
+            ))
+        });
     let order = fx
         .service()
         .cancel(customer(2), OrderId::new(10).unwrap())
@@ -325,7 +374,9 @@ fn apply(user_id: i64) -> ApplyPlan {
 
 #[tokio::test]
 async fn apply_plan_activates_with_notes_and_a_month_by_default() {
-    let mut fx = Fixture::new().buyer_in("DE").with_plan(plan(3, "9.99", true));
+    let mut fx = Fixture::new()
+        .buyer_in("DE")
+        .with_plan(plan(3, "9.99", true));
     fx.activation
         .expect_create_active()
         .withf(|new, terms| {
@@ -342,15 +393,27 @@ async fn apply_plan_activates_with_notes_and_a_month_by_default() {
 
 #[tokio::test]
 async fn apply_plan_retries_a_lost_race_once_then_reports_a_conflict() {
-    let mut fx = Fixture::new().buyer_in("DE").with_plan(plan(3, "9.99", false));
+    let mut fx = Fixture::new()
+        .buyer_in("DE")
+        .with_plan(plan(3, "9.99", false));
     fx.activation
         .expect_create_active()
         .times(2)
-        .returning(|_, _| Err(RepoError::Conflict("unique:orders_one_active_per_account".into())));
-    let err = fx.service().apply_plan(admin(), apply(55)).await.unwrap_err();
+        .returning(|_, _| {
+            Err(RepoError::Conflict(
+                "unique:orders_one_active_per_account".into(),
+            ))
+        });
+    let err = fx
+        .service()
+        .apply_plan(admin(), apply(55))
+        .await
+        .unwrap_err();
     assert!(matches!(err, OrderError::Conflict(_)), "{err:?}");
 
-    let mut fx = Fixture::new().buyer_in("DE").with_plan(plan(3, "9.99", false));
+    let mut fx = Fixture::new()
+        .buyer_in("DE")
+        .with_plan(plan(3, "9.99", false));
     let mut first = true;
     fx.activation
         .expect_create_active()
@@ -367,37 +430,63 @@ async fn apply_plan_retries_a_lost_race_once_then_reports_a_conflict() {
 
 #[tokio::test]
 async fn apply_plan_checks_its_input() {
-    let fx = Fixture::new().buyer_in("DE").with_plan(plan(3, "9.99", false));
+    let fx = Fixture::new()
+        .buyer_in("DE")
+        .with_plan(plan(3, "9.99", false));
     let past = ApplyPlan {
         expires_at: Some(at(2026, 1, 30)),
         ..apply(55)
     };
     let err = fx.service().apply_plan(admin(), past).await.unwrap_err();
-    assert!(matches!(err, OrderError::Invalid { field: "expiresAt", .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            OrderError::Invalid {
+                field: "expiresAt",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 
-    let fx = Fixture::new().buyer_in("DE").with_plan(plan(3, "9.99", false));
+    let fx = Fixture::new()
+        .buyer_in("DE")
+        .with_plan(plan(3, "9.99", false));
     let long = ApplyPlan {
         notes: Some("x".repeat(2001)),
         ..apply(55)
     };
     let err = fx.service().apply_plan(admin(), long).await.unwrap_err();
-    assert!(matches!(err, OrderError::Invalid { field: "notes", .. }), "{err:?}");
+    assert!(
+        matches!(err, OrderError::Invalid { field: "notes", .. }),
+        "{err:?}"
+    );
 
     let mut fx = Fixture::new().with_plan(plan(3, "9.99", false));
     fx.directory
         .expect_billing_details()
         .returning(|_| Err(RepoError::NotFound));
-    let err = fx.service().apply_plan(admin(), apply(404)).await.unwrap_err();
+    let err = fx
+        .service()
+        .apply_plan(admin(), apply(404))
+        .await
+        .unwrap_err();
     assert!(matches!(err, OrderError::UserNotFound(_)), "{err:?}");
 
     let fx = Fixture::new();
-    let err = fx.service().apply_plan(customer(5), apply(55)).await.unwrap_err();
+    let err = fx
+        .service()
+        .apply_plan(customer(5), apply(55))
+        .await
+        .unwrap_err();
     assert!(matches!(err, OrderError::AdminOnly), "{err:?}");
 }
 
 #[tokio::test]
 async fn apply_plan_accepts_a_custom_expiry() {
-    let mut fx = Fixture::new().buyer_in("DE").with_plan(plan(3, "9.99", false));
+    let mut fx = Fixture::new()
+        .buyer_in("DE")
+        .with_plan(plan(3, "9.99", false));
     fx.activation
         .expect_create_active()
         .withf(|_, terms| terms.expires_at == at(2026, 6, 30))
@@ -425,7 +514,9 @@ async fn mark_paid_needs_a_pending_order() {
     assert!(matches!(err, OrderError::IllegalTransition(_)), "{err:?}");
 
     let mut fx = Fixture::new();
-    fx.orders.expect_get().returning(|_| Err(RepoError::NotFound));
+    fx.orders
+        .expect_get()
+        .returning(|_| Err(RepoError::NotFound));
     let err = fx
         .service()
         .mark_paid(admin(), OrderId::new(10).unwrap(), None)
@@ -443,9 +534,15 @@ async fn a_paid_renewal_starts_when_its_predecessor_ends() {
         if id.get() == 10 {
             Ok(existing(10, account, OrderStatus::Active))
         } else {
-            let new = NewOrder::for_plan(&plan(3, "9.99", false), account, None, TaxRate::ZERO, at(2026, 1, 25))
-                .unwrap()
-                .renewing(OrderId::new(10).unwrap());
+            let new = NewOrder::for_plan(
+                &plan(3, "9.99", false),
+                account,
+                None,
+                TaxRate::ZERO,
+                at(2026, 1, 25),
+            )
+            .unwrap()
+            .renewing(OrderId::new(10).unwrap());
             Ok(stored(&new, 11, OrderStatus::Pending, None))
         }
     });
@@ -459,12 +556,23 @@ async fn a_paid_renewal_starts_when_its_predecessor_ends() {
         })
         .times(1)
         .returning(|_, terms| {
-            let new = NewOrder::for_plan(&plan(3, "9.99", false), AccountRef::User(user(2)), None, TaxRate::ZERO, at(2026, 1, 25)).unwrap();
+            let new = NewOrder::for_plan(
+                &plan(3, "9.99", false),
+                AccountRef::User(user(2)),
+                None,
+                TaxRate::ZERO,
+                at(2026, 1, 25),
+            )
+            .unwrap();
             Ok(stored(&new, 11, OrderStatus::Active, Some(&terms)))
         });
     let order = fx
         .service()
-        .mark_paid(admin(), OrderId::new(11).unwrap(), Some(" bank-123 ".into()))
+        .mark_paid(
+            admin(),
+            OrderId::new(11).unwrap(),
+            Some(" bank-123 ".into()),
+        )
         .await
         .unwrap();
     assert_eq!(order.payment_reference(), Some("bank-123"));
@@ -482,7 +590,9 @@ async fn the_effective_plan_falls_back_to_the_default() {
     assert!(current.order.is_none());
     assert_eq!(current.limits, *default_plan().limits());
 
-    let mut fx = Fixture::new().buyer_in("DE").with_plan(plan(3, "9.99", false));
+    let mut fx = Fixture::new()
+        .buyer_in("DE")
+        .with_plan(plan(3, "9.99", false));
     fx.orders
         .expect_active_for()
         .returning(|account| Ok(Some(existing(10, account, OrderStatus::Active))));
@@ -506,7 +616,13 @@ async fn cancel_plan_reports_when_there_is_nothing_to_cancel() {
         .expect_transition()
         .withf(|_, from, to, _| *from == OrderStatus::Active && *to == OrderStatus::Cancelled)
         .times(1)
-        .returning(|_, _, _, _| Ok(existing(10, AccountRef::User(user(2)), OrderStatus::Cancelled)));
+        .returning(|_, _, _, _| {
+            Ok(existing(
+                10,
+                AccountRef::User(user(2)),
+                OrderStatus::Cancelled,
+            ))
+        });
     assert!(fx.service().cancel_plan(admin(), user(2)).await.unwrap());
 }
 
@@ -524,7 +640,9 @@ fn lifecycle(store: MockLifecycleStore, fx: Fixture) -> LifecycleService {
 async fn a_sweep_renews_paid_plans_extends_free_ones_and_expires_the_rest() {
     let now = at(2026, 1, 31);
     let account = AccountRef::User(user(2));
-    let fx = Fixture::new().buyer_in("DE").with_plan(plan(3, "9.99", false));
+    let fx = Fixture::new()
+        .buyer_in("DE")
+        .with_plan(plan(3, "9.99", false));
     let mut store = MockLifecycleStore::new();
     store
         .expect_renewal_candidates()
@@ -541,7 +659,14 @@ async fn a_sweep_renews_paid_plans_extends_free_ones_and_expires_the_rest() {
         .returning(|new| Ok(Some(stored(&new, 11, OrderStatus::Pending, None))));
     // A free order activated on Oct 31, period ended Jan 30: runs on to Feb 28.
     let free = {
-        let new = NewOrder::for_plan(&plan(2, "0", false), account, None, TaxRate::ZERO, at(2025, 10, 31)).unwrap();
+        let new = NewOrder::for_plan(
+            &plan(2, "0", false),
+            account,
+            None,
+            TaxRate::ZERO,
+            at(2025, 10, 31),
+        )
+        .unwrap();
         let terms = Activation {
             activated_at: at(2025, 10, 31),
             expires_at: at(2026, 1, 30),
@@ -556,7 +681,9 @@ async fn a_sweep_renews_paid_plans_extends_free_ones_and_expires_the_rest() {
         .returning(move |_| Ok(vec![free.clone()]));
     store
         .expect_extend()
-        .withf(|id, current, new| id.get() == 12 && *current == at(2026, 1, 30) && *new == at(2026, 2, 28))
+        .withf(|id, current, new| {
+            id.get() == 12 && *current == at(2026, 1, 30) && *new == at(2026, 2, 28)
+        })
         .times(1)
         .returning(|_, _, _| Ok(true));
     store

@@ -1,0 +1,920 @@
+//! The order ports on diesel: row structs, their conversion to domain orders, and the
+//! queries, written once for both backends through the [`OrderSql`] trait (its body is
+//! a macro instantiated for each connection type).
+//!
+//! Concurrency is held by the database: `orders_one_active_per_account` (one active
+//! order per account) turns a lost activation race into a `Conflict`; invoice numbers
+//! come from `invoice_counters` bumped with `UPDATE ... RETURNING` inside the
+//! activating transaction (a row lock on PostgreSQL, the write lock on SQLite), so they
+//! are gapless and never reused; every lifecycle write is conditional.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Datelike, NaiveDateTime, Utc};
+use diesel::pg::PgConnection;
+use diesel::prelude::*;
+use diesel::sqlite::SqliteConnection;
+use serde::{Deserialize, Serialize};
+use tariff_domain::orders::{
+    Activation, BillingDirectory, BuyerDetails, Charges, InvoiceSnapshot, IssuedInvoice,
+    LifecycleStore, NewOrder, Order, OrderActivation, OrderFilter, OrderItem, OrderRecord,
+    OrderRepository, OrderStatus, SellerDetails,
+};
+use tariff_domain::paging::{Page, PageRequest};
+use tariff_domain::{AccountRef, Currency, Money, OrderId, PlanId, RepoError, TaxRate, UserId};
+
+use crate::db::Database;
+use crate::errors::DbError;
+use crate::schema::{invoice_counters, order_items, orders, organisations, plans, users};
+use crate::{transaction, with_conn};
+
+/// An `orders` row as stored.
+#[derive(Queryable, Selectable, Debug, Clone)]
+#[diesel(table_name = orders)]
+struct OrderRow {
+    id: i64,
+    account_kind: String,
+    account_id: i64,
+    user_id: Option<i64>,
+    org_id: Option<i64>,
+    plan_id: i64,
+    status: String,
+    currency: String,
+    subtotal_minor: i64,
+    tax_rate_bp: i32,
+    tax_minor: i64,
+    total_minor: i64,
+    description: String,
+    notes: Option<String>,
+    payment_reference: Option<String>,
+    renewal_of: Option<i64>,
+    created_at: NaiveDateTime,
+    activated_at: Option<NaiveDateTime>,
+    expires_at: Option<NaiveDateTime>,
+    cancelled_at: Option<NaiveDateTime>,
+    invoice_year: Option<i32>,
+    invoice_seq: Option<i64>,
+    invoice_number: Option<String>,
+    invoice_snapshot: Option<String>,
+}
+
+/// An `order_items` row.
+#[derive(Queryable, Selectable, Insertable, Debug, Clone)]
+#[diesel(table_name = order_items)]
+struct ItemRow {
+    order_id: i64,
+    position: i32,
+    description: String,
+    quantity: i32,
+    unit_price_minor: i64,
+    amount_minor: i64,
+}
+
+/// The columns of a new order.
+#[derive(Insertable, Debug)]
+#[diesel(table_name = orders)]
+struct InsertOrder {
+    account_kind: &'static str,
+    account_id: i64,
+    user_id: Option<i64>,
+    org_id: Option<i64>,
+    plan_id: i64,
+    status: &'static str,
+    currency: &'static str,
+    subtotal_minor: i64,
+    tax_rate_bp: i32,
+    tax_minor: i64,
+    total_minor: i64,
+    description: String,
+    notes: Option<String>,
+    renewal_of: Option<i64>,
+    created_at: NaiveDateTime,
+}
+
+impl InsertOrder {
+    fn from_new(order: &NewOrder, status: OrderStatus) -> Result<InsertOrder, DbError> {
+        let charges = order.charges();
+        let (user_id, org_id) = match order.account() {
+            AccountRef::User(user) => (Some(user.get()), None),
+            AccountRef::Org(org) => (order.placed_by().map(UserId::get), Some(org.get())),
+        };
+        Ok(InsertOrder {
+            account_kind: order.account().kind(),
+            account_id: order.account().raw_id(),
+            user_id,
+            org_id,
+            plan_id: order.plan_id().get(),
+            status: status.as_str(),
+            currency: charges.currency().code(),
+            subtotal_minor: charges.subtotal().minor(),
+            tax_rate_bp: i32::try_from(charges.tax_rate().basis_points())
+                .map_err(|_| corrupt_input("tax rate"))?,
+            tax_minor: charges.tax().minor(),
+            total_minor: charges.total().minor(),
+            description: order.description().to_owned(),
+            notes: order.notes().map(str::to_owned),
+            renewal_of: order.renewal_of().map(OrderId::get),
+            created_at: order.created_at().naive_utc(),
+        })
+    }
+
+    fn items(order: &NewOrder, order_id: i64) -> Result<Vec<ItemRow>, DbError> {
+        order
+            .charges()
+            .items()
+            .iter()
+            .enumerate()
+            .map(|(index, item)| {
+                Ok(ItemRow {
+                    order_id,
+                    position: i32::try_from(index + 1).map_err(|_| corrupt_input("position"))?,
+                    description: item.description().to_owned(),
+                    quantity: i32::try_from(item.quantity())
+                        .map_err(|_| corrupt_input("quantity"))?,
+                    unit_price_minor: item.unit_price().minor(),
+                    amount_minor: item.amount().minor(),
+                })
+            })
+            .collect()
+    }
+}
+
+fn corrupt_input(what: &str) -> DbError {
+    DbError::Repo(RepoError::internal(format!(
+        "order {what} does not fit its column"
+    )))
+}
+
+/// The frozen invoice snapshot as stored (JSON text in `orders.invoice_snapshot`).
+#[derive(Serialize, Deserialize, Debug)]
+#[serde(rename_all = "camelCase")]
+struct SnapshotJson {
+    version: u32,
+    frozen_at: DateTime<Utc>,
+    seller: SellerJson,
+    buyer: BuyerJson,
+}
+
+#[derive(Serialize, Deserialize, Debug)]
+#[serde(rename_all = "camelCase")]
+struct SellerJson {
+    company_name: String,
+    issued_from_name: String,
+    issued_from_address: String,
+    logo_path: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, Debug)]
+#[serde(rename_all = "camelCase")]
+struct BuyerJson {
+    name: String,
+    email: Option<String>,
+    company: Option<String>,
+    address_line1: Option<String>,
+    address_line2: Option<String>,
+    city: Option<String>,
+    postcode: Option<String>,
+    country: Option<String>,
+    tax_id: Option<String>,
+}
+
+impl SnapshotJson {
+    fn freeze(seller: &SellerDetails, buyer: BuyerDetails, at: DateTime<Utc>) -> SnapshotJson {
+        SnapshotJson {
+            version: 1,
+            frozen_at: at,
+            seller: SellerJson {
+                company_name: seller.company_name.clone(),
+                issued_from_name: seller.issued_from_name.clone(),
+                issued_from_address: seller.issued_from_address.clone(),
+                logo_path: seller.logo_path.clone(),
+            },
+            buyer: BuyerJson {
+                name: buyer.name,
+                email: buyer.email,
+                company: buyer.company,
+                address_line1: buyer.address_line1,
+                address_line2: buyer.address_line2,
+                city: buyer.city,
+                postcode: buyer.postcode,
+                country: buyer.country,
+                tax_id: buyer.tax_id,
+            },
+        }
+    }
+
+    fn into_domain(self) -> InvoiceSnapshot {
+        InvoiceSnapshot {
+            seller: SellerDetails {
+                company_name: self.seller.company_name,
+                issued_from_name: self.seller.issued_from_name,
+                issued_from_address: self.seller.issued_from_address,
+                logo_path: self.seller.logo_path,
+            },
+            buyer: BuyerDetails {
+                name: self.buyer.name,
+                email: self.buyer.email,
+                company: self.buyer.company,
+                address_line1: self.buyer.address_line1,
+                address_line2: self.buyer.address_line2,
+                city: self.buyer.city,
+                postcode: self.buyer.postcode,
+                country: self.buyer.country,
+                tax_id: self.buyer.tax_id,
+            },
+            frozen_at: self.frozen_at,
+        }
+    }
+}
+
+/// Converts a row and its lines, in one place.
+fn to_order(row: OrderRow, items: Vec<ItemRow>) -> Result<Order, RepoError> {
+    let id = row.id;
+    let corrupt = |what: &str| RepoError::internal(format!("order {id} has corrupt {what}"));
+    let currency = Currency::from_code(&row.currency).map_err(|_| corrupt("currency"))?;
+    let money = |minor: i64| Money::from_minor(minor, currency);
+    let lines = items
+        .into_iter()
+        .map(|item| {
+            let quantity = u32::try_from(item.quantity).map_err(|_| corrupt("quantity"))?;
+            OrderItem::restore(
+                item.description,
+                quantity,
+                money(item.unit_price_minor),
+                money(item.amount_minor),
+            )
+            .map_err(|e| RepoError::Internal(Box::new(e)))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let rate = u32::try_from(row.tax_rate_bp)
+        .ok()
+        .and_then(TaxRate::from_basis_points)
+        .ok_or_else(|| corrupt("tax rate"))?;
+    let charges = Charges::restore(
+        lines,
+        money(row.subtotal_minor),
+        rate,
+        money(row.tax_minor),
+        money(row.total_minor),
+    )
+    .map_err(|e| RepoError::Internal(Box::new(e)))?;
+    let invoice = match (
+        row.invoice_number,
+        row.invoice_year,
+        row.invoice_seq,
+        row.invoice_snapshot,
+    ) {
+        (Some(number), Some(year), Some(seq), Some(snapshot)) => {
+            let snapshot: SnapshotJson =
+                serde_json::from_str(&snapshot).map_err(|_| corrupt("invoice snapshot"))?;
+            Some(IssuedInvoice {
+                number,
+                year,
+                seq,
+                snapshot: snapshot.into_domain(),
+            })
+        }
+        (None, None, None, None) => None,
+        _ => return Err(corrupt("invoice columns")),
+    };
+    let account = AccountRef::from_parts(&row.account_kind, row.account_id)
+        .ok_or_else(|| corrupt("account"))?;
+    let org_matches = match account {
+        AccountRef::Org(org) => row.org_id == Some(org.get()),
+        AccountRef::User(_) => row.org_id.is_none(),
+    };
+    if !org_matches {
+        return Err(corrupt("organisation"));
+    }
+    Order::restore(OrderRecord {
+        id: OrderId::new(id).ok_or_else(|| corrupt("id"))?,
+        account,
+        placed_by: row
+            .user_id
+            .map(|u| UserId::new(u).ok_or_else(|| corrupt("user id")))
+            .transpose()?,
+        plan_id: PlanId::new(row.plan_id).ok_or_else(|| corrupt("plan id"))?,
+        status: row.status.parse().map_err(|_| corrupt("status"))?,
+        description: row.description,
+        charges,
+        notes: row.notes,
+        payment_reference: row.payment_reference,
+        renewal_of: row
+            .renewal_of
+            .map(|r| OrderId::new(r).ok_or_else(|| corrupt("renewal_of")))
+            .transpose()?,
+        created_at: row.created_at.and_utc(),
+        activated_at: row.activated_at.map(|t| t.and_utc()),
+        expires_at: row.expires_at.map(|t| t.and_utc()),
+        cancelled_at: row.cancelled_at.map(|t| t.and_utc()),
+        invoice,
+    })
+    .map_err(|e| RepoError::Internal(Box::new(e)))
+}
+
+type BuyerColumns = (
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+fn buyer_from(columns: BuyerColumns) -> BuyerDetails {
+    let (name, email, company, address_line1, address_line2, city, postcode, country, tax_id) =
+        columns;
+    BuyerDetails {
+        name,
+        email,
+        company,
+        address_line1,
+        address_line2,
+        city,
+        postcode,
+        country,
+        tax_id,
+    }
+}
+
+/// The order queries, written once and compiled for each connection type.
+trait OrderSql {
+    /// Inserts an order row and its lines; returns the new id.
+    fn insert_order(&mut self, order: &NewOrder, status: OrderStatus) -> Result<i64, DbError>;
+    /// Inserts a pending renewal unless its predecessor already has one or is no
+    /// longer active; the new id, or `None`.
+    fn insert_renewal_if_absent(&mut self, order: &NewOrder) -> Result<Option<i64>, DbError>;
+    /// Loads orders with their lines, in the rows' order.
+    fn with_items(&mut self, rows: Vec<OrderRow>) -> Result<Vec<Order>, DbError>;
+    fn load_order(&mut self, id: i64) -> Result<Order, DbError>;
+    fn buyer_details(&mut self, account: AccountRef) -> Result<BuyerDetails, DbError>;
+    /// Activates pending order `id`: replaces the account's active order, numbers the
+    /// invoice and freezes the snapshot. Runs inside the caller's transaction.
+    fn activate(&mut self, id: i64, activation: &Activation) -> Result<(), DbError>;
+    fn list_for_accounts(&mut self, users: Vec<i64>, orgs: Vec<i64>)
+        -> Result<Vec<Order>, DbError>;
+    fn search(&mut self, filter: OrderFilter, page: PageRequest) -> Result<Page<Order>, DbError>;
+}
+
+/// Orders matching an admin filter, as a boxed query (compiled per backend).
+macro_rules! filtered_orders {
+    ($filter:expr) => {{
+        let filter: &OrderFilter = $filter;
+        let mut query = orders::table.into_boxed();
+        if let Some(status) = filter.status {
+            query = query.filter(orders::status.eq(status.as_str()));
+        }
+        if let Some(user) = filter.user {
+            query = query.filter(orders::user_id.eq(user.get()));
+        }
+        if let Some(org) = filter.org {
+            query = query.filter(orders::org_id.eq(org.get()));
+        }
+        query
+    }};
+}
+
+macro_rules! impl_order_sql {
+    ($conn:ty) => {
+        impl OrderSql for $conn {
+            fn insert_order(
+                &mut self,
+                order: &NewOrder,
+                status: OrderStatus,
+            ) -> Result<i64, DbError> {
+                let id: i64 = diesel::insert_into(orders::table)
+                    .values(InsertOrder::from_new(order, status)?)
+                    .returning(orders::id)
+                    .get_result(self)?;
+                diesel::insert_into(order_items::table)
+                    .values(InsertOrder::items(order, id)?)
+                    .execute(self)?;
+                Ok(id)
+            }
+
+            fn insert_renewal_if_absent(
+                &mut self,
+                order: &NewOrder,
+            ) -> Result<Option<i64>, DbError> {
+                let Some(previous) = order.renewal_of() else {
+                    return Err(DbError::Repo(RepoError::internal(
+                        "a renewal needs its predecessor",
+                    )));
+                };
+                let still_active: i64 = orders::table
+                    .filter(orders::id.eq(previous.get()))
+                    .filter(orders::status.eq(OrderStatus::Active.as_str()))
+                    .count()
+                    .get_result(self)?;
+                if still_active == 0 {
+                    return Ok(None);
+                }
+                // `orders_one_renewal` makes a second renewal a no-op, also when another
+                // instance inserts at the same moment.
+                let id: Option<i64> = diesel::insert_into(orders::table)
+                    .values(InsertOrder::from_new(order, OrderStatus::Pending)?)
+                    .on_conflict_do_nothing()
+                    .returning(orders::id)
+                    .get_result(self)
+                    .optional()?;
+                if let Some(id) = id {
+                    diesel::insert_into(order_items::table)
+                        .values(InsertOrder::items(order, id)?)
+                        .execute(self)?;
+                }
+                Ok(id)
+            }
+
+            fn with_items(&mut self, rows: Vec<OrderRow>) -> Result<Vec<Order>, DbError> {
+                let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+                let mut items: Vec<ItemRow> = order_items::table
+                    .filter(order_items::order_id.eq_any(&ids))
+                    .order((order_items::order_id.asc(), order_items::position.asc()))
+                    .select(ItemRow::as_select())
+                    .load(self)?;
+                let mut by_order: std::collections::HashMap<i64, Vec<ItemRow>> =
+                    std::collections::HashMap::new();
+                for item in items.drain(..) {
+                    by_order.entry(item.order_id).or_default().push(item);
+                }
+                rows.into_iter()
+                    .map(|row| {
+                        let lines = by_order.remove(&row.id).unwrap_or_default();
+                        to_order(row, lines).map_err(DbError::Repo)
+                    })
+                    .collect()
+            }
+
+            fn load_order(&mut self, id: i64) -> Result<Order, DbError> {
+                let row: OrderRow = orders::table
+                    .find(id)
+                    .select(OrderRow::as_select())
+                    .first(self)?;
+                let mut loaded = self.with_items(vec![row])?;
+                loaded.pop().ok_or(DbError::Repo(RepoError::NotFound))
+            }
+
+            fn buyer_details(&mut self, account: AccountRef) -> Result<BuyerDetails, DbError> {
+                let columns: BuyerColumns = match account {
+                    AccountRef::User(user) => users::table
+                        .find(user.get())
+                        .select((
+                            users::name,
+                            users::email.nullable(),
+                            users::company,
+                            users::address_line1,
+                            users::address_line2,
+                            users::city,
+                            users::postcode,
+                            users::country,
+                            users::tax_id,
+                        ))
+                        .first(self)?,
+                    AccountRef::Org(org) => organisations::table
+                        .find(org.get())
+                        .select((
+                            organisations::name,
+                            None::<String>
+                                .into_sql::<diesel::sql_types::Nullable<diesel::sql_types::Text>>(),
+                            organisations::company,
+                            organisations::address_line1,
+                            organisations::address_line2,
+                            organisations::city,
+                            organisations::postcode,
+                            organisations::country,
+                            organisations::tax_id,
+                        ))
+                        .first(self)?,
+                };
+                Ok(buyer_from(columns))
+            }
+
+            fn activate(&mut self, id: i64, activation: &Activation) -> Result<(), DbError> {
+                let (kind, account_id, status, numbered): (String, i64, String, Option<i64>) =
+                    orders::table
+                        .find(id)
+                        .select((
+                            orders::account_kind,
+                            orders::account_id,
+                            orders::status,
+                            orders::invoice_seq,
+                        ))
+                        .first(self)?;
+                if status != OrderStatus::Pending.as_str() {
+                    return Err(DbError::Repo(RepoError::Conflict(format!(
+                        "order {id} is {status}, not pending"
+                    ))));
+                }
+                let at = activation.activated_at.naive_utc();
+                // Replace the account's plan: the previous active order is cancelled
+                // first, so the unique index admits the new one.
+                let previous: Vec<(i64, Option<String>)> = orders::table
+                    .filter(orders::account_kind.eq(&kind))
+                    .filter(orders::account_id.eq(account_id))
+                    .filter(orders::status.eq(OrderStatus::Active.as_str()))
+                    .filter(orders::id.ne(id))
+                    .select((orders::id, orders::notes))
+                    .load(self)?;
+                for (previous_id, notes) in previous {
+                    let note = format!("replaced by order #{id}");
+                    let notes = match notes.filter(|n| !n.trim().is_empty()) {
+                        Some(existing) => format!("{existing}\n{note}"),
+                        None => note,
+                    };
+                    diesel::update(
+                        orders::table
+                            .filter(orders::id.eq(previous_id))
+                            .filter(orders::status.eq(OrderStatus::Active.as_str())),
+                    )
+                    .set((
+                        orders::status.eq(OrderStatus::Cancelled.as_str()),
+                        orders::cancelled_at.eq(at),
+                        orders::notes.eq(notes),
+                    ))
+                    .execute(self)?;
+                }
+                let changed = diesel::update(
+                    orders::table
+                        .filter(orders::id.eq(id))
+                        .filter(orders::status.eq(OrderStatus::Pending.as_str())),
+                )
+                .set((
+                    orders::status.eq(OrderStatus::Active.as_str()),
+                    orders::activated_at.eq(at),
+                    orders::expires_at.eq(activation.expires_at.naive_utc()),
+                    orders::payment_reference.eq(activation.payment_reference.as_deref()),
+                ))
+                .execute(self)?;
+                if changed == 0 {
+                    return Err(DbError::Repo(RepoError::Conflict(format!(
+                        "order {id} is no longer pending"
+                    ))));
+                }
+                if numbered.is_none() {
+                    let year = activation.activated_at.year();
+                    diesel::insert_into(invoice_counters::table)
+                        .values((
+                            invoice_counters::year.eq(year),
+                            invoice_counters::last_seq.eq(0_i64),
+                        ))
+                        .on_conflict_do_nothing()
+                        .execute(self)?;
+                    let seq: i64 = diesel::update(invoice_counters::table.find(year))
+                        .set(invoice_counters::last_seq.eq(invoice_counters::last_seq + 1_i64))
+                        .returning(invoice_counters::last_seq)
+                        .get_result(self)?;
+                    let account = AccountRef::from_parts(&kind, account_id).ok_or_else(|| {
+                        DbError::Repo(RepoError::internal(format!(
+                            "order {id} has a corrupt account"
+                        )))
+                    })?;
+                    let buyer = self.buyer_details(account)?;
+                    let snapshot =
+                        SnapshotJson::freeze(&activation.seller, buyer, activation.activated_at);
+                    let snapshot = serde_json::to_string(&snapshot)
+                        .map_err(|e| DbError::Repo(RepoError::Internal(Box::new(e))))?;
+                    diesel::update(orders::table.find(id))
+                        .set((
+                            orders::invoice_year.eq(year),
+                            orders::invoice_seq.eq(seq),
+                            orders::invoice_number.eq(activation.numbering.render(year, seq)),
+                            orders::invoice_snapshot.eq(snapshot),
+                        ))
+                        .execute(self)?;
+                }
+                Ok(())
+            }
+
+            fn list_for_accounts(
+                &mut self,
+                users: Vec<i64>,
+                orgs: Vec<i64>,
+            ) -> Result<Vec<Order>, DbError> {
+                let rows: Vec<OrderRow> = orders::table
+                    .filter(
+                        orders::account_kind
+                            .eq("user")
+                            .and(orders::account_id.eq_any(users))
+                            .or(orders::account_kind
+                                .eq("org")
+                                .and(orders::account_id.eq_any(orgs))),
+                    )
+                    .order(orders::id.desc())
+                    .select(OrderRow::as_select())
+                    .load(self)?;
+                self.with_items(rows)
+            }
+
+            fn search(
+                &mut self,
+                filter: OrderFilter,
+                page: PageRequest,
+            ) -> Result<Page<Order>, DbError> {
+                let total: i64 = filtered_orders!(&filter).count().get_result(self)?;
+                let offset = i64::try_from(page.offset()).unwrap_or(i64::MAX);
+                let rows: Vec<OrderRow> = filtered_orders!(&filter)
+                    .order(orders::id.desc())
+                    .limit(i64::from(page.per_page()))
+                    .offset(offset)
+                    .select(OrderRow::as_select())
+                    .load(self)?;
+                Ok(Page {
+                    items: self.with_items(rows)?,
+                    total: u64::try_from(total).unwrap_or(0),
+                    request: page,
+                })
+            }
+        }
+    };
+}
+
+impl_order_sql!(SqliteConnection);
+impl_order_sql!(PgConnection);
+
+/// Orders, activations, billing details and the lifecycle store on diesel.
+#[derive(Clone)]
+pub struct DieselOrderRepository {
+    db: Database,
+}
+
+impl DieselOrderRepository {
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+}
+
+#[async_trait]
+impl OrderRepository for DieselOrderRepository {
+    async fn insert_pending(&self, order: NewOrder) -> Result<Order, RepoError> {
+        self.db
+            .query(move |conn| {
+                transaction!(conn, c => {
+                    let id = c.insert_order(&order, OrderStatus::Pending)?;
+                    c.load_order(id)
+                })
+            })
+            .await
+    }
+
+    async fn get(&self, id: OrderId) -> Result<Order, RepoError> {
+        self.db
+            .query(move |conn| with_conn!(conn, c => c.load_order(id.get())))
+            .await
+    }
+
+    async fn list_for_accounts(&self, accounts: Vec<AccountRef>) -> Result<Vec<Order>, RepoError> {
+        let users: Vec<i64> = accounts
+            .iter()
+            .filter_map(|a| match a {
+                AccountRef::User(u) => Some(u.get()),
+                AccountRef::Org(_) => None,
+            })
+            .collect();
+        let orgs: Vec<i64> = accounts
+            .iter()
+            .filter_map(|a| match a {
+                AccountRef::Org(o) => Some(o.get()),
+                AccountRef::User(_) => None,
+            })
+            .collect();
+        self.db
+            .query(move |conn| with_conn!(conn, c => c.list_for_accounts(users, orgs)))
+            .await
+    }
+
+    async fn search(
+        &self,
+        filter: OrderFilter,
+        page: PageRequest,
+    ) -> Result<Page<Order>, RepoError> {
+        self.db
+            .query(move |conn| with_conn!(conn, c => c.search(filter, page)))
+            .await
+    }
+
+    async fn active_for(&self, account: AccountRef) -> Result<Option<Order>, RepoError> {
+        self.db
+            .query(move |conn| {
+                with_conn!(conn, c => {
+                    let row: Option<OrderRow> = orders::table
+                        .filter(orders::account_kind.eq(account.kind()))
+                        .filter(orders::account_id.eq(account.raw_id()))
+                        .filter(orders::status.eq(OrderStatus::Active.as_str()))
+                        .select(OrderRow::as_select())
+                        .first(c)
+                        .optional()?;
+                    match row {
+                        Some(row) => Ok(c.with_items(vec![row])?.pop()),
+                        None => Ok(None),
+                    }
+                })
+            })
+            .await
+    }
+
+    async fn transition(
+        &self,
+        id: OrderId,
+        from: OrderStatus,
+        to: OrderStatus,
+        at: DateTime<Utc>,
+    ) -> Result<Order, RepoError> {
+        let cancelled_at = (to == OrderStatus::Cancelled).then(|| at.naive_utc());
+        self.db
+            .query(move |conn| {
+                transaction!(conn, c => {
+                    let target = orders::table
+                        .filter(orders::id.eq(id.get()))
+                        .filter(orders::status.eq(from.as_str()));
+                    let changed = match cancelled_at {
+                        Some(when) => diesel::update(target)
+                            .set((orders::status.eq(to.as_str()), orders::cancelled_at.eq(when)))
+                            .execute(c)?,
+                        None => diesel::update(target)
+                            .set(orders::status.eq(to.as_str()))
+                            .execute(c)?,
+                    };
+                    if changed == 0 {
+                        // Distinguish "no such order" from "someone changed it first".
+                        let order = c.load_order(id.get())?;
+                        return Err(DbError::Repo(RepoError::Conflict(format!(
+                            "order {id} is {}, not {from}",
+                            order.status()
+                        ))));
+                    }
+                    c.load_order(id.get())
+                })
+            })
+            .await
+    }
+}
+
+#[async_trait]
+impl OrderActivation for DieselOrderRepository {
+    async fn create_active(
+        &self,
+        order: NewOrder,
+        activation: Activation,
+    ) -> Result<Order, RepoError> {
+        self.db
+            .query(move |conn| {
+                transaction!(conn, c => {
+                    let id = c.insert_order(&order, OrderStatus::Pending)?;
+                    c.activate(id, &activation)?;
+                    c.load_order(id)
+                })
+            })
+            .await
+    }
+
+    async fn activate_pending(
+        &self,
+        id: OrderId,
+        activation: Activation,
+    ) -> Result<Order, RepoError> {
+        self.db
+            .query(move |conn| {
+                transaction!(conn, c => {
+                    c.activate(id.get(), &activation)?;
+                    c.load_order(id.get())
+                })
+            })
+            .await
+    }
+}
+
+#[async_trait]
+impl BillingDirectory for DieselOrderRepository {
+    async fn billing_details(&self, account: AccountRef) -> Result<BuyerDetails, RepoError> {
+        self.db
+            .query(move |conn| with_conn!(conn, c => c.buyer_details(account)))
+            .await
+    }
+}
+
+#[async_trait]
+impl LifecycleStore for DieselOrderRepository {
+    async fn renewal_candidates(&self, horizon: DateTime<Utc>) -> Result<Vec<Order>, RepoError> {
+        let horizon = horizon.naive_utc();
+        self.db
+            .query(move |conn| {
+                with_conn!(conn, c => {
+                    let rows: Vec<OrderRow> = orders::table
+                        .inner_join(plans::table)
+                        .filter(orders::status.eq(OrderStatus::Active.as_str()))
+                        .filter(orders::expires_at.le(horizon))
+                        .filter(plans::price_monthly_minor.gt(0_i64))
+                        .order(orders::id.asc())
+                        .select(OrderRow::as_select())
+                        .load(c)?;
+                    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+                    let renewed: Vec<Option<i64>> = orders::table
+                        .filter(orders::renewal_of.eq_any(&ids))
+                        .select(orders::renewal_of)
+                        .load(c)?;
+                    let renewed: std::collections::HashSet<i64> = renewed.into_iter().flatten().collect();
+                    let rows = rows.into_iter().filter(|r| !renewed.contains(&r.id)).collect();
+                    c.with_items(rows)
+                })
+            })
+            .await
+    }
+
+    async fn insert_renewal(&self, order: NewOrder) -> Result<Option<Order>, RepoError> {
+        self.db
+            .query(move |conn| {
+                transaction!(conn, c => {
+                    match c.insert_renewal_if_absent(&order)? {
+                        Some(id) => Ok(Some(c.load_order(id)?)),
+                        None => Ok(None),
+                    }
+                })
+            })
+            .await
+    }
+
+    async fn free_orders_due(&self, now: DateTime<Utc>) -> Result<Vec<Order>, RepoError> {
+        let now = now.naive_utc();
+        self.db
+            .query(move |conn| {
+                with_conn!(conn, c => {
+                    let rows: Vec<OrderRow> = orders::table
+                        .inner_join(plans::table)
+                        .filter(orders::status.eq(OrderStatus::Active.as_str()))
+                        .filter(orders::expires_at.le(now))
+                        .filter(plans::price_monthly_minor.eq(0_i64))
+                        .order(orders::id.asc())
+                        .select(OrderRow::as_select())
+                        .load(c)?;
+                    c.with_items(rows)
+                })
+            })
+            .await
+    }
+
+    async fn extend(
+        &self,
+        id: OrderId,
+        current: DateTime<Utc>,
+        new: DateTime<Utc>,
+    ) -> Result<bool, RepoError> {
+        let (current, new) = (current.naive_utc(), new.naive_utc());
+        self.db
+            .query(move |conn| {
+                with_conn!(conn, c => {
+                    let changed = diesel::update(
+                        orders::table
+                            .filter(orders::id.eq(id.get()))
+                            .filter(orders::status.eq(OrderStatus::Active.as_str()))
+                            .filter(orders::expires_at.eq(current)),
+                    )
+                    .set(orders::expires_at.eq(new))
+                    .execute(c)?;
+                    Ok(changed == 1)
+                })
+            })
+            .await
+    }
+
+    async fn expire_active(&self, now: DateTime<Utc>) -> Result<u64, RepoError> {
+        let now = now.naive_utc();
+        self.db
+            .query(move |conn| {
+                with_conn!(conn, c => {
+                    let paid_plans = plans::table
+                        .filter(plans::price_monthly_minor.gt(0_i64))
+                        .select(plans::id);
+                    let changed = diesel::update(
+                        orders::table
+                            .filter(orders::status.eq(OrderStatus::Active.as_str()))
+                            .filter(orders::expires_at.le(now))
+                            .filter(orders::plan_id.eq_any(paid_plans)),
+                    )
+                    .set(orders::status.eq(OrderStatus::Expired.as_str()))
+                    .execute(c)?;
+                    Ok(changed as u64)
+                })
+            })
+            .await
+    }
+
+    async fn expire_pending(&self, created_before: DateTime<Utc>) -> Result<u64, RepoError> {
+        let before = created_before.naive_utc();
+        self.db
+            .query(move |conn| {
+                with_conn!(conn, c => {
+                    let changed = diesel::update(
+                        orders::table
+                            .filter(orders::status.eq(OrderStatus::Pending.as_str()))
+                            .filter(orders::created_at.le(before)),
+                    )
+                    .set(orders::status.eq(OrderStatus::Expired.as_str()))
+                    .execute(c)?;
+                    Ok(changed as u64)
+                })
+            })
+            .await
+    }
+}
