@@ -20,6 +20,7 @@ pub struct TestApp {
     /// The app's own database handle, for set-up and for checking what was stored.
     pub db: tariff_persistence::Database,
     handle: actix_web::dev::ServerHandle,
+    workers: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl TestApp {
@@ -101,6 +102,9 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         // Stop without waiting; the runtime ends with the test anyway.
         drop(self.handle.stop(false));
+        for worker in &self.workers {
+            worker.abort();
+        }
     }
 }
 
@@ -148,6 +152,7 @@ async fn spawn_on(
         .build()
         .unwrap_or_else(|e| panic!("client: {e}"));
     let db = running.wired.db.clone();
+    let workers = running.workers;
     TestApp {
         address: running.address,
         base_url,
@@ -156,6 +161,7 @@ async fn spawn_on(
         settings,
         db,
         handle,
+        workers,
     }
 }
 

@@ -39,6 +39,9 @@ pub enum Command {
     /// API tokens.
     #[command(subcommand)]
     Tokens(TokensCommand),
+    /// Run the order lifecycle sweep once (renewals, expiry) and exit; the server
+    /// runs the same sweep every `billing.sweep_interval_secs`.
+    Sweep,
 }
 
 #[derive(Debug, Subcommand)]

@@ -19,6 +19,8 @@ pub struct Running {
     pub address: SocketAddr,
     pub server: actix_web::dev::Server,
     pub wired: wiring::Wired,
+    /// The settings poll and the lifecycle sweep; they end with the runtime.
+    pub workers: Vec<tokio::task::JoinHandle<()>>,
 }
 
 /// Migrates, wires and binds the service; the caller awaits (or spawns) `server`.
@@ -32,11 +34,13 @@ pub async fn launch(settings: &Settings) -> anyhow::Result<Running> {
         wired.state.clone(),
         &wiring::server_options(settings),
     )?;
-    wiring::spawn_pollers(&wired.state);
+    let mut workers = wiring::spawn_workers(&wired, settings);
+    workers.push(wiring::spawn_pollers(&wired.state));
     tracing::info!(%address, backend = wired.db.backend().name(), "tariff listening");
     Ok(Running {
         address,
         server,
         wired,
+        workers,
     })
 }

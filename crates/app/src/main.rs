@@ -71,6 +71,19 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Sweep => {
+            let wired = wiring::wire(&settings).await?;
+            let report = wired.lifecycle.sweep_now().await.context("sweep")?;
+            println!(
+                "sweep: {} renewal(s) created, {} free plan(s) extended, {} active and {} pending order(s) expired, {} skipped",
+                report.renewals_created,
+                report.free_extended,
+                report.expired_active,
+                report.expired_pending,
+                report.skipped
+            );
+            Ok(())
+        }
         Command::Plans(PlansCommand::List) => {
             let wired = wiring::wire(&settings).await?;
             print_plan_table(&wired.state.catalogue).await

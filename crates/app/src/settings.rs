@@ -258,8 +258,13 @@ impl Settings {
         if let Err(e) = tariff_persistence::backend_of(&self.database.url) {
             return Err(SettingsError(format!("database.url: {e}")));
         }
-        if !self.invoice.number_format.contains("{seq") {
-            return bad("invoice.number_format", "must contain {seq} or {seq:0N}");
+        if let Err(e) =
+            tariff_domain::orders::InvoiceNumberFormat::parse(&self.invoice.number_format)
+        {
+            return Err(SettingsError(format!(
+                "invoice.number_format: {}",
+                e.reason
+            )));
         }
         if self.billing.sweep_interval_secs == 0 {
             return bad("billing.sweep_interval_secs", "must be at least 1");
@@ -272,12 +277,8 @@ impl Settings {
                 return bad("auth.session_ttl_secs", "must be from 1 second to 10 years");
             }
         }
-        for (region, rate) in &self.tax {
-            if tariff_domain::TaxRate::parse_percent(rate).is_none() {
-                return Err(SettingsError(format!(
-                    "tax.{region}: `{rate}` is not a percentage from 0 to 100"
-                )));
-            }
+        if let Err(e) = tariff_domain::orders::TaxRules::parse(&self.tax) {
+            return Err(SettingsError(e.to_string()));
         }
         Ok(())
     }

@@ -4,27 +4,62 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use chrono::TimeDelta;
 use tariff_domain::accounts::AccountService;
 use tariff_domain::authentication::AuthService;
 use tariff_domain::catalogue::CatalogueService;
+use tariff_domain::orders::{
+    BillingPolicy, InvoiceNumberFormat, LifecycleService, OrderPorts, OrderService, SellerDetails,
+    TaxRules,
+};
 use tariff_domain::organisations::OrganisationService;
+use tariff_domain::ports::PlanRepository;
 use tariff_domain::quota::QuotaService;
 use tariff_domain::rate_limit::SlidingWindowLimiter;
+use tariff_domain::settings::SettingsService;
 use tariff_domain::tokens::TokenService;
 use tariff_domain::SystemClock;
 use tariff_http_api::state::SessionCookieOptions;
 use tariff_http_api::{ApiState, ServerOptions};
 use tariff_persistence::{
-    Database, DieselIdentity, DieselOrganisations, DieselPlanRepository, DieselQuotaRepository,
-    DieselUsers, PoolOptions,
+    Database, DieselIdentity, DieselOrderRepository, DieselOrganisations, DieselPlanRepository,
+    DieselQuotaRepository, DieselSettingsRepository, DieselUsers, PoolOptions,
 };
+use tokio::task::JoinHandle;
 
 use crate::settings::{Settings, SqliteSynchronous};
 
-/// The wired application: the database handle and the state handlers share.
+/// How often each instance re-reads the settings version: the billing switch reaches
+/// every instance within this interval plus one query.
+pub const SETTINGS_POLL: Duration = Duration::from_millis(500);
+
+/// The wired application: the database handle, the state handlers share, and the
+/// services background work and commands use.
 pub struct Wired {
     pub db: Database,
     pub state: ApiState,
+    pub lifecycle: LifecycleService,
+}
+
+/// The billing rules from configuration: tax, invoice numbering, the seller on invoices
+/// and the lifecycle's time limits.
+pub fn billing_policy(settings: &Settings) -> anyhow::Result<BillingPolicy> {
+    let tax = TaxRules::parse(&settings.tax).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let numbering = InvoiceNumberFormat::parse(&settings.invoice.number_format)
+        .map_err(|e| anyhow::anyhow!("invoice.number_format: {e}"))?;
+    let invoice = &settings.invoice;
+    Ok(BillingPolicy {
+        tax,
+        numbering,
+        seller: SellerDetails {
+            company_name: invoice.company_name.clone(),
+            issued_from_name: invoice.issued_from_name.clone(),
+            issued_from_address: invoice.issued_from_address.clone(),
+            logo_path: invoice.logo_path.clone().filter(|p| !p.trim().is_empty()),
+        },
+        pending_ttl: TimeDelta::days(i64::from(settings.billing.pending_ttl_days)),
+        renewal_lead: TimeDelta::days(i64::from(settings.billing.renewal_lead_days)),
+    })
 }
 
 /// Opens the database pool (without touching the schema).
@@ -67,6 +102,31 @@ pub async fn wire(settings: &Settings) -> anyhow::Result<Wired> {
     let login_limiter = Arc::new(SlidingWindowLimiter::per_minute(
         settings.auth.login_attempts_per_minute,
     ));
+    let policy = Arc::new(billing_policy(settings)?);
+    let order_store = Arc::new(DieselOrderRepository::new(db.clone()));
+    let plans: Arc<dyn PlanRepository> = Arc::new(DieselPlanRepository::new(db.clone()));
+    let orders = OrderService::new(
+        OrderPorts {
+            orders: order_store.clone(),
+            activation: order_store.clone(),
+            directory: order_store.clone(),
+            plans: plans.clone(),
+            memberships: identity.clone(),
+            clock: clock.clone(),
+        },
+        policy.clone(),
+    );
+    let lifecycle = LifecycleService::new(
+        order_store.clone(),
+        plans,
+        order_store,
+        clock.clone(),
+        policy,
+    );
+    let settings_service =
+        SettingsService::load(Arc::new(DieselSettingsRepository::new(db.clone())))
+            .await
+            .context("reading the settings")?;
     let state = ApiState {
         catalogue,
         health: Arc::new(db.clone()),
@@ -76,6 +136,8 @@ pub async fn wire(settings: &Settings) -> anyhow::Result<Wired> {
         plan_list_cache: Arc::default(),
         package_page_cache: Arc::default(),
         metrics: Arc::default(),
+        orders,
+        settings: settings_service,
         public_url: settings.server.public_url.trim_end_matches('/').into(),
         quota,
         accounts: AccountService::new(users.clone(), clock.clone()),
@@ -98,7 +160,57 @@ pub async fn wire(settings: &Settings) -> anyhow::Result<Wired> {
             trust_forwarded_for: settings.auth.trust_forwarded_for,
         },
     };
-    Ok(Wired { db, state })
+    Ok(Wired {
+        db,
+        state,
+        lifecycle,
+    })
+}
+
+/// Starts the serving instance's background work: the settings poll (keeps the
+/// billing switch current) and the lifecycle sweep every `billing.sweep_interval_secs`.
+/// Failures are logged and retried on the next tick; the tasks end with the runtime.
+pub fn spawn_workers(wired: &Wired, settings: &Settings) -> Vec<JoinHandle<()>> {
+    let settings_service = wired.state.settings.clone();
+    let poll = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(SETTINGS_POLL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match settings_service.refresh().await {
+                Ok(true) => tracing::info!(
+                    billing_enabled = settings_service.billing_enabled_now(),
+                    "billing switch changed elsewhere"
+                ),
+                Ok(false) => {}
+                Err(err) => tracing::warn!(error = %chain(&err), "settings poll failed"),
+            }
+        }
+    });
+    let lifecycle = wired.lifecycle.clone();
+    let every = Duration::from_secs(settings.billing.sweep_interval_secs.max(1));
+    let sweep = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(err) = lifecycle.sweep_now().await {
+                tracing::warn!(error = %chain(&err), "lifecycle sweep failed");
+            }
+        }
+    });
+    vec![poll, sweep]
+}
+
+fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 pub fn server_options(settings: &Settings) -> ServerOptions {

@@ -108,6 +108,11 @@ impl SettingsService {
         self.switch.clone()
     }
 
+    /// This instance's current reading of the switch (no database round trip).
+    pub fn billing_enabled_now(&self) -> bool {
+        self.switch.is_enabled()
+    }
+
     /// The stored value (not the cached one).
     pub async fn billing_enabled(&self) -> Result<bool, SettingsError> {
         Ok(self.repo.billing_enabled().await?)

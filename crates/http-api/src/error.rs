@@ -10,8 +10,10 @@ use serde::Serialize;
 use tariff_domain::accounts::AccountError;
 use tariff_domain::authentication::AuthError;
 use tariff_domain::catalogue::CatalogueError;
+use tariff_domain::orders::OrderError;
 use tariff_domain::organisations::OrgError;
 use tariff_domain::quota::QuotaError;
+use tariff_domain::settings::SettingsError;
 use tariff_domain::tokens::TokenError;
 use tariff_domain::{PageRequestError, RepoError};
 
@@ -406,6 +408,46 @@ impl From<OrgError> for ApiError {
             OrgError::Conflict(what) => ApiError::conflict(capitalised_sentence(&what)),
             OrgError::Unavailable(e) => ApiError::unavailable(&e),
             err @ OrgError::Internal(_) => ApiError::internal(&err),
+        }
+    }
+}
+
+impl From<OrderError> for ApiError {
+    fn from(err: OrderError) -> ApiError {
+        match err {
+            OrderError::OrderNotFound(id) => {
+                ApiError::not_found(format!("Order {id} does not exist."))
+            }
+            OrderError::PlanNotFound(id) => {
+                ApiError::not_found(format!("Plan {id} does not exist."))
+            }
+            OrderError::UserNotFound(id) => {
+                ApiError::not_found(format!("User {id} does not exist."))
+            }
+            OrderError::OrgNotFound(id) => {
+                ApiError::not_found(format!("Organisation {id} does not exist."))
+            }
+            err @ (OrderError::NotOrgManager | OrderError::AdminOnly) => {
+                ApiError::new(ErrorCode::Forbidden, capitalised_sentence(&err.to_string()))
+            }
+            OrderError::IllegalTransition(e) => {
+                ApiError::conflict(capitalised_sentence(&e.to_string()))
+            }
+            OrderError::Conflict(what) => ApiError::conflict(capitalised_sentence(&what)),
+            OrderError::Invalid { field, message } => {
+                ApiError::validation(field, format!("{field} {message}."))
+            }
+            OrderError::Unavailable(e) => ApiError::unavailable(&e),
+            err @ OrderError::Internal(_) => ApiError::internal(&err),
+        }
+    }
+}
+
+impl From<SettingsError> for ApiError {
+    fn from(err: SettingsError) -> ApiError {
+        match err {
+            SettingsError::Unavailable(e) => ApiError::unavailable(&e),
+            err @ SettingsError::Internal(_) => ApiError::internal(&err),
         }
     }
 }

@@ -92,30 +92,51 @@ fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
     .into()
 }
 
-/// Registers every route. Always through `web::resource(..).route(..)`: a resource
-/// answers a wrong method with 405 (and an `Allow` header) instead of 404.
+/// A resource behind the billing switch: while billing is off it answers 503
+/// `feature_disabled` (see [`middleware::require_billing`]). Use it for every plan,
+/// package, order, invoice, usage and apply/cancel-plan resource.
+pub fn billing_resource(
+    path: &str,
+) -> actix_web::Resource<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    web::resource(path).wrap(from_fn(middleware::require_billing))
+}
+
+/// Registers every route. Always through `web::resource(..).route(..)` (or
+/// [`billing_resource`]): a resource answers a wrong method with 405 (and an `Allow`
+/// header) instead of 404.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/healthz").route(web::get().to(routes::health::healthz)))
         .service(web::resource("/readyz").route(web::get().to(routes::health::readyz)))
         .service(web::resource("/metrics").route(web::get().to(routes::health::metrics)))
         .service(web::resource("/api/openapi.json").route(web::get().to(openapi::openapi_json)))
-        .service(web::resource("/api/plans").route(web::get().to(routes::plans::list_plans)))
-        .service(web::resource("/api/plans/{id}").route(web::get().to(routes::plans::get_plan)))
+        .service(billing_resource("/api/plans").route(web::get().to(routes::plans::list_plans)))
+        .service(billing_resource("/api/plans/{id}").route(web::get().to(routes::plans::get_plan)))
         .service(
-            web::resource("/api/packages").route(web::get().to(routes::packages::list_packages)),
+            billing_resource("/api/packages").route(web::get().to(routes::packages::list_packages)),
         )
         .service(
-            web::resource("/api/packages/{id}").route(web::get().to(routes::packages::get_package)),
+            billing_resource("/api/packages/{id}")
+                .route(web::get().to(routes::packages::get_package)),
         )
+        .configure(configure_orders)
         .configure(configure_quota);
 }
 
 /// Quota routes: reading for accounts, overrides and the usage ledger for admins.
 fn configure_quota(cfg: &mut web::ServiceConfig) {
     use routes::quota;
-    cfg.service(web::resource("/api/users/{id}/quota").route(web::get().to(quota::user_quota)))
+    cfg.service(billing_resource("/api/users/{id}/quota").route(web::get().to(quota::user_quota)))
         .service(
-            web::resource("/api/organisations/{id}/quota").route(web::get().to(quota::org_quota)),
+            billing_resource("/api/organisations/{id}/quota")
+                .route(web::get().to(quota::org_quota)),
         )
         .service(
             web::resource("/api/admin/users/{id}/limits")
@@ -126,19 +147,19 @@ fn configure_quota(cfg: &mut web::ServiceConfig) {
                 .route(web::put().to(quota::set_org_limits)),
         )
         .service(
-            web::resource("/api/admin/users/{id}/usage")
+            billing_resource("/api/admin/users/{id}/usage")
                 .route(web::post().to(quota::change_user_usage)),
         )
         .service(
-            web::resource("/api/admin/organisations/{id}/usage")
+            billing_resource("/api/admin/organisations/{id}/usage")
                 .route(web::post().to(quota::change_org_usage)),
         )
         .service(
-            web::resource("/api/admin/users/{id}/usage/check")
+            billing_resource("/api/admin/users/{id}/usage/check")
                 .route(web::post().to(quota::check_user_usage)),
         )
         .service(
-            web::resource("/api/admin/organisations/{id}/usage/check")
+            billing_resource("/api/admin/organisations/{id}/usage/check")
                 .route(web::post().to(quota::check_org_usage)),
         );
     configure_accounts(cfg);
@@ -183,15 +204,52 @@ fn configure_accounts(cfg: &mut web::ServiceConfig) {
                 .route(web::put().to(admin_users::update_user)),
         )
         .service(
-            web::resource("/api/admin/plans")
+            billing_resource("/api/admin/plans")
                 .route(web::get().to(admin_plans::list_plans))
                 .route(web::post().to(admin_plans::create_plan)),
         )
         .service(
-            web::resource("/api/admin/plans/{id}")
+            billing_resource("/api/admin/plans/{id}")
                 .route(web::put().to(admin_plans::update_plan))
                 .route(web::delete().to(admin_plans::delete_plan)),
         );
+}
+
+/// Orders, the admin plan lifecycle and the settings (the billing switch itself is
+/// never behind the switch).
+fn configure_orders(cfg: &mut web::ServiceConfig) {
+    use routes::{admin_orders, orders, settings};
+    cfg.service(
+        web::resource("/api/admin/settings")
+            .route(web::get().to(settings::get_settings))
+            .route(web::put().to(settings::put_settings)),
+    )
+    .service(
+        billing_resource("/api/orders")
+            .route(web::get().to(orders::list_orders))
+            .route(web::post().to(orders::place_order)),
+    )
+    .service(billing_resource("/api/orders/{id}").route(web::get().to(orders::get_order)))
+    .service(
+        billing_resource("/api/orders/{id}/cancel").route(web::post().to(orders::cancel_order)),
+    )
+    .service(
+        billing_resource("/api/admin/users/{id}/apply-plan")
+            .route(web::post().to(admin_orders::apply_plan)),
+    )
+    .service(
+        billing_resource("/api/admin/users/{id}/cancel-plan")
+            .route(web::post().to(admin_orders::cancel_plan)),
+    )
+    .service(
+        billing_resource("/api/admin/users/{id}/current-plan")
+            .route(web::get().to(admin_orders::current_plan)),
+    )
+    .service(billing_resource("/api/admin/orders").route(web::get().to(admin_orders::list_orders)))
+    .service(
+        billing_resource("/api/admin/orders/{id}/mark-paid")
+            .route(web::post().to(admin_orders::mark_paid)),
+    );
 }
 
 /// CORS for the configured origins (the middleware is not mounted at all without any).

@@ -3,15 +3,14 @@
 
 use std::time::Instant;
 
-use actix_web::body::MessageBody;
+use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::{DefaultHeaders, ErrorHandlerResponse};
 use actix_web::{web, Error};
 
-use crate::state::ApiState;
-
 use crate::error::{error_response, ErrorCode, ErrorDetails};
+use crate::state::ApiState;
 
 /// Security headers sent on every response.
 pub fn security_headers() -> DefaultHeaders {
@@ -96,4 +95,29 @@ pub fn json_error_body<B: MessageBody + 'static>(
 /// A constant header value for `Cache-Control` on public, cacheable reads.
 pub fn public_cache() -> HeaderValue {
     HeaderValue::from_static("public, max-age=1")
+}
+
+/// The billing switch's gate, wrapped around every plan, package, order, invoice, usage
+/// and apply/cancel-plan resource: while billing is off they answer 503
+/// `feature_disabled` before any other work. Reads this instance's in-memory switch
+/// (kept current by a background poll), so it costs one atomic load.
+pub async fn require_billing<B: MessageBody + 'static>(
+    req: ServiceRequest,
+    next: actix_web::middleware::Next<B>,
+) -> Result<ServiceResponse<EitherBody<B>>, Error> {
+    let enabled = req
+        .app_data::<web::Data<ApiState>>()
+        .is_none_or(|state| state.settings.billing_enabled_now());
+    if enabled {
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_left_body);
+    }
+    let response = error_response(
+        ErrorCode::FeatureDisabled,
+        "Billing is switched off on this service.",
+        &ErrorDetails::default(),
+    );
+    Ok(req.into_response(response).map_into_right_body())
 }

@@ -5,10 +5,12 @@ use std::sync::Arc;
 use tariff_domain::accounts::AccountService;
 use tariff_domain::authentication::AuthService;
 use tariff_domain::catalogue::CatalogueService;
+use tariff_domain::orders::OrderService;
+use tariff_domain::ports::{CallerResolver, Clock, HealthProbe, MembershipRepository};
+use tariff_domain::settings::SettingsService;
 
 use crate::cache::BodyCache;
 use tariff_domain::organisations::OrganisationService;
-use tariff_domain::ports::{CallerResolver, Clock, HealthProbe, MembershipRepository};
 use tariff_domain::quota::QuotaService;
 use tariff_domain::tokens::TokenService;
 
@@ -25,6 +27,9 @@ pub struct ApiState {
     /// Encoded package pages by (admin visibility, raw query string).
     pub package_page_cache: Arc<BodyCache<(bool, String)>>,
     pub metrics: Arc<crate::metrics::Metrics>,
+    pub orders: OrderService,
+    /// Settings, and this instance's in-memory billing switch.
+    pub settings: SettingsService,
     /// Absolute base URL clients reach the service at (`server.public_url`, no trailing
     /// slash): the start of every pagination link.
     pub public_url: Arc<str>,

@@ -19,7 +19,7 @@ use tariff_domain::orders::{
     LifecycleStore, NewOrder, Order, OrderActivation, OrderFilter, OrderItem, OrderRecord,
     OrderRepository, OrderStatus, SellerDetails,
 };
-use tariff_domain::paging::{Page, PageRequest};
+use tariff_domain::pagination::{Page, PageRequest};
 use tariff_domain::{AccountRef, Currency, Money, OrderId, PlanId, RepoError, TaxRate, UserId};
 
 use crate::db::Database;
@@ -616,15 +616,14 @@ macro_rules! impl_order_sql {
                 let offset = i64::try_from(page.offset()).unwrap_or(i64::MAX);
                 let rows: Vec<OrderRow> = filtered_orders!(&filter)
                     .order(orders::id.desc())
-                    .limit(i64::from(page.per_page()))
+                    .limit(i64::try_from(page.limit()).unwrap_or(i64::MAX))
                     .offset(offset)
                     .select(OrderRow::as_select())
                     .load(self)?;
-                Ok(Page {
-                    items: self.with_items(rows)?,
-                    total: u64::try_from(total).unwrap_or(0),
-                    request: page,
-                })
+                Ok(Page::new(
+                    self.with_items(rows)?,
+                    u64::try_from(total).unwrap_or(0),
+                ))
             }
         }
     };

@@ -11,7 +11,7 @@ use tariff_domain::orders::{
     Activation, BillingDirectory, InvoiceNumberFormat, LifecycleStore, NewOrder, OrderActivation,
     OrderFilter, OrderRepository, OrderStatus, SellerDetails,
 };
-use tariff_domain::paging::PageRequest;
+use tariff_domain::pagination::PageRequest;
 use tariff_domain::ports::PlanRepository;
 use tariff_domain::settings::SettingsRepository;
 use tariff_domain::{AccountRef, OrgId, Plan, PlanDraft, PlanSpec, RepoError, TaxRate, UserId};

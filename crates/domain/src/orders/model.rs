@@ -83,7 +83,7 @@ impl FromStr for OrderStatus {
 
 /// The state machine refused a change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("a {from} order cannot become {to}")]
+#[error("an order that is {from} cannot become {to}")]
 pub struct IllegalTransition {
     pub from: OrderStatus,
     pub to: OrderStatus,
@@ -563,7 +563,10 @@ mod tests {
             }
         }
         let err = Active.transition(Pending).unwrap_err();
-        assert_eq!(err.to_string(), "a active order cannot become pending");
+        assert_eq!(
+            err.to_string(),
+            "an order that is active cannot become pending"
+        );
     }
 
     #[test]

@@ -14,7 +14,7 @@ use super::tax::TaxRules;
 use crate::account::Caller;
 use crate::ids::{AccountRef, OrderId, OrgId, PlanId, UserId};
 use crate::limits::Limits;
-use crate::paging::{Page, PageRequest};
+use crate::pagination::{Page, PageRequest};
 use crate::plan::Plan;
 use crate::ports::{Clock, MembershipRepository, PlanRepository, RepoError};
 

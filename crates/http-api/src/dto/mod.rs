@@ -2,9 +2,11 @@
 //! and to domain types. Domain types never derive serde; these do.
 
 pub mod account;
+pub mod order;
 pub mod package;
 pub mod plan;
 pub mod quota;
+pub mod settings;
 
 use chrono::{DateTime, Utc};
 use serde::de::Error as _;

@@ -1,14 +1,17 @@
 //! Route handlers, one module per area. Handlers are thin: extract, convert to the
 //! domain, call a service, convert to a DTO.
 
+pub mod admin_orders;
 pub mod admin_plans;
 pub mod admin_users;
 pub mod auth;
 pub mod health;
+pub mod orders;
 pub mod organisations;
 pub mod packages;
 pub mod plans;
 pub mod quota;
+pub mod settings;
 pub mod tokens;
 
 use crate::error::ApiError;

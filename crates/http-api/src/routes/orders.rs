@@ -1,0 +1,105 @@
+//! Panel dialect: a customer's orders. Every handler answers only with the customer
+//! view of an order (no internal notes); other people's orders are 404.
+
+use actix_web::{web, HttpResponse};
+use tariff_domain::{OrderId, OrgId, PlanId};
+
+use crate::auth::Authenticated;
+use crate::dto::order::{OrderJson, PlaceOrderInput};
+use crate::error::ApiError;
+use crate::routes::path_id;
+use crate::state::ApiState;
+
+/// A positive id from a request body, or a 400 naming the field.
+pub(crate) fn body_id<T>(raw: i64, make: fn(i64) -> Option<T>, field: &str) -> Result<T, ApiError> {
+    make(raw).ok_or_else(|| ApiError::validation(field, format!("{field} must be a positive id.")))
+}
+
+/// The caller's orders and those of organisations where the caller is admin or owner,
+/// newest first.
+#[utoipa::path(
+    get, path = "/api/orders", tag = "orders",
+    responses(
+        (status = 200, description = "Orders, newest first", body = [OrderJson]),
+        (status = 401, body = crate::error::ErrorBody),
+        (status = 503, description = "Billing is switched off", body = crate::error::ErrorBody)
+    )
+)]
+pub async fn list_orders(
+    state: web::Data<ApiState>,
+    Authenticated(caller): Authenticated,
+) -> Result<HttpResponse, ApiError> {
+    let orders = state.orders.list_for(caller).await?;
+    let body: Vec<OrderJson> = orders.iter().map(OrderJson::from).collect();
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// One order: its owner, an admin or owner of its organisation, or an administrator.
+#[utoipa::path(
+    get, path = "/api/orders/{id}", tag = "orders",
+    params(("id" = i64, Path, description = "Order id")),
+    responses(
+        (status = 200, body = OrderJson),
+        (status = 401, body = crate::error::ErrorBody),
+        (status = 404, description = "No such order, or not yours", body = crate::error::ErrorBody)
+    )
+)]
+pub async fn get_order(
+    state: web::Data<ApiState>,
+    Authenticated(caller): Authenticated,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path_id(id.into_inner(), OrderId::new, "Order")?;
+    let order = state.orders.get(caller, id).await?;
+    Ok(HttpResponse::Ok().json(OrderJson::from(&order)))
+}
+
+/// Orders a plan, priced by the server. A price-0 plan is active at once (replacing
+/// the account's previous plan); any other stays `pending` until paid.
+#[utoipa::path(
+    post, path = "/api/orders", tag = "orders",
+    request_body = PlaceOrderInput,
+    responses(
+        (status = 201, description = "The order (pending, or active for a free plan)", body = OrderJson),
+        (status = 400, body = crate::error::ErrorBody),
+        (status = 401, body = crate::error::ErrorBody),
+        (status = 403, description = "Not an admin or owner of the organisation", body = crate::error::ErrorBody),
+        (status = 404, description = "No such (visible) plan", body = crate::error::ErrorBody),
+        (status = 409, body = crate::error::ErrorBody)
+    )
+)]
+pub async fn place_order(
+    state: web::Data<ApiState>,
+    Authenticated(caller): Authenticated,
+    body: web::Json<PlaceOrderInput>,
+) -> Result<HttpResponse, ApiError> {
+    let input = body.into_inner();
+    let plan = body_id(input.plan_id, PlanId::new, "planId")?;
+    let org = input
+        .org_id
+        .map(|raw| body_id(raw, OrgId::new, "orgId"))
+        .transpose()?;
+    let order = state.orders.place(caller, plan, org).await?;
+    Ok(HttpResponse::Created().json(OrderJson::from(&order)))
+}
+
+/// Cancels a pending or active order (409 for any other status).
+#[utoipa::path(
+    post, path = "/api/orders/{id}/cancel", tag = "orders",
+    params(("id" = i64, Path, description = "Order id")),
+    responses(
+        (status = 200, description = "The cancelled order", body = OrderJson),
+        (status = 401, body = crate::error::ErrorBody),
+        (status = 404, body = crate::error::ErrorBody),
+        (status = 409, description = "The order is already cancelled or expired", body = crate::error::ErrorBody)
+    )
+)]
+pub async fn cancel_order(
+    state: web::Data<ApiState>,
+    Authenticated(caller): Authenticated,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path_id(id.into_inner(), OrderId::new, "Order")?;
+    let order = state.orders.cancel(caller, id).await?;
+    Ok(HttpResponse::Ok().json(OrderJson::from(&order)))
+}
