@@ -753,6 +753,7 @@ async fn the_billing_switch_gates_billing_endpoints_on_every_instance() {
             format!("/api/plans/{pro}"),
             "/api/orders".to_owned(),
             format!("/api/orders/{id}"),
+            format!("/api/orders/{id}/invoice"),
             "/api/admin/orders".to_owned(),
             format!("/api/admin/users/{}/current-plan", customer.id),
         ];
@@ -985,5 +986,121 @@ async fn the_openapi_document_lists_the_order_endpoints() {
             doc["paths"][path][method].is_object(),
             "openapi lacks {method} {path}"
         );
+    }
+}
+
+/// The text of a PDF through `pdftotext`, or `None` (with a loud line) without it.
+fn pdf_text(pdf: &[u8]) -> Option<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("invoice.pdf");
+    std::fs::write(&path, pdf).unwrap();
+    match std::process::Command::new("pdftotext")
+        .arg(&path)
+        .arg("-")
+        .output()
+    {
+        Ok(out) if out.status.success() => Some(String::from_utf8_lossy(&out.stdout).into_owned()),
+        _ => {
+            eprintln!("SKIPPING PDF text checks: pdftotext is not available");
+            None
+        }
+    }
+}
+
+async fn download(app: &TestApp, token: &str, id: i64) -> Vec<u8> {
+    let response = app
+        .get_as(token, &format!("/api/orders/{id}/invoice"))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let headers = response.headers().clone();
+    assert_eq!(headers["content-type"], "application/pdf");
+    assert_eq!(
+        headers["content-disposition"],
+        format!("attachment; filename=\"invoice-{id}.pdf\"").as_str()
+    );
+    let pdf = response.bytes().await.unwrap().to_vec();
+    assert!(pdf.starts_with(b"%PDF"));
+    pdf
+}
+
+#[tokio::test]
+async fn invoices_download_as_proforma_then_numbered() {
+    for db in backends() {
+        let app = spawn_taxed(db).await;
+        let admin = app.seed_user("admin@example.com", "admin").await;
+        let customer = app.seed_user("zoe@example.com", "user").await;
+        let stranger = app.seed_user("stranger@example.com", "user").await;
+        set_country(&app, customer.id, "DE").await;
+        let pro = create_plan(&app, "Pro", "9.99", 5, false).await;
+
+        let order = json(
+            app.post_as(&customer.token, "/api/orders", &json!({"planId": pro}))
+                .await,
+        )
+        .await;
+        let id = order["id"].as_i64().unwrap();
+        let proforma = download(&app, &customer.token, id).await;
+        if let Some(text) = pdf_text(&proforma) {
+            assert!(text.contains("PROFORMA"), "{text}");
+            assert!(!text.contains("INV-"), "{text}");
+            assert!(
+                text.contains("11.89") && text.contains("zoe@example.com"),
+                "{text}"
+            );
+        }
+        assert_eq!(
+            app.get_as(&stranger.token, &format!("/api/orders/{id}/invoice"))
+                .await
+                .status(),
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            app.get(&format!("/api/orders/{id}/invoice")).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            app.get_as(&customer.token, "/api/orders/999999/invoice")
+                .await
+                .status(),
+            StatusCode::NOT_FOUND
+        );
+
+        let paid = app
+            .post_as(
+                &admin.token,
+                &format!("/api/admin/orders/{id}/mark-paid"),
+                &json!({"reference": "BANK-77"}),
+            )
+            .await;
+        assert_eq!(paid.status(), StatusCode::OK);
+        let applied = json(
+            app.post_as(
+                &admin.token,
+                &format!("/api/admin/users/{}/apply-plan", customer.id),
+                &json!({"planId": pro, "notes": "SECRET-NOTE comped"}),
+            )
+            .await,
+        )
+        .await;
+        let applied_id = applied["order"]["id"].as_i64().unwrap();
+        let invoice = download(&app, &customer.token, id).await;
+        let admin_copy = download(&app, &admin.token, applied_id).await;
+        assert!(invoice.len() < 100 * 1024, "{} bytes", invoice.len());
+        if let (Some(text), Some(admin_text)) = (pdf_text(&invoice), pdf_text(&admin_copy)) {
+            assert!(text.contains(&format!("INV-{}-000001", year())), "{text}");
+            assert!(!text.contains("PROFORMA"), "{text}");
+            assert!(
+                text.contains("BANK-77") && text.contains("11.89") && text.contains("19"),
+                "{text}"
+            );
+            assert!(
+                admin_text.contains(&format!("INV-{}-000002", year())),
+                "{admin_text}"
+            );
+            assert!(
+                !admin_text.contains("SECRET-NOTE"),
+                "internal notes on an invoice: {admin_text}"
+            );
+        }
     }
 }

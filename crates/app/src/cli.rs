@@ -42,6 +42,17 @@ pub enum Command {
     /// Run the order lifecycle sweep once (renewals, expiry) and exit; the server
     /// runs the same sweep every `billing.sweep_interval_secs`.
     Sweep,
+    /// Write an order's invoice (a PROFORMA while the order is pending) as a PDF.
+    Invoice(InvoiceArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InvoiceArgs {
+    /// The order's id.
+    pub order_id: i64,
+    /// Where to write the PDF.
+    #[arg(long, value_name = "FILE.pdf")]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]

@@ -84,6 +84,16 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Invoice(args) => {
+            let id = tariff_domain::OrderId::new(args.order_id)
+                .ok_or_else(|| anyhow::anyhow!("order id must be a positive number"))?;
+            let wired = wiring::wire(&settings).await?;
+            let pdf = wired.state.invoices.pdf_for_operator(id).await?;
+            std::fs::write(&args.out, &pdf)
+                .with_context(|| format!("cannot write {}", args.out.display()))?;
+            println!("wrote {} ({} bytes)", args.out.display(), pdf.len());
+            Ok(())
+        }
         Command::Plans(PlansCommand::List) => {
             let wired = wiring::wire(&settings).await?;
             print_plan_table(&wired.state.catalogue).await

@@ -9,8 +9,8 @@ use tariff_domain::accounts::AccountService;
 use tariff_domain::authentication::AuthService;
 use tariff_domain::catalogue::CatalogueService;
 use tariff_domain::orders::{
-    BillingPolicy, InvoiceNumberFormat, LifecycleService, OrderPorts, OrderService, SellerDetails,
-    TaxRules,
+    BillingPolicy, InvoiceNumberFormat, InvoiceService, LifecycleService, OrderPorts, OrderService,
+    SellerDetails, TaxRules,
 };
 use tariff_domain::organisations::OrganisationService;
 use tariff_domain::ports::PlanRepository;
@@ -59,6 +59,8 @@ pub fn billing_policy(settings: &Settings) -> anyhow::Result<BillingPolicy> {
         },
         pending_ttl: TimeDelta::days(i64::from(settings.billing.pending_ttl_days)),
         renewal_lead: TimeDelta::days(i64::from(settings.billing.renewal_lead_days)),
+        due_days: invoice.due_days,
+        footer: Some(invoice.footer.clone()).filter(|f| !f.trim().is_empty()),
     })
 }
 
@@ -116,6 +118,15 @@ pub async fn wire(settings: &Settings) -> anyhow::Result<Wired> {
         },
         policy.clone(),
     );
+    let renderer = tariff_invoice::GenpdfInvoiceRenderer::new()
+        .map_err(|e| anyhow::anyhow!("invoice renderer: {e}"))?;
+    let invoices = InvoiceService::new(
+        orders.clone(),
+        order_store.clone(),
+        Arc::new(renderer),
+        clock.clone(),
+        policy.clone(),
+    );
     let lifecycle = LifecycleService::new(
         order_store.clone(),
         plans,
@@ -137,6 +148,7 @@ pub async fn wire(settings: &Settings) -> anyhow::Result<Wired> {
         package_page_cache: Arc::default(),
         metrics: Arc::default(),
         orders,
+        invoices,
         settings: settings_service,
         public_url: settings.server.public_url.trim_end_matches('/').into(),
         quota,

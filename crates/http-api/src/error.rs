@@ -10,7 +10,7 @@ use serde::Serialize;
 use tariff_domain::accounts::AccountError;
 use tariff_domain::authentication::AuthError;
 use tariff_domain::catalogue::CatalogueError;
-use tariff_domain::orders::OrderError;
+use tariff_domain::orders::{InvoiceError, OrderError};
 use tariff_domain::organisations::OrgError;
 use tariff_domain::quota::QuotaError;
 use tariff_domain::settings::SettingsError;
@@ -439,6 +439,15 @@ impl From<OrderError> for ApiError {
             }
             OrderError::Unavailable(e) => ApiError::unavailable(&e),
             err @ OrderError::Internal(_) => ApiError::internal(&err),
+        }
+    }
+}
+
+impl From<InvoiceError> for ApiError {
+    fn from(err: InvoiceError) -> ApiError {
+        match err {
+            InvoiceError::Order(e) => ApiError::from(e),
+            err @ InvoiceError::Render(_) => ApiError::internal(&err),
         }
     }
 }

@@ -233,6 +233,7 @@ fn configure_orders(cfg: &mut web::ServiceConfig) {
     .service(
         billing_resource("/api/orders/{id}/cancel").route(web::post().to(orders::cancel_order)),
     )
+    .service(billing_resource("/api/orders/{id}/invoice").route(web::get().to(orders::get_invoice)))
     .service(
         billing_resource("/api/admin/users/{id}/apply-plan")
             .route(web::post().to(admin_orders::apply_plan)),

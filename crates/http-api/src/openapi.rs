@@ -43,6 +43,7 @@ use utoipa::OpenApi;
         crate::routes::orders::get_order,
         crate::routes::orders::place_order,
         crate::routes::orders::cancel_order,
+        crate::routes::orders::get_invoice,
         crate::routes::admin_orders::apply_plan,
         crate::routes::admin_orders::cancel_plan,
         crate::routes::admin_orders::current_plan,

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use tariff_domain::accounts::AccountService;
 use tariff_domain::authentication::AuthService;
 use tariff_domain::catalogue::CatalogueService;
-use tariff_domain::orders::OrderService;
+use tariff_domain::orders::{InvoiceService, OrderService};
 use tariff_domain::ports::{CallerResolver, Clock, HealthProbe, MembershipRepository};
 use tariff_domain::settings::SettingsService;
 
@@ -28,6 +28,7 @@ pub struct ApiState {
     pub package_page_cache: Arc<BodyCache<(bool, String)>>,
     pub metrics: Arc<crate::metrics::Metrics>,
     pub orders: OrderService,
+    pub invoices: InvoiceService,
     /// Settings, and this instance's in-memory billing switch.
     pub settings: SettingsService,
     /// Absolute base URL clients reach the service at (`server.public_url`, no trailing

@@ -1,6 +1,7 @@
 //! Orders: the aggregate and its state machine, tax rules, invoice numbering, the
 //! ports they need, and the use cases (ordering, administration, lifecycle).
 
+pub mod invoicing;
 pub mod lifecycle;
 pub mod model;
 pub mod numbering;
@@ -10,6 +11,7 @@ pub mod tax;
 #[cfg(test)]
 mod tests;
 
+pub use invoicing::{invoice_document, InvoiceError, InvoiceService};
 pub use lifecycle::{LifecycleError, LifecycleService, SweepReport};
 pub use model::{
     months_after, next_anniversary, one_month_after, BuyerDetails, Charges, IllegalTransition,

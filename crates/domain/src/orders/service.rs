@@ -34,6 +34,10 @@ pub struct BillingPolicy {
     pub pending_ttl: TimeDelta,
     /// A paid plan's renewal order is created this long before the period ends.
     pub renewal_lead: TimeDelta,
+    /// Days from an invoice's issue date to its due date.
+    pub due_days: u32,
+    /// Printed at the foot of every invoice.
+    pub footer: Option<String>,
 }
 
 impl Default for BillingPolicy {
@@ -44,6 +48,8 @@ impl Default for BillingPolicy {
             seller: SellerDetails::default(),
             pending_ttl: TimeDelta::days(7),
             renewal_lead: TimeDelta::days(7),
+            due_days: 14,
+            footer: None,
         }
     }
 }
@@ -81,7 +87,7 @@ pub enum OrderError {
 
 impl OrderError {
     /// Maps a repository error; `not_found` says what a `NotFound` means here.
-    fn from_repo(err: RepoError, not_found: impl FnOnce() -> OrderError) -> OrderError {
+    pub(crate) fn from_repo(err: RepoError, not_found: impl FnOnce() -> OrderError) -> OrderError {
         match err {
             RepoError::NotFound => not_found(),
             other => OrderError::repo(other),
@@ -411,9 +417,8 @@ impl OrderService {
             .map_err(OrderError::repo)
     }
 
-    /// Administrators (and the invoice command): any order, no access check.
-    pub async fn get_any(&self, admin: Caller, id: OrderId) -> Result<Order, OrderError> {
-        require_admin(admin)?;
+    /// Any order, no access check: for trusted operators only (the command line).
+    pub async fn get_for_operator(&self, id: OrderId) -> Result<Order, OrderError> {
         self.load(id).await
     }
 

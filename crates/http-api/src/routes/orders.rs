@@ -1,6 +1,7 @@
 //! Panel dialect: a customer's orders. Every handler answers only with the customer
 //! view of an order (no internal notes); other people's orders are 404.
 
+use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 use tariff_domain::{OrderId, OrgId, PlanId};
 
@@ -102,4 +103,32 @@ pub async fn cancel_order(
     let id = path_id(id.into_inner(), OrderId::new, "Order")?;
     let order = state.orders.cancel(caller, id).await?;
     Ok(HttpResponse::Ok().json(OrderJson::from(&order)))
+}
+
+/// The order's invoice as a PDF download (same access rule as the order). A numbered
+/// invoice once the order has been active; a PROFORMA without number before.
+#[utoipa::path(
+    get, path = "/api/orders/{id}/invoice", tag = "orders",
+    params(("id" = i64, Path, description = "Order id")),
+    responses(
+        (status = 200, description = "`application/pdf`, as an attachment `invoice-<id>.pdf`", content_type = "application/pdf", body = Vec<u8>),
+        (status = 401, body = crate::error::ErrorBody),
+        (status = 404, description = "No such order, or not yours", body = crate::error::ErrorBody)
+    )
+)]
+pub async fn get_invoice(
+    state: web::Data<ApiState>,
+    Authenticated(caller): Authenticated,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path_id(id.into_inner(), OrderId::new, "Order")?;
+    let pdf = state.invoices.pdf(caller, id).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/pdf")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"invoice-{id}.pdf\""),
+        ))
+        .insert_header((header::CACHE_CONTROL, "private, no-store"))
+        .body(pdf))
 }

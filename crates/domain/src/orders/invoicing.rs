@@ -1,0 +1,378 @@
+//! Invoices for orders: what the PDF shows, built from the order and its frozen
+//! snapshot, rendered through the [`InvoiceRenderer`] port. An order that was never
+//! active has no number yet and prints as a PROFORMA with the buyer's current details.
+
+use std::sync::Arc;
+
+use chrono::{NaiveDate, TimeDelta};
+
+use super::model::{BuyerDetails, Order, SellerDetails};
+use super::ports::BillingDirectory;
+use super::service::{BillingPolicy, OrderError, OrderService};
+use crate::account::Caller;
+use crate::ids::{AccountRef, OrderId};
+use crate::invoice::{
+    InvoiceDocument, InvoiceKind, InvoiceLine, InvoiceRenderer, Party, RenderError,
+};
+use crate::ports::{Clock, RepoError};
+
+/// Why an invoice could not be produced.
+#[derive(Debug, thiserror::Error)]
+pub enum InvoiceError {
+    #[error(transparent)]
+    Order(#[from] OrderError),
+    #[error("invoice rendering failed")]
+    Render(#[source] RenderError),
+}
+
+/// Produces invoice PDFs under the order's access rule.
+#[derive(Clone)]
+pub struct InvoiceService {
+    orders: OrderService,
+    directory: Arc<dyn BillingDirectory>,
+    renderer: Arc<dyn InvoiceRenderer>,
+    clock: Arc<dyn Clock>,
+    policy: Arc<BillingPolicy>,
+}
+
+impl InvoiceService {
+    pub fn new(
+        orders: OrderService,
+        directory: Arc<dyn BillingDirectory>,
+        renderer: Arc<dyn InvoiceRenderer>,
+        clock: Arc<dyn Clock>,
+        policy: Arc<BillingPolicy>,
+    ) -> InvoiceService {
+        InvoiceService {
+            orders,
+            directory,
+            renderer,
+            clock,
+            policy,
+        }
+    }
+
+    /// The PDF of an order the caller may see (same rule as reading the order: others
+    /// get `OrderNotFound`).
+    pub async fn pdf(&self, caller: Caller, id: OrderId) -> Result<Vec<u8>, InvoiceError> {
+        let order = self.orders.get(caller, id).await?;
+        self.render(&order).await
+    }
+
+    /// The PDF of any order, for trusted operators (the command line).
+    pub async fn pdf_for_operator(&self, id: OrderId) -> Result<Vec<u8>, InvoiceError> {
+        let order = self.orders.get_for_operator(id).await?;
+        self.render(&order).await
+    }
+
+    async fn render(&self, order: &Order) -> Result<Vec<u8>, InvoiceError> {
+        // A numbered invoice prints its frozen snapshot; a proforma today's details.
+        let current_buyer = match order.invoice() {
+            Some(_) => None,
+            None => Some(
+                match self.directory.billing_details(order.account()).await {
+                    Ok(buyer) => buyer,
+                    Err(RepoError::NotFound) => BuyerDetails {
+                        name: account_label(order.account()),
+                        ..BuyerDetails::default()
+                    },
+                    Err(other) => {
+                        return Err(OrderError::from_repo(other, || {
+                            OrderError::OrderNotFound(order.id())
+                        })
+                        .into())
+                    }
+                },
+            ),
+        };
+        let today = self.clock.now().date_naive();
+        let document = invoice_document(order, current_buyer.as_ref(), today, &self.policy);
+        self.renderer
+            .render(&document)
+            .await
+            .map_err(InvoiceError::Render)
+    }
+}
+
+fn account_label(account: AccountRef) -> String {
+    match account {
+        AccountRef::User(user) => format!("User #{user}"),
+        AccountRef::Org(org) => format!("Organisation #{org}"),
+    }
+}
+
+/// What the invoice of `order` shows. A numbered order uses its frozen snapshot
+/// (seller, buyer, issue date); otherwise it is a proforma issued `today` with the
+/// current seller configuration and `current_buyer`. Internal notes never appear.
+pub fn invoice_document(
+    order: &Order,
+    current_buyer: Option<&BuyerDetails>,
+    today: NaiveDate,
+    policy: &BillingPolicy,
+) -> InvoiceDocument {
+    let fallback_buyer = BuyerDetails {
+        name: account_label(order.account()),
+        ..BuyerDetails::default()
+    };
+    let (kind, issue_date, seller, buyer) = match order.invoice() {
+        Some(issued) => (
+            InvoiceKind::Invoice {
+                number: issued.number.clone(),
+            },
+            issued.snapshot.frozen_at.date_naive(),
+            &issued.snapshot.seller,
+            &issued.snapshot.buyer,
+        ),
+        None => (
+            InvoiceKind::Proforma,
+            today,
+            &policy.seller,
+            current_buyer.unwrap_or(&fallback_buyer),
+        ),
+    };
+    let service_period = match (order.activated_at(), order.expires_at()) {
+        (Some(start), Some(end)) => {
+            let first = start.date_naive();
+            let last = (end - TimeDelta::days(1)).date_naive().max(first);
+            Some((first, last))
+        }
+        _ => None,
+    };
+    let charges = order.charges();
+    InvoiceDocument {
+        kind,
+        order_id: order.id(),
+        status: order.status().as_str().to_owned(),
+        issue_date,
+        due_date: issue_date + TimeDelta::days(i64::from(policy.due_days)),
+        service_period,
+        company_name: seller.company_name.clone(),
+        seller: seller_party(seller),
+        buyer: buyer_party(buyer),
+        lines: charges
+            .items()
+            .iter()
+            .map(|item| InvoiceLine {
+                description: item.description().to_owned(),
+                quantity: item.quantity(),
+                unit_price: item.unit_price(),
+                amount: item.amount(),
+            })
+            .collect(),
+        subtotal: charges.subtotal(),
+        tax_rate: charges.tax_rate(),
+        tax: charges.tax(),
+        total: charges.total(),
+        payment_reference: order.payment_reference().map(str::to_owned),
+        footer: policy.footer.clone().filter(|f| !f.trim().is_empty()),
+        logo_path: seller.logo_path.clone(),
+    }
+}
+
+fn non_blank(text: Option<&str>) -> Option<String> {
+    text.map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+}
+
+/// The issued-from block: its name, then the configured address one line per line
+/// (a literal `\n`, as environment variables often carry it, also breaks the line).
+fn seller_party(seller: &SellerDetails) -> Party {
+    Party {
+        name: seller.issued_from_name.clone(),
+        lines: seller
+            .issued_from_address
+            .replace("\\n", "\n")
+            .lines()
+            .filter_map(|line| non_blank(Some(line)))
+            .collect(),
+    }
+}
+
+/// The bill-to block: the company (or the person), then the person under a company,
+/// address, postcode and city, country, tax id and email.
+fn buyer_party(buyer: &BuyerDetails) -> Party {
+    let mut lines = Vec::new();
+    let name = match non_blank(buyer.company.as_deref()) {
+        Some(company) => {
+            lines.extend(non_blank(Some(&buyer.name)));
+            company
+        }
+        None => buyer.name.clone(),
+    };
+    lines.extend(non_blank(buyer.address_line1.as_deref()));
+    lines.extend(non_blank(buyer.address_line2.as_deref()));
+    let place = [buyer.postcode.as_deref(), buyer.city.as_deref()]
+        .into_iter()
+        .filter_map(non_blank)
+        .collect::<Vec<_>>()
+        .join(" ");
+    lines.extend(non_blank(Some(&place)));
+    lines.extend(non_blank(buyer.country.as_deref()));
+    if let Some(tax_id) = non_blank(buyer.tax_id.as_deref()) {
+        lines.push(format!("Tax ID: {tax_id}"));
+    }
+    lines.extend(non_blank(buyer.email.as_deref()));
+    Party { name, lines }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{PlanId, UserId};
+    use crate::money::TaxRate;
+    use crate::orders::model::{
+        InvoiceSnapshot, IssuedInvoice, NewOrder, OrderRecord, OrderStatus,
+    };
+    use crate::plan::{Plan, PlanDraft, PlanSpec};
+    use chrono::{TimeZone, Utc};
+
+    fn order(active: bool) -> Order {
+        let created = Utc.with_ymd_and_hms(2026, 11, 21, 10, 0, 0).unwrap();
+        let spec = PlanSpec::new(PlanDraft {
+            name: "Pro".into(),
+            price: "9.99".into(),
+            ..PlanDraft::default()
+        })
+        .unwrap();
+        let plan = Plan::new(PlanId::new(3).unwrap(), spec, created);
+        let user = UserId::new(55).unwrap();
+        let new = NewOrder::for_plan(
+            &plan,
+            AccountRef::User(user),
+            None,
+            TaxRate::parse_percent("19").unwrap(),
+            created,
+        )
+        .unwrap()
+        .with_notes(Some("internal: comped by Bob".into()));
+        let snapshot = InvoiceSnapshot {
+            seller: SellerDetails {
+                company_name: "Frozen Co".into(),
+                issued_from_name: "Frozen Billing".into(),
+                issued_from_address: "1 Old Way\\nOldtown".into(),
+                logo_path: Some("/old.png".into()),
+            },
+            buyer: BuyerDetails {
+                name: "Zoë Müller".into(),
+                company: Some("Acme".into()),
+                address_line1: Some("1 Market St".into()),
+                postcode: Some("62701".into()),
+                city: Some("Springfield".into()),
+                country: Some("US".into()),
+                tax_id: Some("US-1".into()),
+                ..BuyerDetails::default()
+            },
+            frozen_at: created,
+        };
+        Order::restore(OrderRecord {
+            id: OrderId::new(101).unwrap(),
+            account: new.account(),
+            placed_by: new.placed_by(),
+            plan_id: new.plan_id(),
+            status: if active {
+                OrderStatus::Active
+            } else {
+                OrderStatus::Pending
+            },
+            description: new.description().to_owned(),
+            charges: new.charges().clone(),
+            notes: new.notes().map(str::to_owned),
+            payment_reference: active.then(|| "TARIFF-101".to_owned()),
+            renewal_of: None,
+            created_at: created,
+            activated_at: active.then_some(created),
+            expires_at: active.then(|| Utc.with_ymd_and_hms(2026, 12, 21, 10, 0, 0).unwrap()),
+            cancelled_at: None,
+            invoice: active.then(|| IssuedInvoice {
+                number: "INV-2026-000001".into(),
+                year: 2026,
+                seq: 1,
+                snapshot,
+            }),
+        })
+        .unwrap()
+    }
+
+    fn policy() -> BillingPolicy {
+        BillingPolicy {
+            seller: SellerDetails {
+                company_name: "Current Co".into(),
+                issued_from_name: "Current Billing".into(),
+                issued_from_address: "2 New Road".into(),
+                logo_path: None,
+            },
+            footer: Some("Thanks".into()),
+            ..BillingPolicy::default()
+        }
+    }
+
+    fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    #[test]
+    fn a_numbered_invoice_prints_its_frozen_snapshot() {
+        let doc = invoice_document(&order(true), None, date(2027, 3, 3), &policy());
+        assert_eq!(
+            doc.kind,
+            InvoiceKind::Invoice {
+                number: "INV-2026-000001".into()
+            }
+        );
+        assert_eq!(doc.issue_date, date(2026, 11, 21));
+        assert_eq!(doc.due_date, date(2026, 12, 5));
+        assert_eq!(
+            doc.service_period,
+            Some((date(2026, 11, 21), date(2026, 12, 20)))
+        );
+        assert_eq!(doc.company_name, "Frozen Co");
+        assert_eq!(doc.seller.name, "Frozen Billing");
+        assert_eq!(doc.seller.lines, vec!["1 Old Way", "Oldtown"]);
+        assert_eq!(doc.buyer.name, "Acme");
+        assert_eq!(
+            doc.buyer.lines,
+            vec![
+                "Zoë Müller",
+                "1 Market St",
+                "62701 Springfield",
+                "US",
+                "Tax ID: US-1"
+            ]
+        );
+        assert_eq!(doc.logo_path.as_deref(), Some("/old.png"));
+        assert_eq!(
+            (doc.subtotal.minor(), doc.tax.minor(), doc.total.minor()),
+            (999, 190, 1189)
+        );
+        assert_eq!(doc.lines.len(), 1);
+        assert_eq!(doc.payment_reference.as_deref(), Some("TARIFF-101"));
+        assert_eq!(doc.footer.as_deref(), Some("Thanks"));
+        assert_eq!(doc.status, "active");
+        assert!(
+            !format!("{doc:?}").contains("comped"),
+            "internal notes leaked"
+        );
+    }
+
+    #[test]
+    fn a_pending_order_is_a_proforma_with_current_details() {
+        let buyer = BuyerDetails {
+            name: "Now Name".into(),
+            email: Some("now@example.com".into()),
+            ..BuyerDetails::default()
+        };
+        let doc = invoice_document(&order(false), Some(&buyer), date(2026, 11, 22), &policy());
+        assert_eq!(doc.kind, InvoiceKind::Proforma);
+        assert_eq!(doc.issue_date, date(2026, 11, 22));
+        assert_eq!(doc.service_period, None);
+        assert_eq!(doc.company_name, "Current Co");
+        assert_eq!(doc.buyer.name, "Now Name");
+        assert_eq!(doc.buyer.lines, vec!["now@example.com"]);
+        assert_eq!(doc.status, "pending");
+        assert!(
+            !format!("{doc:?}").contains("comped"),
+            "internal notes leaked"
+        );
+    }
+}
