@@ -175,17 +175,19 @@ fn non_blank(text: Option<&str>) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// The issued-from block: its name, then the configured address one line per line
-/// (a literal `\n`, as environment variables often carry it, also breaks the line).
+/// The issued-from block: its name, then the configured address one line per line.
+/// Lines are separated by line breaks (a literal `\n`, as environment variables often
+/// carry it, counts too) or, in a one-line address, by ", ".
 fn seller_party(seller: &SellerDetails) -> Party {
+    let address = seller.issued_from_address.replace("\\n", "\n");
+    let lines: Vec<&str> = if address.contains('\n') {
+        address.lines().collect()
+    } else {
+        address.split(", ").collect()
+    };
     Party {
         name: seller.issued_from_name.clone(),
-        lines: seller
-            .issued_from_address
-            .replace("\\n", "\n")
-            .lines()
-            .filter_map(|line| non_blank(Some(line)))
-            .collect(),
+        lines: lines.into_iter().filter_map(|line| non_blank(Some(line))).collect(),
     }
 }
 
@@ -299,7 +301,7 @@ mod tests {
             seller: SellerDetails {
                 company_name: "Current Co".into(),
                 issued_from_name: "Current Billing".into(),
-                issued_from_address: "2 New Road".into(),
+                issued_from_address: "2 New Road, Newtown".into(),
                 logo_path: None,
             },
             footer: Some("Thanks".into()),
@@ -367,6 +369,7 @@ mod tests {
         assert_eq!(doc.issue_date, date(2026, 11, 22));
         assert_eq!(doc.service_period, None);
         assert_eq!(doc.company_name, "Current Co");
+        assert_eq!(doc.seller.lines, vec!["2 New Road", "Newtown"]);
         assert_eq!(doc.buyer.name, "Now Name");
         assert_eq!(doc.buyer.lines, vec!["now@example.com"]);
         assert_eq!(doc.status, "pending");
