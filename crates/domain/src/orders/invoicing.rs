@@ -187,7 +187,10 @@ fn seller_party(seller: &SellerDetails) -> Party {
     };
     Party {
         name: seller.issued_from_name.clone(),
-        lines: lines.into_iter().filter_map(|line| non_blank(Some(line))).collect(),
+        lines: lines
+            .into_iter()
+            .filter_map(|line| non_blank(Some(line)))
+            .collect(),
     }
 }
 
