@@ -12,7 +12,7 @@ use tariff_domain::orders::{
     ApplyPlan, BillingPolicy, LifecycleService, OrderFilter, OrderPorts, OrderRepository,
     OrderService, OrderStatus, SweepReport,
 };
-use tariff_domain::paging::PageRequest;
+use tariff_domain::pagination::PageRequest;
 use tariff_domain::{AccountRef, Caller, OrderId, PlanDraft, PlanId, Role, UserId};
 use tariff_persistence::{
     Database, DieselIdentity, DieselOrderRepository, DieselPlanRepository, PoolOptions,
