@@ -648,7 +648,7 @@ async fn the_admin_order_list_is_paginated_and_filtered() {
         assert!(page["links"]["next"]
             .as_str()
             .unwrap()
-            .ends_with("per_page=2&page=2"));
+            .ends_with("/api/admin/orders?page=2&per_page=2"));
         assert!(page["links"]["prev"].is_null());
         let second = json(
             app.get_as(&admin.token, "/api/admin/orders?per_page=2&page=2")
