@@ -885,15 +885,28 @@ impl LifecycleStore for DieselOrderRepository {
                     let paid_plans = plans::table
                         .filter(plans::price_monthly_minor.gt(0_i64))
                         .select(plans::id);
-                    let changed = diesel::update(
-                        orders::table
-                            .filter(orders::status.eq(OrderStatus::Active.as_str()))
-                            .filter(orders::expires_at.le(now))
-                            .filter(orders::plan_id.eq_any(paid_plans)),
-                    )
-                    .set(orders::status.eq(OrderStatus::Expired.as_str()))
-                    .execute(c)?;
-                    Ok(changed as u64)
+                    let due: Vec<i64> = orders::table
+                        .filter(orders::status.eq(OrderStatus::Active.as_str()))
+                        .filter(orders::expires_at.le(now))
+                        .filter(orders::plan_id.eq_any(paid_plans))
+                        .order(orders::id.asc())
+                        .select(orders::id)
+                        .load(c)?;
+                    // One conditional single-row statement each: a concurrent sweep or
+                    // activation can never hold one row while waiting for another
+                    // (no deadlock), and a row changed meanwhile is simply skipped.
+                    let mut changed = 0_u64;
+                    for id in due {
+                        changed += diesel::update(
+                            orders::table
+                                .filter(orders::id.eq(id))
+                                .filter(orders::status.eq(OrderStatus::Active.as_str()))
+                                .filter(orders::expires_at.le(now)),
+                        )
+                        .set(orders::status.eq(OrderStatus::Expired.as_str()))
+                        .execute(c)? as u64;
+                    }
+                    Ok(changed)
                 })
             })
             .await
@@ -904,14 +917,23 @@ impl LifecycleStore for DieselOrderRepository {
         self.db
             .query(move |conn| {
                 with_conn!(conn, c => {
-                    let changed = diesel::update(
-                        orders::table
-                            .filter(orders::status.eq(OrderStatus::Pending.as_str()))
-                            .filter(orders::created_at.le(before)),
-                    )
-                    .set(orders::status.eq(OrderStatus::Expired.as_str()))
-                    .execute(c)?;
-                    Ok(changed as u64)
+                    let stale: Vec<i64> = orders::table
+                        .filter(orders::status.eq(OrderStatus::Pending.as_str()))
+                        .filter(orders::created_at.le(before))
+                        .order(orders::id.asc())
+                        .select(orders::id)
+                        .load(c)?;
+                    let mut changed = 0_u64;
+                    for id in stale {
+                        changed += diesel::update(
+                            orders::table
+                                .filter(orders::id.eq(id))
+                                .filter(orders::status.eq(OrderStatus::Pending.as_str())),
+                        )
+                        .set(orders::status.eq(OrderStatus::Expired.as_str()))
+                        .execute(c)? as u64;
+                    }
+                    Ok(changed)
                 })
             })
             .await
