@@ -178,6 +178,25 @@ async fn a_customer_orders_a_paid_plan_and_an_admin_marks_it_paid() {
             assert!(after["limits"].get(key).is_some(), "limits lacks {key}");
         }
 
+        // The limits in force include the per-account overrides, as the quota shows them.
+        let overridden = app
+            .put_as(
+                &admin.token,
+                &format!("/api/admin/users/{}/limits", customer.id),
+                &json!({"servers": 9}),
+            )
+            .await;
+        assert_eq!(overridden.status(), StatusCode::OK);
+        let with_override = json(app.get_as(&admin.token, &path).await).await;
+        assert_eq!(with_override["limits"]["servers"], 9);
+        assert_eq!(with_override["plan"]["serverLimit"], 5);
+        let quota = json(
+            app.get_as(&admin.token, &format!("/api/users/{}/quota", customer.id))
+                .await,
+        )
+        .await;
+        assert_eq!(quota["limits"], with_override["limits"]);
+
         let seen = json(
             app.get_as(&customer.token, &format!("/api/orders/{id}"))
                 .await,

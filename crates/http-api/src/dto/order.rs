@@ -174,9 +174,9 @@ pub struct LimitsJson {
     pub email_queue_limit: u64,
 }
 
-impl From<&Limits> for LimitsJson {
-    fn from(limits: &Limits) -> Self {
-        let value = |r| limits.get(r).value();
+impl LimitsJson {
+    /// One value per resource key, from `value`.
+    pub fn from_values(value: impl Fn(Resource) -> u64) -> LimitsJson {
         LimitsJson {
             memory: value(Resource::Memory),
             disk: value(Resource::Disk),
@@ -190,6 +190,12 @@ impl From<&Limits> for LimitsJson {
             email_daily_limit: value(Resource::EmailDailyLimit),
             email_queue_limit: value(Resource::EmailQueueLimit),
         }
+    }
+}
+
+impl From<&Limits> for LimitsJson {
+    fn from(limits: &Limits) -> Self {
+        LimitsJson::from_values(|r| limits.get(r).value())
     }
 }
 

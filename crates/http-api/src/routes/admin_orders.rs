@@ -5,11 +5,11 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::de::DeserializeOwned;
 use tariff_domain::orders::{ApplyPlan, OrderFilter, OrderStatus};
-use tariff_domain::{OrderId, OrgId, PlanId, UserId};
+use tariff_domain::{AccountRef, OrderId, OrgId, PlanId, UserId};
 
 use crate::auth::Admin;
 use crate::dto::order::{
-    AdminOrderJson, AdminOrdersQuery, ApplyPlanInput, CancelPlanJson, CurrentPlanJson,
+    AdminOrderJson, AdminOrdersQuery, ApplyPlanInput, CancelPlanJson, CurrentPlanJson, LimitsJson,
     MarkPaidInput, OrderOutcomeJson,
 };
 use crate::error::{ApiError, ErrorCode};
@@ -121,7 +121,8 @@ pub async fn cancel_plan(
 }
 
 /// The user's effective plan (active order's plan, else the default plan), that order
-/// and the limits in force.
+/// and the limits in force (the plan's, with per-account overrides on top: the same
+/// `limits` as `GET /api/users/:id/quota`).
 #[utoipa::path(
     get, path = "/api/admin/users/{id}/current-plan", tag = "admin",
     params(("id" = i64, Path, description = "User id")),
@@ -139,7 +140,11 @@ pub async fn current_plan(
 ) -> Result<HttpResponse, ApiError> {
     let user = path_id(id.into_inner(), UserId::new, "User")?;
     let current = state.orders.current_plan(admin, user).await?;
-    Ok(HttpResponse::Ok().json(CurrentPlanJson::from(&current)))
+    // The limits in force are the quota engine's: the plan's with admin overrides on top.
+    let quota = state.quota.snapshot(AccountRef::User(user)).await?;
+    let mut body = CurrentPlanJson::from(&current);
+    body.limits = LimitsJson::from_values(|r| quota.limits.allowance(r).limit_value());
+    Ok(HttpResponse::Ok().json(body))
 }
 
 /// Records payment of a pending order and activates it: invoice number, frozen
