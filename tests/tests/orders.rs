@@ -9,14 +9,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Datelike;
-use diesel::prelude::*;
 use futures_util::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tariff_domain::catalogue::CatalogueService;
 use tariff_domain::{Limit, Limits, PlanDraft, Resource};
-use tariff_persistence::schema::{org_members, organisations, users};
-use tariff_persistence::{with_conn, Backend, DieselPlanRepository};
+use tariff_persistence::{Backend, DieselPlanRepository};
 use tariff_tests::{backends, json, spawn_app, spawn_app_with, TestApp};
 
 /// Creates a plan straight through the catalogue service (the admin plan endpoints
@@ -39,48 +37,40 @@ async fn create_plan(app: &TestApp, name: &str, price: &str, servers: u64, hidde
     plan.id().get()
 }
 
-/// Sets a user's billing country (test set-up, straight into the database).
-async fn set_country(app: &TestApp, user: i64, country: &str) {
-    let country = country.to_owned();
-    app.db
-        .query(move |conn| {
-            with_conn!(conn, c => diesel::update(users::table.find(user))
-                .set(users::country.eq(country))
-                .execute(c)
-                .map_err(Into::into))
-        })
-        .await
-        .unwrap();
+/// Sets a user's billing country through the admin users API.
+async fn set_country(app: &TestApp, admin_token: &str, user: i64, country: &str) {
+    let response = app
+        .put_as(
+            admin_token,
+            &format!("/api/admin/users/{user}"),
+            &json!({"country": country}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK, "set country");
 }
 
-/// Creates an organisation with members (test set-up until the accounts endpoints
-/// exist); returns its id.
-async fn create_org(app: &TestApp, name: &str, members: &[(i64, &str)]) -> i64 {
-    let name = name.to_owned();
-    let members: Vec<(i64, String)> = members.iter().map(|(u, r)| (*u, (*r).to_owned())).collect();
-    app.db
-        .query(move |conn| {
-            with_conn!(conn, c => {
-                let now = chrono::Utc::now().naive_utc();
-                let id: i64 = diesel::insert_into(organisations::table)
-                    .values((organisations::name.eq(&name), organisations::created_at.eq(now)))
-                    .returning(organisations::id)
-                    .get_result(c)?;
-                for (user, role) in &members {
-                    diesel::insert_into(org_members::table)
-                        .values((
-                            org_members::org_id.eq(id),
-                            org_members::user_id.eq(user),
-                            org_members::role.eq(role),
-                            org_members::created_at.eq(now),
-                        ))
-                        .execute(c)?;
-                }
-                Ok(id)
-            })
-        })
-        .await
-        .unwrap()
+/// Creates an organisation owned by `owner_token`'s user, with more members; returns its id.
+async fn create_org(app: &TestApp, owner_token: &str, name: &str, members: &[(i64, &str)]) -> i64 {
+    let created = app
+        .post_as(owner_token, "/api/organisations", &json!({"name": name}))
+        .await;
+    assert_eq!(created.status(), StatusCode::CREATED, "create organisation");
+    let id = json(created).await["id"].as_i64().unwrap();
+    for (user, role) in members {
+        let added = app
+            .post_as(
+                owner_token,
+                &format!("/api/organisations/{id}/members"),
+                &json!({"userId": user, "role": role}),
+            )
+            .await;
+        assert!(
+            added.status().is_success(),
+            "add member: {}",
+            added.status()
+        );
+    }
+    id
 }
 
 async fn spawn_taxed(db: tariff_tests::TestDatabase) -> TestApp {
@@ -102,7 +92,7 @@ async fn a_customer_orders_a_paid_plan_and_an_admin_marks_it_paid() {
         let backend = app.backend();
         let admin = app.seed_user("admin@example.com", "admin").await;
         let customer = app.seed_user("customer@example.com", "user").await;
-        set_country(&app, customer.id, "DE").await;
+        set_country(&app, &admin.token, customer.id, "DE").await;
         let pro = create_plan(&app, "Pro", "9.99", 5, false).await;
 
         let response = app
@@ -330,8 +320,9 @@ async fn customers_never_see_other_accounts_orders() {
         let secret = create_plan(&app, "Secret", "1", 1, true).await;
         let org = create_org(
             &app,
+            &alice.token,
             "Acme",
-            &[(alice.id, "owner"), (bob.id, "member"), (carol.id, "admin")],
+            &[(bob.id, "member"), (carol.id, "admin")],
         )
         .await;
 
@@ -1049,7 +1040,7 @@ async fn invoices_download_as_proforma_then_numbered() {
         let admin = app.seed_user("admin@example.com", "admin").await;
         let customer = app.seed_user("zoe@example.com", "user").await;
         let stranger = app.seed_user("stranger@example.com", "user").await;
-        set_country(&app, customer.id, "DE").await;
+        set_country(&app, &admin.token, customer.id, "DE").await;
         let pro = create_plan(&app, "Pro", "9.99", 5, false).await;
 
         let order = json(
