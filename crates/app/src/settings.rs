@@ -106,6 +106,10 @@ pub struct AuthSettings {
     /// Take the client address from `Forwarded`/`X-Forwarded-For`: only behind a
     /// reverse proxy that sets them, or clients could pick their own address.
     pub trust_forwarded_for: bool,
+    /// How long a resolved credential is reused without a database look-up (0 = never).
+    /// Revocations on another instance take effect within this time; on the same
+    /// instance at once.
+    pub credential_cache_ms: u64,
 }
 
 impl AuthSettings {
@@ -159,6 +163,7 @@ session_ttl_hours = 336
 cookie_secure = false
 login_attempts_per_minute = 10
 trust_forwarded_for = false
+credential_cache_ms = 1000
 
 [tax]
 "#;

@@ -6,6 +6,7 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::TimeDelta;
 use tariff_domain::accounts::AccountService;
+use tariff_domain::auth_cache::CachedCallerResolver;
 use tariff_domain::authentication::AuthService;
 use tariff_domain::catalogue::CatalogueService;
 use tariff_domain::orders::{
@@ -138,10 +139,15 @@ pub async fn wire(settings: &Settings) -> anyhow::Result<Wired> {
         SettingsService::load(Arc::new(DieselSettingsRepository::new(db.clone())))
             .await
             .context("reading the settings")?;
+    let credential_cache = Arc::new(CachedCallerResolver::new(
+        identity.clone(),
+        Duration::from_millis(settings.auth.credential_cache_ms),
+    ));
     let state = ApiState {
         catalogue,
         health: Arc::new(db.clone()),
-        auth: identity.clone(),
+        auth: credential_cache.clone(),
+        credential_cache,
         memberships: identity.clone(),
         clock: clock.clone(),
         plan_list_cache: Arc::default(),

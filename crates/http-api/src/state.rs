@@ -20,6 +20,8 @@ pub struct ApiState {
     pub catalogue: CatalogueService,
     pub health: Arc<dyn HealthProbe>,
     pub auth: Arc<dyn CallerResolver>,
+    /// The same resolver as `auth`, typed, for dropping entries on logout and revocation.
+    pub credential_cache: Arc<tariff_domain::auth_cache::CachedCallerResolver>,
     pub memberships: Arc<dyn MembershipRepository>,
     pub clock: Arc<dyn Clock>,
     /// The encoded public plan list (`GET /api/plans`).

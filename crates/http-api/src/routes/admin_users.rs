@@ -126,5 +126,7 @@ pub async fn update_user(
         .accounts
         .update(id, body.into_inner().into_patch())
         .await?;
+    // A changed role or password must not live on in cached credentials.
+    state.credential_cache.clear();
     Ok(HttpResponse::Ok().json(UserJson::from(&user)))
 }

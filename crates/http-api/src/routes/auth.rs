@@ -96,8 +96,9 @@ pub async fn logout(
     state: web::Data<ApiState>,
     _caller: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
-    if let Some(Credential::Session(id)) = credential_of(&req) {
-        state.authentication.logout(&id).await?;
+    if let Some(credential @ Credential::Session(_)) = credential_of(&req) {
+        state.authentication.logout(credential.secret()).await?;
+        state.credential_cache.forget(&credential);
     }
     let mut removal = session_cookie(&state, String::new(), 0);
     removal.make_removal();

@@ -71,5 +71,7 @@ pub async fn revoke_token(
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(id.into_inner(), TokenId::new, "Token")?;
     state.tokens.revoke(caller.user_id(), id).await?;
+    // Only the hash is known here, so drop every cached credential on this instance.
+    state.credential_cache.clear();
     Ok(HttpResponse::NoContent().finish())
 }
