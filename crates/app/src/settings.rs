@@ -139,7 +139,7 @@ url = "sqlite://tariff.db"
 max_connections = 8
 acquire_timeout_ms = 2000
 sqlite_busy_timeout_ms = 5000
-sqlite_synchronous = "full"
+sqlite_synchronous = "normal"
 
 [log]
 format = "text"

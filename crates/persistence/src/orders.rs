@@ -553,7 +553,20 @@ macro_rules! impl_order_sql {
                     ))));
                 }
                 if numbered.is_none() {
+                    // Everything that needs no lock comes first: the counter row is the
+                    // one hot row every activation of the year serialises on (PostgreSQL
+                    // holds its lock until commit), so it is taken as late as possible.
                     let year = activation.activated_at.year();
+                    let account = AccountRef::from_parts(&kind, account_id).ok_or_else(|| {
+                        DbError::Repo(RepoError::internal(format!(
+                            "order {id} has a corrupt account"
+                        )))
+                    })?;
+                    let buyer = self.buyer_details(account)?;
+                    let snapshot =
+                        SnapshotJson::freeze(&activation.seller, buyer, activation.activated_at);
+                    let snapshot = serde_json::to_string(&snapshot)
+                        .map_err(|e| DbError::Repo(RepoError::Internal(Box::new(e))))?;
                     diesel::insert_into(invoice_counters::table)
                         .values((
                             invoice_counters::year.eq(year),
@@ -565,16 +578,6 @@ macro_rules! impl_order_sql {
                         .set(invoice_counters::last_seq.eq(invoice_counters::last_seq + 1_i64))
                         .returning(invoice_counters::last_seq)
                         .get_result(self)?;
-                    let account = AccountRef::from_parts(&kind, account_id).ok_or_else(|| {
-                        DbError::Repo(RepoError::internal(format!(
-                            "order {id} has a corrupt account"
-                        )))
-                    })?;
-                    let buyer = self.buyer_details(account)?;
-                    let snapshot =
-                        SnapshotJson::freeze(&activation.seller, buyer, activation.activated_at);
-                    let snapshot = serde_json::to_string(&snapshot)
-                        .map_err(|e| DbError::Repo(RepoError::Internal(Box::new(e))))?;
                     diesel::update(orders::table.find(id))
                         .set((
                             orders::invoice_year.eq(year),
@@ -759,11 +762,14 @@ impl OrderActivation for DieselOrderRepository {
     ) -> Result<Order, RepoError> {
         self.db
             .query(move |conn| {
-                transaction!(conn, c => {
+                // Read back after commit: the transaction (and the invoice counter's
+                // lock) ends as soon as the writes are done.
+                let id = transaction!(conn, c => {
                     let id = c.insert_order(&order, OrderStatus::Pending)?;
                     c.activate(id, &activation)?;
-                    c.load_order(id)
-                })
+                    Ok(id)
+                })?;
+                with_conn!(conn, c => c.load_order(id))
             })
             .await
     }
@@ -775,10 +781,8 @@ impl OrderActivation for DieselOrderRepository {
     ) -> Result<Order, RepoError> {
         self.db
             .query(move |conn| {
-                transaction!(conn, c => {
-                    c.activate(id.get(), &activation)?;
-                    c.load_order(id.get())
-                })
+                transaction!(conn, c => c.activate(id.get(), &activation))?;
+                with_conn!(conn, c => c.load_order(id.get()))
             })
             .await
     }

@@ -295,7 +295,7 @@ async fn seed(db: &Database, bool_true: &str) -> (String, String) {
         let tax = (price * 19 + 50) / 100;
         batch.push(format!(
             "({next_id}, 'user', {user}, {user}, NULL, {plan}, '{status}', 'USD', {price}, 1900, {tax}, {}, 'Plan {plan} (monthly)', \
-             {ts}, {ts}, {future})",
+             {ts}, {ts}, {future}, 2026, {next_id}, 'INV-2026-{next_id:06}')",
             price + tax
         ));
         items.push(format!(
@@ -310,7 +310,8 @@ async fn seed(db: &Database, bool_true: &str) -> (String, String) {
         if batch.len() == 2_000 || next_id > ORDERS {
             let sql = format!(
                 "INSERT INTO orders (id, account_kind, account_id, user_id, org_id, plan_id, status, currency, subtotal_minor, \
-                 tax_rate_bp, tax_minor, total_minor, description, created_at, activated_at, expires_at) VALUES {};\n\
+                 tax_rate_bp, tax_minor, total_minor, description, created_at, activated_at, expires_at, invoice_year, \
+                 invoice_seq, invoice_number) VALUES {};\n\
                  INSERT INTO order_items (order_id, position, description, quantity, unit_price_minor, amount_minor) VALUES {};",
                 batch.join(","),
                 items.join(",")
@@ -322,6 +323,14 @@ async fn seed(db: &Database, bool_true: &str) -> (String, String) {
             items.clear();
         }
     }
+    // Every seeded order was once active, so each has its invoice number; the counter
+    // continues after them.
+    execute_sql(
+        db,
+        format!("INSERT INTO invoice_counters (year, last_seq) VALUES (2026, {ORDERS});"),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("seed invoice counter: {e}"));
     let usage: Vec<String> = (1..=USERS)
         .map(|u| format!("('user', {u}, 'servers', 1, NULL, {ts})"))
         .collect();
