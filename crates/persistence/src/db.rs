@@ -1,7 +1,10 @@
 //! The one connection enum, its pool, migrations, and the bridge that runs sync diesel
 //! code on tokio's blocking pool.
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::sync::Semaphore;
 
 use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
@@ -102,6 +105,10 @@ enum DbPool {
 #[derive(Clone)]
 pub struct Database {
     pool: DbPool,
+    /// One permit per pooled connection: requests beyond that wait here, asynchronously,
+    /// instead of each parking a blocking thread on the pool's lock.
+    gate: Arc<Semaphore>,
+    acquire_wait: Duration,
 }
 
 /// Runs `$body` with `$c` bound to the concrete connection, compiled once per backend.
@@ -205,7 +212,11 @@ impl Database {
                 DbPool::Postgres(pool)
             }
         };
-        Ok(Database { pool })
+        Ok(Database {
+            pool,
+            gate: Arc::new(Semaphore::new(options.max_connections.max(1) as usize)),
+            acquire_wait: options.acquire_timeout,
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -242,8 +253,15 @@ impl Database {
         F: FnOnce(&mut DbConn) -> Result<T, RepoError> + Send + 'static,
         T: Send + 'static,
     {
+        let permit = tokio::time::timeout(self.acquire_wait, self.gate.clone().acquire_owned())
+            .await
+            .map_err(|_| {
+                RepoError::Unavailable("timed out waiting for a database connection".into())
+            })?
+            .map_err(|closed| RepoError::Internal(Box::new(closed)))?;
         let pool = self.pool.clone();
         tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             let mut conn = match &pool {
                 DbPool::Sqlite(p) => p.get().map(DbConn::Sqlite),
                 DbPool::Postgres(p) => p.get().map(DbConn::Postgres),

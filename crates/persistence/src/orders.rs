@@ -595,18 +595,26 @@ macro_rules! impl_order_sql {
                 users: Vec<i64>,
                 orgs: Vec<i64>,
             ) -> Result<Vec<Order>, DbError> {
-                let rows: Vec<OrderRow> = orders::table
-                    .filter(
-                        orders::account_kind
-                            .eq("user")
-                            .and(orders::account_id.eq_any(users))
-                            .or(orders::account_kind
+                // Only name the organisation clause when there are organisations: an
+                // empty `IN ()` inside the OR makes SQLite scan the whole table instead
+                // of searching the account index.
+                let users_clause = orders::account_kind
+                    .eq("user")
+                    .and(orders::account_id.eq_any(users));
+                let query = orders::table
+                    .select(OrderRow::as_select())
+                    .order(orders::id.desc());
+                let rows: Vec<OrderRow> = if orgs.is_empty() {
+                    query.filter(users_clause).load(self)?
+                } else {
+                    query
+                        .filter(
+                            users_clause.or(orders::account_kind
                                 .eq("org")
                                 .and(orders::account_id.eq_any(orgs))),
-                    )
-                    .order(orders::id.desc())
-                    .select(OrderRow::as_select())
-                    .load(self)?;
+                        )
+                        .load(self)?
+                };
                 self.with_items(rows)
             }
 

@@ -21,6 +21,9 @@ const USERS: i64 = 10_000;
 const ORGS: i64 = 1_000;
 const ORDERS: i64 = 100_000;
 const PLANS: i64 = 20;
+/// The frozen seller/buyer details every seeded (once active) order carries.
+const SNAPSHOT: &str = r#"{"version":1,"frozenAt":"2026-01-01T00:00:00Z","seller":{"companyName":"Bench Hosting","issuedFromName":"Bench Hosting","issuedFromAddress":"1 Bench Street","logoPath":null},"buyer":{"name":"Bench User","email":null,"company":null,"addressLine1":null,"addressLine2":null,"city":null,"postcode":null,"country":"DE","taxId":null}}"#;
+
 /// The user whose order list is measured: exactly 20 orders.
 const TARGET_USER: i64 = 1;
 
@@ -140,8 +143,11 @@ fn bin_dir() -> PathBuf {
 }
 
 /// Starts a binary and waits for its `... listening on http://ADDR` line.
-fn start(mut command: Command) -> Service {
-    command.stdout(Stdio::piped()).stderr(Stdio::null());
+fn start(mut command: Command, log: &Path) -> Service {
+    let stderr = std::fs::File::create(log)
+        .map(Stdio::from)
+        .unwrap_or_else(|_| Stdio::null());
+    command.stdout(Stdio::piped()).stderr(stderr);
     let child = command
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
@@ -295,7 +301,7 @@ async fn seed(db: &Database, bool_true: &str) -> (String, String) {
         let tax = (price * 19 + 50) / 100;
         batch.push(format!(
             "({next_id}, 'user', {user}, {user}, NULL, {plan}, '{status}', 'USD', {price}, 1900, {tax}, {}, 'Plan {plan} (monthly)', \
-             {ts}, {ts}, {future}, 2026, {next_id}, 'INV-2026-{next_id:06}')",
+             {ts}, {ts}, {future}, 2026, {next_id}, 'INV-2026-{next_id:06}', '{SNAPSHOT}')",
             price + tax
         ));
         items.push(format!(
@@ -311,7 +317,7 @@ async fn seed(db: &Database, bool_true: &str) -> (String, String) {
             let sql = format!(
                 "INSERT INTO orders (id, account_kind, account_id, user_id, org_id, plan_id, status, currency, subtotal_minor, \
                  tax_rate_bp, tax_minor, total_minor, description, created_at, activated_at, expires_at, invoice_year, \
-                 invoice_seq, invoice_number) VALUES {};\n\
+                 invoice_seq, invoice_number, invoice_snapshot) VALUES {};\n\
                  INSERT INTO order_items (order_id, position, description, quantity, unit_price_minor, amount_minor) VALUES {};",
                 batch.join(","),
                 items.join(",")
@@ -416,7 +422,11 @@ async fn main() {
             .env("TARIFF_SERVER__WORKERS", "2")
             .env("TARIFF_LOG__LEVEL", "warn")
             .env("RUST_LOG", "warn");
-        let service = start(command);
+        let _ = std::fs::create_dir_all("target/bench");
+        let service = start(
+            command,
+            Path::new(&format!("target/bench/tariff-{backend}.log")),
+        );
         let client = reqwest::Client::new();
         let ready_url = format!("{}/readyz", service.base);
         while !client
@@ -465,7 +475,7 @@ async fn main() {
             std::fs::write(&body_file, &plans_body).unwrap_or_else(|e| panic!("body: {e}"));
             let mut command = Command::new(bin_dir().join("ceiling"));
             command.arg(&body_file).arg("2");
-            let ceiling = start(command);
+            let ceiling = start(command, Path::new("target/bench/ceiling.log"));
             eprintln!("== ceiling: constant {} byte body", plans_body.len());
             let figures = wrk(&options, &format!("{}/", ceiling.base), None, None);
             ceiling_rps = figures.requests_per_sec_x100;
@@ -539,7 +549,11 @@ async fn main() {
                 Some(admin_token.clone()),
             ),
         ];
-        for (name, url, script, token) in targets {
+        // `BENCH_ONLY=orders` measures only the endpoints whose name contains it (profiling).
+        let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+        for (name, url, script, token) in
+            targets.into_iter().filter(|t| t.0.contains(only.as_str()))
+        {
             // Skip endpoints this build does not have: GETs are probed directly, POSTs
             // through the OpenAPI document.
             let status = if let Some(api_path) = documented_path(&name) {
