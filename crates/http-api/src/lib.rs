@@ -6,6 +6,7 @@ pub mod auth;
 pub mod cache;
 pub mod dto;
 pub mod error;
+pub mod json;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
@@ -297,6 +298,7 @@ pub fn app(
             Err::<actix_web::HttpResponse, _>(ApiError::not_found("No such resource."))
         }))
         .wrap(ErrorHandlers::new().default_handler(middleware::json_error_body))
+        .wrap(from_fn(middleware::reject_oversized_bodies))
         .wrap(Condition::new(
             !cors_allowed_origins.is_empty(),
             cors(cors_allowed_origins),

@@ -121,3 +121,31 @@ pub async fn require_billing<B: MessageBody + 'static>(
     );
     Ok(req.into_response(response).map_into_right_body())
 }
+
+/// Refuses a request whose declared body is over [`crate::MAX_BODY_BYTES`] with 413
+/// before any other work, on every route: routes that read no body would otherwise
+/// answer as if nothing had been sent. A body sent without a length is cut off with
+/// the same 413 where it is read.
+pub async fn reject_oversized_bodies<B: MessageBody + 'static>(
+    req: ServiceRequest,
+    next: actix_web::middleware::Next<B>,
+) -> Result<ServiceResponse<EitherBody<B>>, Error> {
+    let limit = u64::try_from(crate::MAX_BODY_BYTES).unwrap_or(u64::MAX);
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_none_or(|length| length <= limit) {
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_left_body);
+    }
+    let response = error_response(
+        ErrorCode::PayloadTooLarge,
+        "The request body is larger than 64 KiB.",
+        &ErrorDetails::default(),
+    );
+    Ok(req.into_response(response).map_into_right_body())
+}

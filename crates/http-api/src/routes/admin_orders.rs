@@ -13,6 +13,7 @@ use crate::dto::order::{
     MarkPaidInput, OrderOutcomeJson,
 };
 use crate::error::{ApiError, ErrorCode};
+use crate::json::Json;
 use crate::pagination::{PageParams, PageQuery, Paginated};
 use crate::routes::orders::body_id;
 use crate::routes::path_id;
@@ -37,7 +38,7 @@ fn optional_json<T: DeserializeOwned + Default>(
             "Send the body as application/json.",
         ));
     }
-    serde_json::from_slice(body).map_err(|e| {
+    crate::json::from_object_slice(body).map_err(|e| {
         ApiError::new(
             ErrorCode::ValidationFailed,
             format!("Invalid request body: {e}."),
@@ -64,7 +65,7 @@ pub async fn apply_plan(
     state: web::Data<ApiState>,
     Admin(admin): Admin,
     id: web::Path<i64>,
-    body: web::Json<ApplyPlanInput>,
+    body: Json<ApplyPlanInput>,
 ) -> Result<HttpResponse, ApiError> {
     let user = path_id(id.into_inner(), UserId::new, "User")?;
     let input = body.into_inner();

@@ -6,6 +6,7 @@ use tariff_domain::PlanId;
 use crate::auth::Admin;
 use crate::dto::plan::{PlanInput, PlanJson};
 use crate::error::ApiError;
+use crate::json::Json;
 use crate::routes::path_id;
 use crate::state::ApiState;
 
@@ -44,7 +45,7 @@ pub async fn list_plans(
 pub async fn create_plan(
     state: web::Data<ApiState>,
     _admin: Admin,
-    body: web::Json<PlanInput>,
+    body: Json<PlanInput>,
 ) -> Result<HttpResponse, ApiError> {
     let input = body.into_inner();
     if input.name.is_none() {
@@ -73,7 +74,7 @@ pub async fn update_plan(
     state: web::Data<ApiState>,
     _admin: Admin,
     id: web::Path<i64>,
-    body: web::Json<PlanInput>,
+    body: Json<PlanInput>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(id.into_inner(), PlanId::new, "Plan")?;
     let plan = state

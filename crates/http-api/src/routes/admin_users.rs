@@ -7,6 +7,7 @@ use tariff_domain::UserId;
 use crate::auth::Admin;
 use crate::dto::account::{CreateUserRequest, UpdateUserRequest, UserJson, UserSearch};
 use crate::error::ApiError;
+use crate::json::Json;
 use crate::pagination::{PageParams, PageQuery, Paginated};
 use crate::routes::path_id;
 use crate::state::ApiState;
@@ -27,7 +28,7 @@ use crate::state::ApiState;
 pub async fn create_user(
     state: web::Data<ApiState>,
     _admin: Admin,
-    body: web::Json<CreateUserRequest>,
+    body: Json<CreateUserRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let billing = body.billing();
@@ -119,7 +120,7 @@ pub async fn update_user(
     state: web::Data<ApiState>,
     _admin: Admin,
     id: web::Path<i64>,
-    body: web::Json<UpdateUserRequest>,
+    body: Json<UpdateUserRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(id.into_inner(), UserId::new, "User")?;
     let user = state

@@ -11,6 +11,7 @@ use tariff_domain::Credential;
 use crate::auth::{credential_of, Authenticated, SESSION_COOKIE};
 use crate::dto::account::{LoginRequest, LoginResponse, SuccessJson, UserJson};
 use crate::error::ApiError;
+use crate::json::Json;
 use crate::state::ApiState;
 
 /// The client's address for login rate limits: the TCP peer, or the first hop named in
@@ -61,7 +62,7 @@ fn no_store() -> CacheControl {
 pub async fn login(
     req: HttpRequest,
     state: web::Data<ApiState>,
-    body: web::Json<LoginRequest>,
+    body: Json<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let client = client_address(&req, &state);
     let logged_in = state

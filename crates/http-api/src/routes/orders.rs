@@ -8,6 +8,7 @@ use tariff_domain::{OrderId, OrgId, PlanId};
 use crate::auth::Authenticated;
 use crate::dto::order::{OrderJson, PlaceOrderInput};
 use crate::error::ApiError;
+use crate::json::Json;
 use crate::routes::path_id;
 use crate::state::ApiState;
 
@@ -72,7 +73,7 @@ pub async fn get_order(
 pub async fn place_order(
     state: web::Data<ApiState>,
     Authenticated(caller): Authenticated,
-    body: web::Json<PlaceOrderInput>,
+    body: Json<PlaceOrderInput>,
 ) -> Result<HttpResponse, ApiError> {
     let input = body.into_inner();
     let plan = body_id(input.plan_id, PlanId::new, "planId")?;

@@ -10,6 +10,7 @@ use crate::dto::account::{
     CreateOrganisationRequest, MemberJson, OrganisationJson, SetMemberRequest,
 };
 use crate::error::ApiError;
+use crate::json::Json;
 use crate::routes::path_id;
 use crate::state::ApiState;
 
@@ -27,7 +28,7 @@ use crate::state::ApiState;
 pub async fn create_organisation(
     state: web::Data<ApiState>,
     Authenticated(caller): Authenticated,
-    body: web::Json<CreateOrganisationRequest>,
+    body: Json<CreateOrganisationRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let name = body
         .name
@@ -82,7 +83,7 @@ pub async fn set_member(
     state: web::Data<ApiState>,
     Authenticated(caller): Authenticated,
     id: web::Path<i64>,
-    body: web::Json<SetMemberRequest>,
+    body: Json<SetMemberRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let org = path_id(id.into_inner(), OrgId::new, "Organisation")?;
     let role: OrgRole = body

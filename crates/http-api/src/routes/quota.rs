@@ -11,6 +11,7 @@ use crate::dto::quota::{
     EffectiveLimitsJson, LimitOverridesInput, QuotaJson, UsageCheckJson, UsageInput, UsageLevelJson,
 };
 use crate::error::{ApiError, ErrorBody};
+use crate::json::Json;
 use crate::routes::path_id;
 use crate::state::ApiState;
 
@@ -112,7 +113,7 @@ pub async fn set_user_limits(
     state: web::Data<ApiState>,
     _admin: Admin,
     id: web::Path<i64>,
-    body: web::Json<LimitOverridesInput>,
+    body: Json<LimitOverridesInput>,
 ) -> Result<HttpResponse, ApiError> {
     set_limits(&state, user(id.into_inner())?, &body).await
 }
@@ -134,7 +135,7 @@ pub async fn set_org_limits(
     state: web::Data<ApiState>,
     _admin: Admin,
     id: web::Path<i64>,
-    body: web::Json<LimitOverridesInput>,
+    body: Json<LimitOverridesInput>,
 ) -> Result<HttpResponse, ApiError> {
     set_limits(&state, org(id.into_inner())?, &body).await
 }
@@ -183,7 +184,7 @@ pub async fn change_user_usage(
     state: web::Data<ApiState>,
     _admin: Admin,
     id: web::Path<i64>,
-    body: web::Json<UsageInput>,
+    body: Json<UsageInput>,
 ) -> Result<HttpResponse, ApiError> {
     change_usage(&state, user(id.into_inner())?, &body).await
 }
@@ -206,7 +207,7 @@ pub async fn change_org_usage(
     state: web::Data<ApiState>,
     _admin: Admin,
     id: web::Path<i64>,
-    body: web::Json<UsageInput>,
+    body: Json<UsageInput>,
 ) -> Result<HttpResponse, ApiError> {
     change_usage(&state, org(id.into_inner())?, &body).await
 }
@@ -238,7 +239,7 @@ pub async fn check_user_usage(
     state: web::Data<ApiState>,
     _admin: Admin,
     id: web::Path<i64>,
-    body: web::Json<UsageInput>,
+    body: Json<UsageInput>,
 ) -> Result<HttpResponse, ApiError> {
     check_usage(&state, user(id.into_inner())?, &body).await
 }
@@ -260,7 +261,7 @@ pub async fn check_org_usage(
     state: web::Data<ApiState>,
     _admin: Admin,
     id: web::Path<i64>,
-    body: web::Json<UsageInput>,
+    body: Json<UsageInput>,
 ) -> Result<HttpResponse, ApiError> {
     check_usage(&state, org(id.into_inner())?, &body).await
 }

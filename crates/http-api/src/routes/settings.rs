@@ -5,6 +5,7 @@ use actix_web::{web, HttpResponse};
 use crate::auth::Admin;
 use crate::dto::settings::{SettingsInput, SettingsJson};
 use crate::error::ApiError;
+use crate::json::Json;
 use crate::state::ApiState;
 
 /// The stored settings.
@@ -38,7 +39,7 @@ pub async fn get_settings(
 pub async fn put_settings(
     state: web::Data<ApiState>,
     Admin(_admin): Admin,
-    body: web::Json<SettingsInput>,
+    body: Json<SettingsInput>,
 ) -> Result<HttpResponse, ApiError> {
     let billing_enabled = match body.into_inner().billing_enabled {
         Some(enabled) => state.settings.set_billing_enabled(enabled).await?,

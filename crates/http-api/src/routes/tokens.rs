@@ -7,6 +7,7 @@ use tariff_domain::TokenId;
 use crate::auth::Authenticated;
 use crate::dto::account::{CreateTokenRequest, CreatedTokenJson, TokenJson};
 use crate::error::ApiError;
+use crate::json::Json;
 use crate::routes::path_id;
 use crate::state::ApiState;
 
@@ -24,7 +25,7 @@ use crate::state::ApiState;
 pub async fn create_token(
     state: web::Data<ApiState>,
     Authenticated(caller): Authenticated,
-    body: web::Json<CreateTokenRequest>,
+    body: Json<CreateTokenRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let created = state
         .tokens
