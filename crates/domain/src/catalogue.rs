@@ -27,12 +27,13 @@ pub enum CatalogueError {
 /// An import file's plan failed validation; names the plan by position and name.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
-    #[error("plan #{position} ({name}): {source}")]
+    // The problem is part of the message and deliberately not a `source`: error
+    // chains (`{:#}`) would print it twice.
+    #[error("plan #{position} ({name}): {problem}")]
     InvalidPlan {
         position: usize,
         name: String,
-        #[source]
-        source: PlanValidationError,
+        problem: PlanValidationError,
     },
     #[error("plan #{position} ({name}): name appears twice in the file")]
     DuplicateName { position: usize, name: String },
@@ -178,10 +179,10 @@ impl CatalogueService {
         for (index, draft) in drafts.into_iter().enumerate() {
             let position = index + 1;
             let name = draft.name.trim().to_owned();
-            let spec = PlanSpec::new(draft).map_err(|source| ImportError::InvalidPlan {
+            let spec = PlanSpec::new(draft).map_err(|problem| ImportError::InvalidPlan {
                 position,
                 name: name.clone(),
-                source,
+                problem,
             })?;
             if !names.insert(spec.name().to_lowercase()) {
                 return Err(ImportError::DuplicateName { position, name });
@@ -316,9 +317,12 @@ mod tests {
             Err(ImportError::InvalidPlan {
                 position,
                 name,
-                source,
+                problem,
             }) => {
-                assert_eq!((position, name.as_str(), source.field), (2, "Bad", "price"));
+                assert_eq!(
+                    (position, name.as_str(), problem.field),
+                    (2, "Bad", "price")
+                );
             }
             other => panic!("expected InvalidPlan, got {other:?}"),
         }
