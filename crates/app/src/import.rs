@@ -44,7 +44,7 @@ pub fn read_plan_file(path: &Path) -> anyhow::Result<Vec<PlanDraft>> {
                 .and_then(|n| n.as_str())
                 .unwrap_or("unnamed")
                 .to_owned();
-            let input: PlanInput = serde_json::from_value(item)
+            let input: PlanInput = tariff_http_api::json::from_object_value(item)
                 .with_context(|| format!("plan #{} ({name})", index + 1))?;
             if input.name.is_none() {
                 bail!("plan #{}: name: is required", index + 1);

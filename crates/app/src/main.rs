@@ -13,7 +13,10 @@ use tariff_app::settings::Settings;
 use tariff_app::{import, telemetry, wiring};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return usage_error(&err),
+    };
     let settings = match Settings::load(cli.config.as_deref(), cli.database_url.as_deref()) {
         Ok(settings) => settings,
         Err(err) => {
@@ -40,6 +43,39 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Help and version go out as clap prints them; a usage mistake becomes one
+/// `error: ...` line (clap's own is a paragraph with the usage) and exit code 2.
+fn usage_error(err: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        err.kind(),
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+    ) {
+        let _ = err.print();
+        return ExitCode::SUCCESS;
+    }
+    let text = err.render().to_string();
+    let line = if err.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        let usage = text
+            .lines()
+            .find_map(|l| l.strip_prefix("Usage: "))
+            .unwrap_or("tariff --help");
+        format!("a command is missing; usage: {}", usage.trim())
+    } else {
+        let first_paragraph: Vec<&str> =
+            text.lines().take_while(|l| !l.trim().is_empty()).collect();
+        let joined = first_paragraph.join(" ");
+        let line = joined.trim().trim_start_matches("error:").trim();
+        format!("{} (see --help)", one_line_text(line))
+    };
+    eprintln!("error: {}", one_line_text(&line));
+    ExitCode::from(2)
+}
+
+fn one_line_text(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// `outer: cause: root cause` on one line.

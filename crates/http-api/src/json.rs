@@ -45,6 +45,11 @@ pub fn from_object_slice<T: DeserializeOwned>(bytes: &[u8]) -> serde_json::Resul
     serde_json::from_slice::<ObjectOnly<T>>(bytes).map(|object| object.0)
 }
 
+/// Reads a value that must be a JSON object (for plan files).
+pub fn from_object_value<T: DeserializeOwned>(value: serde_json::Value) -> serde_json::Result<T> {
+    ObjectOnly::<T>::deserialize(value).map(|object| object.0)
+}
+
 /// `T`, read only from a JSON object.
 struct ObjectOnly<T>(T);
 
@@ -119,6 +124,14 @@ mod tests {
             let err = from_object_slice::<Order>(bad).unwrap_err();
             assert!(err.is_data(), "{}: {err}", String::from_utf8_lossy(bad));
         }
+        assert!(from_object_value::<Order>(serde_json::json!([3])).is_err());
+        assert_eq!(
+            from_object_value::<Order>(serde_json::json!({"planId": 3, "orgId": 5})).unwrap(),
+            Order {
+                plan_id: 3,
+                org_id: Some(5)
+            }
+        );
         let overrides: Overrides = from_object_slice(br#"{"servers": 5}"#).unwrap();
         assert_eq!(overrides.0["servers"], 5);
         assert!(from_object_slice::<Overrides>(b"[1]").is_err());
