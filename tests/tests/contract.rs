@@ -978,7 +978,7 @@ async fn hostile_input_on_every_endpoint_is_a_clear_4xx() {
                 ])
                 .filter(|p| route.path.contains(p));
             for placeholder in ids {
-                for bad in ["abc", "1.5", "99999999999999999999999"] {
+                for bad in ["abc", "1.5", "1e3", "%FF", "99999999999999999999999"] {
                     let template = route.path.replace(placeholder, bad);
                     let path = w.fill(&template, false).await;
                     let body = match route.body {
@@ -1805,6 +1805,35 @@ async fn every_error_code_has_its_status_and_shape() {
                 &body["requested"]
             ),
             (&json!("databases"), &json!(1), &json!(1), &json!(2))
+        );
+
+        // Bodies whose every field is optional may be left out entirely (`curl -X POST`).
+        let token = w
+            .call(&customer, Method::POST, "/api/tokens", Body::None)
+            .await;
+        assert_eq!(token.status, StatusCode::CREATED, "{}", token.text());
+        assert_eq!(token.json()["name"], "API token");
+        let paid = w
+            .call(
+                &admin,
+                Method::POST,
+                &format!("/api/admin/orders/{}/mark-paid", w.order),
+                Body::None,
+            )
+            .await;
+        assert_eq!(paid.status, StatusCode::OK, "{}", paid.text());
+        assert_eq!(paid.json()["order"]["status"], "active");
+        w.call(
+            &customer,
+            Method::POST,
+            "/api/tokens",
+            Body::Raw("text/plain", b"name=x".to_vec()),
+        )
+        .await
+        .assert_error(
+            415,
+            "unsupported_media_type",
+            "a token body that is not JSON",
         );
 
         // feature_disabled 503.

@@ -8,9 +8,12 @@ use std::ops::Deref;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
+use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
 use serde::de::{DeserializeOwned, Deserializer, Visitor};
 use serde::Deserialize;
+
+use crate::error::{ApiError, ErrorCode};
 
 /// A JSON object body deserialised into `T`.
 #[derive(Debug)]
@@ -37,6 +40,60 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let body = web::Json::<ObjectOnly<T>>::from_request(req, payload);
         Box::pin(async move { body.await.map(|body| Json(body.into_inner().0)) })
+    }
+}
+
+/// A JSON object body that may also be left out entirely (then `T::default()`), for
+/// requests whose every field is optional (`curl -X POST` with no body works).
+#[derive(Debug)]
+pub struct OptionalJson<T>(pub T);
+
+impl<T> OptionalJson<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T: DeserializeOwned + Default + 'static> FromRequest for OptionalJson<T> {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        // Bytes keeps the 64 KiB payload limit (413 beyond it).
+        let body = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            let body = body.await?;
+            if body.iter().all(u8::is_ascii_whitespace) {
+                return Ok(OptionalJson(T::default()));
+            }
+            if !is_json {
+                return Err(ApiError::new(
+                    ErrorCode::UnsupportedMediaType,
+                    "Send the body as application/json.",
+                )
+                .into());
+            }
+            from_object_slice(&body)
+                .map(OptionalJson)
+                .map_err(|e| body_error(&e).into())
+        })
+    }
+}
+
+/// The 400 for a body that is not the JSON expected.
+pub fn body_error(e: &serde_json::Error) -> ApiError {
+    if e.is_data() {
+        ApiError::new(
+            ErrorCode::ValidationFailed,
+            format!("Invalid request body: {e}."),
+        )
+    } else {
+        ApiError::new(ErrorCode::ValidationFailed, format!("Malformed JSON: {e}."))
     }
 }
 

@@ -66,13 +66,7 @@ fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
             ErrorCode::UnsupportedMediaType,
             "Send the body as application/json.",
         ),
-        JsonPayloadError::Deserialize(e) if e.is_data() => ApiError::new(
-            ErrorCode::ValidationFailed,
-            format!("Invalid request body: {e}."),
-        ),
-        JsonPayloadError::Deserialize(e) => {
-            ApiError::new(ErrorCode::ValidationFailed, format!("Malformed JSON: {e}."))
-        }
+        JsonPayloadError::Deserialize(e) => json::body_error(e),
         _ => ApiError::new(
             ErrorCode::ValidationFailed,
             "The request body could not be read.",

@@ -1,9 +1,7 @@
 //! Panel dialect, administrators: apply, cancel and inspect a user's plan; mark orders
 //! paid; search all orders. Responses carry internal notes (admin view).
 
-use actix_web::http::header;
-use actix_web::{web, HttpRequest, HttpResponse};
-use serde::de::DeserializeOwned;
+use actix_web::{web, HttpResponse};
 use tariff_domain::orders::{ApplyPlan, OrderFilter, OrderStatus};
 use tariff_domain::{AccountRef, OrderId, OrgId, PlanId, UserId};
 
@@ -12,39 +10,12 @@ use crate::dto::order::{
     AdminOrderJson, AdminOrdersQuery, ApplyPlanInput, CancelPlanJson, CurrentPlanJson, LimitsJson,
     MarkPaidInput, OrderOutcomeJson,
 };
-use crate::error::{ApiError, ErrorCode};
-use crate::json::Json;
+use crate::error::ApiError;
+use crate::json::{Json, OptionalJson};
 use crate::pagination::{PageParams, PageQuery, Paginated};
 use crate::routes::orders::body_id;
 use crate::routes::path_id;
 use crate::state::ApiState;
-
-/// A JSON body that may be left out entirely (then `T::default()`).
-fn optional_json<T: DeserializeOwned + Default>(
-    req: &HttpRequest,
-    body: &web::Bytes,
-) -> Result<T, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
-    }
-    let is_json = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if !is_json {
-        return Err(ApiError::new(
-            ErrorCode::UnsupportedMediaType,
-            "Send the body as application/json.",
-        ));
-    }
-    crate::json::from_object_slice(body).map_err(|e| {
-        ApiError::new(
-            ErrorCode::ValidationFailed,
-            format!("Invalid request body: {e}."),
-        )
-    })
-}
 
 /// Gives a user a plan at once: an active order at the plan's price. The previous
 /// active order is cancelled with the note "replaced by order #N".
@@ -166,11 +137,10 @@ pub async fn mark_paid(
     state: web::Data<ApiState>,
     Admin(admin): Admin,
     id: web::Path<i64>,
-    req: HttpRequest,
-    body: web::Bytes,
+    body: OptionalJson<MarkPaidInput>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(id.into_inner(), OrderId::new, "Order")?;
-    let input: MarkPaidInput = optional_json(&req, &body)?;
+    let input = body.into_inner();
     let order = state.orders.mark_paid(admin, id, input.reference).await?;
     Ok(HttpResponse::Ok().json(OrderOutcomeJson {
         success: true,

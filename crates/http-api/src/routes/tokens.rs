@@ -7,14 +7,14 @@ use tariff_domain::TokenId;
 use crate::auth::Authenticated;
 use crate::dto::account::{CreateTokenRequest, CreatedTokenJson, TokenJson};
 use crate::error::ApiError;
-use crate::json::Json;
+use crate::json::OptionalJson;
 use crate::routes::path_id;
 use crate::state::ApiState;
 
 /// Creates a token for the caller. The secret is in this response and nowhere else.
 #[utoipa::path(
     post, path = "/api/tokens", tag = "tokens",
-    request_body = CreateTokenRequest,
+    request_body(content = CreateTokenRequest, description = "Optional"),
     responses(
         (status = 201, body = CreatedTokenJson),
         (status = 400, description = "Invalid name", body = crate::error::ErrorBody),
@@ -25,11 +25,11 @@ use crate::state::ApiState;
 pub async fn create_token(
     state: web::Data<ApiState>,
     Authenticated(caller): Authenticated,
-    body: Json<CreateTokenRequest>,
+    body: OptionalJson<CreateTokenRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let created = state
         .tokens
-        .create(caller.user_id(), body.name.as_deref())
+        .create(caller.user_id(), body.into_inner().name.as_deref())
         .await?;
     Ok(HttpResponse::Created()
         .insert_header((header::CACHE_CONTROL, "no-store"))
