@@ -98,14 +98,7 @@ impl PgCluster {
     pub fn stop(&self) {
         self.run_pg(
             "pg_ctl",
-            &[
-                "-D",
-                path_str(&self.data_dir()),
-                "-m",
-                "fast",
-                "-w",
-                "stop",
-            ],
+            &["-D", path_str(&self.data_dir()), "-m", "fast", "-w", "stop"],
         );
     }
 

@@ -124,7 +124,11 @@ impl ServiceProcess {
                 let _ = child.wait().await;
                 panic!(
                     "tariff did not report its address ({}); its log:\n{}",
-                    if outcome.is_err() { "timed out" } else { "exited" },
+                    if outcome.is_err() {
+                        "timed out"
+                    } else {
+                        "exited"
+                    },
                     std::fs::read_to_string(&log_path).unwrap_or_default()
                 );
             }
@@ -235,11 +239,7 @@ pub async fn wait_for_status(
 ) -> Option<Duration> {
     let started = Instant::now();
     while started.elapsed() < limit {
-        let answer = client
-            .get(url)
-            .timeout(Duration::from_secs(5))
-            .send()
-            .await;
+        let answer = client.get(url).timeout(Duration::from_secs(5)).send().await;
         if answer.is_ok_and(|r| r.status().as_u16() == status) {
             return Some(started.elapsed());
         }
