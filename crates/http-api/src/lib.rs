@@ -32,7 +32,8 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 #[derive(Clone, Debug)]
 pub struct ServerOptions {
     pub workers: usize,
-    /// Time a client has to send its request head; slow or stalled clients are cut off.
+    /// Time a client has to send its request head, and then again its body; slow or
+    /// stalled clients are cut off (408 for a stalled body).
     pub client_request_timeout: Duration,
     pub keep_alive: Duration,
     /// How long in-flight requests may run after SIGTERM/SIGINT.
@@ -72,6 +73,10 @@ fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
         JsonPayloadError::Deserialize(e) => {
             ApiError::new(ErrorCode::ValidationFailed, format!("Malformed JSON: {e}."))
         }
+        JsonPayloadError::Payload(e) if middleware::is_body_timeout(e) => ApiError::new(
+            ErrorCode::RequestTimeout,
+            "The request body did not arrive in time.",
+        ),
         _ => ApiError::new(
             ErrorCode::ValidationFailed,
             "The request body could not be read.",
@@ -296,6 +301,7 @@ pub fn app(
         .default_service(web::to(|| async {
             Err::<actix_web::HttpResponse, _>(ApiError::not_found("No such resource."))
         }))
+        .wrap(from_fn(middleware::body_deadline))
         .wrap(ErrorHandlers::new().default_handler(middleware::json_error_body))
         .wrap(Condition::new(
             !cors_allowed_origins.is_empty(),
@@ -313,7 +319,8 @@ pub fn server(
     options: &ServerOptions,
 ) -> std::io::Result<Server> {
     let origins = options.cors_allowed_origins.clone();
-    let server = HttpServer::new(move || app(state.clone(), &origins))
+    let body_deadline = middleware::BodyDeadline(options.client_request_timeout);
+    let server = HttpServer::new(move || app(state.clone(), &origins).app_data(body_deadline))
         .workers(options.workers.max(1))
         .client_request_timeout(options.client_request_timeout)
         .keep_alive(options.keep_alive)
