@@ -313,3 +313,152 @@ async fn slow_and_stalled_clients_are_cut_off_without_blocking_others() {
     );
     assert_usage_untouched(&app, &admin.token, admin.id).await;
 }
+
+/// Text that has broken other systems: quotes, SQL, format strings, markup, emoji,
+/// right-to-left and combining characters.
+const NASTY: [&str; 10] = [
+    r#"O'Brien "quoted" \backslash\ `tick`"#,
+    "'; DROP TABLE plans; --",
+    "Robert'); DELETE FROM users WHERE ('1'='1",
+    "1 OR 1=1 /* comment */ UNION SELECT password_hash FROM users",
+    "%s %n %x {0} ${jndi:ldap://127.0.0.1/a} {{7*7}}",
+    "<script>alert(\"x\")</script> &amp; &lt;",
+    "🚀 Pro 💾 plan 👩‍👩‍👧‍👦 🇩🇪",
+    "مرحبا שלום 中文 日本語 한국어",
+    "Z\u{0351}\u{0360}a\u{0352}lgo e\u{0301} \u{200b}zero\u{200d}width \u{feff}bom",
+    "\\x00 \\n literally, and a real tab:\tthen end",
+];
+
+#[tokio::test]
+async fn nasty_strings_are_stored_and_returned_verbatim() {
+    for db in backends() {
+        let app = spawn_app(db).await;
+        let admin = app.seed_user("admin@example.com", "admin").await;
+        for (i, text) in NASTY.iter().enumerate() {
+            let name = format!("{i} {}", text.replace('\t', " "));
+            // Multi-line free text with control characters is a description's right.
+            let description = format!("{text}\r\nline two\u{7}\u{1b}[31m red");
+            let response = app
+                .post_as(
+                    &admin.token,
+                    "/api/admin/plans",
+                    &serde_json::json!({
+                        "name": name, "type": "paid", "price": "1.00", "currency": "EUR",
+                        "description": description,
+                        "features": {text.to_string(): text, "nested": [text]},
+                        "stripePlanId": name,
+                    }),
+                )
+                .await;
+            let status = response.status();
+            let created = json(response).await;
+            assert_eq!(status, StatusCode::CREATED, "{text:?}: {created}");
+            let id = created["id"].as_i64().unwrap();
+            for path in [format!("/api/plans/{id}"), format!("/api/packages/{id}")] {
+                let got = json(app.get_as(&admin.token, &path).await).await;
+                let plan = if got["data"].is_object() { &got["data"] } else { &got };
+                assert_eq!(plan["name"], name.as_str(), "{path} {text:?}");
+                assert_eq!(plan["stripe_plan_id"].as_str().or(plan["stripePlanId"].as_str()), Some(name.as_str()), "{path} {text:?}");
+                if !path.contains("packages") {
+                    assert_eq!(plan["description"], description.as_str(), "{path} {text:?}");
+                }
+            }
+            let got = json(app.get(&format!("/api/plans/{id}")).await).await;
+            assert_eq!(got["features"][*text], *text, "{text:?}");
+            assert_eq!(got["features"]["nested"][0], *text, "{text:?}");
+            assert_eq!(got["stripePlanId"], name.as_str(), "{text:?}");
+
+            // Updates keep it verbatim too.
+            let updated = app
+                .put_as(
+                    &admin.token,
+                    &format!("/api/admin/plans/{id}"),
+                    &serde_json::json!({"description": text}),
+                )
+                .await;
+            assert_eq!(updated.status(), StatusCode::OK, "{text:?}");
+            let got = json(app.get(&format!("/api/plans/{id}")).await).await;
+            assert_eq!(got["description"], *text, "{text:?}");
+
+            // Users and organisations.
+            let user = app
+                .post_as(
+                    &admin.token,
+                    "/api/admin/users",
+                    &serde_json::json!({
+                        "email": format!("nasty{i}@example.com"),
+                        "name": name,
+                        "company": name,
+                        "city": name,
+                    }),
+                )
+                .await;
+            let status = user.status();
+            let user = json(user).await;
+            assert_eq!(status, StatusCode::CREATED, "{text:?}: {user}");
+            let got = json(
+                app.get_as(&admin.token, &format!("/api/admin/users/{}", user["id"]))
+                    .await,
+            )
+            .await;
+            let got = if got["user"].is_object() { &got["user"] } else { &got };
+            for field in ["name", "company", "city"] {
+                assert_eq!(got[field], name.as_str(), "{field} {text:?}: {got}");
+            }
+            let org = json(
+                app.post_as(
+                    &admin.token,
+                    "/api/organisations",
+                    &serde_json::json!({"name": name}),
+                )
+                .await,
+            )
+            .await;
+            let got = json(
+                app.get_as(&admin.token, &format!("/api/organisations/{}", org["id"]))
+                    .await,
+            )
+            .await;
+            assert_eq!(got["name"], name.as_str(), "{text:?}: {got}");
+        }
+        // The SQL in the strings did nothing: every plan and user is still there.
+        let plans = json(app.get("/api/plans").await).await;
+        assert_eq!(plans.as_array().unwrap().len(), 1 + NASTY.len());
+    }
+}
+
+#[tokio::test]
+async fn nul_bytes_are_refused_not_a_500() {
+    for db in backends() {
+        let app = spawn_app(db).await;
+        let admin = app.seed_user("admin@example.com", "admin").await;
+        let cases = [
+            ("/api/admin/plans", serde_json::json!({"name": "Nul", "type": "paid", "price": "1", "currency": "EUR", "description": "a\u{0}b"})),
+            ("/api/admin/plans", serde_json::json!({"name": "Nul", "type": "paid", "price": "1", "currency": "EUR", "stripePlanId": "a\u{0}b"})),
+            ("/api/admin/plans", serde_json::json!({"name": "N\u{0}ul", "type": "paid", "price": "1", "currency": "EUR"})),
+            ("/api/admin/users", serde_json::json!({"email": "nul@example.com", "name": "a\u{0}b"})),
+            ("/api/organisations", serde_json::json!({"name": "a\u{0}b"})),
+            ("/api/tokens", serde_json::json!({"name": "a\u{0}b"})),
+        ];
+        for (path, body) in cases {
+            let response = app.post_as(&admin.token, path, &body).await;
+            let status = response.status();
+            let body = json(response).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{path} {body}");
+            assert_eq!(body["error"], "validation_failed", "{path} {body}");
+        }
+        // A NUL inside features JSON is an escaped `\u0000`: legal JSON, kept as such.
+        let response = app
+            .post_as(
+                &admin.token,
+                "/api/admin/plans",
+                &serde_json::json!({"name": "Features", "type": "paid", "price": "1", "currency": "EUR", "features": {"k": "a\u{0}b"}}),
+            )
+            .await;
+        let status = response.status();
+        let created = json(response).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let got = json(app.get(&format!("/api/plans/{}", created["id"])).await).await;
+        assert_eq!(got["features"]["k"], "a\u{0}b");
+    }
+}
