@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use tariff_tests::pg_cluster::PgCluster;
-use tariff_tests::process::ServiceProcess;
+use tariff_tests::process::{run_cli, ServiceProcess};
 
 /// The contract: a call answers 503 within this time while the database is down.
 const ANSWER_WITHIN: Duration = Duration::from_secs(2);
@@ -65,7 +65,16 @@ async fn service_answers_503_during_an_outage_and_recovers_without_restart() {
     let Some(cluster) = PgCluster::create() else {
         return;
     };
-    let service = ServiceProcess::start(&cluster.url(), &[]).await;
+    let url = cluster.url();
+    run_cli(&url, &["migrate"]).await;
+    run_cli(
+        &url,
+        &["users", "create", "--email", "ops@example.com", "--name", "Ops", "--admin"],
+    )
+    .await;
+    let token = run_cli(&url, &["tokens", "create", "--email", "ops@example.com"]).await;
+    let token = token.trim();
+    let service = ServiceProcess::start(&url, &[]).await;
     let client = reqwest::Client::new();
     let plans: serde_json::Value = client
         .get(service.url("/api/plans"))
@@ -79,6 +88,8 @@ async fn service_answers_503_during_an_outage_and_recovers_without_restart() {
     let ready_url = service.url("/readyz");
     assert_eq!(probe(&client, &ready_url, None).await.status, 200);
     assert_eq!(probe(&client, &plan_url, None).await.status, 200);
+    let quota_url = service.url("/api/users/1/quota");
+    assert_eq!(probe(&client, &quota_url, Some(token)).await.status, 200);
 
     // Take the database away.
     cluster.stop();
@@ -92,12 +103,13 @@ async fn service_answers_503_during_an_outage_and_recovers_without_restart() {
     // when many arrive at once (more than the pool has connections).
     let calls = (0..12).map(|i| {
         let client = client.clone();
-        let url = if i % 3 == 0 {
-            ready_url.clone()
-        } else {
-            plan_url.clone()
+        let (url, token) = match i % 3 {
+            0 => (ready_url.clone(), None),
+            1 => (plan_url.clone(), None),
+            // Authenticated: a credential that cannot be checked is a 503, never a 401.
+            _ => (quota_url.clone(), Some(token.to_owned())),
         };
-        async move { probe(&client, &url, None).await }
+        async move { probe(&client, &url, token.as_deref()).await }
     });
     let answers = futures_util::future::join_all(calls).await;
     let slowest = answers.iter().map(|a| a.took).max().unwrap();
@@ -125,6 +137,7 @@ async fn service_answers_503_during_an_outage_and_recovers_without_restart() {
         until_status(&client, &ready_url, 200, up, Duration::from_secs(15)),
         until_status(&client, &plan_url, 200, up, Duration::from_secs(15)),
     );
+    assert_eq!(probe(&client, &quota_url, Some(token)).await.status, 200);
 
     println!(
         "OUTAGE FIGURES: /readyz failed after {:.2}s, API 503 after {:.2}s, slowest answer while down {:.2}s; \
