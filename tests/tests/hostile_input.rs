@@ -60,7 +60,8 @@ async fn bodies_over_64_kib_get_413() {
         let user = app.seed_user("user@example.com", "user").await;
         let path = format!("/api/admin/users/{}/usage", user.id);
         let padding = "x".repeat(64 * 1024);
-        let oversized = format!(r#"{{"resource":"servers","delta":1,"idempotencyKey":"{padding}"}}"#);
+        let oversized =
+            format!(r#"{{"resource":"servers","delta":1,"idempotencyKey":"{padding}"}}"#);
         // Announced with Content-Length.
         let response = post_raw(
             &app,
@@ -88,7 +89,10 @@ async fn bodies_over_64_kib_get_413() {
         let _ = stream.write_all(b"0\r\n\r\n").await;
         let (answer, _) = read_until_closed(&mut stream, Duration::from_secs(10)).await;
         assert!(answer.starts_with("HTTP/1.1 413"), "chunked: {answer}");
-        assert!(answer.contains(r#""error":"payload_too_large""#), "chunked: {answer}");
+        assert!(
+            answer.contains(r#""error":"payload_too_large""#),
+            "chunked: {answer}"
+        );
         // A PUT too, and a huge body that is not even JSON.
         let response = app
             .client
@@ -118,24 +122,66 @@ async fn malformed_and_mistyped_bodies_get_400() {
         ("empty body", b"".to_vec()),
         ("truncated", br#"{"resource":"servers","#.to_vec()),
         ("not JSON", b"resource=servers&delta=1".to_vec()),
-        ("trailing garbage", br#"{"resource":"servers","delta":1} x"#.to_vec()),
+        (
+            "trailing garbage",
+            br#"{"resource":"servers","delta":1} x"#.to_vec(),
+        ),
         ("array", br#"[{"resource":"servers","delta":1}]"#.to_vec()),
         ("null", b"null".to_vec()),
-        ("string delta", br#"{"resource":"servers","delta":"1"}"#.to_vec()),
-        ("float delta", br#"{"resource":"servers","delta":1.5}"#.to_vec()),
-        ("huge delta", br#"{"resource":"servers","delta":1e400}"#.to_vec()),
-        ("i64 overflow", br#"{"resource":"servers","delta":99999999999999999999}"#.to_vec()),
-        ("delta beyond 10^12", br#"{"resource":"servers","delta":1000000000001}"#.to_vec()),
-        ("delta zero", br#"{"resource":"servers","delta":0}"#.to_vec()),
+        (
+            "string delta",
+            br#"{"resource":"servers","delta":"1"}"#.to_vec(),
+        ),
+        (
+            "float delta",
+            br#"{"resource":"servers","delta":1.5}"#.to_vec(),
+        ),
+        (
+            "huge delta",
+            br#"{"resource":"servers","delta":1e400}"#.to_vec(),
+        ),
+        (
+            "i64 overflow",
+            br#"{"resource":"servers","delta":99999999999999999999}"#.to_vec(),
+        ),
+        (
+            "delta beyond 10^12",
+            br#"{"resource":"servers","delta":1000000000001}"#.to_vec(),
+        ),
+        (
+            "delta zero",
+            br#"{"resource":"servers","delta":0}"#.to_vec(),
+        ),
         ("number resource", br#"{"resource":7,"delta":1}"#.to_vec()),
-        ("unknown resource", br#"{"resource":"unicorns","delta":1}"#.to_vec()),
-        ("dialect key", br#"{"resource":"serverLimit","delta":1}"#.to_vec()),
+        (
+            "unknown resource",
+            br#"{"resource":"unicorns","delta":1}"#.to_vec(),
+        ),
+        (
+            "dialect key",
+            br#"{"resource":"serverLimit","delta":1}"#.to_vec(),
+        ),
         ("missing delta", br#"{"resource":"servers"}"#.to_vec()),
-        ("unknown field", br#"{"resource":"servers","delta":1,"admin":true}"#.to_vec()),
-        ("empty key", br#"{"resource":"servers","delta":1,"idempotencyKey":""}"#.to_vec()),
-        ("invalid UTF-8", b"{\"resource\":\"serv\xff\xfeers\",\"delta\":1}".to_vec()),
-        ("lone surrogate", br#"{"resource":"\ud800","delta":1}"#.to_vec()),
-        ("NUL in string", b"{\"resource\":\"servers\\u0000\",\"delta\":1}".to_vec()),
+        (
+            "unknown field",
+            br#"{"resource":"servers","delta":1,"admin":true}"#.to_vec(),
+        ),
+        (
+            "empty key",
+            br#"{"resource":"servers","delta":1,"idempotencyKey":""}"#.to_vec(),
+        ),
+        (
+            "invalid UTF-8",
+            b"{\"resource\":\"serv\xff\xfeers\",\"delta\":1}".to_vec(),
+        ),
+        (
+            "lone surrogate",
+            br#"{"resource":"\ud800","delta":1}"#.to_vec(),
+        ),
+        (
+            "NUL in string",
+            b"{\"resource\":\"servers\\u0000\",\"delta\":1}".to_vec(),
+        ),
         ("deeply nested", deep.into_bytes()),
     ];
     for db in backends() {
@@ -144,8 +190,14 @@ async fn malformed_and_mistyped_bodies_get_400() {
         let user = app.seed_user("user@example.com", "user").await;
         let path = format!("/api/admin/users/{}/usage", user.id);
         for (case, body) in &cases {
-            let response =
-                post_raw(&app, &admin.token, &path, Some("application/json"), body.clone()).await;
+            let response = post_raw(
+                &app,
+                &admin.token,
+                &path,
+                Some("application/json"),
+                body.clone(),
+            )
+            .await;
             assert_error(response, 400, "validation_failed", case).await;
         }
         let limits = format!("/api/admin/users/{}/limits", user.id);
@@ -167,7 +219,11 @@ async fn malformed_and_mistyped_bodies_get_400() {
             assert_error(response, 400, "validation_failed", case).await;
         }
         assert_usage_untouched(&app, &admin.token, user.id).await;
-        let quota = json(app.get_as(&admin.token, &format!("/api/users/{}/quota", user.id)).await).await;
+        let quota = json(
+            app.get_as(&admin.token, &format!("/api/users/{}/quota", user.id))
+                .await,
+        )
+        .await;
         assert_eq!(quota["overrides"], serde_json::json!({}), "{quota}");
     }
 }
@@ -301,9 +357,15 @@ async fn slow_and_stalled_clients_are_cut_off_without_blocking_others() {
     );
     let trickle_cut_after = when.duration_since(started);
     let (answer, closed) = read_until_closed(&mut body_staller, Duration::from_secs(15)).await;
-    assert!(closed, "a client that never sent its body is still connected after 15 s: {answer:?}");
+    assert!(
+        closed,
+        "a client that never sent its body is still connected after 15 s: {answer:?}"
+    );
     assert!(answer.starts_with("HTTP/1.1 408"), "stalled body: {answer}");
-    assert!(answer.contains(r#""error":"request_timeout""#), "stalled body: {answer}");
+    assert!(
+        answer.contains(r#""error":"request_timeout""#),
+        "stalled body: {answer}"
+    );
     let body_cut_after = started.elapsed();
     println!(
         "SLOW CLIENTS: 40 stalled heads closed within {:.2}s, slowloris cut after {:.2}s, stalled body answered 408 after {:.2}s",
@@ -356,9 +418,19 @@ async fn nasty_strings_are_stored_and_returned_verbatim() {
             let id = created["id"].as_i64().unwrap();
             for path in [format!("/api/plans/{id}"), format!("/api/packages/{id}")] {
                 let got = json(app.get_as(&admin.token, &path).await).await;
-                let plan = if got["data"].is_object() { &got["data"] } else { &got };
+                let plan = if got["data"].is_object() {
+                    &got["data"]
+                } else {
+                    &got
+                };
                 assert_eq!(plan["name"], name.as_str(), "{path} {text:?}");
-                assert_eq!(plan["stripe_plan_id"].as_str().or(plan["stripePlanId"].as_str()), Some(name.as_str()), "{path} {text:?}");
+                assert_eq!(
+                    plan["stripe_plan_id"]
+                        .as_str()
+                        .or(plan["stripePlanId"].as_str()),
+                    Some(name.as_str()),
+                    "{path} {text:?}"
+                );
                 if !path.contains("packages") {
                     assert_eq!(plan["description"], description.as_str(), "{path} {text:?}");
                 }
@@ -401,7 +473,11 @@ async fn nasty_strings_are_stored_and_returned_verbatim() {
                     .await,
             )
             .await;
-            let got = if got["user"].is_object() { &got["user"] } else { &got };
+            let got = if got["user"].is_object() {
+                &got["user"]
+            } else {
+                &got
+            };
             for field in ["name", "company", "city"] {
                 assert_eq!(got[field], name.as_str(), "{field} {text:?}: {got}");
             }
@@ -433,10 +509,22 @@ async fn nul_bytes_are_refused_not_a_500() {
         let app = spawn_app(db).await;
         let admin = app.seed_user("admin@example.com", "admin").await;
         let cases = [
-            ("/api/admin/plans", serde_json::json!({"name": "Nul", "type": "paid", "price": "1", "currency": "EUR", "description": "a\u{0}b"})),
-            ("/api/admin/plans", serde_json::json!({"name": "Nul", "type": "paid", "price": "1", "currency": "EUR", "stripePlanId": "a\u{0}b"})),
-            ("/api/admin/plans", serde_json::json!({"name": "N\u{0}ul", "type": "paid", "price": "1", "currency": "EUR"})),
-            ("/api/admin/users", serde_json::json!({"email": "nul@example.com", "name": "a\u{0}b"})),
+            (
+                "/api/admin/plans",
+                serde_json::json!({"name": "Nul", "type": "paid", "price": "1", "currency": "EUR", "description": "a\u{0}b"}),
+            ),
+            (
+                "/api/admin/plans",
+                serde_json::json!({"name": "Nul", "type": "paid", "price": "1", "currency": "EUR", "stripePlanId": "a\u{0}b"}),
+            ),
+            (
+                "/api/admin/plans",
+                serde_json::json!({"name": "N\u{0}ul", "type": "paid", "price": "1", "currency": "EUR"}),
+            ),
+            (
+                "/api/admin/users",
+                serde_json::json!({"email": "nul@example.com", "name": "a\u{0}b"}),
+            ),
             ("/api/organisations", serde_json::json!({"name": "a\u{0}b"})),
             ("/api/tokens", serde_json::json!({"name": "a\u{0}b"})),
         ];

@@ -69,7 +69,15 @@ async fn service_answers_503_during_an_outage_and_recovers_without_restart() {
     run_cli(&url, &["migrate"]).await;
     run_cli(
         &url,
-        &["users", "create", "--email", "ops@example.com", "--name", "Ops", "--admin"],
+        &[
+            "users",
+            "create",
+            "--email",
+            "ops@example.com",
+            "--name",
+            "Ops",
+            "--admin",
+        ],
     )
     .await;
     let token = run_cli(&url, &["tokens", "create", "--email", "ops@example.com"]).await;

@@ -39,13 +39,24 @@ async fn read_response(stream: &mut TcpStream) -> String {
 async fn admin_token(database_url: &str) -> String {
     run_cli(
         database_url,
-        &["users", "create", "--email", "ops@example.com", "--name", "Ops", "--admin"],
+        &[
+            "users",
+            "create",
+            "--email",
+            "ops@example.com",
+            "--name",
+            "Ops",
+            "--admin",
+        ],
     )
     .await;
-    run_cli(database_url, &["tokens", "create", "--email", "ops@example.com"])
-        .await
-        .trim()
-        .to_owned()
+    run_cli(
+        database_url,
+        &["tokens", "create", "--email", "ops@example.com"],
+    )
+    .await
+    .trim()
+    .to_owned()
 }
 
 #[tokio::test]

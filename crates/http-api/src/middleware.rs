@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::error::PayloadError;
-use actix_web::web::Bytes;
-use futures_util::Stream;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::{DefaultHeaders, ErrorHandlerResponse};
+use actix_web::web::Bytes;
 use actix_web::{web, Error};
+use futures_util::Stream;
 
 use crate::error::{error_response, ErrorCode, ErrorDetails};
 use crate::state::ApiState;
