@@ -198,6 +198,7 @@ fn configure_accounts(cfg: &mut web::ServiceConfig) {
             web::resource("/api/organisations/{id}/members/{user_id}")
                 .route(web::delete().to(organisations::remove_member)),
         )
+        .service(web::resource("/api/admin/audit").route(web::get().to(routes::audit::list_audit)))
         .service(
             web::resource("/api/admin/users")
                 .route(web::get().to(admin_users::list_users))

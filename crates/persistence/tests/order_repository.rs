@@ -45,8 +45,8 @@ async fn open(test_db: &TestDatabase) -> Fixture {
         })
         .unwrap()
     };
-    let pro = plans.create(spec("Pro", "9.99")).await.unwrap();
-    let free = plans.create(spec("Hobby", "0")).await.unwrap();
+    let pro = plans.create(spec("Pro", "9.99"), None).await.unwrap();
+    let free = plans.create(spec("Hobby", "0"), None).await.unwrap();
     Fixture {
         repo: DieselOrderRepository::new(db.clone()),
         db,

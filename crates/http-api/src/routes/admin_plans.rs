@@ -43,14 +43,17 @@ pub async fn list_plans(
 )]
 pub async fn create_plan(
     state: web::Data<ApiState>,
-    _admin: Admin,
+    admin: Admin,
     body: web::Json<PlanInput>,
 ) -> Result<HttpResponse, ApiError> {
     let input = body.into_inner();
     if input.name.is_none() {
         return Err(ApiError::validation("name", "name is required."));
     }
-    let plan = state.catalogue.create(input.into_draft()).await?;
+    let plan = state
+        .catalogue
+        .create(input.into_draft(), admin.actor())
+        .await?;
     Ok(HttpResponse::Created().json(PlanJson::from(&plan)))
 }
 
@@ -71,14 +74,14 @@ pub async fn create_plan(
 )]
 pub async fn update_plan(
     state: web::Data<ApiState>,
-    _admin: Admin,
+    admin: Admin,
     id: web::Path<i64>,
     body: web::Json<PlanInput>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(id.into_inner(), PlanId::new, "Plan")?;
     let plan = state
         .catalogue
-        .update(id, body.into_inner().into_patch())
+        .update(id, body.into_inner().into_patch(), admin.actor())
         .await?;
     Ok(HttpResponse::Ok().json(PlanJson::from(&plan)))
 }
@@ -98,10 +101,10 @@ pub async fn update_plan(
 )]
 pub async fn delete_plan(
     state: web::Data<ApiState>,
-    _admin: Admin,
+    admin: Admin,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(id.into_inner(), PlanId::new, "Plan")?;
-    state.catalogue.delete(id).await?;
+    state.catalogue.delete(id, admin.actor()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
