@@ -171,6 +171,72 @@ async fn every_admin_write_is_recorded_with_actor_target_and_states() {
         .await;
         assert_eq!(status, 200);
 
+        // Orders: a customer's own order is not an admin write; paying it is.
+        let (status, order) = send(
+            &app,
+            "POST",
+            &customer.token,
+            "/api/orders",
+            json!({"planId": plan_id}),
+        )
+        .await;
+        assert_eq!(status, 201, "{order}");
+        let (status, paid) = send(
+            &app,
+            "POST",
+            t,
+            &format!("/api/admin/orders/{}/mark-paid", order["id"]),
+            json!({"reference": "bank-42"}),
+        )
+        .await;
+        assert_eq!(status, 200, "{paid}");
+        let (status, applied) = send(
+            &app,
+            "POST",
+            t,
+            &format!("/api/admin/users/{}/apply-plan", customer.id),
+            json!({"planId": plan_id, "notes": "goodwill"}),
+        )
+        .await;
+        assert_eq!(status, 200, "{applied}");
+        let (status, _) = send(
+            &app,
+            "POST",
+            t,
+            &format!("/api/admin/users/{}/cancel-plan", customer.id),
+            json!({}),
+        )
+        .await;
+        assert_eq!(status, 200);
+        // Nothing left to cancel: no write, no row.
+        let (status, nothing) = send(
+            &app,
+            "POST",
+            t,
+            &format!("/api/admin/users/{}/cancel-plan", customer.id),
+            json!({}),
+        )
+        .await;
+        assert_eq!((status, &nothing["success"]), (200, &json!(false)));
+        let (status, _) = send(
+            &app,
+            "PUT",
+            t,
+            "/api/admin/settings",
+            json!({"billingEnabled": false}),
+        )
+        .await;
+        assert_eq!(status, 200);
+        let (status, _) = send(
+            &app,
+            "PUT",
+            t,
+            "/api/admin/settings",
+            json!({"billingEnabled": true}),
+        )
+        .await;
+        assert_eq!(status, 200);
+
         let rows = all_rows(&app, t, "").await;
         let counts = count_by_action(&rows);
         println!("AUDIT ROWS ({:?}): {counts:?}", app.backend());
@@ -182,6 +248,10 @@ async fn every_admin_write_is_recorded_with_actor_target_and_states() {
             ("user.update", 1),
             ("limits.set", 2),
             ("usage.change", 2),
+            ("order.mark_paid", 1),
+            ("plan.apply", 1),
+            ("plan.cancel", 1),
+            ("settings.update", 2),
         ]
         .into_iter()
         .map(|(a, n)| (a.to_owned(), n))
@@ -241,6 +311,41 @@ async fn every_admin_write_is_recorded_with_actor_target_and_states() {
             .unwrap();
         assert_eq!(org_limits["targetId"], org["id"]);
 
+        let mark_paid = rows
+            .iter()
+            .find(|r| r["action"] == "order.mark_paid")
+            .unwrap();
+        assert_eq!(
+            (mark_paid["targetKind"].as_str(), &mark_paid["targetId"]),
+            (Some("order"), &order["id"])
+        );
+        assert_eq!(mark_paid["before"]["status"], "pending");
+        assert_eq!(mark_paid["after"]["status"], "active");
+        assert_eq!(mark_paid["after"]["paymentReference"], "bank-42");
+        assert!(mark_paid["after"]["invoiceNumber"].is_string());
+        let apply = rows.iter().find(|r| r["action"] == "plan.apply").unwrap();
+        assert_eq!(
+            (apply["targetKind"].as_str(), &apply["targetId"]),
+            (Some("user"), &json!(customer.id))
+        );
+        assert_eq!(apply["before"]["id"], order["id"], "the replaced order");
+        assert_eq!(apply["after"]["notes"], "goodwill");
+        let cancel = rows.iter().find(|r| r["action"] == "plan.cancel").unwrap();
+        assert_eq!(cancel["before"]["status"], "active");
+        assert_eq!(cancel["after"]["status"], "cancelled");
+        let switch = rows
+            .iter()
+            .find(|r| r["action"] == "settings.update")
+            .unwrap();
+        assert_eq!(switch["targetKind"], "settings");
+        assert_eq!(
+            (
+                &switch["before"]["billingEnabled"],
+                &switch["after"]["billingEnabled"]
+            ),
+            (&json!(true), &json!(false))
+        );
+
         // Filters: by target and by actor.
         let for_plan = all_rows(&app, t, &format!("?targetKind=plan&targetId={plan_id}")).await;
         assert_eq!(
@@ -253,7 +358,7 @@ async fn every_admin_write_is_recorded_with_actor_target_and_states() {
             &format!("?targetKind=user&targetId={}", customer.id),
         )
         .await;
-        assert_eq!(for_customer.len(), 2);
+        assert_eq!(for_customer.len(), 4, "limits, usage, apply, cancel");
         assert_eq!(
             all_rows(&app, t, &format!("?actorId={}", admin.id))
                 .await

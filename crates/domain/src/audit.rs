@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 
 use crate::ids::{AccountRef, UserId};
+use crate::orders::Order;
 use crate::pagination::{Page, PageRequest};
 use crate::plan::Plan;
 use crate::ports::RepoError;
@@ -321,6 +322,29 @@ impl AuditState for User {
             "postcode": billing.postcode(),
             "country": billing.country().map(|c| c.code()),
             "taxId": billing.tax_id(),
+        })
+    }
+}
+
+impl AuditState for Order {
+    fn audit_state(&self) -> Value {
+        let charges = self.charges();
+        json!({
+            "id": self.id().get(),
+            "status": self.status().as_str(),
+            "planId": self.plan_id().get(),
+            "account": {"kind": self.account().kind(), "id": self.account().raw_id()},
+            "description": self.description(),
+            "subtotal": charges.subtotal().to_fixed_string(),
+            "taxRate": charges.tax_rate().to_percent_text(),
+            "taxAmount": charges.tax().to_fixed_string(),
+            "amount": charges.total().to_fixed_string(),
+            "currency": charges.currency().code(),
+            "invoiceNumber": self.invoice_number(),
+            "notes": self.notes(),
+            "paymentReference": self.payment_reference(),
+            "expiresAt": self.expires_at().map(|at| at.to_rfc3339()),
+            "cancelledAt": self.cancelled_at().map(|at| at.to_rfc3339()),
         })
     }
 }
