@@ -138,7 +138,7 @@ async fn drive(
         } else {
             ok = false;
         }
-        let plan = if step % 2 == 0 {
+        let plan = if step.is_multiple_of(2) {
             world.pro
         } else {
             world.hobby
