@@ -2,6 +2,9 @@
 //! server) on 127.0.0.1 port 0 against a fresh database, and gives back a client.
 //! [`backends`] yields SQLite always and PostgreSQL when `TEST_DATABASE_URL` is set.
 
+pub mod pg_cluster;
+pub mod process;
+
 use std::net::SocketAddr;
 
 use tariff_app::settings::Settings;

@@ -146,11 +146,14 @@ async fn plan_list_cache_sees_writes_from_another_instance_within_a_second() {
         // A write through another process's service: only the shared version tells the peer.
         let elsewhere = CatalogueService::new(Arc::new(DieselPlanRepository::new(app.db.clone())));
         elsewhere
-            .create(PlanDraft {
-                name: "Pro".into(),
-                price: "9.99".into(),
-                ..PlanDraft::default()
-            })
+            .create(
+                PlanDraft {
+                    name: "Pro".into(),
+                    price: "9.99".into(),
+                    ..PlanDraft::default()
+                },
+                tariff_domain::audit::Actor::Operator,
+            )
             .await
             .unwrap();
         let started = std::time::Instant::now();

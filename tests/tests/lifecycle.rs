@@ -79,8 +79,16 @@ async fn world(db: &TestDatabase) -> World {
         price: price.into(),
         ..PlanDraft::default()
     };
-    let pro = catalogue.create(plan("Pro", "9.99")).await.unwrap().id();
-    let hobby = catalogue.create(plan("Hobby", "0")).await.unwrap().id();
+    let pro = catalogue
+        .create(plan("Pro", "9.99"), tariff_domain::audit::Actor::Operator)
+        .await
+        .unwrap()
+        .id();
+    let hobby = catalogue
+        .create(plan("Hobby", "0"), tariff_domain::audit::Actor::Operator)
+        .await
+        .unwrap()
+        .id();
     let admin = seed_user(&database, "admin@example.com", "admin").await;
     let customer = seed_user(&database, "customer@example.com", "user").await;
     World {

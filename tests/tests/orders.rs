@@ -22,16 +22,19 @@ use tariff_tests::{backends, json, spawn_app, spawn_app_with, TestApp};
 async fn create_plan(app: &TestApp, name: &str, price: &str, servers: u64, hidden: bool) -> i64 {
     let catalogue = CatalogueService::new(Arc::new(DieselPlanRepository::new(app.db.clone())));
     let plan = catalogue
-        .create(PlanDraft {
-            name: name.into(),
-            price: price.into(),
-            plan_type: if price == "0" { "free" } else { "paid" }.into(),
-            limits: Limits::unlimited()
-                .with(Resource::Servers, Limit::new(servers))
-                .with(Resource::Memory, Limit::new(servers * 1024)),
-            hidden,
-            ..PlanDraft::default()
-        })
+        .create(
+            PlanDraft {
+                name: name.into(),
+                price: price.into(),
+                plan_type: if price == "0" { "free" } else { "paid" }.into(),
+                limits: Limits::unlimited()
+                    .with(Resource::Servers, Limit::new(servers))
+                    .with(Resource::Memory, Limit::new(servers * 1024)),
+                hidden,
+                ..PlanDraft::default()
+            },
+            tariff_domain::audit::Actor::Operator,
+        )
         .await
         .unwrap();
     plan.id().get()

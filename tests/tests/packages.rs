@@ -29,7 +29,10 @@ fn catalogue(app: &TestApp) -> CatalogueService {
 async fn clear_catalogue(app: &TestApp) {
     let catalogue = catalogue(app);
     for plan in catalogue.list(true).await.unwrap() {
-        catalogue.delete(plan.id()).await.unwrap();
+        catalogue
+            .delete(plan.id(), tariff_domain::audit::Actor::Operator)
+            .await
+            .unwrap();
     }
 }
 
@@ -41,7 +44,10 @@ fn draft(name: &str) -> PlanDraft {
 }
 
 async fn create(app: &TestApp, draft: PlanDraft) -> Plan {
-    catalogue(app).create(draft).await.unwrap()
+    catalogue(app)
+        .create(draft, tariff_domain::audit::Actor::Operator)
+        .await
+        .unwrap()
 }
 
 /// The seed's three packages with their limits and permissions, then numbered ones up to
@@ -554,7 +560,10 @@ site_permissions = { create = true, update = true, delete = false }
         )
         .unwrap();
         let drafts = tariff_app::import::read_plan_file(&file).unwrap();
-        let outcome = catalogue(&app).import(drafts).await.unwrap();
+        let outcome = catalogue(&app)
+            .import(drafts, tariff_domain::audit::Actor::Operator)
+            .await
+            .unwrap();
         assert_eq!((outcome.created, outcome.updated), (1, 0));
 
         let user = app.seed_user("reader@example.com", "user").await;
@@ -589,7 +598,10 @@ site_permissions = { create = true, update = true, delete = false }
         )
         .unwrap();
         let drafts = tariff_app::import::read_plan_file(&file).unwrap();
-        let outcome = catalogue(&app).import(drafts).await.unwrap();
+        let outcome = catalogue(&app)
+            .import(drafts, tariff_domain::audit::Actor::Operator)
+            .await
+            .unwrap();
         assert_eq!((outcome.created, outcome.updated), (0, 1));
         let one = get_ok(&app, &user.token, &format!("/api/packages/{id}")).await;
         assert_eq!(one["data"]["stripe_plan_id"], "price_v2");
@@ -604,7 +616,10 @@ async fn the_example_catalogue_imports_and_serves() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/plans.toml");
     let drafts = tariff_app::import::read_plan_file(&path).unwrap();
     let count = drafts.len();
-    let outcome = catalogue(&app).import(drafts).await.unwrap();
+    let outcome = catalogue(&app)
+        .import(drafts, tariff_domain::audit::Actor::Operator)
+        .await
+        .unwrap();
     assert_eq!(outcome.created + outcome.updated, count);
     let user = app.seed_user("reader@example.com", "user").await;
     let body = get_ok(&app, &user.token, "/api/packages?per_page=100").await;

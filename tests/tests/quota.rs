@@ -52,7 +52,7 @@ async fn create_plan(
     })
     .unwrap();
     DieselPlanRepository::new(app.db.clone())
-        .create(spec)
+        .create(spec, None)
         .await
         .unwrap()
         .id()

@@ -97,13 +97,16 @@ pub async fn create_user(
     args: &UserCreateArgs,
 ) -> Result<UserId, AccountError> {
     let user = accounts
-        .create(NewUser {
-            email: args.email.clone(),
-            name: args.name.clone(),
-            password: args.password.clone(),
-            role: Some(if args.admin { "admin" } else { "user" }.to_owned()),
-            billing: BillingDraft::default(),
-        })
+        .create(
+            NewUser {
+                email: args.email.clone(),
+                name: args.name.clone(),
+                password: args.password.clone(),
+                role: Some(if args.admin { "admin" } else { "user" }.to_owned()),
+                billing: BillingDraft::default(),
+            },
+            tariff_domain::audit::Actor::Operator,
+        )
         .await?;
     Ok(user.id())
 }

@@ -98,7 +98,11 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Plans(PlansCommand::Import(args)) => {
             let drafts = import::read_plan_file(&args.file)?;
             let wired = wiring::wire(&settings).await?;
-            let outcome = wired.state.catalogue.import(drafts).await?;
+            let outcome = wired
+                .state
+                .catalogue
+                .import(drafts, tariff_domain::audit::Actor::Operator)
+                .await?;
             println!(
                 "imported {} plan(s): {} created, {} updated",
                 outcome.created + outcome.updated,

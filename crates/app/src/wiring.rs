@@ -6,6 +6,7 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::TimeDelta;
 use tariff_domain::accounts::AccountService;
+use tariff_domain::audit::AuditService;
 use tariff_domain::auth_cache::CachedCallerResolver;
 use tariff_domain::authentication::AuthService;
 use tariff_domain::catalogue::CatalogueService;
@@ -23,8 +24,9 @@ use tariff_domain::SystemClock;
 use tariff_http_api::state::SessionCookieOptions;
 use tariff_http_api::{ApiState, ServerOptions};
 use tariff_persistence::{
-    Database, DieselIdentity, DieselOrderRepository, DieselOrganisations, DieselPlanRepository,
-    DieselQuotaRepository, DieselSettingsRepository, DieselUsers, PoolOptions,
+    Database, DieselAuditRepository, DieselIdentity, DieselOrderRepository, DieselOrganisations,
+    DieselPlanRepository, DieselQuotaRepository, DieselSettingsRepository, DieselUsers,
+    PoolOptions,
 };
 use tokio::task::JoinHandle;
 
@@ -173,6 +175,7 @@ pub async fn wire(settings: &Settings) -> anyhow::Result<Wired> {
             users,
             clock,
         ),
+        audit: AuditService::new(Arc::new(DieselAuditRepository::new(db.clone()))),
         session_cookie: SessionCookieOptions {
             secure: settings.auth.cookie_secure,
             trust_forwarded_for: settings.auth.trust_forwarded_for,

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::account::Role;
+use crate::audit::{Actor, AuditAction, AuditEntry, TargetKind};
 use crate::ids::UserId;
 use crate::pagination::{Page, PageRequest};
 use crate::password::{hash_password, Password, PasswordHash};
@@ -90,7 +91,8 @@ impl AccountService {
     }
 
     /// Validates everything before hashing the password, then stores the user.
-    pub async fn create(&self, new: NewUser) -> Result<User, AccountError> {
+    /// Audited as `user.create` by `actor`.
+    pub async fn create(&self, new: NewUser, actor: Actor) -> Result<User, AccountError> {
         let role = parse_role(new.role.as_deref())?;
         let spec = UserSpec::new(&new.email, &new.name, role, new.billing)?;
         let password = new.password.map(Password::new).transpose()?;
@@ -99,7 +101,17 @@ impl AccountService {
             None => None,
         };
         self.users
-            .create(spec, hash, self.clock.now())
+            .create(
+                spec,
+                hash,
+                self.clock.now(),
+                Some(AuditEntry::new(
+                    actor,
+                    AuditAction::UserCreate,
+                    TargetKind::User,
+                    None,
+                )),
+            )
             .await
             .map_err(|e| AccountError::from_repo(e, None))
     }
@@ -142,7 +154,13 @@ impl AccountService {
     }
 
     /// Applies a partial change and validates the result as a whole.
-    pub async fn update(&self, id: UserId, patch: UserPatch) -> Result<User, AccountError> {
+    /// Audited as `user.update` by `actor`.
+    pub async fn update(
+        &self,
+        id: UserId,
+        patch: UserPatch,
+        actor: Actor,
+    ) -> Result<User, AccountError> {
         let current = self.get(id).await?;
         let role = match patch.role.as_deref() {
             Some(text) => parse_role(Some(text))?,
@@ -162,7 +180,18 @@ impl AccountService {
             None => None,
         };
         self.users
-            .update(id, spec, hash, self.clock.now())
+            .update(
+                id,
+                spec,
+                hash,
+                self.clock.now(),
+                Some(AuditEntry::new(
+                    actor,
+                    AuditAction::UserUpdate,
+                    TargetKind::User,
+                    Some(id.get()),
+                )),
+            )
             .await
             .map_err(|e| AccountError::from_repo(e, Some(id)))
     }
@@ -187,22 +216,25 @@ mod tests {
     async fn create_lower_cases_the_email_and_hashes_the_password() {
         let mut repo = MockUserRepository::new();
         repo.expect_create()
-            .withf(|spec, hash, _| {
+            .withf(|spec, hash, _, _| {
                 spec.email().as_str() == "ada@example.com"
                     && spec.role() == Role::Admin
                     && hash
                         .as_ref()
                         .is_some_and(|h| crate::password::verify_password("s3cret-pass", h))
             })
-            .returning(|spec, _, now| Ok(User::new(UserId::new(1).unwrap(), spec, now)));
+            .returning(|spec, _, now, _| Ok(User::new(UserId::new(1).unwrap(), spec, now)));
         let created = service(repo)
-            .create(NewUser {
-                email: "Ada@Example.com".into(),
-                name: "Ada".into(),
-                password: Some("s3cret-pass".into()),
-                role: Some("admin".into()),
-                ..NewUser::default()
-            })
+            .create(
+                NewUser {
+                    email: "Ada@Example.com".into(),
+                    name: "Ada".into(),
+                    password: Some("s3cret-pass".into()),
+                    role: Some("admin".into()),
+                    ..NewUser::default()
+                },
+                Actor::Operator,
+            )
             .await
             .unwrap();
         assert_eq!(created.email().as_str(), "ada@example.com");
@@ -241,7 +273,7 @@ mod tests {
                 "password",
             ),
         ] {
-            match service.create(new).await {
+            match service.create(new, Actor::Operator).await {
                 Err(AccountError::Invalid(e)) => assert_eq!(e.field, field),
                 other => panic!("expected invalid {field}, got {other:?}"),
             }
@@ -252,13 +284,16 @@ mod tests {
     async fn duplicate_email_is_email_taken() {
         let mut repo = MockUserRepository::new();
         repo.expect_create()
-            .returning(|_, _, _| Err(RepoError::Conflict("unique:users_email_unique".into())));
+            .returning(|_, _, _, _| Err(RepoError::Conflict("unique:users_email_unique".into())));
         let result = service(repo)
-            .create(NewUser {
-                email: "a@example.com".into(),
-                name: "A".into(),
-                ..NewUser::default()
-            })
+            .create(
+                NewUser {
+                    email: "a@example.com".into(),
+                    name: "A".into(),
+                    ..NewUser::default()
+                },
+                Actor::Operator,
+            )
             .await;
         assert!(matches!(result, Err(AccountError::EmailTaken)));
     }
@@ -269,14 +304,14 @@ mod tests {
         repo.expect_get()
             .returning(|id| Ok(user(id.get(), "old@example.com", Role::User)));
         repo.expect_update()
-            .withf(|_, spec, hash, _| {
+            .withf(|_, spec, hash, _, _| {
                 spec.email().as_str() == "old@example.com"
                     && spec.name() == "New Name"
                     && spec.role() == Role::User
                     && spec.billing().country().map(|c| c.code()) == Some("FR")
                     && hash.is_none()
             })
-            .returning(|id, spec, _, now| Ok(User::new(id, spec, now)));
+            .returning(|id, spec, _, now, _| Ok(User::new(id, spec, now)));
         let updated = service(repo)
             .update(
                 UserId::new(7).unwrap(),
@@ -288,6 +323,7 @@ mod tests {
                     },
                     ..UserPatch::default()
                 },
+                Actor::Operator,
             )
             .await
             .unwrap();
@@ -300,7 +336,7 @@ mod tests {
         repo.expect_get().returning(|_| Err(RepoError::NotFound));
         let id = UserId::new(9).unwrap();
         assert!(matches!(
-            service(repo).update(id, UserPatch::default()).await,
+            service(repo).update(id, UserPatch::default(), Actor::Operator).await,
             Err(AccountError::NotFound(found)) if found == id
         ));
     }

@@ -4,6 +4,7 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
+use crate::audit::{Actor, AuditAction, AuditEntry, TargetKind};
 use crate::ids::PlanId;
 use crate::pagination::{Page, PageRequest};
 use crate::plan::{Plan, PlanDraft, PlanPatch, PlanSpec, PlanValidationError};
@@ -148,31 +149,57 @@ impl CatalogueService {
         Ok(plan)
     }
 
-    pub async fn create(&self, draft: PlanDraft) -> Result<Plan, CatalogueError> {
+    /// Adds a plan; audited as `plan.create` by `actor`.
+    pub async fn create(&self, draft: PlanDraft, actor: Actor) -> Result<Plan, CatalogueError> {
         let spec = PlanSpec::new(draft)?;
-        let created = self.plans.create(spec).await;
+        let audit = AuditEntry::new(actor, AuditAction::PlanCreate, TargetKind::Plan, None);
+        let created = self.plans.create(spec, Some(audit)).await;
         self.wrote(created.map_err(|e| CatalogueError::from_repo(e, None)))
     }
 
     /// Changes the named fields of a plan and validates the result as a whole.
-    pub async fn update(&self, id: PlanId, patch: PlanPatch) -> Result<Plan, CatalogueError> {
+    /// Audited as `plan.update` by `actor`.
+    pub async fn update(
+        &self,
+        id: PlanId,
+        patch: PlanPatch,
+        actor: Actor,
+    ) -> Result<Plan, CatalogueError> {
         let current = self.get(id, true).await?;
         let mut draft = current.spec().to_draft();
         patch.apply_to(&mut draft);
         let spec = PlanSpec::new(draft)?;
-        let updated = self.plans.update(id, spec).await;
+        let audit = AuditEntry::new(
+            actor,
+            AuditAction::PlanUpdate,
+            TargetKind::Plan,
+            Some(id.get()),
+        );
+        let updated = self.plans.update(id, spec, Some(audit)).await;
         self.wrote(updated.map_err(|e| CatalogueError::from_repo(e, Some(id))))
     }
 
     /// Deletes a plan no order references; hiding is how a sold plan is retired.
-    pub async fn delete(&self, id: PlanId) -> Result<(), CatalogueError> {
-        let deleted = self.plans.delete(id).await;
+    /// Audited as `plan.delete` by `actor`.
+    pub async fn delete(&self, id: PlanId, actor: Actor) -> Result<(), CatalogueError> {
+        let audit = AuditEntry::new(
+            actor,
+            AuditAction::PlanDelete,
+            TargetKind::Plan,
+            Some(id.get()),
+        );
+        let deleted = self.plans.delete(id, Some(audit)).await;
         self.wrote(deleted.map_err(|e| CatalogueError::from_repo(e, Some(id))))
     }
 
     /// Validates every draft first, then upserts all by name in one transaction:
     /// one bad plan rejects the whole file and nothing changes.
-    pub async fn import(&self, drafts: Vec<PlanDraft>) -> Result<ImportOutcome, ImportError> {
+    /// Audited as one `plan.import` row per plan, by `actor`.
+    pub async fn import(
+        &self,
+        drafts: Vec<PlanDraft>,
+        actor: Actor,
+    ) -> Result<ImportOutcome, ImportError> {
         let mut specs = Vec::with_capacity(drafts.len());
         let mut names = HashSet::new();
         let mut default_name: Option<String> = None;
@@ -199,7 +226,15 @@ impl CatalogueService {
         }
         self.wrote(
             self.plans
-                .upsert_by_name(specs)
+                .upsert_by_name(
+                    specs,
+                    Some(AuditEntry::new(
+                        actor,
+                        AuditAction::PlanImport,
+                        TargetKind::Plan,
+                        None,
+                    )),
+                )
                 .await
                 .map_err(|e| CatalogueError::from_repo(e, None)),
         )
@@ -313,7 +348,7 @@ mod tests {
                 ..PlanDraft::default()
             },
         ];
-        match service.import(drafts).await {
+        match service.import(drafts, Actor::Operator).await {
             Err(ImportError::InvalidPlan {
                 position,
                 name,
@@ -345,7 +380,7 @@ mod tests {
             },
         ];
         assert!(matches!(
-            service.import(two_defaults).await,
+            service.import(two_defaults, Actor::Operator).await,
             Err(ImportError::SeveralDefaults { .. })
         ));
         let duplicate = vec![
@@ -359,7 +394,7 @@ mod tests {
             },
         ];
         assert!(matches!(
-            service.import(duplicate).await,
+            service.import(duplicate, Actor::Operator).await,
             Err(ImportError::DuplicateName { position: 2, .. })
         ));
     }
@@ -367,12 +402,21 @@ mod tests {
     #[tokio::test]
     async fn writes_and_polls_change_the_stamp() {
         let mut repo = MockPlanRepository::new();
-        repo.expect_delete().returning(|_| Ok(()));
+        repo.expect_delete()
+            .withf(|id, audit| {
+                audit.as_ref().is_some_and(|a| {
+                    a.action() == AuditAction::PlanDelete && a.target_id() == Some(id.get())
+                })
+            })
+            .returning(|_, _| Ok(()));
         repo.expect_catalogue_version().returning(|| Ok(42));
         let service = CatalogueService::new(Arc::new(repo));
         let before = service.stamp();
         assert_eq!(service.stamp(), before, "reading changes nothing");
-        service.delete(PlanId::new(1).unwrap()).await.unwrap();
+        service
+            .delete(PlanId::new(1).unwrap(), Actor::Operator)
+            .await
+            .unwrap();
         let after_write = service.stamp();
         assert_ne!(after_write, before);
         service.poll_version().await.unwrap();

@@ -4,6 +4,7 @@
 
 pub mod account;
 pub mod accounts;
+pub mod audit;
 pub mod auth_cache;
 pub mod authentication;
 pub mod catalogue;

@@ -204,5 +204,40 @@ mod tests {
         fn allows_matches_arithmetic(limit in 1_u64..1_000_000, used in 0_u64..2_000_000, req in 0_u64..1_000_000) {
             prop_assert_eq!(Limit::new(limit).allows(used, req), used + req <= limit);
         }
+
+        #[test]
+        fn remaining_agrees_with_allows(limit in 0_u64..1_000_000, used in 0_u64..2_000_000, req in 0_u64..1_000_000) {
+            let limit = Limit::new(limit);
+            match limit.remaining(used) {
+                None => prop_assert!(limit.is_unlimited() && limit.allows(used, req)),
+                Some(left) => {
+                    prop_assert_eq!(limit.allows(used, req), used <= limit.value() && req <= left);
+                    prop_assert!(left <= limit.value());
+                }
+            }
+        }
+
+        #[test]
+        fn huge_numbers_never_overflow_into_a_yes(limit in 1_u64..=u64::MAX, used in 0_u64..=u64::MAX, req in 0_u64..=u64::MAX) {
+            let allowed = Limit::new(limit).allows(used, req);
+            prop_assert_eq!(allowed, u128::from(used) + u128::from(req) <= u128::from(limit));
+        }
+
+        #[test]
+        fn a_granted_request_never_leaves_usage_above_the_limit(limit in 1_u64..10_000, steps in proptest::collection::vec(0_u64..500, 0..60)) {
+            let limit = Limit::new(limit);
+            let mut used = 0_u64;
+            for step in steps {
+                if limit.allows(used, step) {
+                    used += step;
+                }
+                prop_assert!(used <= limit.value());
+            }
+        }
+
+        #[test]
+        fn stored_values_round_trip(value in i64::MIN..=i64::MAX) {
+            prop_assert_eq!(Limit::from_stored(value).map(Limit::value), u64::try_from(value).ok());
+        }
     }
 }

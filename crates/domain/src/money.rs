@@ -482,5 +482,94 @@ mod tests {
             let sum = Money::from_minor(a, Currency::EUR).checked_add(Money::from_minor(b, Currency::EUR)).unwrap();
             prop_assert_eq!(sum.minor(), a + b);
         }
+
+        #[test]
+        fn tax_is_monotonic_in_the_net_amount(a in 0_i64..1_000_000_000_000, b in 0_i64..1_000_000_000_000, bp in 0_u32..=10_000) {
+            let rate = TaxRate::from_basis_points(bp).unwrap();
+            let (low, high) = (a.min(b), a.max(b));
+            let tax_low = rate.tax_on(Money::from_minor(low, Currency::USD)).unwrap();
+            let tax_high = rate.tax_on(Money::from_minor(high, Currency::USD)).unwrap();
+            prop_assert!(tax_low.minor() <= tax_high.minor());
+        }
+
+        #[test]
+        fn tax_is_monotonic_in_the_rate(minor in 0_i64..1_000_000_000_000, a in 0_u32..=10_000, b in 0_u32..=10_000) {
+            let net = Money::from_minor(minor, Currency::USD);
+            let low = TaxRate::from_basis_points(a.min(b)).unwrap().tax_on(net).unwrap();
+            let high = TaxRate::from_basis_points(a.max(b)).unwrap().tax_on(net).unwrap();
+            prop_assert!(low.minor() <= high.minor());
+        }
+
+        #[test]
+        fn tax_lies_between_nothing_and_the_net(minor in 0_i64..i64::MAX / 2, bp in 0_u32..=10_000) {
+            let net = Money::from_minor(minor, Currency::USD);
+            let tax = TaxRate::from_basis_points(bp).unwrap().tax_on(net).unwrap();
+            prop_assert!(tax.minor() >= 0 && tax.minor() <= minor);
+            prop_assert_eq!(tax.currency(), Currency::USD);
+            prop_assert_eq!(TaxRate::ZERO.tax_on(net).unwrap().minor(), 0);
+            prop_assert_eq!(TaxRate::from_basis_points(10_000).unwrap().tax_on(net).unwrap(), net);
+        }
+
+        #[test]
+        fn tax_of_a_sum_is_within_a_cent_of_the_summed_taxes(a in 0_i64..1_000_000_000, b in 0_i64..1_000_000_000, bp in 0_u32..=10_000) {
+            let rate = TaxRate::from_basis_points(bp).unwrap();
+            let whole = rate.tax_on(Money::from_minor(a + b, Currency::USD)).unwrap().minor();
+            let parts = rate.tax_on(Money::from_minor(a, Currency::USD)).unwrap().minor()
+                + rate.tax_on(Money::from_minor(b, Currency::USD)).unwrap().minor();
+            prop_assert!((whole - parts).abs() <= 1);
+        }
+
+        #[test]
+        fn gross_is_net_plus_tax_exactly(minor in 0_i64..1_000_000_000_000, bp in 0_u32..=10_000) {
+            let net = Money::from_minor(minor, Currency::EUR);
+            let tax = TaxRate::from_basis_points(bp).unwrap().tax_on(net).unwrap();
+            let gross = net.checked_add(tax).unwrap();
+            prop_assert_eq!(gross.checked_sub(tax).unwrap(), net);
+            prop_assert_eq!(gross.minor(), minor + tax.minor());
+        }
+
+        #[test]
+        fn multiplication_is_repeated_addition(minor in 0_i64..1_000_000_000, quantity in 0_u32..50) {
+            let unit = Money::from_minor(minor, Currency::USD);
+            let mut sum = Money::zero(Currency::USD);
+            for _ in 0..quantity {
+                sum = sum.checked_add(unit).unwrap();
+            }
+            prop_assert_eq!(unit.checked_mul(quantity).unwrap(), sum);
+        }
+
+        #[test]
+        fn overflow_is_an_error_never_a_wrap(a in i64::MAX / 2..=i64::MAX, b in i64::MAX / 2..=i64::MAX, q in 3_u32..=u32::MAX) {
+            let x = Money::from_minor(a, Currency::USD);
+            prop_assert!(matches!(x.checked_add(Money::from_minor(b, Currency::USD)), Err(MoneyError::Overflow)));
+            prop_assert!(matches!(x.checked_mul(q), Err(MoneyError::Overflow)));
+        }
+
+        #[test]
+        fn one_decimal_too_many_is_refused_never_rounded(minor in 0_i64..1_000_000_000, extra in 1_u8..=9) {
+            let text = format!("{}{extra}", Money::from_minor(minor, Currency::USD).to_fixed_string());
+            let refused = matches!(usd(&text), Err(MoneyError::TooManyDecimals { .. }));
+            prop_assert!(refused, "{} was accepted", text);
+        }
+
+        #[test]
+        fn every_currency_round_trips_its_own_decimals(minor in 0_i64..1_000_000_000_000, index in 0_usize..CURRENCIES.len()) {
+            let currency = Currency::from_code(CURRENCIES[index].0).unwrap();
+            let money = Money::from_minor(minor, currency);
+            prop_assert_eq!(Money::parse_decimal(&money.to_fixed_string(), currency).unwrap(), money);
+            prop_assert_eq!(Money::parse_decimal(&money.to_json_number_text(), currency).unwrap(), money);
+        }
+
+        #[test]
+        fn parsing_any_text_never_panics(text in "\\PC{0,40}") {
+            let _ = usd(&text);
+            let _ = TaxRate::parse_percent(&text);
+        }
+
+        #[test]
+        fn tax_rate_text_round_trips(bp in 0_u32..=10_000) {
+            let rate = TaxRate::from_basis_points(bp).unwrap();
+            prop_assert_eq!(TaxRate::parse_percent(&rate.to_percent_text()), Some(rate));
+        }
     }
 }

@@ -231,7 +231,24 @@ impl PlanSpec {
                 "must be at most 2000 characters",
             ));
         }
+        if description.as_ref().is_some_and(|d| d.contains('\0')) {
+            // Multi-line text may hold control characters, but not NUL: PostgreSQL
+            // cannot store it, and no invoice or panel can show it.
+            return Err(PlanValidationError::new(
+                "description",
+                "must not contain NUL characters",
+            ));
+        }
         let stripe_plan_id = non_blank(draft.stripe_plan_id);
+        if stripe_plan_id
+            .as_ref()
+            .is_some_and(|s| s.chars().any(char::is_control))
+        {
+            return Err(PlanValidationError::new(
+                "stripePlanId",
+                "must not contain control characters",
+            ));
+        }
         if stripe_plan_id
             .as_ref()
             .is_some_and(|s| s.chars().count() > MAX_STRIPE_ID_CHARS)
@@ -440,6 +457,28 @@ mod tests {
             ..draft()
         })
         .is_ok());
+    }
+
+    #[test]
+    fn free_text_keeps_control_characters_but_not_nul() {
+        let spec = PlanSpec::new(PlanDraft {
+            description: Some("line one\r\n\tline two \u{1b}[1m".into()),
+            ..draft()
+        })
+        .unwrap();
+        assert_eq!(spec.description(), Some("line one\r\n\tline two \u{1b}[1m"));
+        let err = PlanSpec::new(PlanDraft {
+            description: Some("a\u{0}b".into()),
+            ..draft()
+        })
+        .unwrap_err();
+        assert_eq!(err.field, "description");
+        let err = PlanSpec::new(PlanDraft {
+            stripe_plan_id: Some("price_\u{0}".into()),
+            ..draft()
+        })
+        .unwrap_err();
+        assert_eq!(err.field, "stripePlanId");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use crate::audit::AuditEntry;
 use crate::ids::PlanId;
 use crate::pagination::{Page, PageRequest};
 use crate::plan::{Plan, PlanSpec};
@@ -42,7 +43,9 @@ pub struct ImportOutcome {
     pub updated: usize,
 }
 
-/// The plan catalogue's storage.
+/// The plan catalogue's storage. Write methods take an optional [`AuditEntry`]: when
+/// given, it is stored in the same transaction as the write, with the plan's state
+/// before and after filled in (one row per plan for an import).
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait PlanRepository: Send + Sync {
@@ -68,19 +71,28 @@ pub trait PlanRepository: Send + Sync {
 
     /// Stores a new plan. A default spec takes the default flag from any other plan in
     /// the same transaction. Errors: `Conflict` (name taken), `Unavailable`, `Internal`.
-    async fn create(&self, spec: PlanSpec) -> Result<Plan, RepoError>;
+    async fn create(&self, spec: PlanSpec, audit: Option<AuditEntry>) -> Result<Plan, RepoError>;
 
     /// Replaces a plan's spec (same default rule as `create`).
     /// Errors: `NotFound`, `Conflict` (name taken), `Unavailable`, `Internal`.
-    async fn update(&self, id: PlanId, spec: PlanSpec) -> Result<Plan, RepoError>;
+    async fn update(
+        &self,
+        id: PlanId,
+        spec: PlanSpec,
+        audit: Option<AuditEntry>,
+    ) -> Result<Plan, RepoError>;
 
     /// Deletes a plan. Errors: `NotFound`, `Conflict` (orders reference it),
     /// `Unavailable`, `Internal`.
-    async fn delete(&self, id: PlanId) -> Result<(), RepoError>;
+    async fn delete(&self, id: PlanId, audit: Option<AuditEntry>) -> Result<(), RepoError>;
 
     /// Inserts or updates each spec by name, all in one transaction: either every
     /// spec is stored or none is. Errors: `Conflict`, `Unavailable`, `Internal`.
-    async fn upsert_by_name(&self, specs: Vec<PlanSpec>) -> Result<ImportOutcome, RepoError>;
+    async fn upsert_by_name(
+        &self,
+        specs: Vec<PlanSpec>,
+        audit: Option<AuditEntry>,
+    ) -> Result<ImportOutcome, RepoError>;
 
     /// Creates `spec` only if there is no plan at all; true when it did.
     /// Errors: `Unavailable`, `Internal`.
@@ -151,6 +163,8 @@ pub trait MembershipRepository: Send + Sync {
 // ---- Accounts and access -------------------------------------------------------------
 
 /// User accounts. Emails are stored lower-cased; the database holds their uniqueness.
+/// `audit`, when given, is stored in the write's transaction with the user's state
+/// before and after (never a password hash; `passwordChanged` says a password was set).
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait UserRepository: Send + Sync {
@@ -160,6 +174,7 @@ pub trait UserRepository: Send + Sync {
         spec: crate::user::UserSpec,
         password: Option<crate::password::PasswordHash>,
         now: DateTime<Utc>,
+        audit: Option<AuditEntry>,
     ) -> Result<crate::user::User, RepoError>;
 
     /// One user. Errors: `NotFound`, `Unavailable`, `Internal`.
@@ -196,6 +211,7 @@ pub trait UserRepository: Send + Sync {
         spec: crate::user::UserSpec,
         password: Option<crate::password::PasswordHash>,
         now: DateTime<Utc>,
+        audit: Option<AuditEntry>,
     ) -> Result<crate::user::User, RepoError>;
 }
 

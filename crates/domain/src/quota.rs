@@ -13,6 +13,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 
+use crate::audit::{Actor, AuditAction, AuditEntry};
 use crate::ids::{AccountRef, PlanId};
 use crate::limits::{Limit, Limits, Permissions, Resource};
 use crate::ports::{Clock, RepoError};
@@ -450,6 +451,7 @@ pub trait QuotaRepository: Send + Sync {
         &self,
         account: AccountRef,
         changes: Vec<(Resource, Option<Limit>)>,
+        audit: Option<AuditEntry>,
     ) -> Result<EffectiveLimits, RepoError>;
 
     /// Applies one change in ONE transaction: replays a known idempotency key; else locks
@@ -457,7 +459,11 @@ pub trait QuotaRepository: Send + Sync {
     /// limits, applies [`decide`] and a conditional update that holds the limit, and
     /// stores the outcome under the key. Refusals are answers, not errors.
     /// Errors: `NotFound` (no such account), `Unavailable`, `Internal`.
-    async fn change_usage(&self, request: LedgerRequest) -> Result<LedgerAnswer, RepoError>;
+    async fn change_usage(
+        &self,
+        request: LedgerRequest,
+        audit: Option<AuditEntry>,
+    ) -> Result<LedgerAnswer, RepoError>;
 }
 
 /// Errors of the quota use cases.
@@ -566,10 +572,12 @@ impl QuotaService {
     }
 
     /// Sets or removes per-account overrides (admin only; the caller checks that).
+    /// Audited as `limits.set` by `actor`.
     pub async fn set_overrides(
         &self,
         account: AccountRef,
         changes: Vec<(Resource, Option<Limit>)>,
+        actor: Actor,
     ) -> Result<EffectiveLimits, QuotaError> {
         if let Some((resource, _)) = changes
             .iter()
@@ -578,18 +586,29 @@ impl QuotaService {
             return Err(QuotaError::OverrideTooLarge(*resource));
         }
         self.repo
-            .set_overrides(account, changes)
+            .set_overrides(
+                account,
+                changes,
+                Some(AuditEntry::on_account(
+                    actor,
+                    AuditAction::LimitsSet,
+                    account,
+                )),
+            )
             .await
             .map_err(|e| QuotaError::from_repo(e, account))
     }
 
     /// Reserves (positive delta) or releases (negative delta) usage, atomically.
     /// Refusals come back as the answer's outcome so that the caller can tell a replay.
+    /// An applied change is audited as `usage.change` by `actor` (refusals and replays,
+    /// which change nothing, are not).
     pub async fn change_usage(
         &self,
         account: AccountRef,
         change: UsageChange,
         idempotency_key: Option<IdempotencyKey>,
+        actor: Actor,
     ) -> Result<UsageAnswer, QuotaError> {
         let (at, today) = self.today();
         let request = LedgerRequest {
@@ -599,7 +618,8 @@ impl QuotaService {
             at,
             idempotency_key,
         };
-        match self.repo.change_usage(request).await {
+        let audit = AuditEntry::on_account(actor, AuditAction::UsageChange, account);
+        match self.repo.change_usage(request, Some(audit)).await {
             Ok(LedgerAnswer::Fresh(outcome)) => Ok(UsageAnswer {
                 outcome,
                 replayed: false,
@@ -815,8 +835,8 @@ mod tests {
     async fn the_ledger_counts_the_utc_day_of_the_clock() {
         let mut repo = MockQuotaRepository::new();
         repo.expect_change_usage()
-            .withf(|r| r.today == NaiveDate::from_ymd_opt(2026, 11, 22).unwrap())
-            .returning(|r| {
+            .withf(|r, _| r.today == NaiveDate::from_ymd_opt(2026, 11, 22).unwrap())
+            .returning(|r, _| {
                 Ok(LedgerAnswer::Fresh(UsageOutcome::Applied(UsageLevel {
                     resource: r.change.resource(),
                     used: 1,
@@ -825,7 +845,12 @@ mod tests {
             });
         let service = QuotaService::new(Arc::new(repo), clock_at("2026-11-22T00:00:01+00:00"));
         let answer = service
-            .change_usage(user(), change(Resource::EmailDailyLimit, 1), None)
+            .change_usage(
+                user(),
+                change(Resource::EmailDailyLimit, 1),
+                None,
+                Actor::Operator,
+            )
             .await
             .unwrap();
         assert!(!answer.replayed);
@@ -853,11 +878,16 @@ mod tests {
         let mut answers = vec![LedgerAnswer::KeyReused, LedgerAnswer::Replayed(refused)];
         repo.expect_change_usage()
             .times(2)
-            .returning(move |_| Ok(answers.pop().unwrap()));
+            .returning(move |_, _| Ok(answers.pop().unwrap()));
         let service = QuotaService::new(Arc::new(repo), clock_at("2026-11-21T10:00:00Z"));
         let key = Some(IdempotencyKey::new("k1").unwrap());
         let answer = service
-            .change_usage(user(), change(Resource::Servers, 1), key.clone())
+            .change_usage(
+                user(),
+                change(Resource::Servers, 1),
+                key.clone(),
+                Actor::Operator,
+            )
             .await
             .unwrap();
         assert!(answer.replayed);
@@ -867,7 +897,7 @@ mod tests {
         ));
         assert!(matches!(
             service
-                .change_usage(user(), change(Resource::Servers, 2), key)
+                .change_usage(user(), change(Resource::Servers, 2), key, Actor::Operator)
                 .await,
             Err(QuotaError::IdempotencyKeyReused)
         ));
@@ -904,7 +934,7 @@ mod tests {
         repo.expect_snapshot()
             .returning(|_, _| Err(RepoError::NotFound));
         repo.expect_change_usage()
-            .returning(|_| Err(RepoError::Unavailable("pool timed out".into())));
+            .returning(|_, _| Err(RepoError::Unavailable("pool timed out".into())));
         let service = QuotaService::new(Arc::new(repo), clock_at("2026-11-21T10:00:00Z"));
         assert!(matches!(
             service.snapshot(user()).await,
@@ -912,7 +942,7 @@ mod tests {
         ));
         assert!(matches!(
             service
-                .change_usage(user(), change(Resource::Servers, 1), None)
+                .change_usage(user(), change(Resource::Servers, 1), None, Actor::Operator)
                 .await,
             Err(QuotaError::Unavailable(_))
         ));
@@ -925,7 +955,11 @@ mod tests {
         let service = QuotaService::new(Arc::new(repo), clock_at("2026-11-21T10:00:00Z"));
         assert!(matches!(
             service
-                .set_overrides(user(), vec![(Resource::Disk, Some(Limit::new(u64::MAX)))])
+                .set_overrides(
+                    user(),
+                    vec![(Resource::Disk, Some(Limit::new(u64::MAX)))],
+                    Actor::Operator
+                )
                 .await,
             Err(QuotaError::OverrideTooLarge(Resource::Disk))
         ));

@@ -4,6 +4,7 @@
 //! ([`BillingSwitch`]) and refreshes it by polling a version counter that every write
 //! bumps, so a change reaches all instances within one poll interval.
 
+use crate::audit::{Actor, AuditAction, AuditEntry, TargetKind};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -20,7 +21,13 @@ pub trait SettingsRepository: Send + Sync {
 
     /// Stores the switch and bumps the `settings` version in one transaction; returns
     /// the new version. Errors: `Unavailable`, `Internal`.
-    async fn set_billing_enabled(&self, enabled: bool) -> Result<i64, RepoError>;
+    /// `audit`, when given, is stored in the same transaction with the switch's value
+    /// before and after.
+    async fn set_billing_enabled(
+        &self,
+        enabled: bool,
+        audit: Option<AuditEntry>,
+    ) -> Result<i64, RepoError>;
 
     /// The `settings` version: changes whenever any instance writes a setting.
     /// Errors: `Unavailable`, `Internal`.
@@ -119,8 +126,19 @@ impl SettingsService {
     }
 
     /// Stores the switch; this instance follows at once, others on their next poll.
-    pub async fn set_billing_enabled(&self, enabled: bool) -> Result<bool, SettingsError> {
-        let version = self.repo.set_billing_enabled(enabled).await?;
+    /// Audited as `settings.update` by `actor`.
+    pub async fn set_billing_enabled(
+        &self,
+        enabled: bool,
+        actor: Actor,
+    ) -> Result<bool, SettingsError> {
+        let audit = AuditEntry::new(
+            actor,
+            AuditAction::SettingsUpdate,
+            TargetKind::Settings,
+            None,
+        );
+        let version = self.repo.set_billing_enabled(enabled, Some(audit)).await?;
         self.switch.observe(enabled, version);
         tracing::info!(billing_enabled = enabled, version, "billing switch changed");
         Ok(enabled)
@@ -168,10 +186,13 @@ mod tests {
         repo.expect_settings_version().returning(|| Ok(1));
         repo.expect_billing_enabled().returning(|| Ok(true));
         repo.expect_set_billing_enabled()
-            .withf(|enabled| !*enabled)
-            .returning(|_| Ok(2));
+            .withf(|enabled, _| !*enabled)
+            .returning(|_, _| Ok(2));
         let service = SettingsService::load(Arc::new(repo)).await.unwrap();
-        service.set_billing_enabled(false).await.unwrap();
+        service
+            .set_billing_enabled(false, Actor::Operator)
+            .await
+            .unwrap();
         assert!(!service.switch().is_enabled());
         assert_eq!(service.switch().version(), 2);
     }

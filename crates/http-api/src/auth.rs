@@ -49,6 +49,13 @@ pub struct Authenticated(pub Caller);
 #[derive(Clone, Copy, Debug)]
 pub struct Admin(pub Caller);
 
+impl Admin {
+    /// The admin as the actor of an audited write.
+    pub fn actor(&self) -> tariff_domain::audit::Actor {
+        tariff_domain::audit::Actor::User(self.0.user_id())
+    }
+}
+
 /// The caller if the request carries valid credentials; anonymous otherwise (a bad
 /// credential on a public route is treated as none).
 #[derive(Clone, Copy, Debug)]

@@ -33,7 +33,8 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 #[derive(Clone, Debug)]
 pub struct ServerOptions {
     pub workers: usize,
-    /// Time a client has to send its request head; slow or stalled clients are cut off.
+    /// Time a client has to send its request head, and then again its body; slow or
+    /// stalled clients are cut off (408 for a stalled body).
     pub client_request_timeout: Duration,
     pub keep_alive: Duration,
     /// How long in-flight requests may run after SIGTERM/SIGINT.
@@ -65,6 +66,10 @@ fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
         JsonPayloadError::ContentType => ApiError::new(
             ErrorCode::UnsupportedMediaType,
             "Send the body as application/json.",
+        ),
+        JsonPayloadError::Payload(e) if middleware::is_body_timeout(e) => ApiError::new(
+            ErrorCode::RequestTimeout,
+            "The request body did not arrive in time.",
         ),
         JsonPayloadError::Deserialize(e) => json::body_error(e),
         _ => ApiError::new(
@@ -188,6 +193,7 @@ fn configure_accounts(cfg: &mut web::ServiceConfig) {
             web::resource("/api/organisations/{id}/members/{user_id}")
                 .route(web::delete().to(organisations::remove_member)),
         )
+        .service(web::resource("/api/admin/audit").route(web::get().to(routes::audit::list_audit)))
         .service(
             web::resource("/api/admin/users")
                 .route(web::get().to(admin_users::list_users))
@@ -291,6 +297,7 @@ pub fn app(
         .default_service(web::to(|| async {
             Err::<actix_web::HttpResponse, _>(ApiError::not_found("No such resource."))
         }))
+        .wrap(from_fn(middleware::body_deadline))
         .wrap(ErrorHandlers::new().default_handler(middleware::json_error_body))
         .wrap(from_fn(middleware::reject_oversized_bodies))
         .wrap(Condition::new(
@@ -309,7 +316,8 @@ pub fn server(
     options: &ServerOptions,
 ) -> std::io::Result<Server> {
     let origins = options.cors_allowed_origins.clone();
-    let server = HttpServer::new(move || app(state.clone(), &origins))
+    let body_deadline = middleware::BodyDeadline(options.client_request_timeout);
+    let server = HttpServer::new(move || app(state.clone(), &origins).app_data(body_deadline))
         .workers(options.workers.max(1))
         .client_request_timeout(options.client_request_timeout)
         .keep_alive(options.keep_alive)

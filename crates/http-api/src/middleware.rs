@@ -1,13 +1,19 @@
 //! Cross-cutting HTTP behaviour: one log line per request, security headers, and the
 //! catch-all that gives every error response the contract's JSON body.
 
-use std::time::Instant;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use actix_web::body::{EitherBody, MessageBody};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::error::PayloadError;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::{DefaultHeaders, ErrorHandlerResponse};
+use actix_web::web::Bytes;
 use actix_web::{web, Error};
+use futures_util::Stream;
 
 use crate::error::{error_response, ErrorCode, ErrorDetails};
 use crate::state::ApiState;
@@ -79,6 +85,7 @@ pub fn json_error_body<B: MessageBody + 'static>(
         ErrorCode::MethodNotAllowed => "This method is not allowed on this resource.",
         ErrorCode::PayloadTooLarge => "The request body is larger than 64 KiB.",
         ErrorCode::UnsupportedMediaType => "Send the body as application/json.",
+        ErrorCode::RequestTimeout => "The request did not arrive in time.",
         ErrorCode::Internal => "An internal error occurred.",
         _ => "The request could not be processed.",
     };
@@ -148,4 +155,66 @@ pub async fn reject_oversized_bodies<B: MessageBody + 'static>(
         &ErrorDetails::default(),
     );
     Ok(req.into_response(response).map_into_right_body())
+}
+
+/// How long a client has to deliver its whole request body once its head has arrived
+/// (app data; without it bodies have no deadline). Complements actix's
+/// `client_request_timeout`, which only covers the head.
+#[derive(Clone, Copy, Debug)]
+pub struct BodyDeadline(pub Duration);
+
+/// Gives request bodies a deadline: a client that announces a body and stalls gets 408
+/// `request_timeout` instead of holding its connection (and a worker's handler) forever.
+pub async fn body_deadline<B: MessageBody + 'static>(
+    mut req: ServiceRequest,
+    next: actix_web::middleware::Next<B>,
+) -> Result<ServiceResponse<B>, Error> {
+    let deadline = req.app_data::<BodyDeadline>().map(|d| d.0);
+    if let Some(deadline) = deadline.filter(|_| has_body(&req)) {
+        let inner = std::mem::replace(req.parts_mut().1, Payload::None);
+        req.set_payload(Payload::Stream {
+            payload: Box::pin(DeadlinePayload {
+                inner,
+                timer: Box::pin(tokio::time::sleep(deadline)),
+            }),
+        });
+    }
+    next.call(req).await
+}
+
+fn has_body(req: &ServiceRequest) -> bool {
+    let headers = req.headers();
+    headers.contains_key(header::TRANSFER_ENCODING)
+        || headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim() != "0")
+}
+
+/// A request body that fails with `TimedOut` once its timer fires.
+struct DeadlinePayload {
+    inner: Payload,
+    timer: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl Stream for DeadlinePayload {
+    type Item = Result<Bytes, PayloadError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if let Poll::Ready(item) = Pin::new(&mut self.inner).poll_next(cx) {
+            return Poll::Ready(item);
+        }
+        match self.timer.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Some(Err(PayloadError::Io(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "request body deadline passed",
+            ))))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+/// Whether a payload error is the body deadline firing.
+pub fn is_body_timeout(err: &PayloadError) -> bool {
+    matches!(err, PayloadError::Io(e) if e.kind() == std::io::ErrorKind::TimedOut)
 }

@@ -51,6 +51,7 @@ use utoipa::OpenApi;
         crate::routes::admin_orders::list_orders,
         crate::routes::settings::get_settings,
         crate::routes::settings::put_settings,
+        crate::routes::audit::list_audit,
         openapi_json,
     ),
     components(schemas(
@@ -82,6 +83,7 @@ use utoipa::OpenApi;
         crate::dto::order::CurrentPlanJson,
         crate::dto::settings::SettingsJson,
         crate::dto::settings::SettingsInput,
+        crate::dto::audit::AuditEntryJson,
     )),
     modifiers(&SecuritySchemes),
     tags(

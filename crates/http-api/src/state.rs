@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use tariff_domain::accounts::AccountService;
+use tariff_domain::audit::AuditService;
 use tariff_domain::authentication::AuthService;
 use tariff_domain::catalogue::CatalogueService;
 use tariff_domain::orders::{InvoiceService, OrderService};
@@ -42,6 +43,8 @@ pub struct ApiState {
     pub tokens: TokenService,
     pub organisations: OrganisationService,
     pub session_cookie: SessionCookieOptions,
+    /// The audit log (written by the repositories, read here).
+    pub audit: AuditService,
 }
 
 /// How the session cookie is set and how the client's address is found.

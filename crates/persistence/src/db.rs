@@ -1,6 +1,7 @@
 //! The one connection enum, its pool, migrations, and the bridge that runs sync diesel
 //! code on tokio's blocking pool.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -138,6 +139,73 @@ pub struct Database {
     gate: Arc<Semaphore>,
     acquire_wait: Duration,
     sqlite_writer: Arc<Mutex<()>>,
+    /// Set while the database is known to be unreachable, so that waiting requests
+    /// fail fast instead of each waiting out the whole first try.
+    down: Arc<AtomicBool>,
+}
+
+/// With no live connection at all, a pool that cannot open one in this time means the
+/// database is down: answer 503 now rather than after the whole `acquire_timeout`.
+const UNREACHABLE_AFTER: Duration = Duration::from_secs(1);
+
+/// While it is known to be unreachable, the first try is this short (the pool keeps
+/// reconnecting in the background, so recovery is noticed within its retry delay).
+const WHILE_DOWN: Duration = Duration::from_millis(200);
+
+impl DbPool {
+    fn get(
+        &self,
+        timeout: Duration,
+        writer: &Arc<Mutex<()>>,
+    ) -> Result<DbConn, diesel::r2d2::PoolError> {
+        match self {
+            DbPool::Sqlite(p) => p.get_timeout(timeout).map(|conn| {
+                DbConn::Sqlite(SqlitePooled {
+                    conn,
+                    writer: writer.clone(),
+                })
+            }),
+            DbPool::Postgres(p) => p.get_timeout(timeout).map(DbConn::Postgres),
+        }
+    }
+
+    fn live_connections(&self) -> u32 {
+        match self {
+            DbPool::Sqlite(p) => p.state().connections,
+            DbPool::Postgres(p) => p.state().connections,
+        }
+    }
+
+    /// A connection within `timeout`, failing early when the database is unreachable:
+    /// if none could be had within [`UNREACHABLE_AFTER`] and the pool holds no live
+    /// connection (every one was found broken and none could be opened), waiting longer
+    /// would only delay the 503. Busy connections mean load: wait the full time.
+    fn checkout(
+        &self,
+        timeout: Duration,
+        down: &AtomicBool,
+        writer: &Arc<Mutex<()>>,
+    ) -> Result<DbConn, diesel::r2d2::PoolError> {
+        let probe = if down.load(Ordering::Relaxed) {
+            WHILE_DOWN
+        } else {
+            UNREACHABLE_AFTER
+        };
+        let first = timeout.min(probe);
+        let result = match self.get(first, writer) {
+            Ok(conn) => Ok(conn),
+            Err(err) if self.live_connections() == 0 => {
+                down.store(true, Ordering::Relaxed);
+                return Err(err);
+            }
+            Err(err) if first >= timeout => Err(err),
+            Err(_) => self.get(timeout.saturating_sub(first), writer),
+        };
+        if result.is_ok() {
+            down.store(false, Ordering::Relaxed);
+        }
+        result
+    }
 }
 
 /// Runs `$body` with `$c` bound to the concrete connection, compiled once per backend.
@@ -250,6 +318,7 @@ impl Database {
             gate: Arc::new(Semaphore::new(options.max_connections.max(1) as usize)),
             acquire_wait: options.acquire_timeout,
             sqlite_writer: Arc::default(),
+            down: Arc::new(AtomicBool::new(false)),
         })
     }
 
@@ -295,15 +364,13 @@ impl Database {
             .map_err(|closed| RepoError::Internal(Box::new(closed)))?;
         let pool = self.pool.clone();
         let writer = self.sqlite_writer.clone();
+        let timeout = self.acquire_wait;
+        let down = self.down.clone();
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            let mut conn = match &pool {
-                DbPool::Sqlite(p) => p
-                    .get()
-                    .map(|conn| DbConn::Sqlite(SqlitePooled { conn, writer })),
-                DbPool::Postgres(p) => p.get().map(DbConn::Postgres),
-            }
-            .map_err(map_pool_error)?;
+            let mut conn = pool
+                .checkout(timeout, &down, &writer)
+                .map_err(map_pool_error)?;
             work(&mut conn)
         })
         .await

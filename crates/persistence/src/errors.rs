@@ -65,14 +65,88 @@ fn is_sqlite_busy(message: &str) -> bool {
     message.contains("database is locked") || message.contains("database is busy")
 }
 
+/// libpq and server messages that mean the connection or the server went away (a
+/// restart, a failover, a network cut) rather than that the query was wrong.
 fn is_connection_lost(message: &str) -> bool {
-    message.contains("server closed the connection")
-        || message.contains("terminating connection")
-        || message.contains("could not connect")
-        || message.contains("no connection to the server")
+    const LOST: [&str; 11] = [
+        "server closed the connection",
+        "terminating connection",
+        "could not connect",
+        "no connection to the server",
+        "could not send data to server",
+        "could not receive data from server",
+        "connection reset",
+        "broken pipe",
+        "the database system is shutting down",
+        "the database system is starting up",
+        "the database system is in recovery mode",
+    ];
+    let message = message.to_ascii_lowercase();
+    LOST.iter().any(|lost| message.contains(lost))
 }
 
 /// A pool that cannot hand out a connection in time means the database is unavailable.
 pub fn map_pool_error(err: diesel::r2d2::PoolError) -> RepoError {
     RepoError::Unavailable(Box::new(err))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diesel::result::DatabaseErrorInformation;
+
+    #[derive(Debug)]
+    struct Info(&'static str);
+
+    impl DatabaseErrorInformation for Info {
+        fn message(&self) -> &str {
+            self.0
+        }
+        fn details(&self) -> Option<&str> {
+            None
+        }
+        fn hint(&self) -> Option<&str> {
+            None
+        }
+        fn table_name(&self) -> Option<&str> {
+            None
+        }
+        fn column_name(&self) -> Option<&str> {
+            None
+        }
+        fn constraint_name(&self) -> Option<&str> {
+            None
+        }
+        fn statement_position(&self) -> Option<i32> {
+            None
+        }
+    }
+
+    fn unknown(message: &'static str) -> RepoError {
+        map_diesel_error(DieselError::DatabaseError(
+            DatabaseErrorKind::Unknown,
+            Box::new(Info(message)),
+        ))
+    }
+
+    #[test]
+    fn lost_connections_are_unavailable_not_internal() {
+        for message in [
+            "server closed the connection unexpectedly",
+            "terminating connection due to administrator command",
+            "could not receive data from server: Connection reset by peer",
+            "could not send data to server: Broken pipe",
+            "FATAL: the database system is shutting down",
+            "database is locked",
+        ] {
+            assert!(
+                matches!(unknown(message), RepoError::Unavailable(_)),
+                "{message}"
+            );
+        }
+        assert!(matches!(
+            unknown("syntax error at or near \"FROM\""),
+            RepoError::Internal(_)
+        ));
+    }
 }

@@ -4,6 +4,7 @@
 //! [`transaction!`] macros ([`read_snapshot!`] for consistent multi-query reads such as
 //! a count and a page). Every call runs on tokio's blocking pool.
 
+mod audit;
 pub mod db;
 pub mod errors;
 mod identity;
@@ -17,6 +18,7 @@ mod settings;
 pub mod testing;
 mod users;
 
+pub use audit::DieselAuditRepository;
 pub use db::{backend_of, sql_bounds, Backend, Database, PoolOptions, SetupError};
 pub use identity::DieselIdentity;
 pub use orders::DieselOrderRepository;

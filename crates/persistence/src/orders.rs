@@ -14,6 +14,8 @@ use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use diesel::sqlite::SqliteConnection;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tariff_domain::audit::{AuditEntry, AuditState};
 use tariff_domain::orders::{
     Activation, BillingDirectory, BuyerDetails, Charges, InvoiceSnapshot, IssuedInvoice,
     LifecycleStore, NewOrder, Order, OrderActivation, OrderFilter, OrderItem, OrderRecord,
@@ -22,6 +24,7 @@ use tariff_domain::orders::{
 use tariff_domain::pagination::{Page, PageRequest};
 use tariff_domain::{AccountRef, Currency, Money, OrderId, PlanId, RepoError, TaxRate, UserId};
 
+use crate::audit::record_audit;
 use crate::db::Database;
 use crate::errors::DbError;
 use crate::schema::{invoice_counters, order_items, orders, organisations, plans, users};
@@ -730,11 +733,16 @@ impl OrderRepository for DieselOrderRepository {
         from: OrderStatus,
         to: OrderStatus,
         at: DateTime<Utc>,
+        audit: Option<AuditEntry>,
     ) -> Result<Order, RepoError> {
         let cancelled_at = (to == OrderStatus::Cancelled).then(|| at.naive_utc());
         self.db
             .query(move |conn| {
                 transaction!(conn, c => {
+                    let before = match &audit {
+                        Some(_) => Some(c.load_order(id.get())?),
+                        None => None,
+                    };
                     let target = orders::table
                         .filter(orders::id.eq(id.get()))
                         .filter(orders::status.eq(from.as_str()));
@@ -754,7 +762,14 @@ impl OrderRepository for DieselOrderRepository {
                             order.status()
                         ))));
                     }
-                    c.load_order(id.get())
+                    let after = c.load_order(id.get())?;
+                    let audit = audit.map(|entry| {
+                        entry
+                            .with_before(before.as_ref().map_or(Value::Null, AuditState::audit_state))
+                            .with_after(after.audit_state())
+                    });
+                    record_audit!(c, &audit)?;
+                    Ok(after)
                 })
             })
             .await
@@ -767,14 +782,34 @@ impl OrderActivation for DieselOrderRepository {
         &self,
         order: NewOrder,
         activation: Activation,
+        audit: Option<AuditEntry>,
     ) -> Result<Order, RepoError> {
         self.db
             .query(move |conn| {
                 // Read back after commit: the transaction (and the invoice counter's
-                // lock) ends as soon as the writes are done.
+                // lock) ends as soon as the writes are done. An audited (admin)
+                // activation also reads the orders for its audit row, in the transaction.
                 let id = transaction!(conn, c => {
+                    let replaced: Option<i64> = match &audit {
+                        Some(_) => orders::table
+                            .filter(orders::account_kind.eq(order.account().kind()))
+                            .filter(orders::account_id.eq(order.account().raw_id()))
+                            .filter(orders::status.eq(OrderStatus::Active.as_str()))
+                            .select(orders::id)
+                            .first(c)
+                            .optional()?,
+                        None => None,
+                    };
                     let id = c.insert_order(&order, OrderStatus::Pending)?;
                     c.activate(id, &activation)?;
+                    if let Some(entry) = &audit {
+                        let before = match replaced {
+                            Some(old) => c.load_order(old)?.audit_state(),
+                            None => Value::Null,
+                        };
+                        let created = c.load_order(id)?.audit_state();
+                        record_audit!(c, &Some(entry.clone().with_before(before).with_after(created)))?;
+                    }
                     Ok(id)
                 })?;
                 with_conn!(conn, c => c.load_order(id))
@@ -786,10 +821,22 @@ impl OrderActivation for DieselOrderRepository {
         &self,
         id: OrderId,
         activation: Activation,
+        audit: Option<AuditEntry>,
     ) -> Result<Order, RepoError> {
         self.db
             .query(move |conn| {
-                transaction!(conn, c => c.activate(id.get(), &activation))?;
+                transaction!(conn, c => {
+                    let before = match &audit {
+                        Some(_) => Some(c.load_order(id.get())?.audit_state()),
+                        None => None,
+                    };
+                    c.activate(id.get(), &activation)?;
+                    if let (Some(entry), Some(before)) = (&audit, before) {
+                        let after = c.load_order(id.get())?.audit_state();
+                        record_audit!(c, &Some(entry.clone().with_before(before).with_after(after)))?;
+                    }
+                    Ok(())
+                })?;
                 with_conn!(conn, c => c.load_order(id.get()))
             })
             .await

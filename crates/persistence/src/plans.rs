@@ -3,12 +3,14 @@
 use async_trait::async_trait;
 use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
+use tariff_domain::audit::{AuditEntry, AuditState};
 use tariff_domain::ports::{ImportOutcome, PlanRepository};
 use tariff_domain::{
     Limit, Limits, Page, PageRequest, Permissions, Plan, PlanDraft, PlanId, PlanSpec, RepoError,
     Resource,
 };
 
+use crate::audit::record_audit;
 use crate::db::{sql_bounds, Database};
 use crate::errors::DbError;
 use crate::schema::{counters, orders, plans};
@@ -310,9 +312,8 @@ impl PlanRepository for DieselPlanRepository {
         row.map(Plan::try_from).transpose()
     }
 
-    async fn create(&self, spec: PlanSpec) -> Result<Plan, RepoError> {
-        let row = self
-            .db
+    async fn create(&self, spec: PlanSpec, audit: Option<AuditEntry>) -> Result<Plan, RepoError> {
+        self.db
             .query(move |conn| {
                 transaction!(conn, c => {
                     let now = Utc::now().naive_utc();
@@ -327,19 +328,33 @@ impl PlanRepository for DieselPlanRepository {
                         .get_result(c)
                         .map_err(|e| name_conflict(e.into()))?;
                     bump_counter!(c, "catalogue")?;
-                    Ok(row)
+                    let plan = Plan::try_from(row)?;
+                    let audit = audit.map(|a| a.with_target_id(plan.id().get()).with_after(plan.audit_state()));
+                    record_audit!(c, &audit)?;
+                    Ok(plan)
                 })
             })
-            .await?;
-        Plan::try_from(row)
+            .await
     }
 
-    async fn update(&self, id: PlanId, spec: PlanSpec) -> Result<Plan, RepoError> {
-        let row = self
-            .db
+    async fn update(
+        &self,
+        id: PlanId,
+        spec: PlanSpec,
+        audit: Option<AuditEntry>,
+    ) -> Result<Plan, RepoError> {
+        self.db
             .query(move |conn| {
                 transaction!(conn, c => {
                     let now = Utc::now().naive_utc();
+                    let before = match &audit {
+                        Some(_) => plans::table
+                            .find(id.get())
+                            .select(PlanRow::as_select())
+                            .first(c)
+                            .optional()?,
+                        None => None,
+                    };
                     if spec.is_default() {
                         diesel::update(plans::table.filter(plans::is_default.eq(true)).filter(plans::id.ne(id.get())))
                             .set(plans::is_default.eq(false))
@@ -351,14 +366,23 @@ impl PlanRepository for DieselPlanRepository {
                         .get_result(c)
                         .map_err(|e| name_conflict(e.into()))?;
                     bump_counter!(c, "catalogue")?;
-                    Ok(row)
+                    let plan = Plan::try_from(row)?;
+                    let audit = match (audit, before) {
+                        (Some(entry), Some(before)) => Some(
+                            entry
+                                .with_before(Plan::try_from(before)?.audit_state())
+                                .with_after(plan.audit_state()),
+                        ),
+                        _ => None,
+                    };
+                    record_audit!(c, &audit)?;
+                    Ok(plan)
                 })
             })
-            .await?;
-        Plan::try_from(row)
+            .await
     }
 
-    async fn delete(&self, id: PlanId) -> Result<(), RepoError> {
+    async fn delete(&self, id: PlanId, audit: Option<AuditEntry>) -> Result<(), RepoError> {
         self.db
             .query(move |conn| {
                 transaction!(conn, c => {
@@ -371,18 +395,27 @@ impl PlanRepository for DieselPlanRepository {
                             "{referenced} order(s) reference this plan; hide it instead"
                         ))));
                     }
-                    let deleted = diesel::delete(plans::table.find(id.get())).execute(c)?;
-                    if deleted == 0 {
+                    let deleted: Option<PlanRow> = diesel::delete(plans::table.find(id.get()))
+                        .returning(PlanRow::as_returning())
+                        .get_result(c)
+                        .optional()?;
+                    let Some(deleted) = deleted else {
                         return Err(DbError::Repo(RepoError::NotFound));
-                    }
+                    };
                     bump_counter!(c, "catalogue")?;
+                    let audit = audit.map(|a| Plan::try_from(deleted).map(|plan| a.with_before(plan.audit_state()))).transpose()?;
+                    record_audit!(c, &audit)?;
                     Ok(())
                 })
             })
             .await
     }
 
-    async fn upsert_by_name(&self, specs: Vec<PlanSpec>) -> Result<ImportOutcome, RepoError> {
+    async fn upsert_by_name(
+        &self,
+        specs: Vec<PlanSpec>,
+        audit: Option<AuditEntry>,
+    ) -> Result<ImportOutcome, RepoError> {
         self.db
             .query(move |conn| {
                 transaction!(conn, c => {
@@ -394,24 +427,42 @@ impl PlanRepository for DieselPlanRepository {
                             .execute(c)?;
                     }
                     for spec in &specs {
-                        let existing: Option<i64> = plans::table
+                        let existing: Option<PlanRow> = plans::table
                             .filter(lower(plans::name).eq(spec.name().to_lowercase()))
-                            .select(plans::id)
+                            .select(PlanRow::as_select())
                             .first(c)
                             .optional()?;
                         let changes = PlanChanges::from_spec(spec, now);
-                        match existing {
-                            Some(id) => {
-                                diesel::update(plans::table.find(id)).set(changes).execute(c)?;
+                        let (before, after): (Option<PlanRow>, PlanRow) = match existing {
+                            Some(before) => {
+                                let after = diesel::update(plans::table.find(before.id))
+                                    .set(changes)
+                                    .returning(PlanRow::as_returning())
+                                    .get_result(c)?;
                                 outcome.updated += 1;
+                                (Some(before), after)
                             }
                             None => {
-                                diesel::insert_into(plans::table)
+                                let after = diesel::insert_into(plans::table)
                                     .values((changes, plans::created_at.eq(now)))
-                                    .execute(c)
+                                    .returning(PlanRow::as_returning())
+                                    .get_result(c)
                                     .map_err(|e| name_conflict(e.into()))?;
                                 outcome.created += 1;
+                                (None, after)
                             }
+                        };
+                        // One audit row per plan the import touched.
+                        if let Some(entry) = &audit {
+                            let after = Plan::try_from(after)?;
+                            let mut entry = entry
+                                .clone()
+                                .with_target_id(after.id().get())
+                                .with_after(after.audit_state());
+                            if let Some(before) = before {
+                                entry = entry.with_before(Plan::try_from(before)?.audit_state());
+                            }
+                            record_audit!(c, &Some(entry))?;
                         }
                     }
                     bump_counter!(c, "catalogue")?;

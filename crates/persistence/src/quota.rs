@@ -16,6 +16,7 @@ use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sqlite::SqliteConnection;
 use serde_json::{json, Value};
+use tariff_domain::audit::AuditEntry;
 use tariff_domain::quota::{
     decide, resets_daily, Allowance, Decision, EffectiveLimits, LedgerAnswer, LedgerRequest,
     PlanBasis, PlanSource, QuotaRepository, QuotaSnapshot, Refusal, Usage, UsageChange, UsageLevel,
@@ -23,6 +24,7 @@ use tariff_domain::quota::{
 };
 use tariff_domain::{AccountRef, Limit, Plan, RepoError, Resource};
 
+use crate::audit::record_audit;
 use crate::db::Database;
 use crate::errors::DbError;
 use crate::plans::PlanRow;
@@ -81,7 +83,12 @@ trait QuotaQueries {
         changes: &[(Resource, Option<Limit>)],
     ) -> Result<(), DbError>;
     /// The body of the ledger's transaction.
-    fn apply_change(&mut self, request: &LedgerRequest) -> Result<LedgerAnswer, DbError>;
+    /// Records `audit` (with the usage before and after) when the change is applied.
+    fn apply_change(
+        &mut self,
+        request: &LedgerRequest,
+        audit: Option<&AuditEntry>,
+    ) -> Result<LedgerAnswer, DbError>;
 }
 
 macro_rules! quota_queries {
@@ -210,7 +217,11 @@ macro_rules! quota_queries {
                 Ok(())
             }
 
-            fn apply_change(&mut self, request: &LedgerRequest) -> Result<LedgerAnswer, DbError> {
+            fn apply_change(
+                &mut self,
+                request: &LedgerRequest,
+                audit: Option<&AuditEntry>,
+            ) -> Result<LedgerAnswer, DbError> {
                 let account = request.account;
                 let change = request.change;
                 let resource = change.resource();
@@ -282,11 +293,25 @@ macro_rules! quota_queries {
                         .get_result(self)
                         .optional()?;
                         match after {
-                            Some(after) => UsageOutcome::Applied(UsageLevel {
-                                resource,
-                                used: stored_usage(after)?,
-                                allowance,
-                            }),
+                            Some(after) => {
+                                let audit = audit.map(|entry| {
+                                    entry
+                                        .clone()
+                                        .with_before(json!({"resource": resource.key(), "used": used}))
+                                        .with_after(json!({
+                                            "resource": resource.key(),
+                                            "used": after,
+                                            "delta": change.delta(),
+                                            "idempotencyKey": request.idempotency_key.as_ref().map(|k| k.as_str()),
+                                        }))
+                                });
+                                record_audit!(self, &audit)?;
+                                UsageOutcome::Applied(UsageLevel {
+                                    resource,
+                                    used: stored_usage(after)?,
+                                    allowance,
+                                })
+                            }
                             None => refused_by_database(change, allowance, used),
                         }
                     }
@@ -312,6 +337,16 @@ macro_rules! quota_queries {
             }
         }
     };
+}
+
+/// An account's overrides as recorded in the audit log: resource key → limit (0 = unlimited).
+fn overrides_state(limits: &EffectiveLimits) -> serde_json::Value {
+    let overrides: serde_json::Map<String, serde_json::Value> = limits
+        .overrides()
+        .iter()
+        .map(|(resource, limit)| (resource.key().to_owned(), json!(limit.value())))
+        .collect();
+    json!({ "overrides": overrides })
 }
 
 quota_queries!(SqliteConnection);
@@ -467,6 +502,7 @@ impl QuotaRepository for DieselQuotaRepository {
         &self,
         account: AccountRef,
         changes: Vec<(Resource, Option<Limit>)>,
+        audit: Option<AuditEntry>,
     ) -> Result<EffectiveLimits, RepoError> {
         self.db
             .query(move |conn| {
@@ -474,20 +510,37 @@ impl QuotaRepository for DieselQuotaRepository {
                     if !c.account_exists(account)? {
                         return Err(DbError::Repo(RepoError::NotFound));
                     }
+                    let before = match &audit {
+                        Some(_) => Some(overrides_state(&c.effective_limits(account)?)),
+                        None => None,
+                    };
                     c.write_overrides(account, &changes)?;
-                    c.effective_limits(account)
+                    let limits = c.effective_limits(account)?;
+                    let audit = match (audit, before) {
+                        (Some(entry), Some(before)) => {
+                            Some(entry.with_before(before).with_after(overrides_state(&limits)))
+                        }
+                        _ => None,
+                    };
+                    record_audit!(c, &audit)?;
+                    Ok(limits)
                 })
             })
             .await
     }
 
-    async fn change_usage(&self, request: LedgerRequest) -> Result<LedgerAnswer, RepoError> {
-        let attempt = |request: LedgerRequest| {
-            self.db
-                .query(move |conn| transaction!(conn, c => c.apply_change(&request)))
+    async fn change_usage(
+        &self,
+        request: LedgerRequest,
+        audit: Option<AuditEntry>,
+    ) -> Result<LedgerAnswer, RepoError> {
+        let attempt = |request: LedgerRequest, audit: Option<AuditEntry>| {
+            self.db.query(
+                move |conn| transaction!(conn, c => c.apply_change(&request, audit.as_ref())),
+            )
         };
-        match attempt(request.clone()).await {
-            Err(RepoError::Conflict(what)) if what == KEY_RACE => attempt(request).await,
+        match attempt(request.clone(), audit.clone()).await {
+            Err(RepoError::Conflict(what)) if what == KEY_RACE => attempt(request, audit).await,
             other => other,
         }
     }

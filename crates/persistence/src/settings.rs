@@ -3,9 +3,11 @@
 
 use async_trait::async_trait;
 use diesel::prelude::*;
+use tariff_domain::audit::AuditEntry;
 use tariff_domain::settings::SettingsRepository;
 use tariff_domain::RepoError;
 
+use crate::audit::record_audit;
 use crate::db::Database;
 use crate::errors::DbError;
 use crate::schema::{counters, settings};
@@ -53,11 +55,21 @@ impl SettingsRepository for DieselSettingsRepository {
         stored.map_or(Ok(true), |v| parse_flag(&v))
     }
 
-    async fn set_billing_enabled(&self, enabled: bool) -> Result<i64, RepoError> {
+    async fn set_billing_enabled(
+        &self,
+        enabled: bool,
+        audit: Option<AuditEntry>,
+    ) -> Result<i64, RepoError> {
         let value = if enabled { "true" } else { "false" };
         self.db
             .query(move |conn| {
                 transaction!(conn, c => {
+                    let before: Option<String> = settings::table
+                        .find(BILLING_ENABLED)
+                        .select(settings::value)
+                        .first(c)
+                        .optional()?;
+                    let was_enabled = before.map_or(Ok(true), |v| parse_flag(&v))?;
                     diesel::insert_into(settings::table)
                         .values((settings::key.eq(BILLING_ENABLED), settings::value.eq(value)))
                         .on_conflict(settings::key)
@@ -68,6 +80,12 @@ impl SettingsRepository for DieselSettingsRepository {
                         .set(counters::value.eq(counters::value + 1_i64))
                         .returning(counters::value)
                         .get_result(c)?;
+                    let audit = audit.map(|entry| {
+                        entry
+                            .with_before(serde_json::json!({"billingEnabled": was_enabled}))
+                            .with_after(serde_json::json!({"billingEnabled": enabled}))
+                    });
+                    record_audit!(c, &audit)?;
                     Ok(version)
                 })
             })

@@ -4,10 +4,12 @@
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
+use tariff_domain::audit::{AuditEntry, AuditState};
 use tariff_domain::password::PasswordHash;
 use tariff_domain::ports::UserRepository;
 use tariff_domain::{BillingDraft, Email, Page, PageRequest, RepoError, User, UserId, UserSpec};
 
+use crate::audit::record_audit;
 use crate::db::{sql_bounds, Database};
 use crate::errors::DbError;
 use crate::schema::{sessions, users};
@@ -134,24 +136,32 @@ impl UserRepository for DieselUsers {
         spec: UserSpec,
         password: Option<PasswordHash>,
         now: DateTime<Utc>,
+        audit: Option<AuditEntry>,
     ) -> Result<User, RepoError> {
         let now = now.naive_utc();
         let hash = password.map(|h| h.as_str().to_owned());
-        let row = self
-            .db
+        self.db
             .query(move |conn| {
-                with_conn!(conn, c => diesel::insert_into(users::table)
-                    .values((
-                        UserChanges::from_spec(&spec, now),
-                        users::password_hash.eq(&hash),
-                        users::created_at.eq(now),
-                    ))
-                    .returning(UserRow::as_returning())
-                    .get_result(c)
-                    .map_err(|e| email_conflict(e.into())))
+                transaction!(conn, c => {
+                    let row: UserRow = diesel::insert_into(users::table)
+                        .values((
+                            UserChanges::from_spec(&spec, now),
+                            users::password_hash.eq(&hash),
+                            users::created_at.eq(now),
+                        ))
+                        .returning(UserRow::as_returning())
+                        .get_result(c)
+                        .map_err(|e| email_conflict(e.into()))?;
+                    let user = User::try_from(row)?;
+                    let audit = audit.map(|a| {
+                        a.with_target_id(user.id().get())
+                            .with_after(user_state(&user, hash.is_some()))
+                    });
+                    record_audit!(c, &audit)?;
+                    Ok(user)
+                })
             })
-            .await?;
-        User::try_from(row)
+            .await
     }
 
     async fn get(&self, id: UserId) -> Result<User, RepoError> {
@@ -250,13 +260,21 @@ impl UserRepository for DieselUsers {
         spec: UserSpec,
         password: Option<PasswordHash>,
         now: DateTime<Utc>,
+        audit: Option<AuditEntry>,
     ) -> Result<User, RepoError> {
         let now = now.naive_utc();
         let hash = password.map(|h| h.as_str().to_owned());
-        let row = self
-            .db
+        self.db
             .query(move |conn| {
                 transaction!(conn, c => {
+                    let before = match &audit {
+                        Some(_) => users::table
+                            .find(id.get())
+                            .select(UserRow::as_select())
+                            .first(c)
+                            .optional()?,
+                        None => None,
+                    };
                     let row: UserRow = diesel::update(users::table.find(id.get()))
                         .set(UserChanges::from_spec(&spec, now))
                         .returning(UserRow::as_returning())
@@ -270,12 +288,30 @@ impl UserRepository for DieselUsers {
                         diesel::delete(sessions::table.filter(sessions::user_id.eq(id.get())))
                             .execute(c)?;
                     }
-                    Ok(row)
+                    let user = User::try_from(row)?;
+                    let audit = match (audit, before) {
+                        (Some(entry), Some(before)) => Some(
+                            entry
+                                .with_before(User::try_from(before)?.audit_state())
+                                .with_after(user_state(&user, hash.is_some())),
+                        ),
+                        _ => None,
+                    };
+                    record_audit!(c, &audit)?;
+                    Ok(user)
                 })
             })
-            .await?;
-        User::try_from(row)
+            .await
     }
+}
+
+/// A user's audit state; says when a password was set (never what it is).
+fn user_state(user: &User, password_set: bool) -> serde_json::Value {
+    let mut state = user.audit_state();
+    if password_set {
+        state["passwordChanged"] = serde_json::Value::Bool(true);
+    }
+    state
 }
 
 #[cfg(test)]

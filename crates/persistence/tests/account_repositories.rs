@@ -41,7 +41,7 @@ async fn users_round_trip_and_keep_the_hash_apart() {
         let users = DieselUsers::new(db.clone());
         let hash = PasswordHash::from_stored("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into());
         let created = users
-            .create(spec("A@Example.com"), Some(hash.clone()), Utc::now())
+            .create(spec("A@Example.com"), Some(hash.clone()), Utc::now(), None)
             .await
             .unwrap();
         assert_eq!(created.email().as_str(), "a@example.com");
@@ -53,11 +53,13 @@ async fn users_round_trip_and_keep_the_hash_apart() {
         let (found, stored) = users.find_login(&email).await.unwrap().unwrap();
         assert_eq!((found.id(), stored), (created.id(), Some(hash)));
         assert!(matches!(
-            users.create(spec("a@example.com"), None, Utc::now()).await,
+            users
+                .create(spec("a@example.com"), None, Utc::now(), None)
+                .await,
             Err(RepoError::Conflict(_))
         ));
         users
-            .create(spec("b_c@example.com"), None, Utc::now())
+            .create(spec("b_c@example.com"), None, Utc::now(), None)
             .await
             .unwrap();
         let page = users
@@ -84,7 +86,7 @@ async fn sessions_expire_and_a_new_password_ends_them() {
         let users = DieselUsers::new(db.clone());
         let identity = DieselIdentity::new(db.clone());
         let user = users
-            .create(spec("s@example.com"), None, Utc::now())
+            .create(spec("s@example.com"), None, Utc::now(), None)
             .await
             .unwrap();
         let now = Utc::now();
@@ -110,6 +112,7 @@ async fn sessions_expire_and_a_new_password_ends_them() {
                 user.spec().clone(),
                 Some(PasswordHash::from_stored("$argon2id$new".into())),
                 now,
+                None,
             )
             .await
             .unwrap();
@@ -129,11 +132,11 @@ async fn tokens_are_revoked_only_by_their_owner() {
         let users = DieselUsers::new(db.clone());
         let identity = DieselIdentity::new(db.clone());
         let alice = users
-            .create(spec("alice@example.com"), None, Utc::now())
+            .create(spec("alice@example.com"), None, Utc::now(), None)
             .await
             .unwrap();
         let bob = users
-            .create(spec("bob@example.com"), None, Utc::now())
+            .create(spec("bob@example.com"), None, Utc::now(), None)
             .await
             .unwrap();
         let token = TokenRepository::create(
@@ -189,11 +192,11 @@ async fn membership_writes_check_the_expected_role_and_the_owner_count() {
         let users = DieselUsers::new(db.clone());
         let orgs = DieselOrganisations::new(db.clone());
         let owner = users
-            .create(spec("o@example.com"), None, Utc::now())
+            .create(spec("o@example.com"), None, Utc::now(), None)
             .await
             .unwrap();
         let other = users
-            .create(spec("p@example.com"), None, Utc::now())
+            .create(spec("p@example.com"), None, Utc::now(), None)
             .await
             .unwrap();
         let org = orgs

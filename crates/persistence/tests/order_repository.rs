@@ -45,8 +45,8 @@ async fn open(test_db: &TestDatabase) -> Fixture {
         })
         .unwrap()
     };
-    let pro = plans.create(spec("Pro", "9.99")).await.unwrap();
-    let free = plans.create(spec("Hobby", "0")).await.unwrap();
+    let pro = plans.create(spec("Pro", "9.99"), None).await.unwrap();
+    let free = plans.create(spec("Hobby", "0"), None).await.unwrap();
     Fixture {
         repo: DieselOrderRepository::new(db.clone()),
         db,
@@ -174,6 +174,7 @@ async fn activation_numbers_replaces_and_freezes_the_snapshot() {
             .create_active(
                 fx.order(&fx.pro, account, None, at(2026, 3, 1)),
                 terms(at(2026, 3, 1), at(2026, 4, 1)),
+                None,
             )
             .await
             .unwrap();
@@ -206,7 +207,7 @@ async fn activation_numbers_replaces_and_freezes_the_snapshot() {
         paid_terms.payment_reference = Some("bank-42".into());
         let second = fx
             .repo
-            .activate_pending(pending.id(), paid_terms)
+            .activate_pending(pending.id(), paid_terms, None)
             .await
             .unwrap();
         assert_eq!(second.invoice_number(), Some("INV-2026-000002"));
@@ -238,14 +239,15 @@ async fn activation_numbers_replaces_and_freezes_the_snapshot() {
         // Not pending any more: refused, nothing changes.
         let again = fx
             .repo
-            .activate_pending(second.id(), terms(at(2026, 3, 6), at(2026, 4, 6)))
+            .activate_pending(second.id(), terms(at(2026, 3, 6), at(2026, 4, 6)), None)
             .await;
         assert!(matches!(again, Err(RepoError::Conflict(_))), "{again:?}");
         assert!(matches!(
             fx.repo
                 .activate_pending(
                     tariff_domain::OrderId::new(9999).unwrap(),
-                    terms(at(2026, 3, 6), at(2026, 4, 6))
+                    terms(at(2026, 3, 6), at(2026, 4, 6)),
+                    None
                 )
                 .await,
             Err(RepoError::NotFound)
@@ -257,6 +259,7 @@ async fn activation_numbers_replaces_and_freezes_the_snapshot() {
             .create_active(
                 fx.order(&fx.free, account, None, at(2027, 1, 2)),
                 terms(at(2027, 1, 2), at(2027, 2, 2)),
+                None,
             )
             .await
             .unwrap();
@@ -281,6 +284,7 @@ async fn transitions_are_conditional() {
                 OrderStatus::Pending,
                 OrderStatus::Cancelled,
                 at(2026, 1, 2),
+                None,
             )
             .await
             .unwrap();
@@ -293,6 +297,7 @@ async fn transitions_are_conditional() {
                 OrderStatus::Pending,
                 OrderStatus::Cancelled,
                 at(2026, 1, 3),
+                None,
             )
             .await;
         assert!(matches!(again, Err(RepoError::Conflict(_))), "{again:?}");
@@ -303,6 +308,7 @@ async fn transitions_are_conditional() {
                 OrderStatus::Pending,
                 OrderStatus::Cancelled,
                 at(2026, 1, 3),
+                None,
             )
             .await;
         assert!(matches!(missing, Err(RepoError::NotFound)), "{missing:?}");
@@ -331,6 +337,7 @@ async fn lists_and_searches() {
             .create_active(
                 fx.order(&fx.pro, AccountRef::Org(org), Some(alice), at(2026, 1, 3)),
                 terms(at(2026, 1, 3), at(2026, 2, 3)),
+                None,
             )
             .await
             .unwrap();
@@ -430,6 +437,7 @@ async fn lifecycle_writes_are_conditional_and_renewals_unique() {
             .create_active(
                 fx.order(&fx.pro, AccountRef::User(user), None, at(2026, 1, 1)),
                 terms(at(2026, 1, 1), at(2026, 2, 1)),
+                None,
             )
             .await
             .unwrap();
@@ -438,6 +446,7 @@ async fn lifecycle_writes_are_conditional_and_renewals_unique() {
             .create_active(
                 fx.order(&fx.free, AccountRef::User(other), None, at(2026, 1, 1)),
                 terms(at(2026, 1, 1), at(2026, 2, 1)),
+                None,
             )
             .await
             .unwrap();
@@ -527,7 +536,7 @@ async fn concurrent_activations_keep_one_active_order_and_consecutive_numbers() 
             tasks.push(tokio::spawn(async move {
                 let order = fx.order(&fx.pro, AccountRef::User(user), None, at(2026, 5, 1));
                 fx.repo
-                    .create_active(order, terms(at(2026, 5, 1), at(2026, 6, 1)))
+                    .create_active(order, terms(at(2026, 5, 1), at(2026, 6, 1)), None)
                     .await
             }));
         }
@@ -568,11 +577,11 @@ async fn the_billing_switch_is_stored_and_versioned() {
         let settings = DieselSettingsRepository::new(fx.db.clone());
         assert!(settings.billing_enabled().await.unwrap());
         let before = settings.settings_version().await.unwrap();
-        let after = settings.set_billing_enabled(false).await.unwrap();
+        let after = settings.set_billing_enabled(false, None).await.unwrap();
         assert_eq!(after, before + 1);
         assert_eq!(settings.settings_version().await.unwrap(), after);
         assert!(!settings.billing_enabled().await.unwrap());
-        settings.set_billing_enabled(true).await.unwrap();
+        settings.set_billing_enabled(true, None).await.unwrap();
         assert!(settings.billing_enabled().await.unwrap());
     }
 }

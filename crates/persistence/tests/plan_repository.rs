@@ -62,9 +62,12 @@ async fn round_trips_every_field_and_lists_in_price_order() {
             tariff_domain::Resource::Servers,
             tariff_domain::Limit::new(5),
         );
-        let pro = repo.create(PlanSpec::new(draft).unwrap()).await.unwrap();
-        let cheap = repo.create(spec("Cheap", "1.00")).await.unwrap();
-        let tie = repo.create(spec("Tie", "1.00")).await.unwrap();
+        let pro = repo
+            .create(PlanSpec::new(draft).unwrap(), None)
+            .await
+            .unwrap();
+        let cheap = repo.create(spec("Cheap", "1.00"), None).await.unwrap();
+        let tie = repo.create(spec("Tie", "1.00"), None).await.unwrap();
         let hidden = repo
             .create(
                 PlanSpec::new(PlanDraft {
@@ -72,6 +75,7 @@ async fn round_trips_every_field_and_lists_in_price_order() {
                     ..spec("Hidden", "0").to_draft()
                 })
                 .unwrap(),
+                None,
             )
             .await
             .unwrap();
@@ -100,8 +104,8 @@ async fn round_trips_every_field_and_lists_in_price_order() {
 async fn names_are_unique_case_insensitively() {
     for test_db in TestDatabase::all() {
         let repo = open(&test_db).await;
-        repo.create(spec("Pro", "1")).await.unwrap();
-        let err = repo.create(spec("pro", "2")).await.unwrap_err();
+        repo.create(spec("Pro", "1"), None).await.unwrap();
+        let err = repo.create(spec("pro", "2"), None).await.unwrap_err();
         assert!(matches!(err, RepoError::Conflict(_)), "{err:?}");
         assert_eq!(repo.list(true).await.unwrap().len(), 1);
     }
@@ -118,6 +122,7 @@ async fn default_flag_moves_and_stays_unique() {
                     ..spec("A", "0").to_draft()
                 })
                 .unwrap(),
+                None,
             )
             .await
             .unwrap();
@@ -128,6 +133,7 @@ async fn default_flag_moves_and_stays_unique() {
                     ..spec("B", "0").to_draft()
                 })
                 .unwrap(),
+                None,
             )
             .await
             .unwrap();
@@ -141,7 +147,7 @@ async fn default_flag_moves_and_stays_unique() {
             ..spec("A", "0").to_draft()
         })
         .unwrap();
-        repo.update(a.id(), a2).await.unwrap();
+        repo.update(a.id(), a2, None).await.unwrap();
         assert_eq!(
             repo.default_plan().await.unwrap().map(|p| p.id()),
             Some(a.id())
@@ -162,25 +168,28 @@ async fn update_delete_and_version() {
     for test_db in TestDatabase::all() {
         let repo = open(&test_db).await;
         let v0 = repo.catalogue_version().await.unwrap();
-        let plan = repo.create(spec("Pro", "5")).await.unwrap();
+        let plan = repo.create(spec("Pro", "5"), None).await.unwrap();
         let v1 = repo.catalogue_version().await.unwrap();
         assert!(v1 > v0);
-        let updated = repo.update(plan.id(), spec("Pro Plus", "6")).await.unwrap();
+        let updated = repo
+            .update(plan.id(), spec("Pro Plus", "6"), None)
+            .await
+            .unwrap();
         assert_eq!(updated.name(), "Pro Plus");
         assert_eq!(updated.created_at(), plan.created_at());
         assert!(repo.catalogue_version().await.unwrap() > v1);
         let missing = PlanId::new(999_999).unwrap();
         assert!(matches!(
-            repo.update(missing, spec("X", "1")).await,
+            repo.update(missing, spec("X", "1"), None).await,
             Err(RepoError::NotFound)
         ));
-        repo.delete(plan.id()).await.unwrap();
+        repo.delete(plan.id(), None).await.unwrap();
         assert!(matches!(
             repo.get(plan.id()).await,
             Err(RepoError::NotFound)
         ));
         assert!(matches!(
-            repo.delete(plan.id()).await,
+            repo.delete(plan.id(), None).await,
             Err(RepoError::NotFound)
         ));
     }
@@ -191,36 +200,42 @@ async fn import_upserts_by_name_and_is_all_or_nothing() {
     for test_db in TestDatabase::all() {
         let repo = open(&test_db).await;
         let service = CatalogueService::new(std::sync::Arc::new(repo.clone()));
-        repo.create(spec("Basic", "1")).await.unwrap();
+        repo.create(spec("Basic", "1"), None).await.unwrap();
         let outcome = service
-            .import(vec![
-                PlanDraft {
-                    name: "basic".into(),
-                    price: "2".into(),
-                    ..PlanDraft::default()
-                },
-                PlanDraft {
-                    name: "Pro".into(),
-                    price: "9.99".into(),
-                    ..PlanDraft::default()
-                },
-            ])
+            .import(
+                vec![
+                    PlanDraft {
+                        name: "basic".into(),
+                        price: "2".into(),
+                        ..PlanDraft::default()
+                    },
+                    PlanDraft {
+                        name: "Pro".into(),
+                        price: "9.99".into(),
+                        ..PlanDraft::default()
+                    },
+                ],
+                tariff_domain::audit::Actor::Operator,
+            )
             .await
             .unwrap();
         assert_eq!((outcome.created, outcome.updated), (1, 1));
         let before = repo.list(true).await.unwrap();
         let bad = service
-            .import(vec![
-                PlanDraft {
-                    name: "Third".into(),
-                    ..PlanDraft::default()
-                },
-                PlanDraft {
-                    name: "Broken".into(),
-                    currency: "???".into(),
-                    ..PlanDraft::default()
-                },
-            ])
+            .import(
+                vec![
+                    PlanDraft {
+                        name: "Third".into(),
+                        ..PlanDraft::default()
+                    },
+                    PlanDraft {
+                        name: "Broken".into(),
+                        currency: "???".into(),
+                        ..PlanDraft::default()
+                    },
+                ],
+                tariff_domain::audit::Actor::Operator,
+            )
             .await;
         assert!(bad.is_err());
         assert_eq!(
@@ -237,6 +252,7 @@ async fn import_upserts_by_name_and_is_all_or_nothing() {
                     hidden: Some(true),
                     ..PlanPatch::default()
                 },
+                tariff_domain::audit::Actor::Operator,
             )
             .await
             .unwrap();
@@ -252,7 +268,10 @@ async fn pages_count_and_cut_in_the_database_in_id_order() {
         for n in 0..12_u32 {
             let mut draft = spec(&format!("P{n}"), &format!("{}", 50 - n)).to_draft();
             draft.hidden = n % 4 == 3;
-            let plan = repo.create(PlanSpec::new(draft).unwrap()).await.unwrap();
+            let plan = repo
+                .create(PlanSpec::new(draft).unwrap(), None)
+                .await
+                .unwrap();
             ids.push((plan.id(), plan.hidden()));
         }
         let visible: Vec<PlanId> = ids.iter().filter(|(_, h)| !h).map(|(id, _)| *id).collect();

@@ -62,12 +62,18 @@ async fn daily_counter_starts_from_zero_on_a_new_utc_day() {
         let account = user(&db, "mailer@example.com").await;
         // The Free plan allows 10 e-mails a day.
         let first = repo
-            .change_usage(request(account, Resource::EmailDailyLimit, 10, day(21)))
+            .change_usage(
+                request(account, Resource::EmailDailyLimit, 10, day(21)),
+                None,
+            )
             .await
             .unwrap();
         assert_eq!(applied_used(first), 10);
         let full = repo
-            .change_usage(request(account, Resource::EmailDailyLimit, 1, day(21)))
+            .change_usage(
+                request(account, Resource::EmailDailyLimit, 1, day(21)),
+                None,
+            )
             .await
             .unwrap();
         assert!(matches!(
@@ -91,13 +97,16 @@ async fn daily_counter_starts_from_zero_on_a_new_utc_day() {
         assert_eq!(snapshot.usage.get(Resource::EmailDailyLimit), 0);
         assert_eq!(snapshot.remaining(Resource::EmailDailyLimit), Some(10));
         let next_day = repo
-            .change_usage(request(account, Resource::EmailDailyLimit, 10, day(22)))
+            .change_usage(
+                request(account, Resource::EmailDailyLimit, 10, day(22)),
+                None,
+            )
             .await
             .unwrap();
         assert_eq!(applied_used(next_day), 10, "{:?}", test_db.backend());
         // Other resources never reset.
         let servers = repo
-            .change_usage(request(account, Resource::Servers, 1, day(21)))
+            .change_usage(request(account, Resource::Servers, 1, day(21)), None)
             .await
             .unwrap();
         assert_eq!(applied_used(servers), 1);
@@ -121,7 +130,7 @@ async fn limits_come_from_the_default_plan_then_overrides() {
         let snapshot = repo.snapshot(account, day(21)).await.unwrap();
         assert!(snapshot.limits.plan().is_none());
         assert_eq!(
-            repo.change_usage(request(account, Resource::Memory, 1, day(21)))
+            repo.change_usage(request(account, Resource::Memory, 1, day(21)), None)
                 .await
                 .unwrap(),
             LedgerAnswer::Fresh(UsageOutcome::NotPermitted {
@@ -140,6 +149,7 @@ async fn limits_come_from_the_default_plan_then_overrides() {
                     (Resource::Servers, Some(Limit::new(3))),
                     (Resource::Disk, Some(Limit::UNLIMITED)),
                 ],
+                None,
             )
             .await
             .unwrap();
@@ -151,7 +161,7 @@ async fn limits_come_from_the_default_plan_then_overrides() {
         assert_eq!(limits.allowance(Resource::Disk), Allowance::Unlimited);
         assert_eq!(limits.allowance(Resource::Sites), Allowance::UpTo(1));
         let limits = repo
-            .set_overrides(account, vec![(Resource::Servers, None)])
+            .set_overrides(account, vec![(Resource::Servers, None)], None)
             .await
             .unwrap();
         assert_eq!(limits.allowance(Resource::Servers), Allowance::UpTo(1));
@@ -162,7 +172,7 @@ async fn limits_come_from_the_default_plan_then_overrides() {
             Err(RepoError::NotFound)
         ));
         assert!(matches!(
-            repo.set_overrides(missing, vec![]).await,
+            repo.set_overrides(missing, vec![], None).await,
             Err(RepoError::NotFound)
         ));
     }
@@ -191,25 +201,25 @@ async fn an_idempotency_key_counts_once_per_account() {
             idempotency_key: Some(IdempotencyKey::new("db-create-1").unwrap()),
             ..request(account, Resource::Databases, 2, day(21))
         };
-        let first = repo.change_usage(keyed(alice)).await.unwrap();
+        let first = repo.change_usage(keyed(alice), None).await.unwrap();
         assert_eq!(applied_used(first), 2);
         let LedgerAnswer::Fresh(outcome) = first else {
             unreachable!()
         };
         assert_eq!(
-            repo.change_usage(keyed(alice)).await.unwrap(),
+            repo.change_usage(keyed(alice), None).await.unwrap(),
             LedgerAnswer::Replayed(outcome)
         );
         // The same key of another account is another key.
         assert_eq!(
-            applied_used(repo.change_usage(keyed(bob)).await.unwrap()),
+            applied_used(repo.change_usage(keyed(bob), None).await.unwrap()),
             2
         );
         // Same key, different request: refused, nothing counted.
         let mut other = keyed(alice);
         other.change = UsageChange::new(Resource::Databases, 5).unwrap();
         assert_eq!(
-            repo.change_usage(other).await.unwrap(),
+            repo.change_usage(other, None).await.unwrap(),
             LedgerAnswer::KeyReused
         );
         assert_eq!(

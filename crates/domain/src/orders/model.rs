@@ -661,4 +661,61 @@ mod tests {
         ];
         assert!(Charges::compute(mixed, rate).is_err());
     }
+
+    mod properties {
+        use super::*;
+        use crate::money::Currency;
+        use proptest::prelude::*;
+
+        fn lines() -> impl Strategy<Value = Vec<(u32, i64)>> {
+            proptest::collection::vec((1_u32..20, 0_i64..10_000_000), 1..6)
+        }
+
+        fn charges(lines: &[(u32, i64)], bp: u32) -> Charges {
+            let items = lines
+                .iter()
+                .enumerate()
+                .map(|(i, (quantity, cents))| {
+                    OrderItem::new(
+                        format!("line {i}"),
+                        *quantity,
+                        Money::from_minor(*cents, Currency::USD),
+                    )
+                    .unwrap()
+                })
+                .collect();
+            Charges::compute(items, TaxRate::from_basis_points(bp).unwrap()).unwrap()
+        }
+
+        proptest! {
+            #[test]
+            fn total_is_subtotal_plus_tax_and_subtotal_the_sum_of_lines(lines in lines(), bp in 0_u32..=10_000) {
+                let c = charges(&lines, bp);
+                let sum: i64 = lines.iter().map(|(q, cents)| i64::from(*q) * cents).sum();
+                prop_assert_eq!(c.subtotal().minor(), sum);
+                prop_assert_eq!(c.total().minor(), c.subtotal().minor() + c.tax().minor());
+                prop_assert_eq!(c.tax(), c.tax_rate().tax_on(c.subtotal()).unwrap());
+                // What is stored reads back as the same charges.
+                let restored = Charges::restore(c.items().to_vec(), c.subtotal(), c.tax_rate(), c.tax(), c.total()).unwrap();
+                prop_assert_eq!(restored, c);
+            }
+
+            #[test]
+            fn order_tax_grows_with_the_lines(lines in lines(), extra in 0_i64..10_000_000, bp in 0_u32..=10_000) {
+                let smaller = charges(&lines, bp);
+                let mut more = lines.clone();
+                more.push((1, extra));
+                let larger = charges(&more, bp);
+                prop_assert!(larger.tax().minor() >= smaller.tax().minor());
+                prop_assert!(larger.total().minor() >= smaller.total().minor());
+            }
+
+            #[test]
+            fn tampered_totals_are_refused_on_restore(lines in lines(), bp in 0_u32..=10_000, off in 1_i64..100) {
+                let c = charges(&lines, bp);
+                let wrong = Money::from_minor(c.total().minor() + off, Currency::USD);
+                prop_assert!(Charges::restore(c.items().to_vec(), c.subtotal(), c.tax_rate(), c.tax(), wrong).is_err());
+            }
+        }
+    }
 }

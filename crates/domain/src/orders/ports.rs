@@ -1,6 +1,7 @@
 //! What the order use cases need from storage, split by purpose. One adapter may
 //! implement all of them. Each method states its error contract in `RepoError` terms.
 
+use crate::audit::AuditEntry;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
@@ -55,6 +56,7 @@ pub trait OrderRepository: Send + Sync {
         from: OrderStatus,
         to: OrderStatus,
         at: DateTime<Utc>,
+        audit: Option<AuditEntry>,
     ) -> Result<Order, RepoError>;
 }
 
@@ -70,7 +72,9 @@ pub struct Activation {
     pub numbering: InvoiceNumberFormat,
 }
 
-/// Activations: the one write that replaces an account's plan.
+/// Activations: the one write that replaces an account's plan. Here and in
+/// `OrderRepository::transition`, `audit` (when given) is stored in the same transaction
+/// with the states before and after.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait OrderActivation: Send + Sync {
@@ -84,6 +88,7 @@ pub trait OrderActivation: Send + Sync {
         &self,
         order: NewOrder,
         activation: Activation,
+        audit: Option<AuditEntry>,
     ) -> Result<Order, RepoError>;
 
     /// The same for a stored pending order: activation, replacement of the previous
@@ -94,6 +99,7 @@ pub trait OrderActivation: Send + Sync {
         &self,
         id: OrderId,
         activation: Activation,
+        audit: Option<AuditEntry>,
     ) -> Result<Order, RepoError>;
 }
 

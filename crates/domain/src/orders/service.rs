@@ -12,6 +12,7 @@ use super::numbering::InvoiceNumberFormat;
 use super::ports::{Activation, BillingDirectory, OrderActivation, OrderFilter, OrderRepository};
 use super::tax::TaxRules;
 use crate::account::Caller;
+use crate::audit::{Actor, AuditAction, AuditEntry, TargetKind};
 use crate::ids::{AccountRef, OrderId, OrgId, PlanId, UserId};
 use crate::limits::Limits;
 use crate::pagination::{Page, PageRequest};
@@ -190,7 +191,7 @@ impl OrderService {
         let order = NewOrder::for_plan(&plan, account, Some(caller.user_id()), rate, now)?;
         if order.is_free() {
             let activation = self.activation_terms(now, one_month_after(now), None);
-            self.activate_new(order, activation).await
+            self.activate_new(order, activation, None).await
         } else {
             self.ports
                 .orders
@@ -232,10 +233,14 @@ impl OrderService {
     /// Cancelling the active order puts the account back on the default plan.
     pub async fn cancel(&self, caller: Caller, id: OrderId) -> Result<Order, OrderError> {
         let order = self.get(caller, id).await?;
-        self.cancel_order(&order).await
+        self.cancel_order(&order, None).await
     }
 
-    async fn cancel_order(&self, order: &Order) -> Result<Order, OrderError> {
+    async fn cancel_order(
+        &self,
+        order: &Order,
+        audit: Option<AuditEntry>,
+    ) -> Result<Order, OrderError> {
         order.check_transition(OrderStatus::Cancelled)?;
         self.ports
             .orders
@@ -244,6 +249,7 @@ impl OrderService {
                 order.status(),
                 OrderStatus::Cancelled,
                 self.now(),
+                audit,
             )
             .await
             .map_err(|e| match e {
@@ -279,7 +285,12 @@ impl OrderService {
         let order =
             NewOrder::for_plan(&plan, account, Some(input.user), rate, now)?.with_notes(notes);
         let activation = self.activation_terms(now, expires_at, None);
-        self.activate_new(order, activation).await
+        let audit = AuditEntry::on_account(
+            Actor::User(admin.user_id()),
+            AuditAction::PlanApply,
+            account,
+        );
+        self.activate_new(order, activation, Some(audit)).await
     }
 
     /// Administrators: cancels the user's active order; false when there is none.
@@ -298,7 +309,12 @@ impl OrderService {
             else {
                 return Ok(false);
             };
-            match self.cancel_order(&active).await {
+            let audit = AuditEntry::on_account(
+                Actor::User(admin.user_id()),
+                AuditAction::PlanCancel,
+                account,
+            );
+            match self.cancel_order(&active, Some(audit)).await {
                 Ok(_) => return Ok(true),
                 Err(OrderError::Conflict(_)) | Err(OrderError::OrderNotFound(_)) => continue,
                 Err(other) => return Err(other),
@@ -379,7 +395,16 @@ impl OrderService {
             match self
                 .ports
                 .activation
-                .activate_pending(id, activation.clone())
+                .activate_pending(
+                    id,
+                    activation.clone(),
+                    Some(AuditEntry::new(
+                        Actor::User(admin.user_id()),
+                        AuditAction::OrderMarkPaid,
+                        TargetKind::Order,
+                        Some(id.get()),
+                    )),
+                )
                 .await
             {
                 Ok(order) => return Ok(order),
@@ -506,12 +531,13 @@ impl OrderService {
         &self,
         order: NewOrder,
         activation: Activation,
+        audit: Option<AuditEntry>,
     ) -> Result<Order, OrderError> {
         for _ in 0..2 {
             match self
                 .ports
                 .activation
-                .create_active(order.clone(), activation.clone())
+                .create_active(order.clone(), activation.clone(), audit.clone())
                 .await
             {
                 Ok(order) => return Ok(order),

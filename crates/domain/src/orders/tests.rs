@@ -189,14 +189,14 @@ async fn a_free_plan_activates_at_once_for_one_clamped_month() {
     fx.orders.expect_insert_pending().never();
     fx.activation
         .expect_create_active()
-        .withf(|new, terms| {
+        .withf(|new, terms, _| {
             new.is_free()
                 && terms.activated_at == at(2026, 1, 31)
                 && terms.expires_at == at(2026, 2, 28)
                 && terms.numbering.render(2026, 1) == "INV-2026-000001"
         })
         .times(1)
-        .returning(|new, terms| Ok(stored(&new, 7, OrderStatus::Active, Some(&terms))));
+        .returning(|new, terms, _| Ok(stored(&new, 7, OrderStatus::Active, Some(&terms))));
     let order = fx
         .service()
         .place(customer(55), PlanId::new(2).unwrap(), None)
@@ -342,13 +342,13 @@ async fn cancelling_follows_the_state_machine() {
     });
     fx.orders
         .expect_transition()
-        .withf(|_, from, to, at_| {
+        .withf(|_, from, to, at_, _| {
             *from == OrderStatus::Pending
                 && *to == OrderStatus::Cancelled
                 && *at_ == at(2026, 1, 31)
         })
         .times(1)
-        .returning(|_, _, _, _| {
+        .returning(|_, _, _, _, _| {
             Ok(existing(
                 10,
                 AccountRef::User(user(2)),
@@ -379,13 +379,13 @@ async fn apply_plan_activates_with_notes_and_a_month_by_default() {
         .with_plan(plan(3, "9.99", true));
     fx.activation
         .expect_create_active()
-        .withf(|new, terms| {
+        .withf(|new, terms, _| {
             new.notes() == Some("Educational grant approved")
                 && new.charges().total().minor() == 1189
                 && terms.expires_at == at(2026, 2, 28)
         })
         .times(1)
-        .returning(|new, terms| Ok(stored(&new, 7, OrderStatus::Active, Some(&terms))));
+        .returning(|new, terms, _| Ok(stored(&new, 7, OrderStatus::Active, Some(&terms))));
     let order = fx.service().apply_plan(admin(), apply(55)).await.unwrap();
     assert_eq!(order.status(), OrderStatus::Active);
     assert_eq!(order.notes(), Some("Educational grant approved"));
@@ -399,7 +399,7 @@ async fn apply_plan_retries_a_lost_race_once_then_reports_a_conflict() {
     fx.activation
         .expect_create_active()
         .times(2)
-        .returning(|_, _| {
+        .returning(|_, _, _| {
             Err(RepoError::Conflict(
                 "unique:orders_one_active_per_account".into(),
             ))
@@ -418,7 +418,7 @@ async fn apply_plan_retries_a_lost_race_once_then_reports_a_conflict() {
     fx.activation
         .expect_create_active()
         .times(2)
-        .returning(move |new, terms| {
+        .returning(move |new, terms, _| {
             if std::mem::take(&mut first) {
                 Err(RepoError::Conflict("unique".into()))
             } else {
@@ -489,8 +489,8 @@ async fn apply_plan_accepts_a_custom_expiry() {
         .with_plan(plan(3, "9.99", false));
     fx.activation
         .expect_create_active()
-        .withf(|_, terms| terms.expires_at == at(2026, 6, 30))
-        .returning(|new, terms| Ok(stored(&new, 7, OrderStatus::Active, Some(&terms))));
+        .withf(|_, terms, _| terms.expires_at == at(2026, 6, 30))
+        .returning(|new, terms, _| Ok(stored(&new, 7, OrderStatus::Active, Some(&terms))));
     let input = ApplyPlan {
         expires_at: Some(at(2026, 6, 30)),
         ..apply(55)
@@ -548,14 +548,14 @@ async fn a_paid_renewal_starts_when_its_predecessor_ends() {
     });
     fx.activation
         .expect_activate_pending()
-        .withf(|id, terms| {
+        .withf(|id, terms, _| {
             id.get() == 11
                 && terms.activated_at == at(2026, 1, 31)
                 && terms.expires_at == at(2026, 3, 1)
                 && terms.payment_reference.as_deref() == Some("bank-123")
         })
         .times(1)
-        .returning(|_, terms| {
+        .returning(|_, terms, _| {
             let new = NewOrder::for_plan(
                 &plan(3, "9.99", false),
                 AccountRef::User(user(2)),
@@ -614,9 +614,9 @@ async fn cancel_plan_reports_when_there_is_nothing_to_cancel() {
         .returning(|account| Ok(Some(existing(10, account, OrderStatus::Active))));
     fx.orders
         .expect_transition()
-        .withf(|_, from, to, _| *from == OrderStatus::Active && *to == OrderStatus::Cancelled)
+        .withf(|_, from, to, _, _| *from == OrderStatus::Active && *to == OrderStatus::Cancelled)
         .times(1)
-        .returning(|_, _, _, _| {
+        .returning(|_, _, _, _, _| {
             Ok(existing(
                 10,
                 AccountRef::User(user(2)),

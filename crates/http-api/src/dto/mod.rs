@@ -2,6 +2,7 @@
 //! and to domain types. Domain types never derive serde; these do.
 
 pub mod account;
+pub mod audit;
 pub mod order;
 pub mod package;
 pub mod plan;

@@ -44,14 +44,17 @@ pub async fn list_plans(
 )]
 pub async fn create_plan(
     state: web::Data<ApiState>,
-    _admin: Admin,
+    admin: Admin,
     body: Json<PlanInput>,
 ) -> Result<HttpResponse, ApiError> {
     let input = body.into_inner();
     if input.name.is_none() {
         return Err(ApiError::validation("name", "name is required."));
     }
-    let plan = state.catalogue.create(input.into_draft()).await?;
+    let plan = state
+        .catalogue
+        .create(input.into_draft(), admin.actor())
+        .await?;
     Ok(HttpResponse::Created().json(PlanJson::from(&plan)))
 }
 
@@ -72,14 +75,14 @@ pub async fn create_plan(
 )]
 pub async fn update_plan(
     state: web::Data<ApiState>,
-    _admin: Admin,
+    admin: Admin,
     id: web::Path<i64>,
     body: Json<PlanInput>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(id.into_inner(), PlanId::new, "Plan")?;
     let plan = state
         .catalogue
-        .update(id, body.into_inner().into_patch())
+        .update(id, body.into_inner().into_patch(), admin.actor())
         .await?;
     Ok(HttpResponse::Ok().json(PlanJson::from(&plan)))
 }
@@ -99,10 +102,10 @@ pub async fn update_plan(
 )]
 pub async fn delete_plan(
     state: web::Data<ApiState>,
-    _admin: Admin,
+    admin: Admin,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(id.into_inner(), PlanId::new, "Plan")?;
-    state.catalogue.delete(id).await?;
+    state.catalogue.delete(id, admin.actor()).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -27,7 +27,7 @@ use crate::state::ApiState;
 )]
 pub async fn create_user(
     state: web::Data<ApiState>,
-    _admin: Admin,
+    admin: Admin,
     body: Json<CreateUserRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
@@ -40,13 +40,16 @@ pub async fn create_user(
         .ok_or_else(|| ApiError::validation("name", "name is required."))?;
     let user = state
         .accounts
-        .create(NewUser {
-            email,
-            name,
-            password: body.password,
-            role: body.role,
-            billing,
-        })
+        .create(
+            NewUser {
+                email,
+                name,
+                password: body.password,
+                role: body.role,
+                billing,
+            },
+            admin.actor(),
+        )
         .await?;
     Ok(HttpResponse::Created().json(UserJson::from(&user)))
 }
@@ -118,14 +121,14 @@ pub async fn get_user(
 )]
 pub async fn update_user(
     state: web::Data<ApiState>,
-    _admin: Admin,
+    admin: Admin,
     id: web::Path<i64>,
     body: Json<UpdateUserRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(id.into_inner(), UserId::new, "User")?;
     let user = state
         .accounts
-        .update(id, body.into_inner().into_patch())
+        .update(id, body.into_inner().into_patch(), admin.actor())
         .await?;
     // A changed role or password must not live on in cached credentials.
     state.credential_cache.clear();

@@ -4,6 +4,7 @@
 pub mod admin_orders;
 pub mod admin_plans;
 pub mod admin_users;
+pub mod audit;
 pub mod auth;
 pub mod health;
 pub mod orders;

@@ -88,11 +88,15 @@ pub async fn org_quota(
 
 async fn set_limits(
     state: &ApiState,
+    admin: Admin,
     account: AccountRef,
     body: &LimitOverridesInput,
 ) -> Result<HttpResponse, ApiError> {
     let changes = body.changes()?;
-    let limits = state.quota.set_overrides(account, changes).await?;
+    let limits = state
+        .quota
+        .set_overrides(account, changes, admin.actor())
+        .await?;
     Ok(HttpResponse::Ok().json(EffectiveLimitsJson::from(&limits)))
 }
 
@@ -111,11 +115,11 @@ async fn set_limits(
 )]
 pub async fn set_user_limits(
     state: web::Data<ApiState>,
-    _admin: Admin,
+    admin: Admin,
     id: web::Path<i64>,
     body: Json<LimitOverridesInput>,
 ) -> Result<HttpResponse, ApiError> {
-    set_limits(&state, user(id.into_inner())?, &body).await
+    set_limits(&state, admin, user(id.into_inner())?, &body).await
 }
 
 /// Sets (number, 0 = unlimited) or removes (null) an organisation's limit overrides.
@@ -133,15 +137,16 @@ pub async fn set_user_limits(
 )]
 pub async fn set_org_limits(
     state: web::Data<ApiState>,
-    _admin: Admin,
+    admin: Admin,
     id: web::Path<i64>,
     body: Json<LimitOverridesInput>,
 ) -> Result<HttpResponse, ApiError> {
-    set_limits(&state, org(id.into_inner())?, &body).await
+    set_limits(&state, admin, org(id.into_inner())?, &body).await
 }
 
 async fn change_usage(
     state: &ApiState,
+    admin: Admin,
     account: AccountRef,
     input: &UsageInput,
 ) -> Result<HttpResponse, ApiError> {
@@ -151,7 +156,10 @@ async fn change_usage(
         .as_deref()
         .map(IdempotencyKey::new)
         .transpose()?;
-    let answer = state.quota.change_usage(account, change, key).await?;
+    let answer = state
+        .quota
+        .change_usage(account, change, key, admin.actor())
+        .await?;
     // Refusals are answers too: a replay gives the same status and body.
     let mut response = match answer.outcome.into_result() {
         Ok(level) => HttpResponse::Ok().json(UsageLevelJson::from(level)),
@@ -182,11 +190,11 @@ async fn change_usage(
 )]
 pub async fn change_user_usage(
     state: web::Data<ApiState>,
-    _admin: Admin,
+    admin: Admin,
     id: web::Path<i64>,
     body: Json<UsageInput>,
 ) -> Result<HttpResponse, ApiError> {
-    change_usage(&state, user(id.into_inner())?, &body).await
+    change_usage(&state, admin, user(id.into_inner())?, &body).await
 }
 
 /// Reserves (positive delta) or releases (negative delta) an organisation's usage, atomically.
@@ -205,11 +213,11 @@ pub async fn change_user_usage(
 )]
 pub async fn change_org_usage(
     state: web::Data<ApiState>,
-    _admin: Admin,
+    admin: Admin,
     id: web::Path<i64>,
     body: Json<UsageInput>,
 ) -> Result<HttpResponse, ApiError> {
-    change_usage(&state, org(id.into_inner())?, &body).await
+    change_usage(&state, admin, org(id.into_inner())?, &body).await
 }
 
 async fn check_usage(

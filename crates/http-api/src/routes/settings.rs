@@ -38,11 +38,16 @@ pub async fn get_settings(
 )]
 pub async fn put_settings(
     state: web::Data<ApiState>,
-    Admin(_admin): Admin,
+    admin: Admin,
     body: Json<SettingsInput>,
 ) -> Result<HttpResponse, ApiError> {
     let billing_enabled = match body.into_inner().billing_enabled {
-        Some(enabled) => state.settings.set_billing_enabled(enabled).await?,
+        Some(enabled) => {
+            state
+                .settings
+                .set_billing_enabled(enabled, admin.actor())
+                .await?
+        }
         None => state.settings.billing_enabled().await?,
     };
     Ok(HttpResponse::Ok().json(SettingsJson { billing_enabled }))
