@@ -8,7 +8,7 @@
 # does not match the documented schema. Bounded: a fixed number of examples per
 # operation, a fixed seed (reproducible), and a hard time limit.
 #
-# Knobs: FUZZ_MAX_EXAMPLES (per operation, default 40), FUZZ_SEED, FUZZ_TIME_LIMIT
+# Knobs: FUZZ_MAX_EXAMPLES (per operation, default 100), FUZZ_SEED, FUZZ_TIME_LIMIT
 # (seconds for the whole schemathesis run, default 170), FUZZ_WORKERS (default 1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
