@@ -153,7 +153,7 @@ async fn stored_usage(app: &TestApp, kind: &'static str, id: i64, resource: &'st
             with_conn!(conn, c => usage_counters::table
                 .find((kind, id, resource))
                 .select(usage_counters::used)
-                .first::<i64>(c)
+                .get_result::<i64>(c)
                 .optional()
                 .map_err(DbError::from))
         })

@@ -35,7 +35,7 @@ pub async fn launch(settings: &Settings) -> anyhow::Result<Running> {
         &wiring::server_options(settings),
     )?;
     let mut workers = wiring::spawn_workers(&wired, settings);
-    workers.push(wiring::spawn_pollers(&wired.state));
+    workers.push(wiring::spawn_pollers(&wired));
     tracing::info!(%address, backend = wired.db.backend().name(), "tariff listening");
     Ok(Running {
         address,

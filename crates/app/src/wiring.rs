@@ -11,8 +11,8 @@ use tariff_domain::auth_cache::CachedCallerResolver;
 use tariff_domain::authentication::AuthService;
 use tariff_domain::catalogue::CatalogueService;
 use tariff_domain::orders::{
-    BillingPolicy, InvoiceNumberFormat, InvoiceService, LifecycleService, OrderPorts, OrderService,
-    SellerDetails, TaxRules,
+    BillingPolicy, ChangeVersions, InvoiceNumberFormat, InvoiceService, LifecycleService,
+    OrderPorts, OrderService, SellerDetails, TaxRules,
 };
 use tariff_domain::organisations::OrganisationService;
 use tariff_domain::ports::PlanRepository;
@@ -42,6 +42,8 @@ pub struct Wired {
     pub db: Database,
     pub state: ApiState,
     pub lifecycle: LifecycleService,
+    /// The shared per-shard order versions the order-list freshness polls.
+    pub change_versions: Arc<dyn ChangeVersions>,
 }
 
 /// The billing rules from configuration: tax, invoice numbering, the seller on invoices
@@ -130,6 +132,7 @@ pub async fn wire(settings: &Settings) -> anyhow::Result<Wired> {
         clock.clone(),
         policy.clone(),
     );
+    let change_versions: Arc<dyn ChangeVersions> = order_store.clone();
     let lifecycle = LifecycleService::new(
         order_store.clone(),
         plans,
@@ -145,6 +148,7 @@ pub async fn wire(settings: &Settings) -> anyhow::Result<Wired> {
         identity.clone(),
         Duration::from_millis(settings.auth.credential_cache_ms),
     ));
+    let orders_freshness = orders.freshness().clone();
     let state = ApiState {
         catalogue,
         health: Arc::new(db.clone()),
@@ -153,6 +157,7 @@ pub async fn wire(settings: &Settings) -> anyhow::Result<Wired> {
         memberships: identity.clone(),
         clock: clock.clone(),
         plan_list_cache: Arc::default(),
+        order_list_cache: Arc::default(),
         package_page_cache: Arc::default(),
         metrics: Arc::default(),
         orders,
@@ -174,7 +179,8 @@ pub async fn wire(settings: &Settings) -> anyhow::Result<Wired> {
             identity,
             users,
             clock,
-        ),
+        )
+        .with_order_freshness(orders_freshness),
         audit: AuditService::new(Arc::new(DieselAuditRepository::new(db.clone()))),
         session_cookie: SessionCookieOptions {
             secure: settings.auth.cookie_secure,
@@ -185,6 +191,7 @@ pub async fn wire(settings: &Settings) -> anyhow::Result<Wired> {
         db,
         state,
         lifecycle,
+        change_versions,
     })
 }
 
@@ -244,14 +251,16 @@ pub fn server_options(settings: &Settings) -> ServerOptions {
     }
 }
 
-/// How often shared versions (catalogue, settings) are polled: changes made through
+/// How often shared versions (catalogue, order shards, settings) are polled: changes made through
 /// another instance reach this one's caches within this interval.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(250);
 
 /// Keeps caches current with changes made by other instances on the same database.
 /// Runs until the process ends; a failed poll is logged and retried on the next tick.
-pub fn spawn_pollers(state: &ApiState) -> tokio::task::JoinHandle<()> {
-    let catalogue = state.catalogue.clone();
+pub fn spawn_pollers(wired: &Wired) -> tokio::task::JoinHandle<()> {
+    let catalogue = wired.state.catalogue.clone();
+    let orders = wired.state.orders.freshness().clone();
+    let change_versions = wired.change_versions.clone();
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(POLL_INTERVAL);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -259,6 +268,9 @@ pub fn spawn_pollers(state: &ApiState) -> tokio::task::JoinHandle<()> {
             ticker.tick().await;
             if let Err(err) = catalogue.poll_version().await {
                 tracing::debug!(error = %err, "catalogue version poll failed");
+            }
+            if let Err(err) = orders.poll(change_versions.as_ref()).await {
+                tracing::debug!(error = %err, "order version poll failed");
             }
         }
     })

@@ -14,7 +14,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::account::{Caller, OrgRole};
-use crate::ids::{OrgId, UserId};
+use crate::ids::{AccountRef, OrgId, UserId};
+use crate::orders::OrderFreshness;
 use crate::ports::{
     Clock, MembershipRepository, OrganisationRepository, RepoError, UserRepository,
 };
@@ -138,6 +139,8 @@ pub struct OrganisationService {
     memberships: Arc<dyn MembershipRepository>,
     users: Arc<dyn UserRepository>,
     clock: Arc<dyn Clock>,
+    /// Told of membership changes: they change whose orders a member sees.
+    order_freshness: Arc<OrderFreshness>,
 }
 
 impl OrganisationService {
@@ -152,7 +155,15 @@ impl OrganisationService {
             memberships,
             users,
             clock,
+            order_freshness: Arc::default(),
         }
+    }
+
+    /// Shares the order lists' freshness (see [`crate::orders::OrderService::freshness`]),
+    /// so a membership change made here stales the member's cached order list at once.
+    pub fn with_order_freshness(mut self, freshness: Arc<OrderFreshness>) -> Self {
+        self.order_freshness = freshness;
+        self
     }
 
     /// A new organisation owned by the caller.
@@ -166,7 +177,10 @@ impl OrganisationService {
         let organisation = self
             .orgs
             .create(spec, caller.user_id(), self.clock.now())
-            .await
+            .await;
+        self.order_freshness
+            .touched(AccountRef::User(caller.user_id()));
+        let organisation = organisation
             .map_err(|e| OrgError::from_repo(e, OrgError::UnknownUser(caller.user_id())))?;
         let members = self.members(organisation.id()).await?;
         Ok(OrganisationView {
@@ -220,8 +234,9 @@ impl OrganisationService {
         let member = self
             .orgs
             .set_member_role(org, user, role, current, self.clock.now())
-            .await
-            .map_err(|e| OrgError::from_repo(e, OrgError::NotFound(org)))?;
+            .await;
+        self.order_freshness.touched(AccountRef::User(user));
+        let member = member.map_err(|e| OrgError::from_repo(e, OrgError::NotFound(org)))?;
         tracing::info!(org = %org, user = %user, role = role.as_str(), by = %caller.user_id(), "membership set");
         Ok((member, current.is_none()))
     }
@@ -249,10 +264,9 @@ impl OrganisationService {
                 return Err(OrgError::Forbidden("Only an owner can remove an owner."));
             }
         }
-        self.orgs
-            .remove_member(org, user, current)
-            .await
-            .map_err(|e| OrgError::from_repo(e, OrgError::NotAMember(user)))?;
+        let removed = self.orgs.remove_member(org, user, current).await;
+        self.order_freshness.touched(AccountRef::User(user));
+        removed.map_err(|e| OrgError::from_repo(e, OrgError::NotAMember(user)))?;
         tracing::info!(org = %org, user = %user, by = %caller.user_id(), "membership removed");
         Ok(())
     }

@@ -29,6 +29,8 @@ pub struct ApiState {
     pub plan_list_cache: Arc<BodyCache<()>>,
     /// Encoded package pages by (admin visibility, raw query string).
     pub package_page_cache: Arc<BodyCache<(bool, String)>>,
+    /// Encoded order lists by user (`GET /api/orders`).
+    pub order_list_cache: Arc<crate::cache::OrderListCache>,
     pub metrics: Arc<crate::metrics::Metrics>,
     pub orders: OrderService,
     pub invoices: InvoiceService,

@@ -290,9 +290,12 @@ impl Database {
             Backend::Sqlite => {
                 let path = sqlite_path(url);
                 let manager = ConnectionManager::<SqliteConnection>::new(path);
+                // No liveness query on checkout: a SQLite connection is a file handle
+                // that cannot drop, and the `SELECT 1` cost a statement per request.
                 let pool = Pool::builder()
                     .max_size(options.max_connections.max(1))
                     .min_idle(Some(1))
+                    .test_on_check_out(false)
                     .connection_timeout(options.acquire_timeout)
                     .connection_customizer(Box::new(SqlitePragmas {
                         busy_timeout_ms: options.sqlite_busy_timeout.as_millis(),

@@ -56,7 +56,7 @@ impl CallerResolver for DieselIdentity {
                             .filter(sessions::token_hash.eq(&hash))
                             .filter(sessions::expires_at.gt(now))
                             .select((users::id, users::role))
-                            .first(c)
+                            .get_result(c)
                             .optional()
                             .map_err(DbError::from))
                     })
@@ -71,7 +71,7 @@ impl CallerResolver for DieselIdentity {
                                 .filter(api_tokens::token_hash.eq(&hash))
                                 .filter(api_tokens::revoked_at.is_null())
                                 .select((api_tokens::id, api_tokens::last_used_at, users::id, users::role))
-                                .first(c)
+                                .get_result(c)
                                 .optional()?;
                             let Some((token_id, last_used, user_id, role)) = row else {
                                 return Ok(None);
@@ -100,7 +100,7 @@ impl MembershipRepository for DieselIdentity {
                 with_conn!(conn, c => org_members::table
                     .find((org.get(), user.get()))
                     .select(org_members::role)
-                    .first(c)
+                    .get_result(c)
                     .optional()
                     .map_err(DbError::from))
             })

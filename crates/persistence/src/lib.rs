@@ -8,6 +8,7 @@ mod audit;
 pub mod db;
 pub mod errors;
 mod identity;
+mod literals;
 mod orders;
 mod organisations;
 mod plans;

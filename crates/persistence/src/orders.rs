@@ -17,9 +17,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tariff_domain::audit::{AuditEntry, AuditState};
 use tariff_domain::orders::{
-    Activation, BillingDirectory, BuyerDetails, Charges, InvoiceSnapshot, IssuedInvoice,
-    LifecycleStore, NewOrder, Order, OrderActivation, OrderFilter, OrderItem, OrderRecord,
-    OrderRepository, OrderStatus, SellerDetails,
+    Activation, BillingDirectory, BuyerDetails, ChangeVersions, Charges, InvoiceSnapshot,
+    IssuedInvoice, LifecycleStore, NewOrder, Order, OrderActivation, OrderFilter, OrderItem,
+    OrderRecord, OrderRepository, OrderStatus, SellerDetails,
 };
 use tariff_domain::pagination::{Page, PageRequest};
 use tariff_domain::{AccountRef, Currency, Money, OrderId, PlanId, RepoError, TaxRate, UserId};
@@ -27,7 +27,10 @@ use tariff_domain::{AccountRef, Currency, Money, OrderId, PlanId, RepoError, Tax
 use crate::audit::record_audit;
 use crate::db::Database;
 use crate::errors::DbError;
-use crate::schema::{invoice_counters, order_items, orders, organisations, plans, users};
+use crate::literals;
+use crate::schema::{
+    change_shards, invoice_counters, order_items, orders, organisations, plans, users,
+};
 use crate::{transaction, with_conn};
 
 /// An `orders` row as stored.
@@ -229,6 +232,12 @@ impl SnapshotJson {
     }
 }
 
+/// The buyer and seller as the invoice will show them forever, as stored JSON.
+fn frozen_snapshot(buyer: BuyerDetails, activation: &Activation) -> Result<String, DbError> {
+    let snapshot = SnapshotJson::freeze(&activation.seller, buyer, activation.activated_at);
+    serde_json::to_string(&snapshot).map_err(|e| DbError::Repo(RepoError::Internal(Box::new(e))))
+}
+
 /// Converts a row and its lines, in one place.
 fn to_order(row: OrderRow, items: Vec<ItemRow>) -> Result<Order, RepoError> {
     let id = row.id;
@@ -356,6 +365,27 @@ trait OrderSql {
     /// Activates pending order `id`: replaces the account's active order, numbers the
     /// invoice and freezes the snapshot. Runs inside the caller's transaction.
     fn activate(&mut self, id: i64, activation: &Activation) -> Result<(), DbError>;
+    /// Stores `order` and makes it the account's active order in one pass, recording
+    /// `audit` with the replaced order as "before". Runs inside the caller's transaction;
+    /// returns the order as stored.
+    fn create_active(
+        &mut self,
+        order: &NewOrder,
+        activation: &Activation,
+        audit: Option<&AuditEntry>,
+    ) -> Result<Order, DbError>;
+    /// Cancels the account's active orders other than `except` with the note "replaced by
+    /// order #`by`"; returns them as they were before.
+    fn replace_active(
+        &mut self,
+        account: AccountRef,
+        except: Option<i64>,
+        by: i64,
+        at: NaiveDateTime,
+    ) -> Result<Vec<OrderRow>, DbError>;
+    /// The next gapless invoice number of `year`: locks the year's counter row until
+    /// commit, so call it as late in the transaction as possible.
+    fn next_invoice_seq(&mut self, year: i32) -> Result<i64, DbError>;
     fn list_for_accounts(&mut self, users: Vec<i64>, orgs: Vec<i64>)
         -> Result<Vec<Order>, DbError>;
     fn search(&mut self, filter: OrderFilter, page: PageRequest) -> Result<Page<Order>, DbError>;
@@ -408,7 +438,7 @@ macro_rules! impl_order_sql {
                 };
                 let still_active: i64 = orders::table
                     .filter(orders::id.eq(previous.get()))
-                    .filter(orders::status.eq(OrderStatus::Active.as_str()))
+                    .filter(orders::status.eq(literals::Active))
                     .count()
                     .get_result(self)?;
                 if still_active == 0 {
@@ -454,7 +484,7 @@ macro_rules! impl_order_sql {
                 let row: OrderRow = orders::table
                     .find(id)
                     .select(OrderRow::as_select())
-                    .first(self)?;
+                    .get_result(self)?;
                 let mut loaded = self.with_items(vec![row])?;
                 loaded.pop().ok_or(DbError::Repo(RepoError::NotFound))
             }
@@ -474,7 +504,7 @@ macro_rules! impl_order_sql {
                             users::country,
                             users::tax_id,
                         ))
-                        .first(self)?,
+                        .get_result(self)?,
                     AccountRef::Org(org) => organisations::table
                         .find(org.get())
                         .select((
@@ -489,7 +519,7 @@ macro_rules! impl_order_sql {
                             organisations::country,
                             organisations::tax_id,
                         ))
-                        .first(self)?,
+                        .get_result(self)?,
                 };
                 Ok(buyer_from(columns))
             }
@@ -504,44 +534,25 @@ macro_rules! impl_order_sql {
                             orders::status,
                             orders::invoice_seq,
                         ))
-                        .first(self)?;
+                        .get_result(self)?;
                 if status != OrderStatus::Pending.as_str() {
                     return Err(DbError::Repo(RepoError::Conflict(format!(
                         "order {id} is {status}, not pending"
                     ))));
                 }
+                let account = AccountRef::from_parts(&kind, account_id).ok_or_else(|| {
+                    DbError::Repo(RepoError::internal(format!(
+                        "order {id} has a corrupt account"
+                    )))
+                })?;
                 let at = activation.activated_at.naive_utc();
-                // Replace the account's plan: the previous active order is cancelled
-                // first, so the unique index admits the new one.
-                let previous: Vec<(i64, Option<String>)> = orders::table
-                    .filter(orders::account_kind.eq(&kind))
-                    .filter(orders::account_id.eq(account_id))
-                    .filter(orders::status.eq(OrderStatus::Active.as_str()))
-                    .filter(orders::id.ne(id))
-                    .select((orders::id, orders::notes))
-                    .load(self)?;
-                for (previous_id, notes) in previous {
-                    let note = format!("replaced by order #{id}");
-                    let notes = match notes.filter(|n| !n.trim().is_empty()) {
-                        Some(existing) => format!("{existing}\n{note}"),
-                        None => note,
-                    };
-                    diesel::update(
-                        orders::table
-                            .filter(orders::id.eq(previous_id))
-                            .filter(orders::status.eq(OrderStatus::Active.as_str())),
-                    )
-                    .set((
-                        orders::status.eq(OrderStatus::Cancelled.as_str()),
-                        orders::cancelled_at.eq(at),
-                        orders::notes.eq(notes),
-                    ))
-                    .execute(self)?;
-                }
+                // The previous active order is cancelled first, so the unique index
+                // admits the new one.
+                self.replace_active(account, Some(id), id, at)?;
                 let changed = diesel::update(
                     orders::table
                         .filter(orders::id.eq(id))
-                        .filter(orders::status.eq(OrderStatus::Pending.as_str())),
+                        .filter(orders::status.eq(literals::Pending)),
                 )
                 .set((
                     orders::status.eq(OrderStatus::Active.as_str()),
@@ -560,27 +571,8 @@ macro_rules! impl_order_sql {
                     // one hot row every activation of the year serialises on (PostgreSQL
                     // holds its lock until commit), so it is taken as late as possible.
                     let year = activation.activated_at.year();
-                    let account = AccountRef::from_parts(&kind, account_id).ok_or_else(|| {
-                        DbError::Repo(RepoError::internal(format!(
-                            "order {id} has a corrupt account"
-                        )))
-                    })?;
-                    let buyer = self.buyer_details(account)?;
-                    let snapshot =
-                        SnapshotJson::freeze(&activation.seller, buyer, activation.activated_at);
-                    let snapshot = serde_json::to_string(&snapshot)
-                        .map_err(|e| DbError::Repo(RepoError::Internal(Box::new(e))))?;
-                    diesel::insert_into(invoice_counters::table)
-                        .values((
-                            invoice_counters::year.eq(year),
-                            invoice_counters::last_seq.eq(0_i64),
-                        ))
-                        .on_conflict_do_nothing()
-                        .execute(self)?;
-                    let seq: i64 = diesel::update(invoice_counters::table.find(year))
-                        .set(invoice_counters::last_seq.eq(invoice_counters::last_seq + 1_i64))
-                        .returning(invoice_counters::last_seq)
-                        .get_result(self)?;
+                    let snapshot = frozen_snapshot(self.buyer_details(account)?, activation)?;
+                    let seq = self.next_invoice_seq(year)?;
                     diesel::update(orders::table.find(id))
                         .set((
                             orders::invoice_year.eq(year),
@@ -591,6 +583,130 @@ macro_rules! impl_order_sql {
                         .execute(self)?;
                 }
                 Ok(())
+            }
+
+            fn create_active(
+                &mut self,
+                order: &NewOrder,
+                activation: &Activation,
+                audit: Option<&AuditEntry>,
+            ) -> Result<Order, DbError> {
+                let account = order.account();
+                let at = activation.activated_at.naive_utc();
+                let year = activation.activated_at.year();
+                let inserted: OrderRow = diesel::insert_into(orders::table)
+                    .values(InsertOrder::from_new(order, OrderStatus::Pending)?)
+                    .returning(OrderRow::as_returning())
+                    .get_result(self)?;
+                let id = inserted.id;
+                let items = InsertOrder::items(order, id)?;
+                diesel::insert_into(order_items::table)
+                    .values(&items)
+                    .execute(self)?;
+                let replaced = self.replace_active(account, Some(id), id, at)?;
+                let before = match (audit, replaced.first()) {
+                    (Some(_), Some(_)) => match self.with_items(replaced)?.pop() {
+                        Some(previous) => previous.audit_state(),
+                        None => Value::Null,
+                    },
+                    _ => Value::Null,
+                };
+                // Activate before numbering: waiting on the one-active-order index (for
+                // a concurrent activation of the same account) must never happen while
+                // holding the counter's lock, or two activations can deadlock.
+                let changed = diesel::update(
+                    orders::table
+                        .filter(orders::id.eq(id))
+                        .filter(orders::status.eq(literals::Pending)),
+                )
+                .set((
+                    orders::status.eq(OrderStatus::Active.as_str()),
+                    orders::activated_at.eq(at),
+                    orders::expires_at.eq(activation.expires_at.naive_utc()),
+                    orders::payment_reference.eq(activation.payment_reference.as_deref()),
+                ))
+                .execute(self)?;
+                if changed == 0 {
+                    return Err(DbError::Repo(RepoError::Conflict(format!(
+                        "order {id} is no longer pending"
+                    ))));
+                }
+                let snapshot = frozen_snapshot(self.buyer_details(account)?, activation)?;
+                // Last: the counter row's lock is held until commit (see `activate`).
+                let seq = self.next_invoice_seq(year)?;
+                let row: OrderRow = diesel::update(orders::table.find(id))
+                    .set((
+                        orders::invoice_year.eq(year),
+                        orders::invoice_seq.eq(seq),
+                        orders::invoice_number.eq(activation.numbering.render(year, seq)),
+                        orders::invoice_snapshot.eq(snapshot),
+                    ))
+                    .returning(OrderRow::as_returning())
+                    .get_result(self)?;
+                let created = to_order(row, items).map_err(DbError::Repo)?;
+                if let Some(entry) = audit {
+                    let entry = entry
+                        .clone()
+                        .with_before(before)
+                        .with_after(created.audit_state());
+                    record_audit!(self, &Some(entry))?;
+                }
+                Ok(created)
+            }
+
+            fn replace_active(
+                &mut self,
+                account: AccountRef,
+                except: Option<i64>,
+                by: i64,
+                at: NaiveDateTime,
+            ) -> Result<Vec<OrderRow>, DbError> {
+                let previous: Vec<OrderRow> = orders::table
+                    .filter(orders::account_kind.eq(account.kind()))
+                    .filter(orders::account_id.eq(account.raw_id()))
+                    .filter(orders::status.eq(literals::Active))
+                    .filter(orders::id.ne(except.unwrap_or(0)))
+                    .select(OrderRow::as_select())
+                    .load(self)?;
+                for row in &previous {
+                    let note = format!("replaced by order #{by}");
+                    let notes = match row.notes.as_deref().filter(|n| !n.trim().is_empty()) {
+                        Some(existing) => format!("{existing}\n{note}"),
+                        None => note,
+                    };
+                    diesel::update(
+                        orders::table
+                            .filter(orders::id.eq(row.id))
+                            .filter(orders::status.eq(literals::Active)),
+                    )
+                    .set((
+                        orders::status.eq(OrderStatus::Cancelled.as_str()),
+                        orders::cancelled_at.eq(at),
+                        orders::notes.eq(notes),
+                    ))
+                    .execute(self)?;
+                }
+                Ok(previous)
+            }
+
+            fn next_invoice_seq(&mut self, year: i32) -> Result<i64, DbError> {
+                let bump = || {
+                    diesel::update(invoice_counters::table.find(year))
+                        .set(invoice_counters::last_seq.eq(invoice_counters::last_seq + 1_i64))
+                        .returning(invoice_counters::last_seq)
+                };
+                // The year's row exists after its first invoice: one statement, mostly.
+                if let Some(seq) = bump().get_result(self).optional()? {
+                    return Ok(seq);
+                }
+                diesel::insert_into(invoice_counters::table)
+                    .values((
+                        invoice_counters::year.eq(year),
+                        invoice_counters::last_seq.eq(0_i64),
+                    ))
+                    .on_conflict_do_nothing()
+                    .execute(self)?;
+                Ok(bump().get_result(self)?)
             }
 
             fn list_for_accounts(
@@ -714,9 +830,9 @@ impl OrderRepository for DieselOrderRepository {
                     let row: Option<OrderRow> = orders::table
                         .filter(orders::account_kind.eq(account.kind()))
                         .filter(orders::account_id.eq(account.raw_id()))
-                        .filter(orders::status.eq(OrderStatus::Active.as_str()))
+                        .filter(orders::status.eq(literals::Active))
                         .select(OrderRow::as_select())
-                        .first(c)
+                        .get_result(c)
                         .optional()?;
                     match row {
                         Some(row) => Ok(c.with_items(vec![row])?.pop()),
@@ -786,33 +902,7 @@ impl OrderActivation for DieselOrderRepository {
     ) -> Result<Order, RepoError> {
         self.db
             .query(move |conn| {
-                // Read back after commit: the transaction (and the invoice counter's
-                // lock) ends as soon as the writes are done. An audited (admin)
-                // activation also reads the orders for its audit row, in the transaction.
-                let id = transaction!(conn, c => {
-                    let replaced: Option<i64> = match &audit {
-                        Some(_) => orders::table
-                            .filter(orders::account_kind.eq(order.account().kind()))
-                            .filter(orders::account_id.eq(order.account().raw_id()))
-                            .filter(orders::status.eq(OrderStatus::Active.as_str()))
-                            .select(orders::id)
-                            .first(c)
-                            .optional()?,
-                        None => None,
-                    };
-                    let id = c.insert_order(&order, OrderStatus::Pending)?;
-                    c.activate(id, &activation)?;
-                    if let Some(entry) = &audit {
-                        let before = match replaced {
-                            Some(old) => c.load_order(old)?.audit_state(),
-                            None => Value::Null,
-                        };
-                        let created = c.load_order(id)?.audit_state();
-                        record_audit!(c, &Some(entry.clone().with_before(before).with_after(created)))?;
-                    }
-                    Ok(id)
-                })?;
-                with_conn!(conn, c => c.load_order(id))
+                transaction!(conn, c => c.create_active(&order, &activation, audit.as_ref()))
             })
             .await
     }
@@ -844,6 +934,25 @@ impl OrderActivation for DieselOrderRepository {
 }
 
 #[async_trait]
+impl ChangeVersions for DieselOrderRepository {
+    async fn shard_versions(&self) -> Result<Vec<(i64, i64)>, RepoError> {
+        let rows: Vec<(i32, i64)> = self
+            .db
+            .query(move |conn| {
+                with_conn!(conn, c => change_shards::table
+                    .select((change_shards::shard, change_shards::version))
+                    .load(c)
+                    .map_err(DbError::from))
+            })
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(shard, version)| (i64::from(shard), version))
+            .collect())
+    }
+}
+
+#[async_trait]
 impl BillingDirectory for DieselOrderRepository {
     async fn billing_details(&self, account: AccountRef) -> Result<BuyerDetails, RepoError> {
         self.db
@@ -861,7 +970,7 @@ impl LifecycleStore for DieselOrderRepository {
                 with_conn!(conn, c => {
                     let rows: Vec<OrderRow> = orders::table
                         .inner_join(plans::table)
-                        .filter(orders::status.eq(OrderStatus::Active.as_str()))
+                        .filter(orders::status.eq(literals::Active))
                         .filter(orders::expires_at.le(horizon))
                         .filter(plans::price_monthly_minor.gt(0_i64))
                         .order(orders::id.asc())
@@ -900,7 +1009,7 @@ impl LifecycleStore for DieselOrderRepository {
                 with_conn!(conn, c => {
                     let rows: Vec<OrderRow> = orders::table
                         .inner_join(plans::table)
-                        .filter(orders::status.eq(OrderStatus::Active.as_str()))
+                        .filter(orders::status.eq(literals::Active))
                         .filter(orders::expires_at.le(now))
                         .filter(plans::price_monthly_minor.eq(0_i64))
                         .order(orders::id.asc())
@@ -925,7 +1034,7 @@ impl LifecycleStore for DieselOrderRepository {
                     let changed = diesel::update(
                         orders::table
                             .filter(orders::id.eq(id.get()))
-                            .filter(orders::status.eq(OrderStatus::Active.as_str()))
+                            .filter(orders::status.eq(literals::Active))
                             .filter(orders::expires_at.eq(current)),
                     )
                     .set(orders::expires_at.eq(new))
@@ -945,7 +1054,7 @@ impl LifecycleStore for DieselOrderRepository {
                         .filter(plans::price_monthly_minor.gt(0_i64))
                         .select(plans::id);
                     let due: Vec<i64> = orders::table
-                        .filter(orders::status.eq(OrderStatus::Active.as_str()))
+                        .filter(orders::status.eq(literals::Active))
                         .filter(orders::expires_at.le(now))
                         .filter(orders::plan_id.eq_any(paid_plans))
                         .order(orders::id.asc())
@@ -959,7 +1068,7 @@ impl LifecycleStore for DieselOrderRepository {
                         changed += diesel::update(
                             orders::table
                                 .filter(orders::id.eq(id))
-                                .filter(orders::status.eq(OrderStatus::Active.as_str()))
+                                .filter(orders::status.eq(literals::Active))
                                 .filter(orders::expires_at.le(now)),
                         )
                         .set(orders::status.eq(OrderStatus::Expired.as_str()))
@@ -977,7 +1086,7 @@ impl LifecycleStore for DieselOrderRepository {
             .query(move |conn| {
                 with_conn!(conn, c => {
                     let stale: Vec<i64> = orders::table
-                        .filter(orders::status.eq(OrderStatus::Pending.as_str()))
+                        .filter(orders::status.eq(literals::Pending))
                         .filter(orders::created_at.le(before))
                         .order(orders::id.asc())
                         .select(orders::id)
@@ -987,7 +1096,7 @@ impl LifecycleStore for DieselOrderRepository {
                         changed += diesel::update(
                             orders::table
                                 .filter(orders::id.eq(id))
-                                .filter(orders::status.eq(OrderStatus::Pending.as_str())),
+                                .filter(orders::status.eq(literals::Pending)),
                         )
                         .set(orders::status.eq(OrderStatus::Expired.as_str()))
                         .execute(c)? as u64;

@@ -87,7 +87,7 @@ macro_rules! lock_and_read_role {
         org_members::table
             .find(($org, $user))
             .select(org_members::role)
-            .first::<String>($c)
+            .get_result::<String>($c)
             .optional()?
             .map(|r| parse_role(&r))
             .transpose()
@@ -122,7 +122,7 @@ macro_rules! load_member {
                 org_members::role,
                 org_members::created_at,
             ))
-            .first::<MemberRow>($c)
+            .get_result::<MemberRow>($c)
     };
 }
 
@@ -195,7 +195,7 @@ impl OrganisationRepository for DieselOrganisations {
                 with_conn!(conn, c => organisations::table
                     .find(id.get())
                     .select(OrganisationRow::as_select())
-                    .first(c)
+                    .get_result(c)
                     .map_err(DbError::from))
             })
             .await?;

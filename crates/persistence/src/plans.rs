@@ -13,6 +13,7 @@ use tariff_domain::{
 use crate::audit::record_audit;
 use crate::db::{sql_bounds, Database};
 use crate::errors::DbError;
+use crate::literals;
 use crate::schema::{counters, orders, plans};
 use crate::{read_snapshot, transaction, with_conn};
 
@@ -290,7 +291,7 @@ impl PlanRepository for DieselPlanRepository {
                 with_conn!(conn, c => plans::table
                     .find(id.get())
                     .select(PlanRow::as_select())
-                    .first(c)
+                    .get_result(c)
                     .map_err(DbError::from))
             })
             .await?;
@@ -302,9 +303,9 @@ impl PlanRepository for DieselPlanRepository {
             .db
             .query(move |conn| {
                 with_conn!(conn, c => plans::table
-                    .filter(plans::is_default.eq(true))
+                    .filter(plans::is_default.eq(literals::True))
                     .select(PlanRow::as_select())
-                    .first(c)
+                    .get_result(c)
                     .optional()
                     .map_err(DbError::from))
             })
@@ -318,7 +319,7 @@ impl PlanRepository for DieselPlanRepository {
                 transaction!(conn, c => {
                     let now = Utc::now().naive_utc();
                     if spec.is_default() {
-                        diesel::update(plans::table.filter(plans::is_default.eq(true)))
+                        diesel::update(plans::table.filter(plans::is_default.eq(literals::True)))
                             .set(plans::is_default.eq(false))
                             .execute(c)?;
                     }
@@ -351,12 +352,12 @@ impl PlanRepository for DieselPlanRepository {
                         Some(_) => plans::table
                             .find(id.get())
                             .select(PlanRow::as_select())
-                            .first(c)
+                            .get_result(c)
                             .optional()?,
                         None => None,
                     };
                     if spec.is_default() {
-                        diesel::update(plans::table.filter(plans::is_default.eq(true)).filter(plans::id.ne(id.get())))
+                        diesel::update(plans::table.filter(plans::is_default.eq(literals::True)).filter(plans::id.ne(id.get())))
                             .set(plans::is_default.eq(false))
                             .execute(c)?;
                     }
@@ -422,7 +423,7 @@ impl PlanRepository for DieselPlanRepository {
                     let now = Utc::now().naive_utc();
                     let mut outcome = ImportOutcome::default();
                     if specs.iter().any(PlanSpec::is_default) {
-                        diesel::update(plans::table.filter(plans::is_default.eq(true)))
+                        diesel::update(plans::table.filter(plans::is_default.eq(literals::True)))
                             .set(plans::is_default.eq(false))
                             .execute(c)?;
                     }
@@ -430,7 +431,7 @@ impl PlanRepository for DieselPlanRepository {
                         let existing: Option<PlanRow> = plans::table
                             .filter(lower(plans::name).eq(spec.name().to_lowercase()))
                             .select(PlanRow::as_select())
-                            .first(c)
+                            .get_result(c)
                             .optional()?;
                         let changes = PlanChanges::from_spec(spec, now);
                         let (before, after): (Option<PlanRow>, PlanRow) = match existing {
@@ -497,7 +498,7 @@ impl PlanRepository for DieselPlanRepository {
                 with_conn!(conn, c => counters::table
                     .find("catalogue")
                     .select(counters::value)
-                    .first(c)
+                    .get_result(c)
                     .map_err(DbError::from))
             })
             .await

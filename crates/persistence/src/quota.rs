@@ -27,6 +27,7 @@ use tariff_domain::{AccountRef, Limit, Plan, RepoError, Resource};
 use crate::audit::record_audit;
 use crate::db::Database;
 use crate::errors::DbError;
+use crate::literals;
 use crate::plans::PlanRow;
 use crate::schema::{idempotency_keys, limit_overrides, orders, organisations, plans};
 use crate::schema::{usage_counters, users};
@@ -71,12 +72,13 @@ trait QuotaQueries {
     fn account_exists(&mut self, account: AccountRef) -> Result<bool, DbError>;
     fn effective_limits(&mut self, account: AccountRef) -> Result<EffectiveLimits, DbError>;
     fn usage(&mut self, account: AccountRef, today: NaiveDate) -> Result<Usage, DbError>;
-    /// The counter's `used` and `period_day`, locked until the transaction ends.
+    /// The counter's `used` and `period_day`, locked until the transaction ends; `None`
+    /// when the account has no counter for the resource yet.
     fn lock_counter(
         &mut self,
         account: AccountRef,
         resource: Resource,
-    ) -> Result<(i64, Option<String>), DbError>;
+    ) -> Result<Option<(i64, Option<String>)>, DbError>;
     fn write_overrides(
         &mut self,
         account: AccountRef,
@@ -112,17 +114,17 @@ macro_rules! quota_queries {
                     .inner_join(plans::table)
                     .filter(orders::account_kind.eq(account.kind()))
                     .filter(orders::account_id.eq(account.raw_id()))
-                    .filter(orders::status.eq("active"))
+                    .filter(orders::status.eq(literals::Active))
                     .order(orders::id.desc())
                     .select(PlanRow::as_select())
-                    .first(self)
+                    .get_result(self)
                     .optional()?;
                 let plan = match active {
                     Some(row) => Some(plan_basis(row, PlanSource::ActiveOrder)?),
                     None => plans::table
-                        .filter(plans::is_default.eq(true))
+                        .filter(plans::is_default.eq(literals::True))
                         .select(PlanRow::as_select())
-                        .first(self)
+                        .get_result(self)
                         .optional()?
                         .map(|row| plan_basis(row, PlanSource::DefaultPlan))
                         .transpose()?,
@@ -170,12 +172,13 @@ macro_rules! quota_queries {
                 &mut self,
                 account: AccountRef,
                 resource: Resource,
-            ) -> Result<(i64, Option<String>), DbError> {
+            ) -> Result<Option<(i64, Option<String>)>, DbError> {
                 let row = usage_counters::table
                     .find((account.kind(), account.raw_id(), resource.key()))
                     .select((usage_counters::used, usage_counters::period_day))
                     $(.$lock())?
-                    .first(self)?;
+                    .get_result(self)
+                    .optional()?;
                 Ok(row)
             }
 
@@ -225,36 +228,43 @@ macro_rules! quota_queries {
                 let account = request.account;
                 let change = request.change;
                 let resource = change.resource();
-                if !self.account_exists(account)? {
-                    return Err(DbError::Repo(RepoError::NotFound));
-                }
                 let today = day_text(request.today);
                 let now = request.at.naive_utc();
                 let daily = resets_daily(resource);
-                // The row must exist before it can be locked and conditionally updated.
-                diesel::insert_into(usage_counters::table)
-                    .values((
-                        usage_counters::account_kind.eq(account.kind()),
-                        usage_counters::account_id.eq(account.raw_id()),
-                        usage_counters::resource.eq(resource.key()),
-                        usage_counters::used.eq(0_i64),
-                        usage_counters::period_day.eq(daily.then(|| today.clone())),
-                        usage_counters::updated_at.eq(now),
-                    ))
-                    .on_conflict((
-                        usage_counters::account_kind,
-                        usage_counters::account_id,
-                        usage_counters::resource,
-                    ))
-                    .do_nothing()
-                    .execute(self)?;
-                let (mut used, period_day) = self.lock_counter(account, resource)?;
+                // An existing counter also proves the account exists: one statement on
+                // the common path. A first change creates the row, then locks it.
+                let (mut used, period_day) = match self.lock_counter(account, resource)? {
+                    Some(row) => row,
+                    None => {
+                        if !self.account_exists(account)? {
+                            return Err(DbError::Repo(RepoError::NotFound));
+                        }
+                        diesel::insert_into(usage_counters::table)
+                            .values((
+                                usage_counters::account_kind.eq(account.kind()),
+                                usage_counters::account_id.eq(account.raw_id()),
+                                usage_counters::resource.eq(resource.key()),
+                                usage_counters::used.eq(0_i64),
+                                usage_counters::period_day.eq(daily.then(|| today.clone())),
+                                usage_counters::updated_at.eq(now),
+                            ))
+                            .on_conflict((
+                                usage_counters::account_kind,
+                                usage_counters::account_id,
+                                usage_counters::resource,
+                            ))
+                            .do_nothing()
+                            .execute(self)?;
+                        self.lock_counter(account, resource)?
+                            .ok_or(DbError::Repo(RepoError::NotFound))?
+                    }
+                };
                 // Looked up under the lock: a concurrent twin has committed by now.
                 if let Some(key) = &request.idempotency_key {
                     let first: Option<String> = idempotency_keys::table
                         .find((account.kind(), account.raw_id(), key.as_str()))
                         .select(idempotency_keys::response)
-                        .first(self)
+                        .get_result(self)
                         .optional()?;
                     if let Some(text) = first {
                         return replay(&text, change);

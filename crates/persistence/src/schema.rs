@@ -52,6 +52,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    change_shards (shard) {
+        shard -> Integer,
+        version -> BigInt,
+    }
+}
+
+diesel::table! {
     users (id) {
         id -> BigInt,
         email -> Text,
@@ -217,6 +224,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     plans,
     settings,
     counters,
+    change_shards,
     users,
     organisations,
     org_members,

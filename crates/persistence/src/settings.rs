@@ -47,7 +47,7 @@ impl SettingsRepository for DieselSettingsRepository {
                 with_conn!(conn, c => settings::table
                     .find(BILLING_ENABLED)
                     .select(settings::value)
-                    .first(c)
+                    .get_result(c)
                     .optional()
                     .map_err(DbError::from))
             })
@@ -67,7 +67,7 @@ impl SettingsRepository for DieselSettingsRepository {
                     let before: Option<String> = settings::table
                         .find(BILLING_ENABLED)
                         .select(settings::value)
-                        .first(c)
+                        .get_result(c)
                         .optional()?;
                     let was_enabled = before.map_or(Ok(true), |v| parse_flag(&v))?;
                     diesel::insert_into(settings::table)
@@ -98,7 +98,7 @@ impl SettingsRepository for DieselSettingsRepository {
                 with_conn!(conn, c => counters::table
                     .find(SETTINGS_COUNTER)
                     .select(counters::value)
-                    .first(c)
+                    .get_result(c)
                     .map_err(DbError::from))
             })
             .await

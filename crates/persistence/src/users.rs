@@ -171,7 +171,7 @@ impl UserRepository for DieselUsers {
                 with_conn!(conn, c => users::table
                     .find(id.get())
                     .select(UserRow::as_select())
-                    .first(c)
+                    .get_result(c)
                     .map_err(DbError::from))
             })
             .await?;
@@ -186,7 +186,7 @@ impl UserRepository for DieselUsers {
                 with_conn!(conn, c => users::table
                     .filter(users::email.eq(&email))
                     .select(UserRow::as_select())
-                    .first(c)
+                    .get_result(c)
                     .optional()
                     .map_err(DbError::from))
             })
@@ -205,7 +205,7 @@ impl UserRepository for DieselUsers {
                 with_conn!(conn, c => users::table
                     .filter(users::email.eq(&email))
                     .select((UserRow::as_select(), users::password_hash))
-                    .first(c)
+                    .get_result(c)
                     .optional()
                     .map_err(DbError::from))
             })
@@ -271,7 +271,7 @@ impl UserRepository for DieselUsers {
                         Some(_) => users::table
                             .find(id.get())
                             .select(UserRow::as_select())
-                            .first(c)
+                            .get_result(c)
                             .optional()?,
                         None => None,
                     };

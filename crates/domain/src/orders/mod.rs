@@ -1,6 +1,7 @@
 //! Orders: the aggregate and its state machine, tax rules, invoice numbering, the
 //! ports they need, and the use cases (ordering, administration, lifecycle).
 
+pub mod freshness;
 pub mod invoicing;
 pub mod lifecycle;
 pub mod model;
@@ -11,6 +12,7 @@ pub mod tax;
 #[cfg(test)]
 mod tests;
 
+pub use freshness::{ChangeVersions, FreshnessSnapshot, ListStamp, OrderFreshness};
 pub use invoicing::{invoice_document, InvoiceError, InvoiceService};
 pub use lifecycle::{LifecycleError, LifecycleService, SweepReport};
 pub use model::{
@@ -22,5 +24,7 @@ pub use numbering::{InvalidNumberFormat, InvoiceNumberFormat, DEFAULT_NUMBER_FOR
 pub use ports::{
     Activation, BillingDirectory, LifecycleStore, OrderActivation, OrderFilter, OrderRepository,
 };
-pub use service::{ApplyPlan, BillingPolicy, CurrentPlan, OrderError, OrderPorts, OrderService};
+pub use service::{
+    ApplyPlan, BillingPolicy, CurrentPlan, OrderError, OrderList, OrderPorts, OrderService,
+};
 pub use tax::{is_eu_member, TaxRuleError, TaxRules, EU_MEMBER_STATES};

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 
+use super::freshness::{ListStamp, OrderFreshness};
 use super::model::{
     one_month_after, IllegalTransition, InvalidOrder, NewOrder, Order, OrderStatus, SellerDetails,
 };
@@ -148,11 +149,34 @@ pub struct OrderPorts {
 pub struct OrderService {
     ports: OrderPorts,
     policy: Arc<BillingPolicy>,
+    freshness: Arc<OrderFreshness>,
+}
+
+/// An order list and the stamp that says, later, whether it is still current.
+#[derive(Clone, Debug)]
+pub struct OrderList {
+    pub orders: Vec<Order>,
+    pub stamp: ListStamp,
 }
 
 impl OrderService {
     pub fn new(ports: OrderPorts, policy: Arc<BillingPolicy>) -> OrderService {
-        OrderService { ports, policy }
+        OrderService {
+            ports,
+            policy,
+            freshness: Arc::default(),
+        }
+    }
+
+    /// What order-list caches check; share it with services that change memberships
+    /// and poll it (see [`OrderFreshness::poll`]).
+    pub fn freshness(&self) -> &Arc<OrderFreshness> {
+        &self.freshness
+    }
+
+    /// True while nothing the list depends on has changed (cheap: atomic loads).
+    pub fn is_current(&self, stamp: &ListStamp) -> bool {
+        self.freshness.is_current(stamp)
     }
 
     pub fn policy(&self) -> &BillingPolicy {
@@ -193,11 +217,9 @@ impl OrderService {
             let activation = self.activation_terms(now, one_month_after(now), None);
             self.activate_new(order, activation, None).await
         } else {
-            self.ports
-                .orders
-                .insert_pending(order)
-                .await
-                .map_err(OrderError::repo)
+            let placed = self.ports.orders.insert_pending(order).await;
+            self.freshness.touched(account);
+            placed.map_err(OrderError::repo)
         }
     }
 
@@ -214,6 +236,14 @@ impl OrderService {
 
     /// The caller's own orders and those of organisations they manage, newest first.
     pub async fn list_for(&self, caller: Caller) -> Result<Vec<Order>, OrderError> {
+        Ok(self.list_with_stamp(caller).await?.orders)
+    }
+
+    /// [`list_for`](Self::list_for) with the stamp a cache of it checks with
+    /// [`is_current`](Self::is_current).
+    pub async fn list_with_stamp(&self, caller: Caller) -> Result<OrderList, OrderError> {
+        // Taken before reading: a write from here on makes the stamp stale.
+        let snapshot = self.freshness.snapshot();
         let mut accounts = vec![AccountRef::User(caller.user_id())];
         let managed = self
             .ports
@@ -222,11 +252,14 @@ impl OrderService {
             .await
             .map_err(OrderError::repo)?;
         accounts.extend(managed.into_iter().map(AccountRef::Org));
-        self.ports
+        let stamp = snapshot.stamp_for(&accounts);
+        let orders = self
+            .ports
             .orders
             .list_for_accounts(accounts)
             .await
-            .map_err(OrderError::repo)
+            .map_err(OrderError::repo)?;
+        Ok(OrderList { orders, stamp })
     }
 
     /// Cancels an order the caller may see (pending or active; otherwise 409).
@@ -242,7 +275,8 @@ impl OrderService {
         audit: Option<AuditEntry>,
     ) -> Result<Order, OrderError> {
         order.check_transition(OrderStatus::Cancelled)?;
-        self.ports
+        let changed = self
+            .ports
             .orders
             .transition(
                 order.id(),
@@ -251,13 +285,14 @@ impl OrderService {
                 self.now(),
                 audit,
             )
-            .await
-            .map_err(|e| match e {
-                RepoError::Conflict(_) => OrderError::Conflict(
-                    "the order changed at the same time; reload it and try again".into(),
-                ),
-                other => OrderError::from_repo(other, || OrderError::OrderNotFound(order.id())),
-            })
+            .await;
+        self.freshness.touched(order.account());
+        changed.map_err(|e| match e {
+            RepoError::Conflict(_) => OrderError::Conflict(
+                "the order changed at the same time; reload it and try again".into(),
+            ),
+            other => OrderError::from_repo(other, || OrderError::OrderNotFound(order.id())),
+        })
     }
 
     /// Administrators: gives a user a plan at once, as an active order at the plan's
@@ -392,7 +427,7 @@ impl OrderService {
         };
         let activation = self.activation_terms(now, one_month_after(start), reference);
         for round in 0..2 {
-            match self
+            let activated = self
                 .ports
                 .activation
                 .activate_pending(
@@ -405,8 +440,9 @@ impl OrderService {
                         Some(id.get()),
                     )),
                 )
-                .await
-            {
+                .await;
+            self.freshness.touched(order.account());
+            match activated {
                 Ok(order) => return Ok(order),
                 Err(RepoError::Conflict(_)) => {
                     // Lost a race: either the order is no longer pending (then say so)
@@ -534,12 +570,13 @@ impl OrderService {
         audit: Option<AuditEntry>,
     ) -> Result<Order, OrderError> {
         for _ in 0..2 {
-            match self
+            let created = self
                 .ports
                 .activation
                 .create_active(order.clone(), activation.clone(), audit.clone())
-                .await
-            {
+                .await;
+            self.freshness.touched(order.account());
+            match created {
                 Ok(order) => return Ok(order),
                 Err(RepoError::Conflict(_)) => continue,
                 Err(other) => return Err(OrderError::repo(other)),

@@ -1,8 +1,10 @@
 //! Panel dialect: a customer's orders. Every handler answers only with the customer
 //! view of an order (no internal notes); other people's orders are 404.
 
-use actix_web::http::header;
+use actix_web::http::header::{self, ContentType};
+use actix_web::web::Bytes;
 use actix_web::{web, HttpResponse};
+use tariff_domain::orders::ListStamp;
 use tariff_domain::{OrderId, OrgId, PlanId};
 
 use crate::auth::Authenticated;
@@ -31,9 +33,23 @@ pub async fn list_orders(
     state: web::Data<ApiState>,
     Authenticated(caller): Authenticated,
 ) -> Result<HttpResponse, ApiError> {
-    let orders = state.orders.list_for(caller).await?;
-    let body: Vec<OrderJson> = orders.iter().map(OrderJson::from).collect();
-    Ok(HttpResponse::Ok().json(body))
+    let is_current = |stamp: &ListStamp| state.orders.is_current(stamp);
+    let user = caller.user_id();
+    let body = match state.order_list_cache.get(user, is_current) {
+        Some(body) => body,
+        None => {
+            let list = state.orders.list_with_stamp(caller).await?;
+            let dto: Vec<OrderJson> = list.orders.iter().map(OrderJson::from).collect();
+            let body = Bytes::from(serde_json::to_vec(&dto).map_err(|e| ApiError::internal(&e))?);
+            state
+                .order_list_cache
+                .put(user, list.stamp, body.clone(), is_current);
+            body
+        }
+    };
+    Ok(HttpResponse::Ok()
+        .content_type(ContentType::json())
+        .body(body))
 }
 
 /// One order: its owner, an admin or owner of its organisation, or an administrator.

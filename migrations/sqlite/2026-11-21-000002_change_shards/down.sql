@@ -1,0 +1,10 @@
+DROP TRIGGER org_members_removed;
+DROP TRIGGER org_members_changed;
+DROP TRIGGER org_members_added;
+DROP TRIGGER order_items_added;
+DROP TRIGGER order_items_removed;
+DROP TRIGGER order_items_changed;
+DROP TRIGGER orders_changed_delete;
+DROP TRIGGER orders_changed_update;
+DROP TRIGGER orders_changed_insert;
+DROP TABLE change_shards;
