@@ -383,6 +383,9 @@ trait OrderSql {
         by: i64,
         at: NaiveDateTime,
     ) -> Result<Vec<OrderRow>, DbError>;
+    /// Moves pending order `id` to active with the activation's dates and reference;
+    /// `Conflict` when it is no longer pending.
+    fn mark_active(&mut self, id: i64, activation: &Activation) -> Result<(), DbError>;
     /// The next gapless invoice number of `year`: locks the year's counter row until
     /// commit, so call it as late in the transaction as possible.
     fn next_invoice_seq(&mut self, year: i32) -> Result<i64, DbError>;
@@ -549,23 +552,7 @@ macro_rules! impl_order_sql {
                 // The previous active order is cancelled first, so the unique index
                 // admits the new one.
                 self.replace_active(account, Some(id), id, at)?;
-                let changed = diesel::update(
-                    orders::table
-                        .filter(orders::id.eq(id))
-                        .filter(orders::status.eq(literals::Pending)),
-                )
-                .set((
-                    orders::status.eq(OrderStatus::Active.as_str()),
-                    orders::activated_at.eq(at),
-                    orders::expires_at.eq(activation.expires_at.naive_utc()),
-                    orders::payment_reference.eq(activation.payment_reference.as_deref()),
-                ))
-                .execute(self)?;
-                if changed == 0 {
-                    return Err(DbError::Repo(RepoError::Conflict(format!(
-                        "order {id} is no longer pending"
-                    ))));
-                }
+                self.mark_active(id, activation)?;
                 if numbered.is_none() {
                     // Everything that needs no lock comes first: the counter row is the
                     // one hot row every activation of the year serialises on (PostgreSQL
@@ -614,23 +601,7 @@ macro_rules! impl_order_sql {
                 // Activate before numbering: waiting on the one-active-order index (for
                 // a concurrent activation of the same account) must never happen while
                 // holding the counter's lock, or two activations can deadlock.
-                let changed = diesel::update(
-                    orders::table
-                        .filter(orders::id.eq(id))
-                        .filter(orders::status.eq(literals::Pending)),
-                )
-                .set((
-                    orders::status.eq(OrderStatus::Active.as_str()),
-                    orders::activated_at.eq(at),
-                    orders::expires_at.eq(activation.expires_at.naive_utc()),
-                    orders::payment_reference.eq(activation.payment_reference.as_deref()),
-                ))
-                .execute(self)?;
-                if changed == 0 {
-                    return Err(DbError::Repo(RepoError::Conflict(format!(
-                        "order {id} is no longer pending"
-                    ))));
-                }
+                self.mark_active(id, activation)?;
                 let snapshot = frozen_snapshot(self.buyer_details(account)?, activation)?;
                 // Last: the counter row's lock is held until commit (see `activate`).
                 let seq = self.next_invoice_seq(year)?;
@@ -687,6 +658,27 @@ macro_rules! impl_order_sql {
                     .execute(self)?;
                 }
                 Ok(previous)
+            }
+
+            fn mark_active(&mut self, id: i64, activation: &Activation) -> Result<(), DbError> {
+                let changed = diesel::update(
+                    orders::table
+                        .filter(orders::id.eq(id))
+                        .filter(orders::status.eq(literals::Pending)),
+                )
+                .set((
+                    orders::status.eq(OrderStatus::Active.as_str()),
+                    orders::activated_at.eq(activation.activated_at.naive_utc()),
+                    orders::expires_at.eq(activation.expires_at.naive_utc()),
+                    orders::payment_reference.eq(activation.payment_reference.as_deref()),
+                ))
+                .execute(self)?;
+                if changed == 0 {
+                    return Err(DbError::Repo(RepoError::Conflict(format!(
+                        "order {id} is no longer pending"
+                    ))));
+                }
+                Ok(())
             }
 
             fn next_invoice_seq(&mut self, year: i32) -> Result<i64, DbError> {
