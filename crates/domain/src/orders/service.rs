@@ -234,13 +234,8 @@ impl OrderService {
         }
     }
 
-    /// The caller's own orders and those of organisations they manage, newest first.
-    pub async fn list_for(&self, caller: Caller) -> Result<Vec<Order>, OrderError> {
-        Ok(self.list_with_stamp(caller).await?.orders)
-    }
-
-    /// [`list_for`](Self::list_for) with the stamp a cache of it checks with
-    /// [`is_current`](Self::is_current).
+    /// The caller's own orders and those of organisations they manage, newest first,
+    /// with the stamp a cache of the list checks with [`is_current`](Self::is_current).
     pub async fn list_with_stamp(&self, caller: Caller) -> Result<OrderList, OrderError> {
         // Taken before reading: a write from here on makes the stamp stale.
         let snapshot = self.freshness.snapshot();
