@@ -11,18 +11,26 @@ use crate::db::{sql_bounds, Database};
 use crate::errors::DbError;
 use crate::read_snapshot;
 use crate::schema::audit_log;
+use crate::statements::statement;
 
-/// An `audit_log` row to insert.
-#[derive(Insertable, Debug)]
-#[diesel(table_name = audit_log)]
-pub(crate) struct NewAuditRow {
-    actor_user_id: Option<i64>,
-    action: &'static str,
-    target_kind: &'static str,
-    target_id: Option<i64>,
-    before_state: Option<String>,
-    after_state: Option<String>,
-    created_at: NaiveDateTime,
+statement! {
+    /// An `audit_log` row to insert.
+    pub(crate) NewAuditRow {
+        actor_user_id: Option<i64>,
+        action: &'static str,
+        target_kind: &'static str,
+        target_id: Option<i64>,
+        before_state: Option<String>,
+        after_state: Option<String>,
+        created_at: NaiveDateTime,
+    }
+    [
+        "INSERT INTO audit_log (actor_user_id, action, target_kind, target_id, before_state, \
+         after_state, created_at) VALUES ("
+        (actor_user_id: Nullable<BigInt>) ", " (action: Text) ", " (target_kind: Text) ", "
+        (target_id: Nullable<BigInt>) ", " (before_state: Nullable<Text>) ", "
+        (after_state: Nullable<Text>) ", " (created_at: Timestamp) ")"
+    ]
 }
 
 impl NewAuditRow {
@@ -44,10 +52,10 @@ impl NewAuditRow {
 macro_rules! record_audit {
     ($c:expr, $entry:expr) => {
         match $entry {
-            Some(entry) => diesel::insert_into($crate::schema::audit_log::table)
-                .values($crate::audit::NewAuditRow::from_entry(entry))
-                .execute($c)
-                .map(|_| ()),
+            Some(entry) => {
+                ::diesel::RunQueryDsl::execute($crate::audit::NewAuditRow::from_entry(entry), $c)
+                    .map(|_| ())
+            }
             None => Ok(()),
         }
     };

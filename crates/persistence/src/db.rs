@@ -71,21 +71,26 @@ pub enum SetupError {
     Migration(String),
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 struct SqlitePragmas {
     busy_timeout_ms: u128,
     full_sync: bool,
 }
 
-impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragmas {
-    fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
+impl SqlitePragmas {
+    fn apply(&self, conn: &mut SqliteConnection) -> diesel::QueryResult<()> {
         let sync = if self.full_sync { "FULL" } else { "NORMAL" };
         conn.batch_execute(&format!(
             "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = {}; PRAGMA foreign_keys = ON; \
              PRAGMA synchronous = {sync};",
             self.busy_timeout_ms
         ))
-        .map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragmas {
+    fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
+        self.apply(conn).map_err(diesel::r2d2::Error::QueryError)
     }
 }
 
@@ -96,10 +101,16 @@ pub enum DbConn {
     Postgres(PooledConnection<ConnectionManager<PgConnection>>),
 }
 
-/// A pooled SQLite connection and the process-wide writer lock of its database.
+/// A SQLite connection (pooled, or the writer's own) and the process-wide writer lock
+/// of its database.
 pub struct SqlitePooled {
-    conn: PooledConnection<ConnectionManager<SqliteConnection>>,
+    conn: SqliteHandle,
     writer: Arc<Mutex<()>>,
+}
+
+enum SqliteHandle {
+    Pooled(PooledConnection<ConnectionManager<SqliteConnection>>),
+    Writer(SqliteConnection),
 }
 
 impl SqlitePooled {
@@ -114,13 +125,19 @@ impl SqlitePooled {
 impl std::ops::Deref for SqlitePooled {
     type Target = SqliteConnection;
     fn deref(&self) -> &SqliteConnection {
-        &self.conn
+        match &self.conn {
+            SqliteHandle::Pooled(conn) => conn,
+            SqliteHandle::Writer(conn) => conn,
+        }
     }
 }
 
 impl std::ops::DerefMut for SqlitePooled {
     fn deref_mut(&mut self) -> &mut SqliteConnection {
-        &mut self.conn
+        match &mut self.conn {
+            SqliteHandle::Pooled(conn) => conn,
+            SqliteHandle::Writer(conn) => conn,
+        }
     }
 }
 
@@ -139,9 +156,30 @@ pub struct Database {
     gate: Arc<Semaphore>,
     acquire_wait: Duration,
     sqlite_writer: Arc<Mutex<()>>,
+    /// SQLite only: the one connection write transactions run on (see [`Database::write`]).
+    sqlite_write_conn: Option<Arc<SqliteWriteConn>>,
+    /// See [`Database::counter_turn`].
+    counter_turn: Arc<Mutex<()>>,
     /// Set while the database is known to be unreachable, so that waiting requests
     /// fail fast instead of each waiting out the whole first try.
     down: Arc<AtomicBool>,
+}
+
+/// SQLite's writer connection, opened on first use and kept while it is healthy.
+struct SqliteWriteConn {
+    path: String,
+    pragmas: SqlitePragmas,
+    slot: Arc<tokio::sync::Mutex<Option<SqliteConnection>>>,
+}
+
+impl SqliteWriteConn {
+    fn open(&self) -> Result<SqliteConnection, DbError> {
+        use diesel::Connection;
+        let mut conn = SqliteConnection::establish(&self.path)
+            .map_err(|e| DbError::Repo(RepoError::Unavailable(Box::new(e))))?;
+        self.pragmas.apply(&mut conn)?;
+        Ok(conn)
+    }
 }
 
 /// With no live connection at all, a pool that cannot open one in this time means the
@@ -161,7 +199,7 @@ impl DbPool {
         match self {
             DbPool::Sqlite(p) => p.get_timeout(timeout).map(|conn| {
                 DbConn::Sqlite(SqlitePooled {
-                    conn,
+                    conn: SqliteHandle::Pooled(conn),
                     writer: writer.clone(),
                 })
             }),
@@ -286,9 +324,19 @@ pub fn sql_bounds(request: tariff_domain::PageRequest) -> (i64, i64) {
 impl Database {
     /// Opens a pool for `sqlite://PATH` (or a bare path) or `postgres://...`.
     pub fn connect(url: &str, options: &PoolOptions) -> Result<Database, SetupError> {
+        let mut sqlite_write_conn = None;
         let pool = match backend_of(url)? {
             Backend::Sqlite => {
                 let path = sqlite_path(url);
+                let pragmas = SqlitePragmas {
+                    busy_timeout_ms: options.sqlite_busy_timeout.as_millis(),
+                    full_sync: options.sqlite_full_sync,
+                };
+                sqlite_write_conn = Some(Arc::new(SqliteWriteConn {
+                    path: path.clone(),
+                    pragmas,
+                    slot: Arc::default(),
+                }));
                 let manager = ConnectionManager::<SqliteConnection>::new(path);
                 // No liveness query on checkout: a SQLite connection is a file handle
                 // that cannot drop, and the `SELECT 1` cost a statement per request.
@@ -297,10 +345,7 @@ impl Database {
                     .min_idle(Some(1))
                     .test_on_check_out(false)
                     .connection_timeout(options.acquire_timeout)
-                    .connection_customizer(Box::new(SqlitePragmas {
-                        busy_timeout_ms: options.sqlite_busy_timeout.as_millis(),
-                        full_sync: options.sqlite_full_sync,
-                    }))
+                    .connection_customizer(Box::new(pragmas))
                     .build(manager)
                     .map_err(SetupError::Pool)?;
                 DbPool::Sqlite(pool)
@@ -321,6 +366,8 @@ impl Database {
             gate: Arc::new(Semaphore::new(options.max_connections.max(1) as usize)),
             acquire_wait: options.acquire_timeout,
             sqlite_writer: Arc::default(),
+            sqlite_write_conn,
+            counter_turn: Arc::default(),
             down: Arc::new(AtomicBool::new(false)),
         })
     }
@@ -388,6 +435,67 @@ impl Database {
     {
         self.run(move |conn| work(conn).map_err(RepoError::from))
             .await
+    }
+
+    /// Like [`query`](Self::query) for bodies that write. On PostgreSQL it is the same.
+    /// On SQLite, which admits one writer at a time, every write runs on one dedicated
+    /// connection, and callers queue for it asynchronously. Why: writers parked on a lock
+    /// in blocking threads cost a context switch each, and a pooled connection that
+    /// another connection wrote behind must drop its whole page cache and read the pages
+    /// again; the one writer connection keeps its cache warm.
+    pub async fn write<T, F>(&self, work: F) -> Result<T, RepoError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, DbError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let Some(write_conn) = self.sqlite_write_conn.clone() else {
+            return self.query(work).await;
+        };
+        let mut slot =
+            tokio::time::timeout(self.acquire_wait, write_conn.slot.clone().lock_owned())
+                .await
+                .map_err(|_| {
+                    RepoError::Unavailable("timed out waiting for the database writer".into())
+                })?;
+        let writer = self.sqlite_writer.clone();
+        tokio::task::spawn_blocking(move || {
+            // Taken out while in use: if `work` panics, the next write opens a fresh one.
+            let conn = match slot.take() {
+                Some(conn) => conn,
+                None => write_conn.open()?,
+            };
+            let mut conn = DbConn::Sqlite(SqlitePooled {
+                conn: SqliteHandle::Writer(conn),
+                writer,
+            });
+            let result = work(&mut conn);
+            if let DbConn::Sqlite(SqlitePooled {
+                conn: SqliteHandle::Writer(mut conn),
+                ..
+            }) = conn
+            {
+                use diesel::r2d2::R2D2Connection;
+                if !conn.is_broken() {
+                    *slot = Some(conn);
+                }
+            }
+            result
+        })
+        .await
+        .map_err(|join| RepoError::Internal(Box::new(join)))?
+        .map_err(RepoError::from)
+    }
+
+    /// The turn for the year's invoice counter. Every activation locks that one row until
+    /// it commits; when this instance's activations all queue on the row lock, each
+    /// commit wakes every waiter on PostgreSQL and all but one go back to sleep, which cost
+    /// more than the work. Taken (in a blocking thread) just before the counter is
+    /// locked and held until the transaction ends, it lets them through one at a time.
+    /// Only for speed: the row lock still orders instances among each other. Nothing may
+    /// wait on a lock of another activation while holding it; deferred shard triggers
+    /// keep it so (they lock their rows at commit, by which time the turn is held).
+    pub(crate) fn counter_turn(&self) -> Arc<Mutex<()>> {
+        self.counter_turn.clone()
     }
 
     /// A round trip to the database, for readiness checks.

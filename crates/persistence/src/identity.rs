@@ -141,7 +141,7 @@ impl SessionRepository for DieselIdentity {
         let now = now.naive_utc();
         let expires_at = expires_at.naive_utc();
         self.db
-            .query(move |conn| {
+            .write(move |conn| {
                 transaction!(conn, c => {
                     // Housekeeping bounded to this user: their sessions that have expired.
                     diesel::delete(
@@ -167,7 +167,7 @@ impl SessionRepository for DieselIdentity {
     async fn delete(&self, token_hash: String) -> Result<bool, RepoError> {
         let deleted = self
             .db
-            .query(move |conn| {
+            .write(move |conn| {
                 with_conn!(conn, c => diesel::delete(
                     sessions::table.filter(sessions::token_hash.eq(&token_hash)),
                 )
@@ -214,7 +214,7 @@ impl TokenRepository for DieselIdentity {
         let now = now.naive_utc();
         let row = self
             .db
-            .query(move |conn| {
+            .write(move |conn| {
                 with_conn!(conn, c => diesel::insert_into(api_tokens::table)
                 .values((
                     api_tokens::user_id.eq(owner.get()),
@@ -260,7 +260,7 @@ impl TokenRepository for DieselIdentity {
         let now = now.naive_utc();
         let updated = self
             .db
-            .query(move |conn| {
+            .write(move |conn| {
                 with_conn!(conn, c => diesel::update(
                     api_tokens::table
                         .filter(api_tokens::id.eq(id.get()))

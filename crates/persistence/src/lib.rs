@@ -15,6 +15,7 @@ mod plans;
 mod quota;
 pub mod schema;
 mod settings;
+mod statements;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod users;

@@ -8,11 +8,13 @@
 //! activating transaction (a row lock on PostgreSQL, the write lock on SQLite), so they
 //! are gapless and never reused; every lifecycle write is conditional.
 
+use std::sync::{LazyLock, PoisonError};
+
 use async_trait::async_trait;
 use chrono::{DateTime, Datelike, NaiveDateTime, Utc};
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
-use diesel::sqlite::SqliteConnection;
+use diesel::sqlite::{Sqlite, SqliteConnection};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tariff_domain::audit::{AuditEntry, AuditState};
@@ -24,13 +26,14 @@ use tariff_domain::orders::{
 use tariff_domain::pagination::{Page, PageRequest};
 use tariff_domain::{AccountRef, Currency, Money, OrderId, PlanId, RepoError, TaxRate, UserId};
 
-use crate::audit::record_audit;
-use crate::db::Database;
+use crate::audit::{record_audit, NewAuditRow};
+use crate::db::{Database, DbConn};
 use crate::errors::DbError;
 use crate::literals;
 use crate::schema::{
     change_shards, invoice_counters, order_items, orders, organisations, plans, users,
 };
+use crate::statements::statement;
 use crate::{transaction, with_conn};
 
 /// An `orders` row as stored.
@@ -64,36 +67,130 @@ struct OrderRow {
 }
 
 /// An `order_items` row.
-#[derive(Queryable, Selectable, Insertable, Debug, Clone)]
+#[derive(Queryable, Selectable, Debug, Clone)]
 #[diesel(table_name = order_items)]
 struct ItemRow {
     order_id: i64,
-    position: i32,
     description: String,
     quantity: i32,
     unit_price_minor: i64,
     amount_minor: i64,
 }
 
-/// The columns of a new order.
-#[derive(Insertable, Debug)]
-#[diesel(table_name = orders)]
-struct InsertOrder {
-    account_kind: &'static str,
-    account_id: i64,
-    user_id: Option<i64>,
-    org_id: Option<i64>,
-    plan_id: i64,
-    status: &'static str,
-    currency: &'static str,
-    subtotal_minor: i64,
-    tax_rate_bp: i32,
-    tax_minor: i64,
-    total_minor: i64,
-    description: String,
-    notes: Option<String>,
-    renewal_of: Option<i64>,
-    created_at: NaiveDateTime,
+statement! {
+    /// A new order without its invoice; returns its id. Also `Insertable`, for the
+    /// renewal's `ON CONFLICT DO NOTHING`, which is rare enough to be parsed each time.
+    #[derive(Insertable)]
+    #[diesel(table_name = orders)]
+    InsertOrder -> diesel::sql_types::BigInt {
+        account_kind: &'static str,
+        account_id: i64,
+        user_id: Option<i64>,
+        org_id: Option<i64>,
+        plan_id: i64,
+        status: &'static str,
+        currency: &'static str,
+        subtotal_minor: i64,
+        tax_rate_bp: i32,
+        tax_minor: i64,
+        total_minor: i64,
+        description: String,
+        notes: Option<String>,
+        renewal_of: Option<i64>,
+        created_at: NaiveDateTime,
+    }
+    [
+        "INSERT INTO orders (account_kind, account_id, user_id, org_id, plan_id, status, \
+         currency, subtotal_minor, tax_rate_bp, tax_minor, total_minor, description, notes, \
+         renewal_of, created_at) VALUES ("
+        (account_kind: Text) ", " (account_id: BigInt) ", " (user_id: Nullable<BigInt>) ", "
+        (org_id: Nullable<BigInt>) ", " (plan_id: BigInt) ", " (status: Text) ", "
+        (currency: Text) ", " (subtotal_minor: BigInt) ", " (tax_rate_bp: Integer) ", "
+        (tax_minor: BigInt) ", " (total_minor: BigInt) ", " (description: Text) ", "
+        (notes: Nullable<Text>) ", " (renewal_of: Nullable<BigInt>) ", " (created_at: Timestamp)
+        ") RETURNING id"
+    ]
+}
+
+statement! {
+    /// One line of a new order.
+    InsertItem {
+        order_id: i64,
+        position: i32,
+        description: String,
+        quantity: i32,
+        unit_price_minor: i64,
+        amount_minor: i64,
+    }
+    [
+        "INSERT INTO order_items (order_id, position, description, quantity, \
+         unit_price_minor, amount_minor) VALUES ("
+        (order_id: BigInt) ", " (position: Integer) ", " (description: Text) ", "
+        (quantity: Integer) ", " (unit_price_minor: BigInt) ", " (amount_minor: BigInt) ")"
+    ]
+}
+
+statement! {
+    /// Cancels an account's active order because another replaces it.
+    CancelReplaced {
+        id: i64,
+        status: &'static str,
+        cancelled_at: NaiveDateTime,
+        notes: String,
+    }
+    [
+        "UPDATE orders SET status = " (status: Text) ", cancelled_at = "
+        (cancelled_at: Timestamp) ", notes = " (notes: Text)
+        " WHERE id = " (id: BigInt) " AND status = 'active'"
+    ]
+}
+
+statement! {
+    /// Makes a pending order active and returns its row; no row when it is no longer
+    /// pending.
+    MarkActive -> OrderRowSql {
+        id: i64,
+        status: &'static str,
+        activated_at: NaiveDateTime,
+        expires_at: NaiveDateTime,
+        payment_reference: Option<String>,
+    }
+    [
+        "UPDATE orders SET status = " (status: Text) ", activated_at = "
+        (activated_at: Timestamp) ", expires_at = " (expires_at: Timestamp)
+        ", payment_reference = " (payment_reference: Nullable<Text>)
+        " WHERE id = " (id: BigInt) " AND status = 'pending' RETURNING " {*ORDER_ROW_COLUMNS}
+    ]
+}
+
+statement! {
+    /// Takes the year's next invoice sequence number; no row before the year's first.
+    BumpInvoiceCounter -> diesel::sql_types::BigInt { year: i32 }
+    [
+        "UPDATE invoice_counters SET last_seq = last_seq + 1 WHERE year = " (year: Integer)
+        " RETURNING last_seq"
+    ]
+}
+
+/// The SQL type of an [`OrderRow`], and its column list, for hand-written `RETURNING`.
+type OrderRowSql = <<OrderRow as Selectable<Sqlite>>::SelectExpression as Expression>::SqlType;
+static ORDER_ROW_COLUMNS: LazyLock<<OrderRow as Selectable<Sqlite>>::SelectExpression> =
+    LazyLock::new(<OrderRow as Selectable<Sqlite>>::construct_selection);
+
+statement! {
+    /// Gives an order its invoice number and frozen details; returns the order's row.
+    NumberInvoice -> OrderRowSql {
+        id: i64,
+        year: i32,
+        seq: i64,
+        number: String,
+        snapshot: String,
+    }
+    [
+        "UPDATE orders SET invoice_year = " (year: Integer) ", invoice_seq = " (seq: BigInt)
+        ", invoice_number = " (number: Text) ", invoice_snapshot = " (snapshot: Text)
+        " WHERE id = " (id: BigInt) " RETURNING " {*ORDER_ROW_COLUMNS}
+    ]
 }
 
 impl InsertOrder {
@@ -123,14 +220,14 @@ impl InsertOrder {
         })
     }
 
-    fn items(order: &NewOrder, order_id: i64) -> Result<Vec<ItemRow>, DbError> {
+    fn items(order: &NewOrder, order_id: i64) -> Result<Vec<InsertItem>, DbError> {
         order
             .charges()
             .items()
             .iter()
             .enumerate()
             .map(|(index, item)| {
-                Ok(ItemRow {
+                Ok(InsertItem {
                     order_id,
                     position: i32::try_from(index + 1).map_err(|_| corrupt_input("position"))?,
                     description: item.description().to_owned(),
@@ -141,6 +238,18 @@ impl InsertOrder {
                 })
             })
             .collect()
+    }
+}
+
+impl From<&InsertItem> for ItemRow {
+    fn from(item: &InsertItem) -> ItemRow {
+        ItemRow {
+            order_id: item.order_id,
+            description: item.description.clone(),
+            quantity: item.quantity,
+            unit_price_minor: item.unit_price_minor,
+            amount_minor: item.amount_minor,
+        }
     }
 }
 
@@ -361,6 +470,8 @@ trait OrderSql {
     /// Loads orders with their lines, in the rows' order.
     fn with_items(&mut self, rows: Vec<OrderRow>) -> Result<Vec<Order>, DbError>;
     fn load_order(&mut self, id: i64) -> Result<Order, DbError>;
+    /// One order's lines, in order (a statement diesel caches, unlike `IN (...)`).
+    fn items_of(&mut self, order_id: i64) -> Result<Vec<ItemRow>, DbError>;
     fn buyer_details(&mut self, account: AccountRef) -> Result<BuyerDetails, DbError>;
     /// Activates pending order `id`: replaces the account's active order, numbers the
     /// invoice and freezes the snapshot. Runs inside the caller's transaction.
@@ -368,11 +479,14 @@ trait OrderSql {
     /// Stores `order` and makes it the account's active order in one pass, recording
     /// `audit` with the replaced order as "before". Runs inside the caller's transaction;
     /// returns the order as stored.
+    /// Inserts `order` as the account's active order, numbered. `before_numbering` runs
+    /// just before the year's counter is locked.
     fn create_active(
         &mut self,
         order: &NewOrder,
         activation: &Activation,
         audit: Option<&AuditEntry>,
+        before_numbering: &mut dyn FnMut(),
     ) -> Result<Order, DbError>;
     /// Cancels the account's active orders other than `except` with the note "replaced by
     /// order #`by`"; returns them as they were before.
@@ -385,10 +499,24 @@ trait OrderSql {
     ) -> Result<Vec<OrderRow>, DbError>;
     /// Moves pending order `id` to active with the activation's dates and reference;
     /// `Conflict` when it is no longer pending.
-    fn mark_active(&mut self, id: i64, activation: &Activation) -> Result<(), DbError>;
+    /// Makes a pending order active; returns its row, or `Conflict` if not pending.
+    fn mark_active(&mut self, id: i64, activation: &Activation) -> Result<OrderRow, DbError>;
+    /// Numbers a just-activated order (`active` is its row) and records `audit` with the
+    /// order as numbered; returns the numbered row. The year's counter is locked here, so
+    /// this comes last.
+    fn number_and_record(
+        &mut self,
+        active: OrderRow,
+        items: &[ItemRow],
+        snapshot: String,
+        activation: &Activation,
+        audit: Option<AuditEntry>,
+    ) -> Result<OrderRow, DbError>;
     /// The next gapless invoice number of `year`: locks the year's counter row until
     /// commit, so call it as late in the transaction as possible.
     fn next_invoice_seq(&mut self, year: i32) -> Result<i64, DbError>;
+    fn write_number(&mut self, number: NumberInvoice) -> Result<OrderRow, DbError>;
+    fn record(&mut self, audit: &AuditEntry) -> Result<(), DbError>;
     fn list_for_accounts(&mut self, users: Vec<i64>, orgs: Vec<i64>)
         -> Result<Vec<Order>, DbError>;
     fn search(&mut self, filter: OrderFilter, page: PageRequest) -> Result<Page<Order>, DbError>;
@@ -412,21 +540,185 @@ macro_rules! filtered_orders {
     }};
 }
 
+/// Numbers an order in two statements (take the sequence, then write the number) and
+/// records the audit entry in a third.
+fn number_and_record_stepwise<C>(
+    conn: &mut C,
+    active: OrderRow,
+    items: &[ItemRow],
+    snapshot: String,
+    activation: &Activation,
+    audit: Option<AuditEntry>,
+) -> Result<OrderRow, DbError>
+where
+    C: OrderSql,
+{
+    let year = activation.activated_at.year();
+    let seq = conn.next_invoice_seq(year)?;
+    let row = conn.write_number(NumberInvoice {
+        id: active.id,
+        year,
+        seq,
+        number: activation.numbering.render(year, seq),
+        snapshot,
+    })?;
+    if let Some(entry) = audit {
+        let numbered = to_order(row.clone(), items.to_vec()).map_err(DbError::Repo)?;
+        conn.record(&entry.with_after(numbered.audit_state()))?;
+    }
+    Ok(row)
+}
+
+/// The audit's `invoiceNumber` before the database knows it: [`NumberAndRecord`] puts
+/// the number in its place. serde_json writes U+0001 as `\u0001`, so no other value of
+/// the compact JSON can read `"invoiceNumber":"\u0001"` (the quotes of any string value
+/// inside are escaped).
+const NUMBER_MARK: &str = "\u{1}";
+
+statement! {
+    /// PostgreSQL: takes the year's next sequence number, writes the order's invoice
+    /// number, and records the audit entry, in one statement. Why: the counter row stays
+    /// locked until commit, and every activation of the year waits for it; one round trip
+    /// instead of three while holding it more than doubled activations per second. The
+    /// number is `before || seq zero-padded to width || after` (see
+    /// `InvoiceNumberFormat::around_seq`); the audit's after-state has the number's place
+    /// marked (`mark`). No row when the year has no counter yet.
+    NumberAndRecord -> OrderRowSql {
+        id: i64,
+        year: i32,
+        before: String,
+        width: i32,
+        after: String,
+        snapshot: String,
+        with_audit: bool,
+        actor_user_id: Option<i64>,
+        action: &'static str,
+        target_kind: &'static str,
+        target_id: Option<i64>,
+        before_state: Option<String>,
+        after_state: String,
+        mark: String,
+        key: &'static str,
+        created_at: NaiveDateTime,
+    }
+    [
+        "WITH seq AS (UPDATE invoice_counters SET last_seq = last_seq + 1 WHERE year = "
+        (year: Integer) " RETURNING last_seq), \
+         numbered AS (SELECT last_seq, " (before: Text) " || CASE WHEN length(last_seq::text) >= "
+        (width: Integer) " THEN last_seq::text ELSE lpad(last_seq::text, " (width: Integer)
+        ", '0') END || " (after: Text) " AS number FROM seq), \
+         updated AS (UPDATE orders SET invoice_year = " (year: Integer)
+        ", invoice_seq = numbered.last_seq, invoice_number = numbered.number, invoice_snapshot = "
+        (snapshot: Text) " FROM numbered WHERE orders.id = " (id: BigInt) " RETURNING "
+        {*ORDER_ROW_COLUMNS} "), \
+         audited AS (INSERT INTO audit_log (actor_user_id, action, target_kind, target_id, \
+         before_state, after_state, created_at) SELECT " (actor_user_id: Nullable<BigInt>) ", "
+        (action: Text) ", " (target_kind: Text) ", " (target_id: Nullable<BigInt>) ", "
+        (before_state: Nullable<Text>) ", replace(" (after_state: Text) ", "
+        (key: Text) " || " (mark: Text) ", " (key: Text) " || to_json(numbered.number)::text), "
+        (created_at: Timestamp) " FROM numbered WHERE " (with_audit: Bool) ") \
+         SELECT * FROM updated"
+    ]
+    for [::diesel::pg::Pg]
+}
+
+/// PostgreSQL: [`NumberAndRecord`] when the number format has one sequence number, else
+/// [`number_and_record_stepwise`].
+fn number_and_record_at_once(
+    conn: &mut PgConnection,
+    active: OrderRow,
+    items: &[ItemRow],
+    snapshot: String,
+    activation: &Activation,
+    audit: Option<AuditEntry>,
+) -> Result<OrderRow, DbError> {
+    let year = activation.activated_at.year();
+    let Some(slot) = activation.numbering.around_seq(year) else {
+        return number_and_record_stepwise(conn, active, items, snapshot, activation, audit);
+    };
+    let key = "\"invoiceNumber\":";
+    let mark = serde_json::to_string(NUMBER_MARK).map_err(|e| corrupt_json(&e))?;
+    let id = active.id;
+    let entry = match audit {
+        Some(entry) => {
+            // The order as it will be numbered, with the number's place marked (the
+            // sequence is not part of the audit state).
+            let mut marked = active;
+            marked.invoice_year = Some(year);
+            marked.invoice_seq = Some(0);
+            marked.invoice_number = Some(NUMBER_MARK.to_owned());
+            marked.invoice_snapshot = Some(snapshot.clone());
+            let after = to_order(marked, items.to_vec())
+                .map_err(DbError::Repo)?
+                .audit_state();
+            Some(NewAuditRow::from_entry(&entry.with_after(after)))
+        }
+        None => None,
+    };
+    let statement = || NumberAndRecord {
+        id,
+        year,
+        before: slot.before.clone(),
+        width: i32::try_from(slot.width).unwrap_or(0),
+        after: slot.after.clone(),
+        snapshot: snapshot.clone(),
+        with_audit: entry.is_some(),
+        actor_user_id: entry.as_ref().and_then(|e| e.actor_user_id),
+        action: entry.as_ref().map_or("", |e| e.action),
+        target_kind: entry.as_ref().map_or("", |e| e.target_kind),
+        target_id: entry.as_ref().and_then(|e| e.target_id),
+        before_state: entry.as_ref().and_then(|e| e.before_state.clone()),
+        after_state: entry
+            .as_ref()
+            .and_then(|e| e.after_state.clone())
+            .unwrap_or_default(),
+        mark: mark.clone(),
+        key,
+        created_at: entry
+            .as_ref()
+            .map_or(activation.activated_at.naive_utc(), |e| e.created_at),
+    };
+    if let Some(row) = statement().get_result(conn).optional()? {
+        return Ok(row);
+    }
+    // The year's first invoice: create its counter, then number.
+    diesel::insert_into(invoice_counters::table)
+        .values((
+            invoice_counters::year.eq(year),
+            invoice_counters::last_seq.eq(0_i64),
+        ))
+        .on_conflict_do_nothing()
+        .execute(conn)?;
+    Ok(statement().get_result(conn)?)
+}
+
+fn corrupt_json(err: &serde_json::Error) -> DbError {
+    DbError::Repo(RepoError::internal(format!("cannot encode JSON: {err}")))
+}
+
 macro_rules! impl_order_sql {
-    ($conn:ty) => {
+    ($conn:ty, $number_and_record:ident) => {
         impl OrderSql for $conn {
+            fn number_and_record(
+                &mut self,
+                active: OrderRow,
+                items: &[ItemRow],
+                snapshot: String,
+                activation: &Activation,
+                audit: Option<AuditEntry>,
+            ) -> Result<OrderRow, DbError> {
+                $number_and_record(self, active, items, snapshot, activation, audit)
+            }
+
             fn insert_order(
                 &mut self,
                 order: &NewOrder,
                 status: OrderStatus,
             ) -> Result<i64, DbError> {
-                let id: i64 = diesel::insert_into(orders::table)
-                    .values(InsertOrder::from_new(order, status)?)
-                    .returning(orders::id)
-                    .get_result(self)?;
-                diesel::insert_into(order_items::table)
-                    .values(InsertOrder::items(order, id)?)
-                    .execute(self)?;
+                let id: i64 = InsertOrder::from_new(order, status)?.get_result(self)?;
+                for item in InsertOrder::items(order, id)? {
+                    item.execute(self)?;
+                }
                 Ok(id)
             }
 
@@ -456,9 +748,9 @@ macro_rules! impl_order_sql {
                     .get_result(self)
                     .optional()?;
                 if let Some(id) = id {
-                    diesel::insert_into(order_items::table)
-                        .values(InsertOrder::items(order, id)?)
-                        .execute(self)?;
+                    for item in InsertOrder::items(order, id)? {
+                        item.execute(self)?;
+                    }
                 }
                 Ok(id)
             }
@@ -488,8 +780,16 @@ macro_rules! impl_order_sql {
                     .find(id)
                     .select(OrderRow::as_select())
                     .get_result(self)?;
-                let mut loaded = self.with_items(vec![row])?;
-                loaded.pop().ok_or(DbError::Repo(RepoError::NotFound))
+                let lines = self.items_of(id)?;
+                to_order(row, lines).map_err(DbError::Repo)
+            }
+
+            fn items_of(&mut self, order_id: i64) -> Result<Vec<ItemRow>, DbError> {
+                Ok(order_items::table
+                    .filter(order_items::order_id.eq(order_id))
+                    .order(order_items::position.asc())
+                    .select(ItemRow::as_select())
+                    .load(self)?)
             }
 
             fn buyer_details(&mut self, account: AccountRef) -> Result<BuyerDetails, DbError> {
@@ -560,14 +860,14 @@ macro_rules! impl_order_sql {
                     let year = activation.activated_at.year();
                     let snapshot = frozen_snapshot(self.buyer_details(account)?, activation)?;
                     let seq = self.next_invoice_seq(year)?;
-                    diesel::update(orders::table.find(id))
-                        .set((
-                            orders::invoice_year.eq(year),
-                            orders::invoice_seq.eq(seq),
-                            orders::invoice_number.eq(activation.numbering.render(year, seq)),
-                            orders::invoice_snapshot.eq(snapshot),
-                        ))
-                        .execute(self)?;
+                    NumberInvoice {
+                        id,
+                        year,
+                        seq,
+                        number: activation.numbering.render(year, seq),
+                        snapshot,
+                    }
+                    .execute(self)?;
                 }
                 Ok(())
             }
@@ -577,52 +877,37 @@ macro_rules! impl_order_sql {
                 order: &NewOrder,
                 activation: &Activation,
                 audit: Option<&AuditEntry>,
+                before_numbering: &mut dyn FnMut(),
             ) -> Result<Order, DbError> {
                 let account = order.account();
                 let at = activation.activated_at.naive_utc();
-                let year = activation.activated_at.year();
-                let inserted: OrderRow = diesel::insert_into(orders::table)
-                    .values(InsertOrder::from_new(order, OrderStatus::Pending)?)
-                    .returning(OrderRow::as_returning())
-                    .get_result(self)?;
-                let id = inserted.id;
-                let items = InsertOrder::items(order, id)?;
-                diesel::insert_into(order_items::table)
-                    .values(&items)
-                    .execute(self)?;
+                let id: i64 =
+                    InsertOrder::from_new(order, OrderStatus::Pending)?.get_result(self)?;
+                let mut items = Vec::new();
+                for item in InsertOrder::items(order, id)? {
+                    items.push(ItemRow::from(&item));
+                    item.execute(self)?;
+                }
                 let replaced = self.replace_active(account, Some(id), id, at)?;
-                let before = match (audit, replaced.first()) {
-                    (Some(_), Some(_)) => match self.with_items(replaced)?.pop() {
-                        Some(previous) => previous.audit_state(),
-                        None => Value::Null,
-                    },
+                let before = match (audit, replaced.into_iter().next_back()) {
+                    (Some(_), Some(previous)) => {
+                        let lines = self.items_of(previous.id)?;
+                        to_order(previous, lines)
+                            .map_err(DbError::Repo)?
+                            .audit_state()
+                    }
                     _ => Value::Null,
                 };
                 // Activate before numbering: waiting on the one-active-order index (for
                 // a concurrent activation of the same account) must never happen while
                 // holding the counter's lock, or two activations can deadlock.
-                self.mark_active(id, activation)?;
+                let active = self.mark_active(id, activation)?;
                 let snapshot = frozen_snapshot(self.buyer_details(account)?, activation)?;
                 // Last: the counter row's lock is held until commit (see `activate`).
-                let seq = self.next_invoice_seq(year)?;
-                let row: OrderRow = diesel::update(orders::table.find(id))
-                    .set((
-                        orders::invoice_year.eq(year),
-                        orders::invoice_seq.eq(seq),
-                        orders::invoice_number.eq(activation.numbering.render(year, seq)),
-                        orders::invoice_snapshot.eq(snapshot),
-                    ))
-                    .returning(OrderRow::as_returning())
-                    .get_result(self)?;
-                let created = to_order(row, items).map_err(DbError::Repo)?;
-                if let Some(entry) = audit {
-                    let entry = entry
-                        .clone()
-                        .with_before(before)
-                        .with_after(created.audit_state());
-                    record_audit!(self, &Some(entry))?;
-                }
-                Ok(created)
+                let audit = audit.map(|entry| entry.clone().with_before(before));
+                before_numbering();
+                let row = self.number_and_record(active, &items, snapshot, activation, audit)?;
+                to_order(row, items).map_err(DbError::Repo)
             }
 
             fn replace_active(
@@ -645,48 +930,48 @@ macro_rules! impl_order_sql {
                         Some(existing) => format!("{existing}\n{note}"),
                         None => note,
                     };
-                    diesel::update(
-                        orders::table
-                            .filter(orders::id.eq(row.id))
-                            .filter(orders::status.eq(literals::Active)),
-                    )
-                    .set((
-                        orders::status.eq(OrderStatus::Cancelled.as_str()),
-                        orders::cancelled_at.eq(at),
-                        orders::notes.eq(notes),
-                    ))
+                    CancelReplaced {
+                        id: row.id,
+                        status: OrderStatus::Cancelled.as_str(),
+                        cancelled_at: at,
+                        notes,
+                    }
                     .execute(self)?;
                 }
                 Ok(previous)
             }
 
-            fn mark_active(&mut self, id: i64, activation: &Activation) -> Result<(), DbError> {
-                let changed = diesel::update(
-                    orders::table
-                        .filter(orders::id.eq(id))
-                        .filter(orders::status.eq(literals::Pending)),
-                )
-                .set((
-                    orders::status.eq(OrderStatus::Active.as_str()),
-                    orders::activated_at.eq(activation.activated_at.naive_utc()),
-                    orders::expires_at.eq(activation.expires_at.naive_utc()),
-                    orders::payment_reference.eq(activation.payment_reference.as_deref()),
-                ))
-                .execute(self)?;
-                if changed == 0 {
-                    return Err(DbError::Repo(RepoError::Conflict(format!(
-                        "order {id} is no longer pending"
-                    ))));
+            fn mark_active(
+                &mut self,
+                id: i64,
+                activation: &Activation,
+            ) -> Result<OrderRow, DbError> {
+                MarkActive {
+                    id,
+                    status: OrderStatus::Active.as_str(),
+                    activated_at: activation.activated_at.naive_utc(),
+                    expires_at: activation.expires_at.naive_utc(),
+                    payment_reference: activation.payment_reference.clone(),
                 }
-                Ok(())
+                .get_result(self)
+                .optional()?
+                .ok_or_else(|| {
+                    DbError::Repo(RepoError::Conflict(format!(
+                        "order {id} is no longer pending"
+                    )))
+                })
+            }
+
+            fn write_number(&mut self, number: NumberInvoice) -> Result<OrderRow, DbError> {
+                Ok(number.get_result(self)?)
+            }
+
+            fn record(&mut self, audit: &AuditEntry) -> Result<(), DbError> {
+                Ok(record_audit!(self, &Some(audit))?)
             }
 
             fn next_invoice_seq(&mut self, year: i32) -> Result<i64, DbError> {
-                let bump = || {
-                    diesel::update(invoice_counters::table.find(year))
-                        .set(invoice_counters::last_seq.eq(invoice_counters::last_seq + 1_i64))
-                        .returning(invoice_counters::last_seq)
-                };
+                let bump = || BumpInvoiceCounter { year };
                 // The year's row exists after its first invoice: one statement, mostly.
                 if let Some(seq) = bump().get_result(self).optional()? {
                     return Ok(seq);
@@ -751,8 +1036,8 @@ macro_rules! impl_order_sql {
     };
 }
 
-impl_order_sql!(SqliteConnection);
-impl_order_sql!(PgConnection);
+impl_order_sql!(SqliteConnection, number_and_record_stepwise);
+impl_order_sql!(PgConnection, number_and_record_at_once);
 
 /// Orders, activations, billing details and the lifecycle store on diesel.
 #[derive(Clone)]
@@ -770,7 +1055,7 @@ impl DieselOrderRepository {
 impl OrderRepository for DieselOrderRepository {
     async fn insert_pending(&self, order: NewOrder) -> Result<Order, RepoError> {
         self.db
-            .query(move |conn| {
+            .write(move |conn| {
                 transaction!(conn, c => {
                     let id = c.insert_order(&order, OrderStatus::Pending)?;
                     c.load_order(id)
@@ -845,7 +1130,7 @@ impl OrderRepository for DieselOrderRepository {
     ) -> Result<Order, RepoError> {
         let cancelled_at = (to == OrderStatus::Cancelled).then(|| at.naive_utc());
         self.db
-            .query(move |conn| {
+            .write(move |conn| {
                 transaction!(conn, c => {
                     let before = match &audit {
                         Some(_) => Some(c.load_order(id.get())?),
@@ -892,9 +1177,26 @@ impl OrderActivation for DieselOrderRepository {
         activation: Activation,
         audit: Option<AuditEntry>,
     ) -> Result<Order, RepoError> {
+        let turn = self.db.counter_turn();
         self.db
-            .query(move |conn| {
-                transaction!(conn, c => c.create_active(&order, &activation, audit.as_ref()))
+            .write(move |conn| {
+                // On PostgreSQL this instance's activations take turns for the counter
+                // here, holding the turn until commit, instead of all waiting on the row
+                // lock (see `Database::counter_turn`). SQLite's writer is already alone.
+                let postgres = matches!(conn, DbConn::Postgres(_));
+                let mut held = None;
+                let created = transaction!(conn, c => c.create_active(
+                    &order,
+                    &activation,
+                    audit.as_ref(),
+                    &mut || {
+                        if postgres {
+                            held = Some(turn.lock().unwrap_or_else(PoisonError::into_inner));
+                        }
+                    },
+                ));
+                drop(held);
+                created
             })
             .await
     }
@@ -906,7 +1208,7 @@ impl OrderActivation for DieselOrderRepository {
         audit: Option<AuditEntry>,
     ) -> Result<Order, RepoError> {
         self.db
-            .query(move |conn| {
+            .write(move |conn| {
                 transaction!(conn, c => {
                     let before = match &audit {
                         Some(_) => Some(c.load_order(id.get())?.audit_state()),
@@ -983,7 +1285,7 @@ impl LifecycleStore for DieselOrderRepository {
 
     async fn insert_renewal(&self, order: NewOrder) -> Result<Option<Order>, RepoError> {
         self.db
-            .query(move |conn| {
+            .write(move |conn| {
                 transaction!(conn, c => {
                     match c.insert_renewal_if_absent(&order)? {
                         Some(id) => Ok(Some(c.load_order(id)?)),
@@ -1021,7 +1323,7 @@ impl LifecycleStore for DieselOrderRepository {
     ) -> Result<bool, RepoError> {
         let (current, new) = (current.naive_utc(), new.naive_utc());
         self.db
-            .query(move |conn| {
+            .write(move |conn| {
                 with_conn!(conn, c => {
                     let changed = diesel::update(
                         orders::table
@@ -1040,7 +1342,7 @@ impl LifecycleStore for DieselOrderRepository {
     async fn expire_active(&self, now: DateTime<Utc>) -> Result<u64, RepoError> {
         let now = now.naive_utc();
         self.db
-            .query(move |conn| {
+            .write(move |conn| {
                 with_conn!(conn, c => {
                     let paid_plans = plans::table
                         .filter(plans::price_monthly_minor.gt(0_i64))
@@ -1075,7 +1377,7 @@ impl LifecycleStore for DieselOrderRepository {
     async fn expire_pending(&self, created_before: DateTime<Utc>) -> Result<u64, RepoError> {
         let before = created_before.naive_utc();
         self.db
-            .query(move |conn| {
+            .write(move |conn| {
                 with_conn!(conn, c => {
                     let stale: Vec<i64> = orders::table
                         .filter(orders::status.eq(literals::Pending))

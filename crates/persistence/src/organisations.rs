@@ -152,7 +152,7 @@ impl OrganisationRepository for DieselOrganisations {
         let now = now.naive_utc();
         let row = self
             .db
-            .query(move |conn| {
+            .write(move |conn| {
                 transaction!(conn, c => {
                     let billing = spec.billing().to_draft();
                     let row: OrganisationRow = diesel::insert_into(organisations::table)
@@ -236,7 +236,7 @@ impl OrganisationRepository for DieselOrganisations {
         let (org, user) = (org.get(), user.get());
         let row = self
             .db
-            .query(move |conn| {
+            .write(move |conn| {
                 transaction!(conn, c => {
                     let current = lock_and_read_role!(c, org, user);
                     if current != expected {
@@ -272,7 +272,7 @@ impl OrganisationRepository for DieselOrganisations {
     ) -> Result<(), RepoError> {
         let (org, user) = (org.get(), user.get());
         self.db
-            .query(move |conn| {
+            .write(move |conn| {
                 transaction!(conn, c => {
                     let current = lock_and_read_role!(c, org, user);
                     match current {

@@ -315,7 +315,7 @@ impl PlanRepository for DieselPlanRepository {
 
     async fn create(&self, spec: PlanSpec, audit: Option<AuditEntry>) -> Result<Plan, RepoError> {
         self.db
-            .query(move |conn| {
+            .write(move |conn| {
                 transaction!(conn, c => {
                     let now = Utc::now().naive_utc();
                     if spec.is_default() {
@@ -345,7 +345,7 @@ impl PlanRepository for DieselPlanRepository {
         audit: Option<AuditEntry>,
     ) -> Result<Plan, RepoError> {
         self.db
-            .query(move |conn| {
+            .write(move |conn| {
                 transaction!(conn, c => {
                     let now = Utc::now().naive_utc();
                     let before = match &audit {
@@ -385,7 +385,7 @@ impl PlanRepository for DieselPlanRepository {
 
     async fn delete(&self, id: PlanId, audit: Option<AuditEntry>) -> Result<(), RepoError> {
         self.db
-            .query(move |conn| {
+            .write(move |conn| {
                 transaction!(conn, c => {
                     let referenced: i64 = orders::table
                         .filter(orders::plan_id.eq(id.get()))
@@ -418,7 +418,7 @@ impl PlanRepository for DieselPlanRepository {
         audit: Option<AuditEntry>,
     ) -> Result<ImportOutcome, RepoError> {
         self.db
-            .query(move |conn| {
+            .write(move |conn| {
                 transaction!(conn, c => {
                     let now = Utc::now().naive_utc();
                     let mut outcome = ImportOutcome::default();
@@ -475,7 +475,7 @@ impl PlanRepository for DieselPlanRepository {
 
     async fn create_if_catalogue_empty(&self, spec: PlanSpec) -> Result<bool, RepoError> {
         self.db
-            .query(move |conn| {
+            .write(move |conn| {
                 transaction!(conn, c => {
                     let count: i64 = plans::table.count().get_result(c)?;
                     if count > 0 {

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use chrono::NaiveDate;
+use chrono::{NaiveDate, NaiveDateTime};
 use diesel::dsl::exists;
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
@@ -31,7 +31,28 @@ use crate::literals;
 use crate::plans::PlanRow;
 use crate::schema::{idempotency_keys, limit_overrides, orders, organisations, plans};
 use crate::schema::{usage_counters, users};
+use crate::statements::statement;
 use crate::{transaction, with_conn};
+
+statement! {
+    /// Adds `delta` to a counter if `used` lies in `[floor, ceiling]`; returns the new
+    /// `used`, or no row when the database refuses.
+    ApplyDelta -> diesel::sql_types::BigInt {
+        account_kind: &'static str,
+        account_id: i64,
+        resource: &'static str,
+        delta: i64,
+        floor: i64,
+        ceiling: i64,
+        updated_at: NaiveDateTime,
+    }
+    [
+        "UPDATE usage_counters SET used = used + " (delta: BigInt) ", updated_at = "
+        (updated_at: Timestamp) " WHERE account_kind = " (account_kind: Text)
+        " AND account_id = " (account_id: BigInt) " AND resource = " (resource: Text)
+        " AND used BETWEEN " (floor: BigInt) " AND " (ceiling: BigInt) " RETURNING used"
+    ]
+}
 
 /// Two requests raced with the same idempotency key; the loser's transaction rolled
 /// back and is retried once, which then replays the winner's answer.
@@ -292,14 +313,15 @@ macro_rules! quota_queries {
                         // The database holds the rule even if the decision was made on
                         // stale numbers: `used + delta` must land in [0, limit].
                         let (floor, ceiling) = bounds(change, allowance);
-                        let after: Option<i64> = diesel::update(
-                            counter.filter(usage_counters::used.between(floor, ceiling)),
-                        )
-                        .set((
-                            usage_counters::used.eq(usage_counters::used + change.delta()),
-                            usage_counters::updated_at.eq(now),
-                        ))
-                        .returning(usage_counters::used)
+                        let after: Option<i64> = ApplyDelta {
+                            account_kind: account.kind(),
+                            account_id: account.raw_id(),
+                            resource: resource.key(),
+                            delta: change.delta(),
+                            floor,
+                            ceiling,
+                            updated_at: now,
+                        }
                         .get_result(self)
                         .optional()?;
                         match after {
@@ -515,7 +537,7 @@ impl QuotaRepository for DieselQuotaRepository {
         audit: Option<AuditEntry>,
     ) -> Result<EffectiveLimits, RepoError> {
         self.db
-            .query(move |conn| {
+            .write(move |conn| {
                 transaction!(conn, c => {
                     if !c.account_exists(account)? {
                         return Err(DbError::Repo(RepoError::NotFound));
@@ -545,7 +567,7 @@ impl QuotaRepository for DieselQuotaRepository {
         audit: Option<AuditEntry>,
     ) -> Result<LedgerAnswer, RepoError> {
         let attempt = |request: LedgerRequest, audit: Option<AuditEntry>| {
-            self.db.query(
+            self.db.write(
                 move |conn| transaction!(conn, c => c.apply_change(&request, audit.as_ref())),
             )
         };

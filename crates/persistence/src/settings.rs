@@ -62,7 +62,7 @@ impl SettingsRepository for DieselSettingsRepository {
     ) -> Result<i64, RepoError> {
         let value = if enabled { "true" } else { "false" };
         self.db
-            .query(move |conn| {
+            .write(move |conn| {
                 transaction!(conn, c => {
                     let before: Option<String> = settings::table
                         .find(BILLING_ENABLED)

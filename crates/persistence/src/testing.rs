@@ -108,7 +108,7 @@ pub async fn seed_user(db: &crate::Database, email: &str, role: &str) -> SeededU
     let token = generate_secret("tff_");
     let token_hash = hash_secret(&token);
     let result = db
-        .query({
+        .write({
             let email = email.clone();
             move |conn| {
                 crate::transaction!(conn, c => {

@@ -141,7 +141,7 @@ impl UserRepository for DieselUsers {
         let now = now.naive_utc();
         let hash = password.map(|h| h.as_str().to_owned());
         self.db
-            .query(move |conn| {
+            .write(move |conn| {
                 transaction!(conn, c => {
                     let row: UserRow = diesel::insert_into(users::table)
                         .values((
@@ -265,7 +265,7 @@ impl UserRepository for DieselUsers {
         let now = now.naive_utc();
         let hash = password.map(|h| h.as_str().to_owned());
         self.db
-            .query(move |conn| {
+            .write(move |conn| {
                 transaction!(conn, c => {
                     let before = match &audit {
                         Some(_) => users::table

@@ -267,6 +267,83 @@ async fn activation_numbers_replaces_and_freezes_the_snapshot() {
     }
 }
 
+/// The audit row of an activation holds the order exactly as numbered, whatever the
+/// number format: PostgreSQL writes number and audit row in one statement for formats
+/// with one sequence number, and in steps otherwise.
+#[tokio::test]
+async fn activation_audit_records_the_order_as_numbered() {
+    use tariff_domain::audit::{
+        Actor, AuditAction, AuditEntry, AuditFilter, AuditRepository, AuditState, TargetKind,
+    };
+    use tariff_persistence::DieselAuditRepository;
+
+    for test_db in TestDatabase::all() {
+        let fx = open(&test_db).await;
+        let admin = fx.user("admin@example.com", "DE").await;
+        let audit_log = DieselAuditRepository::new(fx.db.clone());
+        let formats = [
+            "INV-{year}-{seq:06}",
+            r#"Q"{year}\{seq:04}" ünd"#,
+            "{year}/{seq}",
+            "{year}-{seq}-{seq:03}",
+        ];
+        for (index, pattern) in formats.into_iter().enumerate() {
+            let user = fx.user(&format!("c{index}@example.com"), "DE").await;
+            let account = AccountRef::User(user);
+            let mut terms = terms(at(2026, 3, 1), at(2026, 4, 1));
+            terms.numbering = InvoiceNumberFormat::parse(pattern).unwrap();
+            let numbering = terms.numbering.clone();
+            let entry =
+                || AuditEntry::on_account(Actor::User(admin), AuditAction::PlanApply, account);
+            let first = fx
+                .repo
+                .create_active(
+                    fx.order(&fx.pro, account, None, at(2026, 3, 1)),
+                    terms.clone(),
+                    Some(entry()),
+                )
+                .await
+                .unwrap();
+            let second = fx
+                .repo
+                .create_active(
+                    fx.order(&fx.free, account, None, at(2026, 3, 2)),
+                    terms,
+                    Some(entry()),
+                )
+                .await
+                .unwrap();
+            let seq = first.invoice().unwrap().seq;
+            assert_eq!(
+                first.invoice_number(),
+                Some(numbering.render(2026, seq).as_str()),
+                "{pattern}"
+            );
+            assert_eq!(second.invoice().unwrap().seq, seq + 1, "{pattern}");
+
+            let page = audit_log
+                .page(
+                    AuditFilter {
+                        target_kind: Some(TargetKind::User),
+                        target_id: Some(user.get()),
+                        actor: None,
+                    },
+                    PageRequest::new(1, 10).unwrap(),
+                )
+                .await
+                .unwrap();
+            let rows = &page.items;
+            assert_eq!(rows.len(), 2, "{pattern}");
+            let (newest, oldest) = (&rows[0], &rows[1]);
+            assert_eq!(oldest.after, Some(first.audit_state()), "{pattern}");
+            assert_eq!(oldest.before, Some(serde_json::Value::Null), "{pattern}");
+            assert_eq!(newest.after, Some(second.audit_state()), "{pattern}");
+            // The replaced order as it was before it was cancelled.
+            assert_eq!(newest.before, Some(first.audit_state()), "{pattern}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn transitions_are_conditional() {
     for test_db in TestDatabase::all() {

@@ -20,7 +20,7 @@ pub use model::{
     InvalidOrder, InvoiceSnapshot, IssuedInvoice, NewOrder, Order, OrderItem, OrderRecord,
     OrderStatus, SellerDetails, UnknownStatus,
 };
-pub use numbering::{InvalidNumberFormat, InvoiceNumberFormat, DEFAULT_NUMBER_FORMAT};
+pub use numbering::{InvalidNumberFormat, InvoiceNumberFormat, SeqSlot, DEFAULT_NUMBER_FORMAT};
 pub use ports::{
     Activation, BillingDirectory, LifecycleStore, OrderActivation, OrderFilter, OrderRepository,
 };

@@ -104,8 +104,54 @@ impl InvoiceNumberFormat {
         out
     }
 
+    /// The numbers of `year` as text around one zero-padded sequence number: `render(year,
+    /// seq)` is `before + seq padded to width + after`. `None` when the pattern holds the
+    /// sequence more than once. Lets a database compute a number in the same statement that
+    /// takes its sequence.
+    pub fn around_seq(&self, year: i32) -> Option<SeqSlot> {
+        let mut slot = SeqSlot::default();
+        let mut seen_seq = false;
+        for piece in &self.pieces {
+            let side = if seen_seq {
+                &mut slot.after
+            } else {
+                &mut slot.before
+            };
+            // Writing to a String cannot fail.
+            let _ = match piece {
+                Piece::Literal(text) => side.write_str(text),
+                Piece::Year => write!(side, "{year}"),
+                Piece::Seq { .. } if seen_seq => return None,
+                Piece::Seq { width } => {
+                    seen_seq = true;
+                    slot.width = *width;
+                    Ok(())
+                }
+            };
+        }
+        seen_seq.then_some(slot)
+    }
+
     pub fn pattern(&self) -> &str {
         &self.pattern
+    }
+}
+
+/// A year's invoice numbers split around their one sequence number (see
+/// [`InvoiceNumberFormat::around_seq`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SeqSlot {
+    pub before: String,
+    /// Zero-pad the sequence number to at least this many digits (0: no padding).
+    pub width: usize,
+    pub after: String,
+}
+
+impl SeqSlot {
+    /// The number for `seq`; equal to the format's `render(year, seq)`.
+    pub fn render(&self, seq: i64) -> String {
+        let width = self.width;
+        format!("{}{seq:0width$}{}", self.before, self.after)
     }
 }
 
@@ -146,6 +192,27 @@ mod tests {
         assert_eq!(f.render(2026, 7), "ACME 0007 (2026)");
         let f = InvoiceNumberFormat::parse("R{year}{seq:08}").unwrap();
         assert_eq!(f.render(2026, 15), "R202600000015");
+    }
+
+    #[test]
+    fn numbers_split_around_their_one_sequence() {
+        for pattern in [
+            DEFAULT_NUMBER_FORMAT,
+            "{year}/{seq}",
+            "ACME {seq:04} ({year})",
+            "R{year}{seq:08}",
+        ] {
+            let format = InvoiceNumberFormat::parse(pattern).unwrap();
+            let slot = format.around_seq(2026).unwrap();
+            for seq in [1, 42, 123_456, 1_234_567_890] {
+                assert_eq!(slot.render(seq), format.render(2026, seq), "{pattern}");
+            }
+        }
+        let slot = InvoiceNumberFormat::default().around_seq(2027).unwrap();
+        assert_eq!((slot.before.as_str(), slot.width), ("INV-2027-", 6));
+        assert_eq!(slot.after, "");
+        let twice = InvoiceNumberFormat::parse("{year}-{seq}-{seq:03}").unwrap();
+        assert_eq!(twice.around_seq(2026), None);
     }
 
     #[test]
