@@ -15,6 +15,7 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use tariff_domain::RepoError;
 
 use crate::errors::{map_pool_error, DbError};
+use crate::sqlite_writer::SqliteWriter;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
@@ -69,16 +70,18 @@ pub enum SetupError {
     Connect(#[source] RepoError),
     #[error("migration failed: {0}")]
     Migration(String),
+    #[error("cannot start the SQLite writer thread")]
+    Writer(#[source] std::io::Error),
 }
 
 #[derive(Debug, Clone, Copy)]
-struct SqlitePragmas {
+pub(crate) struct SqlitePragmas {
     busy_timeout_ms: u128,
     full_sync: bool,
 }
 
 impl SqlitePragmas {
-    fn apply(&self, conn: &mut SqliteConnection) -> diesel::QueryResult<()> {
+    pub(crate) fn apply(&self, conn: &mut SqliteConnection) -> diesel::QueryResult<()> {
         let sync = if self.full_sync { "FULL" } else { "NORMAL" };
         conn.batch_execute(&format!(
             "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = {}; PRAGMA foreign_keys = ON; \
@@ -104,21 +107,36 @@ pub enum DbConn {
 /// A SQLite connection (pooled, or the writer's own) and the process-wide writer lock
 /// of its database.
 pub struct SqlitePooled {
-    conn: SqliteHandle,
-    writer: Arc<Mutex<()>>,
+    pub(crate) conn: SqliteHandle,
+    pub(crate) writer: Arc<Mutex<()>>,
 }
 
-enum SqliteHandle {
+pub(crate) enum SqliteHandle {
     Pooled(PooledConnection<ConnectionManager<SqliteConnection>>),
     Writer(SqliteConnection),
 }
 
 impl SqlitePooled {
-    /// SQLite admits one writer at a time. Writers of this process take turns on this
-    /// lock instead of in SQLite's busy handler, which sleeps between retries (up to
-    /// 100 ms each) and wrecks throughput and tail latency under concurrent writes.
-    pub fn writer(&self) -> Arc<Mutex<()>> {
-        self.writer.clone()
+    /// Runs `body` in a write transaction. On the writer connection that is a savepoint
+    /// inside the writer's batch (see `sqlite_writer`). A pooled connection first takes
+    /// the process-wide writer lock, so its writers take turns with the writer thread
+    /// there instead of in SQLite's busy handler, which sleeps between retries (up to
+    /// 100 ms each), then opens `BEGIN IMMEDIATE`.
+    pub fn write_transaction<T>(
+        &mut self,
+        body: impl FnOnce(&mut SqliteConnection) -> Result<T, DbError>,
+    ) -> Result<T, DbError> {
+        use diesel::Connection;
+        match &mut self.conn {
+            SqliteHandle::Writer(conn) => conn.transaction(body),
+            SqliteHandle::Pooled(conn) => {
+                let _turn = self
+                    .writer
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                conn.immediate_transaction(body)
+            }
+        }
     }
 }
 
@@ -156,30 +174,13 @@ pub struct Database {
     gate: Arc<Semaphore>,
     acquire_wait: Duration,
     sqlite_writer: Arc<Mutex<()>>,
-    /// SQLite only: the one connection write transactions run on (see [`Database::write`]).
-    sqlite_write_conn: Option<Arc<SqliteWriteConn>>,
+    /// SQLite only: the writer thread every write goes through (see [`Database::write`]).
+    sqlite_writer_thread: Option<Arc<SqliteWriter>>,
     /// See [`Database::counter_turn`].
     counter_turn: Arc<Mutex<()>>,
     /// Set while the database is known to be unreachable, so that waiting requests
     /// fail fast instead of each waiting out the whole first try.
     down: Arc<AtomicBool>,
-}
-
-/// SQLite's writer connection, opened on first use and kept while it is healthy.
-struct SqliteWriteConn {
-    path: String,
-    pragmas: SqlitePragmas,
-    slot: Arc<tokio::sync::Mutex<Option<SqliteConnection>>>,
-}
-
-impl SqliteWriteConn {
-    fn open(&self) -> Result<SqliteConnection, DbError> {
-        use diesel::Connection;
-        let mut conn = SqliteConnection::establish(&self.path)
-            .map_err(|e| DbError::Repo(RepoError::Unavailable(Box::new(e))))?;
-        self.pragmas.apply(&mut conn)?;
-        Ok(conn)
-    }
 }
 
 /// With no live connection at all, a pool that cannot open one in this time means the
@@ -263,21 +264,15 @@ macro_rules! with_conn {
     };
 }
 
-/// Runs `$body` in one write transaction: `BEGIN IMMEDIATE` on SQLite (so concurrent
-/// writers queue on the lock instead of failing to upgrade), a plain transaction on
-/// PostgreSQL. The body returns `Result<_, DbError>`; an `Err` rolls back.
+/// Runs `$body` in one write transaction: on SQLite a savepoint of the writer thread's
+/// batch, or `BEGIN IMMEDIATE` on a pooled connection (see
+/// [`SqlitePooled::write_transaction`]); a plain transaction on PostgreSQL. The body
+/// returns `Result<_, DbError>`; an `Err` rolls back.
 #[macro_export]
 macro_rules! transaction {
     ($conn:expr, $c:ident => $body:expr) => {
         match $conn {
-            $crate::db::DbConn::Sqlite(pooled) => {
-                let writer = pooled.writer();
-                let _turn = writer
-                    .lock()
-                    .unwrap_or_else(::std::sync::PoisonError::into_inner);
-                let conn: &mut ::diesel::sqlite::SqliteConnection = &mut *pooled;
-                conn.immediate_transaction::<_, $crate::errors::DbError, _>(|$c| $body)
-            }
+            $crate::db::DbConn::Sqlite(pooled) => pooled.write_transaction(|$c| $body),
             $crate::db::DbConn::Postgres(pooled) => {
                 ::diesel::connection::Connection::transaction::<_, $crate::errors::DbError, _>(
                     &mut **pooled,
@@ -324,7 +319,8 @@ pub fn sql_bounds(request: tariff_domain::PageRequest) -> (i64, i64) {
 impl Database {
     /// Opens a pool for `sqlite://PATH` (or a bare path) or `postgres://...`.
     pub fn connect(url: &str, options: &PoolOptions) -> Result<Database, SetupError> {
-        let mut sqlite_write_conn = None;
+        let mut sqlite_writer_thread = None;
+        let sqlite_writer: Arc<Mutex<()>> = Arc::default();
         let pool = match backend_of(url)? {
             Backend::Sqlite => {
                 let path = sqlite_path(url);
@@ -332,11 +328,14 @@ impl Database {
                     busy_timeout_ms: options.sqlite_busy_timeout.as_millis(),
                     full_sync: options.sqlite_full_sync,
                 };
-                sqlite_write_conn = Some(Arc::new(SqliteWriteConn {
-                    path: path.clone(),
+                let thread = SqliteWriter::start(
+                    path.clone(),
                     pragmas,
-                    slot: Arc::default(),
-                }));
+                    sqlite_writer.clone(),
+                    options.acquire_timeout,
+                )
+                .map_err(SetupError::Writer)?;
+                sqlite_writer_thread = Some(Arc::new(thread));
                 let manager = ConnectionManager::<SqliteConnection>::new(path);
                 // No liveness query on checkout: a SQLite connection is a file handle
                 // that cannot drop, and the `SELECT 1` cost a statement per request.
@@ -365,8 +364,8 @@ impl Database {
             pool,
             gate: Arc::new(Semaphore::new(options.max_connections.max(1) as usize)),
             acquire_wait: options.acquire_timeout,
-            sqlite_writer: Arc::default(),
-            sqlite_write_conn,
+            sqlite_writer,
+            sqlite_writer_thread,
             counter_turn: Arc::default(),
             down: Arc::new(AtomicBool::new(false)),
         })
@@ -438,52 +437,19 @@ impl Database {
     }
 
     /// Like [`query`](Self::query) for bodies that write. On PostgreSQL it is the same.
-    /// On SQLite, which admits one writer at a time, every write runs on one dedicated
-    /// connection, and callers queue for it asynchronously. Why: writers parked on a lock
-    /// in blocking threads cost a context switch each, and a pooled connection that
-    /// another connection wrote behind must drop its whole page cache and read the pages
-    /// again; the one writer connection keeps its cache warm.
+    /// On SQLite, which admits one writer at a time, every write goes to the writer
+    /// thread, which runs the queued writes on its own connection in batches, one
+    /// transaction and one commit per batch (group commit, see `sqlite_writer`). The
+    /// caller's answer comes after its batch commits.
     pub async fn write<T, F>(&self, work: F) -> Result<T, RepoError>
     where
         F: FnOnce(&mut DbConn) -> Result<T, DbError> + Send + 'static,
         T: Send + 'static,
     {
-        let Some(write_conn) = self.sqlite_write_conn.clone() else {
-            return self.query(work).await;
-        };
-        let mut slot =
-            tokio::time::timeout(self.acquire_wait, write_conn.slot.clone().lock_owned())
-                .await
-                .map_err(|_| {
-                    RepoError::Unavailable("timed out waiting for the database writer".into())
-                })?;
-        let writer = self.sqlite_writer.clone();
-        tokio::task::spawn_blocking(move || {
-            // Taken out while in use: if `work` panics, the next write opens a fresh one.
-            let conn = match slot.take() {
-                Some(conn) => conn,
-                None => write_conn.open()?,
-            };
-            let mut conn = DbConn::Sqlite(SqlitePooled {
-                conn: SqliteHandle::Writer(conn),
-                writer,
-            });
-            let result = work(&mut conn);
-            if let DbConn::Sqlite(SqlitePooled {
-                conn: SqliteHandle::Writer(mut conn),
-                ..
-            }) = conn
-            {
-                use diesel::r2d2::R2D2Connection;
-                if !conn.is_broken() {
-                    *slot = Some(conn);
-                }
-            }
-            result
-        })
-        .await
-        .map_err(|join| RepoError::Internal(Box::new(join)))?
-        .map_err(RepoError::from)
+        match &self.sqlite_writer_thread {
+            Some(writer) => writer.write(work).await,
+            None => self.query(work).await,
+        }
     }
 
     /// The turn for the year's invoice counter. Every activation locks that one row until

@@ -63,28 +63,34 @@ impl CallerResolver for DieselIdentity {
                     .await?
             }
             Credential::Bearer(_) => {
-                self.db
+                let row: Option<(i64, Option<NaiveDateTime>, i64, String)> = self
+                    .db
                     .query(move |conn| {
-                        with_conn!(conn, c => {
-                            let row: Option<(i64, Option<NaiveDateTime>, i64, String)> = api_tokens::table
-                                .inner_join(users::table)
-                                .filter(api_tokens::token_hash.eq(&hash))
-                                .filter(api_tokens::revoked_at.is_null())
-                                .select((api_tokens::id, api_tokens::last_used_at, users::id, users::role))
-                                .get_result(c)
-                                .optional()?;
-                            let Some((token_id, last_used, user_id, role)) = row else {
-                                return Ok(None);
-                            };
-                            if last_used.is_none_or(|at| now - at >= LAST_USED_GRANULARITY) {
-                                diesel::update(api_tokens::table.find(token_id))
-                                    .set(api_tokens::last_used_at.eq(now))
-                                    .execute(c)?;
-                            }
-                            Ok(Some((user_id, role)))
-                        })
+                        with_conn!(conn, c => api_tokens::table
+                            .inner_join(users::table)
+                            .filter(api_tokens::token_hash.eq(&hash))
+                            .filter(api_tokens::revoked_at.is_null())
+                            .select((api_tokens::id, api_tokens::last_used_at, users::id, users::role))
+                            .get_result(c)
+                            .optional()
+                            .map_err(DbError::from))
                     })
-                    .await?
+                    .await?;
+                let Some((token_id, last_used, user_id, role)) = row else {
+                    return Ok(None);
+                };
+                // A write, so it goes to the writer (on SQLite, the writer thread).
+                if last_used.is_none_or(|at| now - at >= LAST_USED_GRANULARITY) {
+                    self.db
+                        .write(move |conn| {
+                            with_conn!(conn, c => diesel::update(api_tokens::table.find(token_id))
+                                .set(api_tokens::last_used_at.eq(now))
+                                .execute(c)
+                                .map_err(DbError::from))
+                        })
+                        .await?;
+                }
+                Some((user_id, role))
             }
         };
         found.map(|(id, role)| to_caller(id, &role)).transpose()

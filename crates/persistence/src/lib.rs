@@ -2,7 +2,9 @@
 //! default) and PostgreSQL. One connection enum ([`db::DbConn`]) carries both; query
 //! bodies are written once and compiled per backend by the [`with_conn!`] and
 //! [`transaction!`] macros ([`read_snapshot!`] for consistent multi-query reads such as
-//! a count and a page). Every call runs on tokio's blocking pool.
+//! a count and a page). Every call runs on tokio's blocking pool; writes go through
+//! [`Database::write`], which on SQLite uses the one writer connection. Hot writes are
+//! hand-written statements that diesel keeps prepared (`statements.rs`).
 
 mod audit;
 pub mod db;
@@ -15,6 +17,7 @@ mod plans;
 mod quota;
 pub mod schema;
 mod settings;
+mod sqlite_writer;
 mod statements;
 #[cfg(feature = "testing")]
 pub mod testing;
