@@ -69,14 +69,16 @@ async fn concurrent_writes_commit_alone_or_not_at_all() {
     let mut tasks = Vec::new();
     for v in 0..300_i64 {
         let db = db.clone();
-        tasks.push(tokio::spawn(
-            async move { (v, insert(&db, v, v % 5 == 0).await) },
-        ));
+        tasks.push(tokio::spawn(async move {
+            (v, insert(&db, v, v % 5 == 0).await)
+        }));
     }
     for v in 1000..1020_i64 {
         for _ in 0..2 {
             let db = db.clone();
-            tasks.push(tokio::spawn(async move { (v, insert(&db, v, false).await) }));
+            tasks.push(tokio::spawn(
+                async move { (v, insert(&db, v, false).await) },
+            ));
         }
     }
     let mut acknowledged = Vec::new();
@@ -113,7 +115,10 @@ async fn a_panicking_write_fails_alone_and_the_writer_carries_on() {
         })
     });
     let (panicked, fine) = tokio::join!(panicking, insert(&db, 7, false));
-    assert!(matches!(panicked, Err(RepoError::Internal(_))), "{panicked:?}");
+    assert!(
+        matches!(panicked, Err(RepoError::Internal(_))),
+        "{panicked:?}"
+    );
     // The other write either shared the abandoned batch (and heard so) or ran in its
     // own; either way nothing half-done is stored, and the writer keeps working.
     let mut expected = Vec::new();
