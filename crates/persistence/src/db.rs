@@ -452,14 +452,15 @@ impl Database {
         }
     }
 
-    /// The turn for the year's invoice counter. Every activation locks that one row until
-    /// it commits; when this instance's activations all queue on the row lock, each
-    /// commit wakes every waiter on PostgreSQL and all but one go back to sleep, which cost
-    /// more than the work. Taken (in a blocking thread) just before the counter is
-    /// locked and held until the transaction ends, it lets them through one at a time.
-    /// Only for speed: the row lock still orders instances among each other. Nothing may
-    /// wait on a lock of another activation while holding it; deferred shard triggers
-    /// keep it so (they lock their rows at commit, by which time the turn is held).
+    /// The turn for the year's invoice counter (PostgreSQL). Every activation locks
+    /// that one row until it commits; when all of this instance's activations queue on
+    /// the row lock, each commit wakes every waiter and all but one go back to sleep,
+    /// which cost more than the work. An activation takes this turn (in its blocking
+    /// thread) just before it locks the counter and gives it back as soon as its number
+    /// is written, before its commit: the next one then waits alone on the row lock and
+    /// goes on the moment the commit releases it. Only for speed: the row lock still
+    /// orders the activations, of this instance and of others. Nothing waits on another
+    /// activation's lock while holding the turn except the counter row itself.
     pub(crate) fn counter_turn(&self) -> Arc<Mutex<()>> {
         self.counter_turn.clone()
     }

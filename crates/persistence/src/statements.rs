@@ -12,9 +12,11 @@
 //! on both backends; only the placeholders differ, and diesel writes those.
 
 /// Defines a statement: a struct of bind values, its fixed SQL as a list of pieces
-/// (`"literal SQL"`, `(field: SqlType)` for a bind, `{expression}` for a diesel fragment
-/// such as a selectable's column list), and, for statements that return rows, the SQL
-/// type of a row (`-> SqlType`). A trailing `for [Pg]` limits it to one backend, for SQL
+/// (`"literal SQL"`, `(field: SqlType)` or `(field.inner: SqlType)` for a bind,
+/// `{expression}` for a diesel fragment such as a selectable's column list,
+/// `{|statement| statement.field}` for a fragment held by the statement, such as
+/// another statement), and, for statements that return rows, the SQL type of a row
+/// (`-> SqlType`). A trailing `for [Pg]` limits it to one backend, for SQL
 /// only that backend understands.
 macro_rules! statement {
     (
@@ -73,8 +75,12 @@ macro_rules! statement {
     (@piece $this:ident, $out:ident, $sql:literal) => {
         $out.push_sql($sql);
     };
-    (@piece $this:ident, $out:ident, ($field:ident: $sql_type:ty)) => {
-        $out.push_bind_param::<$sql_type, _>(&$this.$field)?;
+    (@piece $this:ident, $out:ident, ($($field:ident).+ : $sql_type:ty)) => {
+        $out.push_bind_param::<$sql_type, _>(&$this.$($field).+)?;
+    };
+    (@piece $this:ident, $out:ident, {|$statement:ident| $fragment:expr}) => {
+        let $statement = $this;
+        ::diesel::query_builder::QueryFragment::walk_ast(&$fragment, $out.reborrow())?;
     };
     (@piece $this:ident, $out:ident, {$fragment:expr}) => {
         ::diesel::query_builder::QueryFragment::walk_ast(&$fragment, $out.reborrow())?;
