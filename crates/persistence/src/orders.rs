@@ -537,6 +537,8 @@ trait OrderSql {
     /// The next gapless invoice number of `year`: locks the year's counter row until
     /// commit, so call it as late in the transaction as possible.
     fn next_invoice_seq(&mut self, year: i32) -> Result<i64, DbError>;
+    /// The year's counter row at 0, unless it exists (its first invoice).
+    fn create_invoice_counter(&mut self, year: i32) -> Result<(), DbError>;
     fn write_number(&mut self, number: NumberInvoice) -> Result<OrderRow, DbError>;
     fn record(&mut self, audit: &AuditEntry) -> Result<(), DbError>;
     fn list_for_accounts(&mut self, users: Vec<i64>, orgs: Vec<i64>)
@@ -745,13 +747,7 @@ fn number_and_record_at_once(
         return Ok(row);
     }
     // The year's first invoice: create its counter, then number.
-    diesel::insert_into(invoice_counters::table)
-        .values((
-            invoice_counters::year.eq(year),
-            invoice_counters::last_seq.eq(0_i64),
-        ))
-        .on_conflict_do_nothing()
-        .execute(conn)?;
+    conn.create_invoice_counter(year)?;
     Ok(statement().get_result(conn)?)
 }
 
@@ -1037,6 +1033,11 @@ macro_rules! impl_order_sql {
                 if let Some(seq) = bump().get_result(self).optional()? {
                     return Ok(seq);
                 }
+                self.create_invoice_counter(year)?;
+                Ok(bump().get_result(self)?)
+            }
+
+            fn create_invoice_counter(&mut self, year: i32) -> Result<(), DbError> {
                 diesel::insert_into(invoice_counters::table)
                     .values((
                         invoice_counters::year.eq(year),
@@ -1044,7 +1045,7 @@ macro_rules! impl_order_sql {
                     ))
                     .on_conflict_do_nothing()
                     .execute(self)?;
-                Ok(bump().get_result(self)?)
+                Ok(())
             }
 
             fn list_for_accounts(
