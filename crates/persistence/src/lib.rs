@@ -2,9 +2,10 @@
 //! default) and PostgreSQL. One connection enum ([`db::DbConn`]) carries both; query
 //! bodies are written once and compiled per backend by the [`with_conn!`] and
 //! [`transaction!`] macros ([`read_snapshot!`] for consistent multi-query reads such as
-//! a count and a page). Every call runs on tokio's blocking pool; writes go through
-//! [`Database::write`], which on SQLite uses the one writer connection. Hot writes are
-//! hand-written statements that diesel keeps prepared (`statements.rs`).
+//! a count and a page). Reads run on tokio's blocking pool; writes go through
+//! [`Database::write`]: on PostgreSQL the same pool, on SQLite one writer thread that
+//! commits queued writes in batches (`sqlite_writer.rs`). Hot writes are hand-written
+//! statements that diesel keeps prepared (`statements.rs`).
 
 mod audit;
 pub mod db;
