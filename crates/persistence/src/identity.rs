@@ -1,5 +1,7 @@
 //! Resolving credentials to callers, and organisation membership look-ups.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use diesel::prelude::*;
@@ -36,6 +38,34 @@ fn to_caller(user_id: i64, role: &str) -> Result<Caller, RepoError> {
         .parse()
         .map_err(|_| RepoError::internal(format!("user {user_id} has a corrupt role")))?;
     Ok(Caller::new(id, role))
+}
+
+/// How long resolving a token waits for its `last_used_at` write before going on.
+const TOUCH_WAIT: Duration = Duration::from_millis(50);
+
+impl DieselIdentity {
+    /// Records a token's use. A write (on SQLite it goes to the writer thread, and on
+    /// either backend it waits for a commit), so the request waits for it only briefly:
+    /// when commits are slow the write finishes in the background, and every request
+    /// using the token is not held up by a bookkeeping column. A failure is logged; the
+    /// credential itself was valid.
+    async fn touch_token(&self, token_id: i64, now: NaiveDateTime) {
+        let db = self.db.clone();
+        let touch = tokio::spawn(async move {
+            let written = db
+                .write(move |conn| {
+                    with_conn!(conn, c => diesel::update(api_tokens::table.find(token_id))
+                        .set(api_tokens::last_used_at.eq(now))
+                        .execute(c)
+                        .map_err(DbError::from))
+                })
+                .await;
+            if let Err(err) = written {
+                tracing::warn!(token_id, error = %err, "cannot record the token's use");
+            }
+        });
+        let _ = tokio::time::timeout(TOUCH_WAIT, touch).await;
+    }
 }
 
 #[async_trait]
@@ -79,16 +109,8 @@ impl CallerResolver for DieselIdentity {
                 let Some((token_id, last_used, user_id, role)) = row else {
                     return Ok(None);
                 };
-                // A write, so it goes to the writer (on SQLite, the writer thread).
                 if last_used.is_none_or(|at| now - at >= LAST_USED_GRANULARITY) {
-                    self.db
-                        .write(move |conn| {
-                            with_conn!(conn, c => diesel::update(api_tokens::table.find(token_id))
-                                .set(api_tokens::last_used_at.eq(now))
-                                .execute(c)
-                                .map_err(DbError::from))
-                        })
-                        .await?;
+                    self.touch_token(token_id, now).await;
                 }
                 Some((user_id, role))
             }
