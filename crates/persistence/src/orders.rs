@@ -520,8 +520,7 @@ trait OrderSql {
         at: NaiveDateTime,
     ) -> Result<Vec<(OrderRow, Vec<ItemRow>)>, DbError>;
     /// Moves pending order `id` to active with the activation's dates and reference;
-    /// `Conflict` when it is no longer pending.
-    /// Makes a pending order active; returns its row, or `Conflict` if not pending.
+    /// returns its row, or `Conflict` when it is no longer pending.
     fn mark_active(&mut self, id: i64, activation: &Activation) -> Result<OrderRow, DbError>;
     /// Numbers a just-activated order (`active` is its row) and records `audit` with the
     /// order as numbered; returns the numbered row. The year's counter is locked here, so
