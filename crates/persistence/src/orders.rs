@@ -523,8 +523,9 @@ trait OrderSql {
     /// returns its row, or `Conflict` when it is no longer pending.
     fn mark_active(&mut self, id: i64, activation: &Activation) -> Result<OrderRow, DbError>;
     /// Numbers a just-activated order (`active` is its row) and records `audit` with the
-    /// order as numbered; returns the numbered row. The year's counter is locked here, so
-    /// this comes last.
+    /// order as numbered (`items`, its lines, are read only for that); returns the
+    /// numbered row. The year's counter is locked here, so this comes last. Both
+    /// activations (a new order, a paid pending one) number through it.
     fn number_and_record(
         &mut self,
         active: OrderRow,
@@ -906,22 +907,14 @@ macro_rules! impl_order_sql {
                 // The previous active order is cancelled first, so the unique index
                 // admits the new one.
                 self.replace_active(account, Some(id), id, at)?;
-                self.mark_active(id, activation)?;
+                let active = self.mark_active(id, activation)?;
                 if numbered.is_none() {
                     // Everything that needs no lock comes first: the counter row is the
                     // one hot row every activation of the year serialises on (PostgreSQL
                     // holds its lock until commit), so it is taken as late as possible.
-                    let year = activation.activated_at.year();
+                    // The caller records the audit entry, from the order as committed.
                     let snapshot = frozen_snapshot(self.buyer_details(account)?, activation)?;
-                    let seq = self.next_invoice_seq(year)?;
-                    NumberInvoice {
-                        id,
-                        year,
-                        seq,
-                        number: activation.numbering.render(year, seq),
-                        snapshot,
-                    }
-                    .execute(self)?;
+                    self.number_and_record(active, &[], snapshot, activation, None)?;
                 }
                 Ok(())
             }
