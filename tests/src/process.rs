@@ -230,6 +230,31 @@ pub async fn run_cli(database_url: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
+/// Creates an administrator `ops@example.com` with the binary's own CLI and returns
+/// an API token for it.
+pub async fn cli_admin_token(database_url: &str) -> String {
+    run_cli(
+        database_url,
+        &[
+            "users",
+            "create",
+            "--email",
+            "ops@example.com",
+            "--name",
+            "Ops",
+            "--admin",
+        ],
+    )
+    .await;
+    run_cli(
+        database_url,
+        &["tokens", "create", "--email", "ops@example.com"],
+    )
+    .await
+    .trim()
+    .to_owned()
+}
+
 /// Polls `url` until it answers with `status`, or `limit` passes; returns the time taken.
 pub async fn wait_for_status(
     client: &reqwest::Client,

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use tariff_tests::process::{run_cli, ServiceProcess};
+use tariff_tests::process::{cli_admin_token, run_cli, ServiceProcess};
 use tariff_tests::TestDatabase;
 
 const CUSTOMERS: usize = 4;
@@ -345,23 +345,7 @@ async fn verify(service: &ServiceProcess, world: &World, ledger: &Mutex<Ledger>)
 async fn crash_rounds(database: TestDatabase) {
     let url = database.url().to_owned();
     run_cli(&url, &["migrate"]).await;
-    run_cli(
-        &url,
-        &[
-            "users",
-            "create",
-            "--email",
-            "ops@example.com",
-            "--name",
-            "Ops",
-            "--admin",
-        ],
-    )
-    .await;
-    let admin = run_cli(&url, &["tokens", "create", "--email", "ops@example.com"])
-        .await
-        .trim()
-        .to_owned();
+    let admin = cli_admin_token(&url).await;
     let plans = tempfile::NamedTempFile::with_suffix(".json").unwrap();
     std::fs::write(
         plans.path(),

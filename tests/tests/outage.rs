@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use tariff_tests::pg_cluster::PgCluster;
-use tariff_tests::process::{run_cli, ServiceProcess};
+use tariff_tests::process::{cli_admin_token, run_cli, ServiceProcess};
 
 /// The contract: a call answers 503 within this time while the database is down.
 const ANSWER_WITHIN: Duration = Duration::from_secs(2);
@@ -67,21 +67,8 @@ async fn service_answers_503_during_an_outage_and_recovers_without_restart() {
     };
     let url = cluster.url();
     run_cli(&url, &["migrate"]).await;
-    run_cli(
-        &url,
-        &[
-            "users",
-            "create",
-            "--email",
-            "ops@example.com",
-            "--name",
-            "Ops",
-            "--admin",
-        ],
-    )
-    .await;
-    let token = run_cli(&url, &["tokens", "create", "--email", "ops@example.com"]).await;
-    let token = token.trim();
+    let token = cli_admin_token(&url).await;
+    let token = token.as_str();
     let service = ServiceProcess::start(&url, &[]).await;
     let client = reqwest::Client::new();
     let plans: serde_json::Value = client

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use tariff_tests::process::{run_cli, ServiceProcess};
+use tariff_tests::process::{cli_admin_token, ServiceProcess};
 use tariff_tests::TestDatabase;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -35,34 +35,10 @@ async fn read_response(stream: &mut TcpStream) -> String {
     }
 }
 
-/// An admin and its API token, made with the binary's own CLI.
-async fn admin_token(database_url: &str) -> String {
-    run_cli(
-        database_url,
-        &[
-            "users",
-            "create",
-            "--email",
-            "ops@example.com",
-            "--name",
-            "Ops",
-            "--admin",
-        ],
-    )
-    .await;
-    run_cli(
-        database_url,
-        &["tokens", "create", "--email", "ops@example.com"],
-    )
-    .await
-    .trim()
-    .to_owned()
-}
-
 #[tokio::test]
 async fn sigterm_finishes_in_flight_requests_and_exits_zero() {
     let db = TestDatabase::sqlite();
-    let token = admin_token(db.url()).await;
+    let token = cli_admin_token(db.url()).await;
     let mut service = ServiceProcess::start(db.url(), &[]).await;
 
     // A plan creation whose body is half sent when the signal arrives: the handler is
