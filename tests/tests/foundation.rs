@@ -235,3 +235,38 @@ async fn cors_is_off_unless_origins_are_configured() {
         .unwrap();
     assert!(other.headers().get("access-control-allow-origin").is_none());
 }
+
+#[tokio::test]
+async fn every_answer_names_its_request_id() {
+    let app = spawn_app(tariff_persistence::testing::TestDatabase::sqlite()).await;
+    let http = reqwest::Client::new();
+
+    let chosen = http
+        .get(app.url("/api/plans"))
+        .header("X-Request-Id", "panel-7f3a:req.42_b")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(chosen.headers()["x-request-id"], "panel-7f3a:req.42_b");
+
+    let made = app.get("/api/plans/99999").await;
+    assert_eq!(made.status(), StatusCode::NOT_FOUND);
+    let made_id = made.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_eq!(made_id.len(), 16, "{made_id}");
+    assert!(made_id.bytes().all(|b| b.is_ascii_hexdigit()), "{made_id}");
+    let another = app.get("/healthz").await;
+    assert_ne!(another.headers()["x-request-id"], made_id.as_str());
+
+    // A header that could smuggle text into log lines is replaced, not echoed.
+    for hostile in ["two words", &"x".repeat(129), "a\"b"] {
+        let replaced = http
+            .get(app.url("/healthz"))
+            .header("X-Request-Id", hostile)
+            .send()
+            .await
+            .unwrap();
+        let id = replaced.headers()["x-request-id"].to_str().unwrap();
+        assert_ne!(id, hostile);
+        assert_eq!(id.len(), 16, "{id}");
+    }
+}

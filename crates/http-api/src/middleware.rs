@@ -1,4 +1,4 @@
-//! Cross-cutting HTTP behaviour: one log line per request, security headers, and the
+//! Cross-cutting HTTP behaviour: request ids, one log line per request, security headers, and the
 //! catch-all that gives every error response the contract's JSON body.
 
 use std::future::Future;
@@ -14,6 +14,7 @@ use actix_web::middleware::{DefaultHeaders, ErrorHandlerResponse};
 use actix_web::web::Bytes;
 use actix_web::{web, Error};
 use futures_util::Stream;
+use tracing::Instrument;
 
 use crate::error::{error_response, ErrorCode, ErrorDetails};
 use crate::state::ApiState;
@@ -30,9 +31,51 @@ pub fn security_headers() -> DefaultHeaders {
         ))
 }
 
-/// Logs one line per request: method, path, status, latency. Query strings are left
-/// out on purpose: they may carry search terms or tokens.
+/// The header that carries a request's id, in and out.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// The longest client-chosen request id that is kept; a longer or stranger one is
+/// replaced by a fresh id, so log lines stay short and cannot be forged into new lines.
+const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// The request id a client (or a proxy in front) chose, when it is safe to log as is.
+fn accepted_request_id(req: &ServiceRequest) -> Option<String> {
+    let value = req.headers().get(REQUEST_ID_HEADER)?.to_str().ok()?;
+    let plausible = !value.is_empty()
+        && value.len() <= MAX_REQUEST_ID_LEN
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
+    plausible.then(|| value.to_owned())
+}
+
+/// A fresh request id: 64 random bits in hex, unique enough to find one request's lines
+/// among several instances' logs.
+fn fresh_request_id() -> String {
+    format!("{:016x}", rand::random::<u64>())
+}
+
+/// Logs one line per request: method, path, status, latency, inside a `request` span
+/// that carries the request id, so every line logged while the request runs (the 5xx
+/// cause line included) names it. The id is taken from `X-Request-Id` when the client
+/// sent a plausible one, made otherwise, and returned in that header. Query strings are
+/// left out on purpose: they may carry search terms or tokens.
 pub async fn log_request<B: MessageBody + 'static>(
+    req: ServiceRequest,
+    next: actix_web::middleware::Next<B>,
+) -> Result<ServiceResponse<B>, Error> {
+    let request_id = accepted_request_id(&req).unwrap_or_else(fresh_request_id);
+    let span = tracing::info_span!("request", request_id = %request_id);
+    let header_value = HeaderValue::from_str(&request_id).ok();
+    let mut result = log_within_span(req, next).instrument(span).await;
+    if let (Ok(res), Some(value)) = (&mut result, header_value) {
+        res.headers_mut()
+            .insert(header::HeaderName::from_static(REQUEST_ID_HEADER), value);
+    }
+    result
+}
+
+async fn log_within_span<B: MessageBody + 'static>(
     req: ServiceRequest,
     next: actix_web::middleware::Next<B>,
 ) -> Result<ServiceResponse<B>, Error> {
@@ -217,4 +260,77 @@ impl Stream for DeadlinePayload {
 /// Whether a payload error is the body deadline firing.
 pub fn is_body_timeout(err: &PayloadError) -> bool {
     matches!(err, PayloadError::Io(e) if e.kind() == std::io::ErrorKind::TimedOut)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
+    use std::sync::{Arc, Mutex};
+
+    use actix_web::middleware::from_fn;
+    use actix_web::{test, App, HttpResponse};
+
+    use super::*;
+    use crate::error::ApiError;
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    async fn failing() -> Result<HttpResponse, ApiError> {
+        let cause = std::io::Error::other("disk on fire");
+        Err(ApiError::internal(&cause))
+    }
+
+    #[actix_web::test]
+    async fn the_request_id_is_on_every_line_of_a_request_the_cause_line_included() {
+        let captured = Captured::default();
+        let sink = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || sink.clone())
+            .with_ansi(false)
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+
+        let app = test::init_service(
+            App::new()
+                .route("/boom", web::get().to(failing))
+                .wrap(from_fn(log_request)),
+        )
+        .await;
+        let request = test::TestRequest::get()
+            .uri("/boom")
+            .insert_header((REQUEST_ID_HEADER, "trace-me-42"))
+            .to_request();
+        let response = test::call_service(&app, request).await;
+        assert_eq!(response.status().as_u16(), 500);
+        assert_eq!(
+            response.headers().get(REQUEST_ID_HEADER).unwrap(),
+            "trace-me-42"
+        );
+
+        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let cause = lines.iter().find(|l| l.contains("disk on fire"));
+        let summary = lines.iter().find(|l| l.contains("status=500"));
+        assert!(
+            cause.is_some_and(|l| l.contains("request_id=trace-me-42")),
+            "{text}"
+        );
+        assert!(
+            summary.is_some_and(|l| l.contains("request_id=trace-me-42")),
+            "{text}"
+        );
+        assert!(lines.iter().all(|l| l.contains("trace-me-42")), "{text}");
+    }
 }
