@@ -20,7 +20,9 @@ impl PgCluster {
     /// (the PostgreSQL parts of the suite are opt-in) or no PostgreSQL binaries exist.
     pub fn create() -> Option<PgCluster> {
         if std::env::var("TEST_DATABASE_URL").is_err() {
-            eprintln!("SKIPPING PostgreSQL outage test: TEST_DATABASE_URL is not set");
+            tariff_persistence::testing::announce_skip(
+                "the PostgreSQL cluster tests: TEST_DATABASE_URL is not set",
+            );
             return None;
         }
         let Some(bin) = find_pg_bin() else {

@@ -39,7 +39,7 @@ impl TestDatabase {
     /// A new schema in `TEST_DATABASE_URL`, or `None` (with a loud message) when unset.
     pub fn postgres() -> Option<TestDatabase> {
         let Ok(base) = std::env::var("TEST_DATABASE_URL") else {
-            eprintln!("SKIPPING PostgreSQL part: TEST_DATABASE_URL is not set");
+            announce_skip("the PostgreSQL half of these tests: TEST_DATABASE_URL is not set");
             return None;
         };
         let schema = format!("t_{:016x}", rand::thread_rng().gen::<u64>());
@@ -227,4 +227,30 @@ pub async fn seed_order(db: &crate::Database, user_id: i64, plan_id: i64) -> i64
     })
     .await
     .unwrap_or_else(|e| panic!("seed order: {e}"))
+}
+
+/// Says, once per test process and reason, that part of the tests did not run. Written
+/// straight to the process's stderr: the test harness captures `eprintln!` of passing
+/// tests, so a skip reported that way would vanish behind a row of "ok".
+pub fn announce_skip(what: &str) {
+    use std::io::Write;
+    static ANNOUNCED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut announced = match ANNOUNCED.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    if announced.iter().any(|seen| seen == what) {
+        return;
+    }
+    announced.push(what.to_owned());
+    let program = std::env::args().next().unwrap_or_default();
+    let binary = std::path::Path::new(&program)
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    // Ignoring a failed write is right here: there is nowhere else to say it.
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "\nSKIPPED in {binary}: {what}. An \"ok\" from this binary does not cover it.\n"
+    );
 }
