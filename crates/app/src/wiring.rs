@@ -251,7 +251,7 @@ pub fn server_options(settings: &Settings) -> ServerOptions {
     }
 }
 
-/// How often shared versions (catalogue, order shards, settings) are polled: changes made through
+/// How often shared versions (catalogue, order shards) are polled: changes made through
 /// another instance reach this one's caches within this interval.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(250);
 
