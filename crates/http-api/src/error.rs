@@ -7,14 +7,14 @@ use std::fmt;
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
-use tariff_domain::accounts::AccountError;
-use tariff_domain::authentication::AuthError;
 use tariff_domain::catalogue::CatalogueError;
+use tariff_domain::identity::AccountError;
+use tariff_domain::identity::AuthError;
+use tariff_domain::identity::TokenError;
 use tariff_domain::orders::{InvoiceError, OrderError};
 use tariff_domain::organisations::OrgError;
 use tariff_domain::quota::QuotaError;
 use tariff_domain::settings::SettingsError;
-use tariff_domain::tokens::TokenError;
 use tariff_domain::{PageRequestError, RepoError};
 
 /// The contract's error codes.

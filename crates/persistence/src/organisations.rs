@@ -6,9 +6,9 @@
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
-use tariff_domain::account::OrgRole;
+use tariff_domain::identity::OrgRole;
+use tariff_domain::organisations::OrganisationRepository;
 use tariff_domain::organisations::{Member, Organisation, OrganisationSpec, LAST_OWNER_CONFLICT};
-use tariff_domain::ports::OrganisationRepository;
 use tariff_domain::{BillingDraft, Email, OrgId, RepoError, UserId};
 
 use crate::db::Database;

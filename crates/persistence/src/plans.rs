@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
 use tariff_domain::audit::{AuditEntry, AuditState};
-use tariff_domain::ports::{ImportOutcome, PlanRepository};
+use tariff_domain::catalogue::{ImportOutcome, PlanRepository};
 use tariff_domain::{
     Limit, Limits, Page, PageRequest, Permissions, Plan, PlanDraft, PlanId, PlanSpec, RepoError,
     Resource,

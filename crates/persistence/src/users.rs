@@ -5,8 +5,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use tariff_domain::audit::{AuditEntry, AuditState};
-use tariff_domain::password::PasswordHash;
-use tariff_domain::ports::UserRepository;
+use tariff_domain::identity::PasswordHash;
+use tariff_domain::identity::UserRepository;
 use tariff_domain::{BillingDraft, Email, Page, PageRequest, RepoError, User, UserId, UserSpec};
 
 use crate::audit::record_audit;

@@ -4,11 +4,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
 use chrono::{TimeDelta, Utc};
-use tariff_domain::account::{hash_secret, Credential, OrgRole, Role};
+use tariff_domain::identity::PasswordHash;
+use tariff_domain::identity::{hash_secret, Credential, OrgRole, Role};
 use tariff_domain::organisations::{OrganisationSpec, LAST_OWNER_CONFLICT};
-use tariff_domain::password::PasswordHash;
-use tariff_domain::ports::{
-    CallerResolver, OrganisationRepository, SessionRepository, TokenRepository, UserRepository,
+use tariff_domain::{
+    identity::{CallerResolver, SessionRepository, TokenRepository, UserRepository},
+    organisations::OrganisationRepository,
 };
 use tariff_domain::{BillingDraft, Email, PageRequest, RepoError, UserSpec};
 use tariff_persistence::testing::TestDatabase;

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
 use tariff_domain::catalogue::CatalogueService;
-use tariff_domain::ports::PlanRepository;
+use tariff_domain::catalogue::PlanRepository;
 use tariff_domain::{PlanDraft, PlanId, PlanPatch, PlanSpec, RepoError};
 use tariff_persistence::testing::TestDatabase;
 use tariff_persistence::{Database, DieselPlanRepository, PoolOptions};

@@ -11,9 +11,11 @@ use chrono::{DateTime, SubsecRound, Utc};
 use super::model::{next_anniversary, NewOrder, Order};
 use super::ports::{BillingDirectory, LifecycleStore};
 use super::service::BillingPolicy;
-use crate::ids::PlanId;
-use crate::plan::Plan;
-use crate::ports::{Clock, PlanRepository, RepoError};
+use crate::catalogue::plan::Plan;
+use crate::catalogue::ports::PlanRepository;
+use crate::shared::clock::Clock;
+use crate::shared::ids::PlanId;
+use crate::shared::repo::RepoError;
 
 /// What one sweep did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -153,7 +155,7 @@ impl LifecycleService {
             }
         };
         let buyer = self.directory.billing_details(order.account()).await?;
-        let rate = self.policy.tax.rate_for(buyer.country.as_deref());
+        let rate = self.policy.tax.rate_for(buyer.address.country_code());
         let renewal = NewOrder::for_plan(&plan, order.account(), order.placed_by(), rate, now)
             .map_err(|e| LifecycleError::Internal(RepoError::Internal(Box::new(e))))?;
         Ok(renewal

@@ -1,15 +1,16 @@
 //! What the order use cases need from storage, split by purpose. One adapter may
 //! implement all of them. Each method states its error contract in `RepoError` terms.
 
-use crate::audit::AuditEntry;
+use crate::audit::entry::AuditEntry;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::model::{BuyerDetails, NewOrder, Order, OrderStatus, SellerDetails};
 use super::numbering::InvoiceNumberFormat;
-use crate::ids::{AccountRef, OrderId, OrgId, UserId};
-use crate::pagination::{Page, PageRequest};
-use crate::ports::RepoError;
+use crate::shared::ids::AccountRef;
+use crate::shared::ids::{OrderId, OrgId, UserId};
+use crate::shared::pagination::{Page, PageRequest};
+use crate::shared::repo::RepoError;
 
 /// Filters of the administrators' order list; `None` matches everything.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -12,13 +12,17 @@ use super::model::{
 use super::numbering::InvoiceNumberFormat;
 use super::ports::{Activation, BillingDirectory, OrderActivation, OrderFilter, OrderRepository};
 use super::tax::TaxRules;
-use crate::account::Caller;
-use crate::audit::{Actor, AuditAction, AuditEntry, TargetKind};
-use crate::ids::{AccountRef, OrderId, OrgId, PlanId, UserId};
-use crate::limits::Limits;
-use crate::pagination::{Page, PageRequest};
-use crate::plan::Plan;
-use crate::ports::{Clock, MembershipRepository, PlanRepository, RepoError};
+use crate::audit::entry::{Actor, AuditAction, AuditEntry, TargetKind};
+use crate::catalogue::limits::Limits;
+use crate::catalogue::plan::Plan;
+use crate::catalogue::ports::PlanRepository;
+use crate::identity::caller::Caller;
+use crate::identity::ports::MembershipRepository;
+use crate::shared::clock::Clock;
+use crate::shared::ids::AccountRef;
+use crate::shared::ids::{OrderId, OrgId, PlanId, UserId};
+use crate::shared::pagination::{Page, PageRequest};
+use crate::shared::repo::RepoError;
 
 /// Longest internal note an administrator may attach.
 pub const MAX_NOTES_CHARS: usize = 2_000;
@@ -211,7 +215,7 @@ impl OrderService {
         }
         let buyer = self.buyer(account).await?;
         let now = self.now();
-        let rate = self.policy.tax.rate_for(buyer.country.as_deref());
+        let rate = self.policy.tax.rate_for(buyer.address.country_code());
         let order = NewOrder::for_plan(&plan, account, Some(caller.user_id()), rate, now)?;
         if order.is_free() {
             let activation = self.activation_terms(now, one_month_after(now), None);
@@ -311,7 +315,7 @@ impl OrderService {
             Some(at) => at.trunc_subsecs(0),
         };
         let notes = checked_text("notes", input.notes, MAX_NOTES_CHARS)?;
-        let rate = self.policy.tax.rate_for(buyer.country.as_deref());
+        let rate = self.policy.tax.rate_for(buyer.address.country_code());
         let order =
             NewOrder::for_plan(&plan, account, Some(input.user), rate, now)?.with_notes(notes);
         let activation = self.activation_terms(now, expires_at, None);

@@ -5,12 +5,16 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 
 use super::*;
-use crate::account::{Caller, OrgRole, Role};
-use crate::clock::ManualClock;
-use crate::ids::{AccountRef, OrderId, OrgId, PlanId, UserId};
-use crate::money::TaxRate;
-use crate::plan::{Plan, PlanDraft, PlanSpec};
-use crate::ports::{MockMembershipRepository, MockPlanRepository, RepoError};
+use crate::catalogue::plan::{Plan, PlanDraft, PlanSpec};
+use crate::catalogue::ports::MockPlanRepository;
+use crate::identity::caller::{Caller, OrgRole, Role};
+use crate::identity::ports::MockMembershipRepository;
+use crate::shared::address::{Country, PostalAddress};
+use crate::shared::clock::ManualClock;
+use crate::shared::ids::AccountRef;
+use crate::shared::ids::{OrderId, OrgId, PlanId, UserId};
+use crate::shared::money::TaxRate;
+use crate::shared::repo::RepoError;
 use ports::{MockBillingDirectory, MockLifecycleStore, MockOrderActivation, MockOrderRepository};
 
 fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
@@ -131,7 +135,8 @@ impl Fixture {
         self.directory.expect_billing_details().returning(move |_| {
             Ok(BuyerDetails {
                 name: "Buyer".into(),
-                country: Some(country.into()),
+                address: PostalAddress::new(None, None, None, None, Country::parse(country).ok())
+                    .unwrap(),
                 ..BuyerDetails::default()
             })
         });

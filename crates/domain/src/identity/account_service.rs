@@ -2,13 +2,17 @@
 
 use std::sync::Arc;
 
-use crate::account::Role;
-use crate::audit::{Actor, AuditAction, AuditEntry, TargetKind};
-use crate::ids::UserId;
-use crate::pagination::{Page, PageRequest};
-use crate::password::{hash_password, Password, PasswordHash};
-use crate::ports::{Clock, RepoError, UserRepository};
-use crate::user::{AccountValidationError, BillingDraft, BillingPatch, Email, User, UserSpec};
+use crate::audit::entry::{Actor, AuditAction, AuditEntry, TargetKind};
+use crate::identity::caller::Role;
+use crate::identity::password::{hash_password, Password, PasswordHash};
+use crate::identity::ports::UserRepository;
+use crate::identity::user::{Email, User, UserSpec};
+use crate::shared::billing::{BillingDraft, BillingPatch};
+use crate::shared::clock::Clock;
+use crate::shared::ids::UserId;
+use crate::shared::pagination::{Page, PageRequest};
+use crate::shared::repo::RepoError;
+use crate::shared::text::AccountValidationError;
 
 /// Errors of the account use cases.
 #[derive(Debug, thiserror::Error)]
@@ -24,7 +28,7 @@ pub enum AccountError {
     #[error("database unavailable")]
     Unavailable(#[source] RepoError),
     #[error("account failure")]
-    Internal(#[source] crate::ports::BoxError),
+    Internal(#[source] crate::shared::repo::BoxError),
 }
 
 impl AccountError {
@@ -200,7 +204,8 @@ impl AccountService {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ports::{MockUserRepository, SystemClock};
+    use crate::identity::ports::MockUserRepository;
+    use crate::shared::clock::SystemClock;
     use chrono::Utc;
 
     fn user(id: i64, email: &str, role: Role) -> User {
@@ -219,9 +224,9 @@ mod tests {
             .withf(|spec, hash, _, _| {
                 spec.email().as_str() == "ada@example.com"
                     && spec.role() == Role::Admin
-                    && hash
-                        .as_ref()
-                        .is_some_and(|h| crate::password::verify_password("s3cret-pass", h))
+                    && hash.as_ref().is_some_and(|h| {
+                        crate::identity::password::verify_password("s3cret-pass", h)
+                    })
             })
             .returning(|spec, _, now, _| Ok(User::new(UserId::new(1).unwrap(), spec, now)));
         let created = service(repo)
@@ -308,7 +313,7 @@ mod tests {
                 spec.email().as_str() == "old@example.com"
                     && spec.name() == "New Name"
                     && spec.role() == Role::User
-                    && spec.billing().country().map(|c| c.code()) == Some("FR")
+                    && spec.billing().address().country_code() == Some("FR")
                     && hash.is_none()
             })
             .returning(|id, spec, _, now, _| Ok(User::new(id, spec, now)));

@@ -4,11 +4,12 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use crate::audit::{Actor, AuditAction, AuditEntry, TargetKind};
-use crate::ids::PlanId;
-use crate::pagination::{Page, PageRequest};
-use crate::plan::{Plan, PlanDraft, PlanPatch, PlanSpec, PlanValidationError};
-use crate::ports::{ImportOutcome, PlanRepository, RepoError};
+use crate::audit::entry::{Actor, AuditAction, AuditEntry, TargetKind};
+use crate::catalogue::plan::{Plan, PlanDraft, PlanPatch, PlanSpec, PlanValidationError};
+use crate::catalogue::ports::{ImportOutcome, PlanRepository};
+use crate::shared::ids::PlanId;
+use crate::shared::pagination::{Page, PageRequest};
+use crate::shared::repo::RepoError;
 
 /// Errors of the catalogue use cases.
 #[derive(Debug, thiserror::Error)]
@@ -262,7 +263,7 @@ impl CatalogueService {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ports::MockPlanRepository;
+    use crate::catalogue::ports::MockPlanRepository;
     use chrono::Utc;
 
     fn plan(id: i64, name: &str, price: &str, hidden: bool) -> Plan {

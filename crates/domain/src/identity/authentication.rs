@@ -9,11 +9,13 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::account::{generate_secret, hash_secret};
-use crate::password::{verify_against_dummy, verify_password, PasswordHash};
-use crate::ports::{Clock, RepoError, SessionRepository, UserRepository};
-use crate::rate_limit::{RetryAfter, SlidingWindowLimiter};
-use crate::user::{Email, User};
+use crate::identity::caller::{generate_secret, hash_secret};
+use crate::identity::password::{verify_against_dummy, verify_password, PasswordHash};
+use crate::identity::ports::{SessionRepository, UserRepository};
+use crate::identity::rate_limit::{RetryAfter, SlidingWindowLimiter};
+use crate::identity::user::{Email, User};
+use crate::shared::clock::Clock;
+use crate::shared::repo::RepoError;
 
 /// Errors of logging in and out.
 #[derive(Debug, thiserror::Error)]
@@ -26,7 +28,7 @@ pub enum AuthError {
     #[error("database unavailable")]
     Unavailable(#[source] RepoError),
     #[error("authentication failure")]
-    Internal(#[source] crate::ports::BoxError),
+    Internal(#[source] crate::shared::repo::BoxError),
 }
 
 impl From<RepoError> for AuthError {
@@ -86,7 +88,7 @@ impl AuthService {
         session_ttl: TimeDelta,
         limiter: Arc<SlidingWindowLimiter>,
     ) -> Self {
-        crate::password::warm_up();
+        crate::identity::password::warm_up();
         Self {
             users,
             sessions,
@@ -170,11 +172,13 @@ async fn verify_off_thread(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::account::Role;
-    use crate::ids::UserId;
-    use crate::password::{hash_password, Password};
-    use crate::ports::{MockClock, MockSessionRepository, MockUserRepository};
-    use crate::user::{BillingDraft, UserSpec};
+    use crate::identity::caller::Role;
+    use crate::identity::password::{hash_password, Password};
+    use crate::identity::ports::{MockSessionRepository, MockUserRepository};
+    use crate::identity::user::UserSpec;
+    use crate::shared::billing::BillingDraft;
+    use crate::shared::clock::MockClock;
+    use crate::shared::ids::UserId;
     use std::sync::Mutex;
 
     fn ada() -> User {
