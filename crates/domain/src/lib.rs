@@ -17,7 +17,8 @@ pub use catalogue::{
 };
 pub use identity::{Caller, Credential, Email, OrgRole, Role, User, UserSpec};
 pub use shared::{
-    AccountRef, AccountValidationError, BillingDetails, BillingDraft, BillingPatch, Clock, Country,
-    Currency, Money, MoneyError, OrderId, OrgId, Page, PageRequest, PageRequestError, PlanId,
-    PostalAddress, RepoError, SystemClock, TaxRate, TokenId, UserId,
+    AccountRef, AccountValidationError, BillingDetails, BillingDraft, BillingPatch, Clock,
+    ConflictKind, Country, Currency, Money, MoneyError, OrderId, OrgId, Page, PageRequest,
+    PageRequestError, PlanId, PostalAddress, RepoError, StoreFailure, SystemClock, TaxRate,
+    TokenId, UserId,
 };

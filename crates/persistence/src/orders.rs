@@ -23,6 +23,7 @@ use tariff_domain::orders::{
     IssuedInvoice, LifecycleStore, NewOrder, Order, OrderActivation, OrderFilter, OrderItem,
     OrderRecord, OrderRepository, OrderStatus, SellerDetails,
 };
+use tariff_domain::shared::ConflictKind;
 use tariff_domain::shared::{Page, PageRequest};
 use tariff_domain::{
     AccountRef, AccountValidationError, Country, Currency, Money, OrderId, PlanId, PostalAddress,
@@ -916,9 +917,9 @@ macro_rules! impl_order_sql {
                         ))
                         .get_result(self)?;
                 if status != OrderStatus::Pending.as_str() {
-                    return Err(DbError::Repo(RepoError::Conflict(format!(
-                        "order {id} is {status}, not pending"
-                    ))));
+                    return Err(DbError::Repo(RepoError::Conflict(
+                        ConflictKind::ChangedMeanwhile,
+                    )));
                 }
                 let account = AccountRef::from_parts(&kind, account_id).ok_or_else(|| {
                     DbError::Repo(RepoError::internal(format!(
@@ -1026,11 +1027,9 @@ macro_rules! impl_order_sql {
                 }
                 .get_result(self)
                 .optional()?
-                .ok_or_else(|| {
-                    DbError::Repo(RepoError::Conflict(format!(
-                        "order {id} is no longer pending"
-                    )))
-                })
+                .ok_or(DbError::Repo(RepoError::Conflict(
+                    ConflictKind::ChangedMeanwhile,
+                )))
             }
 
             fn write_number(&mut self, number: NumberInvoice) -> Result<OrderRow, DbError> {
@@ -1232,12 +1231,11 @@ impl OrderRepository for DieselOrderRepository {
                             .execute(c)?,
                     };
                     if changed == 0 {
-                        // Distinguish "no such order" from "someone changed it first".
-                        let order = c.load_order(id.get())?;
-                        return Err(DbError::Repo(RepoError::Conflict(format!(
-                            "order {id} is {}, not {from}",
-                            order.status()
-                        ))));
+                        // Distinguish "no such order" (NotFound) from "someone changed it first".
+                        c.load_order(id.get())?;
+                        return Err(DbError::Repo(RepoError::Conflict(
+                            ConflictKind::ChangedMeanwhile,
+                        )));
                     }
                     let after = c.load_order(id.get())?;
                     let audit = audit.map(|entry| {

@@ -42,11 +42,13 @@ pub trait PlanRepository: Send + Sync {
     async fn default_plan(&self) -> Result<Option<Plan>, RepoError>;
 
     /// Stores a new plan. A default spec takes the default flag from any other plan in
-    /// the same transaction. Errors: `Conflict` (name taken), `Unavailable`, `Internal`.
+    /// the same transaction. Errors: `Conflict(NameTaken)`, `Conflict(RaceLost)` (another
+    /// plan became the default at the same time), `Unavailable`, `Internal`.
     async fn create(&self, spec: PlanSpec, audit: Option<AuditEntry>) -> Result<Plan, RepoError>;
 
     /// Replaces a plan's spec (same default rule as `create`).
-    /// Errors: `NotFound`, `Conflict` (name taken), `Unavailable`, `Internal`.
+    /// Errors: `NotFound`, `Conflict(NameTaken)`, `Conflict(RaceLost)` (the default
+    /// moved at the same time), `Unavailable`, `Internal`.
     async fn update(
         &self,
         id: PlanId,
@@ -54,12 +56,13 @@ pub trait PlanRepository: Send + Sync {
         audit: Option<AuditEntry>,
     ) -> Result<Plan, RepoError>;
 
-    /// Deletes a plan. Errors: `NotFound`, `Conflict` (orders reference it),
-    /// `Unavailable`, `Internal`.
+    /// Deletes a plan. Errors: `NotFound`, `Conflict(StillReferenced)` (orders reference
+    /// it; `count` says how many), `Unavailable`, `Internal`.
     async fn delete(&self, id: PlanId, audit: Option<AuditEntry>) -> Result<(), RepoError>;
 
     /// Inserts or updates each spec by name, all in one transaction: either every
-    /// spec is stored or none is. Errors: `Conflict`, `Unavailable`, `Internal`.
+    /// spec is stored or none is. Errors: `Conflict(NameTaken)` (a rename clashes),
+    /// `Conflict(RaceLost)`, `Unavailable`, `Internal`.
     async fn upsert_by_name(
         &self,
         specs: Vec<PlanSpec>,

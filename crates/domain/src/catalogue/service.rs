@@ -9,7 +9,7 @@ use crate::catalogue::plan::{Plan, PlanDraft, PlanPatch, PlanSpec, PlanValidatio
 use crate::catalogue::ports::{ImportOutcome, PlanRepository};
 use crate::shared::ids::PlanId;
 use crate::shared::pagination::{Page, PageRequest};
-use crate::shared::repo::RepoError;
+use crate::shared::repo::{ConflictKind, RepoError, StoreFailure};
 
 /// Errors of the catalogue use cases.
 #[derive(Debug, thiserror::Error)]
@@ -18,12 +18,24 @@ pub enum CatalogueError {
     NotFound(PlanId),
     #[error(transparent)]
     Invalid(#[from] PlanValidationError),
-    #[error("{0}")]
-    Conflict(String),
-    #[error("database unavailable")]
-    Unavailable(#[source] RepoError),
+    /// The store refused the write (worded for plans by [`plan_conflict`]).
+    #[error("{}", plan_conflict(*.0))]
+    Conflict(ConflictKind),
+    /// The store failed: unreachable, or broken.
     #[error("catalogue failure")]
-    Internal(#[source] RepoError),
+    Store(#[from] StoreFailure),
+}
+
+/// A refused catalogue write, in the catalogue's words.
+fn plan_conflict(kind: ConflictKind) -> String {
+    match kind {
+        ConflictKind::NameTaken => "a plan with that name already exists".to_owned(),
+        ConflictKind::RaceLost => "another plan became the default at the same time".to_owned(),
+        ConflictKind::StillReferenced { count } => {
+            format!("{count} order(s) reference this plan; hide it instead")
+        }
+        other => other.to_string(),
+    }
 }
 
 /// An import file's plan failed validation; names the plan by position and name.
@@ -49,9 +61,8 @@ impl CatalogueError {
     fn from_repo(err: RepoError, id: Option<PlanId>) -> CatalogueError {
         match (err, id) {
             (RepoError::NotFound, Some(id)) => CatalogueError::NotFound(id),
-            (RepoError::Conflict(what), _) => CatalogueError::Conflict(what),
-            (err @ RepoError::Unavailable(_), _) => CatalogueError::Unavailable(err),
-            (err, _) => CatalogueError::Internal(err),
+            (RepoError::Conflict(kind), _) => CatalogueError::Conflict(kind),
+            (err, _) => CatalogueError::Store(err.into()),
         }
     }
 }
@@ -315,7 +326,7 @@ mod tests {
         assert_eq!((page.items.len(), page.total), (1, 8));
         assert!(matches!(
             service.page_by_id(true, request).await,
-            Err(CatalogueError::Unavailable(_))
+            Err(CatalogueError::Store(failure)) if failure.is_unavailable()
         ));
     }
 
@@ -432,7 +443,7 @@ mod tests {
         let service = CatalogueService::new(Arc::new(repo));
         assert!(matches!(
             service.list_public().await,
-            Err(CatalogueError::Unavailable(_))
+            Err(CatalogueError::Store(failure)) if failure.is_unavailable()
         ));
     }
 }

@@ -11,7 +11,7 @@ use crate::shared::billing::{BillingDraft, BillingPatch};
 use crate::shared::clock::Clock;
 use crate::shared::ids::UserId;
 use crate::shared::pagination::{Page, PageRequest};
-use crate::shared::repo::RepoError;
+use crate::shared::repo::{RepoError, StoreFailure};
 use crate::shared::text::AccountValidationError;
 
 /// Errors of the account use cases.
@@ -25,10 +25,12 @@ pub enum AccountError {
     Invalid(#[from] AccountValidationError),
     #[error("a user with that email already exists")]
     EmailTaken,
-    #[error("database unavailable")]
-    Unavailable(#[source] RepoError),
+    /// The store failed: unreachable, or broken.
     #[error("account failure")]
-    Internal(#[source] crate::shared::repo::BoxError),
+    Store(#[from] StoreFailure),
+    /// Hashing a password failed.
+    #[error("password hashing failed")]
+    Hashing(#[source] crate::shared::repo::BoxError),
 }
 
 impl AccountError {
@@ -36,8 +38,7 @@ impl AccountError {
         match (err, id) {
             (RepoError::NotFound, Some(id)) => AccountError::NotFound(id),
             (RepoError::Conflict(_), _) => AccountError::EmailTaken,
-            (err @ RepoError::Unavailable(_), _) => AccountError::Unavailable(err),
-            (err, _) => AccountError::Internal(Box::new(err)),
+            (err, _) => AccountError::Store(err.into()),
         }
     }
 }
@@ -78,8 +79,8 @@ fn parse_role(text: Option<&str>) -> Result<Role, AccountValidationError> {
 pub(crate) async fn hash_off_thread(password: Password) -> Result<PasswordHash, AccountError> {
     tokio::task::spawn_blocking(move || hash_password(&password))
         .await
-        .map_err(|e| AccountError::Internal(Box::new(e)))?
-        .map_err(|e| AccountError::Internal(Box::new(e)))
+        .map_err(|e| AccountError::Hashing(Box::new(e)))?
+        .map_err(|e| AccountError::Hashing(Box::new(e)))
 }
 
 /// Creates, reads, lists and changes user accounts.
@@ -206,6 +207,7 @@ mod tests {
     use super::*;
     use crate::identity::ports::MockUserRepository;
     use crate::shared::clock::SystemClock;
+    use crate::shared::repo::ConflictKind;
     use chrono::Utc;
 
     fn user(id: i64, email: &str, role: Role) -> User {
@@ -289,7 +291,7 @@ mod tests {
     async fn duplicate_email_is_email_taken() {
         let mut repo = MockUserRepository::new();
         repo.expect_create()
-            .returning(|_, _, _, _| Err(RepoError::Conflict("unique:users_email_unique".into())));
+            .returning(|_, _, _, _| Err(RepoError::Conflict(ConflictKind::EmailTaken)));
         let result = service(repo)
             .create(
                 NewUser {

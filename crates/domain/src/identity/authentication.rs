@@ -15,7 +15,7 @@ use crate::identity::ports::{SessionRepository, UserRepository};
 use crate::identity::rate_limit::{RetryAfter, SlidingWindowLimiter};
 use crate::identity::user::{Email, User};
 use crate::shared::clock::Clock;
-use crate::shared::repo::RepoError;
+use crate::shared::repo::{RepoError, StoreFailure};
 
 /// Errors of logging in and out.
 #[derive(Debug, thiserror::Error)]
@@ -25,18 +25,17 @@ pub enum AuthError {
     InvalidCredentials,
     #[error("too many login attempts; retry in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
-    #[error("database unavailable")]
-    Unavailable(#[source] RepoError),
+    /// The store failed: unreachable, or broken.
     #[error("authentication failure")]
-    Internal(#[source] crate::shared::repo::BoxError),
+    Store(#[source] StoreFailure),
+    /// Verifying a password failed to run.
+    #[error("password verification failed")]
+    Hashing(#[source] crate::shared::repo::BoxError),
 }
 
 impl From<RepoError> for AuthError {
     fn from(err: RepoError) -> Self {
-        match err {
-            err @ RepoError::Unavailable(_) => AuthError::Unavailable(err),
-            err => AuthError::Internal(Box::new(err)),
-        }
+        AuthError::Store(err.into())
     }
 }
 
@@ -166,7 +165,7 @@ async fn verify_off_thread(
         None => verify_against_dummy(&password),
     })
     .await
-    .map_err(|e| AuthError::Internal(Box::new(e)))
+    .map_err(|e| AuthError::Hashing(Box::new(e)))
 }
 
 #[cfg(test)]
@@ -377,7 +376,7 @@ mod tests {
         );
         assert!(matches!(
             auth.login(attempt("ada@example.com", "x")).await,
-            Err(AuthError::Unavailable(_))
+            Err(AuthError::Store(failure)) if failure.is_unavailable()
         ));
     }
 }

@@ -45,7 +45,7 @@ pub trait MembershipRepository: Send + Sync {
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait UserRepository: Send + Sync {
-    /// Stores a new user. Errors: `Conflict` (email taken), `Unavailable`, `Internal`.
+    /// Stores a new user. Errors: `Conflict(EmailTaken)`, `Unavailable`, `Internal`.
     async fn create(
         &self,
         spec: UserSpec,
@@ -77,8 +77,8 @@ pub trait UserRepository: Send + Sync {
     ) -> Result<Page<User>, RepoError>;
 
     /// Replaces a user's spec; with `password`, also sets the password and ends all the
-    /// user's sessions in the same transaction. Errors: `NotFound`, `Conflict` (email
-    /// taken), `Unavailable`, `Internal`.
+    /// user's sessions in the same transaction. Errors: `NotFound`,
+    /// `Conflict(EmailTaken)`, `Unavailable`, `Internal`.
     async fn update(
         &self,
         id: UserId,
@@ -94,7 +94,7 @@ pub trait UserRepository: Send + Sync {
 #[async_trait]
 pub trait SessionRepository: Send + Sync {
     /// Stores a session; in the same transaction drops the user's expired sessions.
-    /// Errors: `Conflict` (hash collision), `Unavailable`, `Internal`.
+    /// Errors: `Conflict(AlreadyExists)` (hash collision), `Unavailable`, `Internal`.
     async fn create(
         &self,
         user: UserId,
@@ -112,8 +112,8 @@ pub trait SessionRepository: Send + Sync {
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait TokenRepository: Send + Sync {
-    /// Stores a token for `owner`. Errors: `NotFound` (no such user), `Conflict` (hash
-    /// collision), `Unavailable`, `Internal`.
+    /// Stores a token for `owner`. Errors: `NotFound` (no such user),
+    /// `Conflict(AlreadyExists)` (hash collision), `Unavailable`, `Internal`.
     async fn create(
         &self,
         owner: UserId,

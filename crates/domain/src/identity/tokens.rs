@@ -8,7 +8,7 @@ use crate::identity::caller::{generate_secret, hash_secret};
 use crate::identity::ports::TokenRepository;
 use crate::shared::clock::Clock;
 use crate::shared::ids::{TokenId, UserId};
-use crate::shared::repo::RepoError;
+use crate::shared::repo::{RepoError, StoreFailure};
 use crate::shared::text::{required_name, AccountValidationError};
 
 /// The prefix of every API token, so leaked ones are easy to recognise and scan for.
@@ -41,18 +41,16 @@ pub enum TokenError {
     UnknownUser(UserId),
     #[error(transparent)]
     Invalid(#[from] AccountValidationError),
-    #[error("database unavailable")]
-    Unavailable(#[source] RepoError),
+    /// The store failed: unreachable, or broken.
     #[error("token failure")]
-    Internal(#[source] RepoError),
+    Store(#[from] StoreFailure),
 }
 
 impl TokenError {
     fn from_repo(err: RepoError, on_not_found: TokenError) -> TokenError {
         match err {
             RepoError::NotFound => on_not_found,
-            err @ RepoError::Unavailable(_) => TokenError::Unavailable(err),
-            err => TokenError::Internal(err),
+            err => TokenError::Store(err.into()),
         }
     }
 }

@@ -14,6 +14,7 @@ use crate::shared::clock::ManualClock;
 use crate::shared::ids::AccountRef;
 use crate::shared::ids::{OrderId, OrgId, PlanId, UserId};
 use crate::shared::money::TaxRate;
+use crate::shared::repo::ConflictKind;
 use crate::shared::repo::RepoError;
 use ports::{MockBillingDirectory, MockLifecycleStore, MockOrderActivation, MockOrderRepository};
 
@@ -404,11 +405,7 @@ async fn apply_plan_retries_a_lost_race_once_then_reports_a_conflict() {
     fx.activation
         .expect_create_active()
         .times(2)
-        .returning(|_, _, _| {
-            Err(RepoError::Conflict(
-                "unique:orders_one_active_per_account".into(),
-            ))
-        });
+        .returning(|_, _, _| Err(RepoError::Conflict(ConflictKind::RaceLost)));
     let err = fx
         .service()
         .apply_plan(admin(), apply(55))
@@ -425,7 +422,7 @@ async fn apply_plan_retries_a_lost_race_once_then_reports_a_conflict() {
         .times(2)
         .returning(move |new, terms, _| {
             if std::mem::take(&mut first) {
-                Err(RepoError::Conflict("unique".into()))
+                Err(RepoError::Conflict(ConflictKind::RaceLost))
             } else {
                 Ok(stored(&new, 8, OrderStatus::Active, Some(&terms)))
             }

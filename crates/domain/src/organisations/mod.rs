@@ -15,7 +15,7 @@ pub mod service;
 
 pub use model::{Member, Organisation, OrganisationSpec, OrganisationView};
 pub use ports::OrganisationRepository;
-pub use service::{OrgError, OrganisationService, LAST_OWNER_CONFLICT};
+pub use service::{OrgError, OrganisationService};
 
 #[cfg(any(test, feature = "mocks"))]
 pub use ports::MockOrganisationRepository;

@@ -30,9 +30,9 @@ pub trait OrganisationRepository: Send + Sync {
 
     /// Adds `user` with `role`, or changes their role. `expected` is the role the caller
     /// based its decision on (`None`: not a member); if it changed meanwhile nothing is
-    /// written. Errors: `NotFound` (no such organisation), `Conflict` (role changed
-    /// meanwhile, or the organisation would be left without an owner), `Unavailable`,
-    /// `Internal`.
+    /// written. Errors: `NotFound` (no such organisation),
+    /// `Conflict(ChangedMeanwhile)` (the role changed meanwhile), `Conflict(LastOwner)`
+    /// (the organisation would be left without an owner), `Unavailable`, `Internal`.
     async fn set_member_role(
         &self,
         org: OrgId,
@@ -43,8 +43,8 @@ pub trait OrganisationRepository: Send + Sync {
     ) -> Result<Member, RepoError>;
 
     /// Removes `user`, whose role the caller saw as `expected`. Errors: `NotFound` (not
-    /// a member), `Conflict` (role changed meanwhile, or the last owner), `Unavailable`,
-    /// `Internal`.
+    /// a member), `Conflict(ChangedMeanwhile)`, `Conflict(LastOwner)`,
+    /// `Unavailable`, `Internal`.
     async fn remove_member(
         &self,
         org: OrgId,

@@ -12,7 +12,7 @@ use crate::shared::billing::BillingDraft;
 use crate::shared::clock::Clock;
 use crate::shared::ids::AccountRef;
 use crate::shared::ids::{OrgId, UserId};
-use crate::shared::repo::RepoError;
+use crate::shared::repo::{ConflictKind, RepoError, StoreFailure};
 use crate::shared::text::AccountValidationError;
 
 /// Errors of the organisation use cases.
@@ -30,27 +30,34 @@ pub enum OrgError {
     Forbidden(&'static str),
     #[error(transparent)]
     Invalid(#[from] AccountValidationError),
-    #[error("{0}")]
-    Conflict(String),
-    #[error("database unavailable")]
-    Unavailable(#[source] RepoError),
+    /// The store refused the change (worded by [`membership_conflict`]).
+    #[error("{}", membership_conflict(*.0))]
+    Conflict(ConflictKind),
+    /// The store failed: unreachable, or broken.
     #[error("organisation failure")]
-    Internal(#[source] RepoError),
+    Store(#[from] StoreFailure),
+}
+
+/// A refused membership change, in the organisations' words.
+fn membership_conflict(kind: ConflictKind) -> String {
+    match kind {
+        ConflictKind::ChangedMeanwhile => {
+            "the membership changed while this request was processed; reload and try again"
+                .to_owned()
+        }
+        other => other.to_string(),
+    }
 }
 
 impl OrgError {
     fn from_repo(err: RepoError, on_not_found: OrgError) -> OrgError {
         match err {
             RepoError::NotFound => on_not_found,
-            RepoError::Conflict(what) => OrgError::Conflict(what),
-            err @ RepoError::Unavailable(_) => OrgError::Unavailable(err),
-            err => OrgError::Internal(err),
+            RepoError::Conflict(kind) => OrgError::Conflict(kind),
+            err => OrgError::Store(err.into()),
         }
     }
 }
-
-/// The conflict text storage uses when a change would leave no owner.
-pub const LAST_OWNER_CONFLICT: &str = "an organisation must keep at least one owner";
 
 /// Creates organisations and manages their members.
 #[derive(Clone)]
@@ -433,16 +440,16 @@ mod tests {
         let mut orgs = MockOrganisationRepository::new();
         orgs.expect_remove_member()
             .withf(|_, user, expected| user.get() == 1 && *expected == OrgRole::Owner)
-            .returning(|_, _, _| Err(RepoError::Conflict(LAST_OWNER_CONFLICT.into())));
+            .returning(|_, _, _| Err(RepoError::Conflict(ConflictKind::LastOwner)));
         orgs.expect_set_member_role()
             .withf(|_, _, role, expected, _| {
                 *role == OrgRole::Admin && *expected == Some(OrgRole::Owner)
             })
-            .returning(|_, _, _, _, _| Err(RepoError::Conflict(LAST_OWNER_CONFLICT.into())));
+            .returning(|_, _, _, _, _| Err(RepoError::Conflict(ConflictKind::LastOwner)));
         let service = service_with(orgs);
         assert!(matches!(
             service.remove_member(caller(1), org(), uid(1)).await,
-            Err(OrgError::Conflict(c)) if c == LAST_OWNER_CONFLICT
+            Err(OrgError::Conflict(ConflictKind::LastOwner))
         ));
         assert!(matches!(
             service

@@ -12,7 +12,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::catalogue::limits::{Limit, Limits, Permissions, Resource};
 use crate::shared::ids::{AccountRef, PlanId};
-use crate::shared::repo::RepoError;
+use crate::shared::repo::{RepoError, StoreFailure};
 
 /// The largest change one usage call may ask for. Keeps `used + delta` far away from
 /// the 64-bit ceiling of the storage.
@@ -455,10 +455,9 @@ pub enum QuotaError {
     },
     #[error("the idempotency key was already used for a different request")]
     IdempotencyKeyReused,
-    #[error("database unavailable")]
-    Unavailable(#[source] RepoError),
+    /// The store failed: unreachable, or broken.
     #[error("quota failure")]
-    Internal(#[source] RepoError),
+    Store(#[from] StoreFailure),
 }
 
 fn account_noun(account: AccountRef) -> &'static str {
@@ -472,8 +471,7 @@ impl QuotaError {
     pub(crate) fn from_repo(err: RepoError, account: AccountRef) -> QuotaError {
         match err {
             RepoError::NotFound => QuotaError::AccountNotFound(account),
-            err @ RepoError::Unavailable(_) => QuotaError::Unavailable(err),
-            err => QuotaError::Internal(err),
+            err => QuotaError::Store(err.into()),
         }
     }
 }

@@ -296,7 +296,7 @@ async fn missing_account_and_unavailable_database_stay_distinguishable() {
         service
             .change_usage(user(), change(Resource::Servers, 1), None, Actor::Operator)
             .await,
-        Err(QuotaError::Unavailable(_))
+        Err(QuotaError::Store(failure)) if failure.is_unavailable()
     ));
 }
 

@@ -6,23 +6,19 @@ use std::sync::Arc;
 use crate::audit::entry::{Actor, AuditAction, AuditEntry, TargetKind};
 use crate::settings::ports::SettingsRepository;
 use crate::settings::switch::BillingSwitch;
-use crate::shared::repo::RepoError;
+use crate::shared::repo::{RepoError, StoreFailure};
 
 /// Errors of the settings use cases.
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
-    #[error("database unavailable")]
-    Unavailable(#[source] RepoError),
+    /// The store failed: unreachable, or broken.
     #[error("settings failure")]
-    Internal(#[source] RepoError),
+    Store(#[source] StoreFailure),
 }
 
 impl From<RepoError> for SettingsError {
     fn from(err: RepoError) -> Self {
-        match err {
-            err @ RepoError::Unavailable(_) => SettingsError::Unavailable(err),
-            other => SettingsError::Internal(other),
-        }
+        SettingsError::Store(err.into())
     }
 }
 

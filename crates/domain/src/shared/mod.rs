@@ -21,7 +21,7 @@ pub use money::{Currency, Money, MoneyError, TaxRate};
 pub use pagination::{
     Page, PageRequest, PageRequestError, DEFAULT_PER_PAGE, MAX_PAGE, MAX_PER_PAGE,
 };
-pub use repo::{BoxError, RepoError};
+pub use repo::{BoxError, ConflictKind, RepoError, StoreFailure};
 pub use text::AccountValidationError;
 
 #[cfg(any(test, feature = "mocks"))]
