@@ -423,7 +423,7 @@ async fn login_cookie_has_the_contract_flags() {
         assert_eq!(reply.headers.get("cache-control").unwrap(), "no-store");
         // Stored only as a hash.
         let stored = tariff_persistence::testing::stored_secrets(&app.db).await;
-        assert!(stored.contains(&tariff_domain::account::hash_secret(&id)));
+        assert!(stored.contains(&tariff_domain::identity::hash_secret(&id)));
         assert!(!stored.contains(&id));
     }
     let app = spawn_app_with(tariff_tests::TestDatabase::sqlite(), |s| {

@@ -116,7 +116,7 @@ async fn tariff_domain_resolve(
     identity: &tariff_persistence::DieselIdentity,
     token: &str,
 ) -> Option<i64> {
-    use tariff_domain::ports::CallerResolver;
+    use tariff_domain::identity::CallerResolver;
     let credential = tariff_domain::Credential::Bearer(token.to_owned());
     identity
         .resolve(&credential, chrono::Utc::now())

@@ -7,12 +7,12 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
 use tariff_domain::catalogue::CatalogueService;
-use tariff_domain::clock::ManualClock;
 use tariff_domain::orders::{
     ApplyPlan, BillingPolicy, LifecycleService, OrderFilter, OrderPorts, OrderRepository,
     OrderService, OrderStatus, SweepReport,
 };
-use tariff_domain::pagination::PageRequest;
+use tariff_domain::shared::ManualClock;
+use tariff_domain::shared::PageRequest;
 use tariff_domain::{AccountRef, Caller, OrderId, PlanDraft, PlanId, Role, UserId};
 use tariff_persistence::{
     Database, DieselIdentity, DieselOrderRepository, DieselPlanRepository, PoolOptions,

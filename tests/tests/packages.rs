@@ -377,7 +377,7 @@ async fn invalid_page_or_per_page_is_a_400_naming_the_field() {
 /// A login session for `user_id`, stored as the accounts code stores it (hash only).
 async fn seed_session(app: &TestApp, user_id: i64) -> String {
     use diesel::prelude::*;
-    use tariff_domain::account::{generate_secret, hash_secret};
+    use tariff_domain::identity::{generate_secret, hash_secret};
     use tariff_persistence::errors::DbError;
     use tariff_persistence::schema::sessions;
 

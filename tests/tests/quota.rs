@@ -12,7 +12,7 @@ use diesel::prelude::*;
 use futures_util::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use tariff_domain::ports::PlanRepository;
+use tariff_domain::catalogue::PlanRepository;
 use tariff_domain::{Limit, Limits, Permissions, PlanDraft, PlanSpec, Resource};
 use tariff_persistence::errors::DbError;
 use tariff_persistence::schema::{orders, org_members, organisations, usage_counters};

@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use tariff_domain::accounts::{AccountError, AccountService, NewUser};
-use tariff_domain::tokens::TokenService;
+use tariff_domain::identity::TokenService;
+use tariff_domain::identity::{AccountError, AccountService, NewUser};
 use tariff_domain::{BillingDraft, UserId};
 
 #[derive(Debug, Parser)]

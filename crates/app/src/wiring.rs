@@ -5,21 +5,21 @@ use std::time::Duration;
 
 use anyhow::Context;
 use chrono::TimeDelta;
-use tariff_domain::accounts::AccountService;
 use tariff_domain::audit::AuditService;
-use tariff_domain::auth_cache::CachedCallerResolver;
-use tariff_domain::authentication::AuthService;
 use tariff_domain::catalogue::CatalogueService;
+use tariff_domain::catalogue::PlanRepository;
+use tariff_domain::identity::AccountService;
+use tariff_domain::identity::AuthService;
+use tariff_domain::identity::CachedCallerResolver;
+use tariff_domain::identity::SlidingWindowLimiter;
+use tariff_domain::identity::TokenService;
 use tariff_domain::orders::{
     BillingPolicy, ChangeVersions, InvoiceNumberFormat, InvoiceService, LifecycleService,
     OrderPorts, OrderService, SellerDetails, TaxRules,
 };
 use tariff_domain::organisations::OrganisationService;
-use tariff_domain::ports::PlanRepository;
 use tariff_domain::quota::QuotaService;
-use tariff_domain::rate_limit::SlidingWindowLimiter;
 use tariff_domain::settings::SettingsService;
-use tariff_domain::tokens::TokenService;
 use tariff_domain::SystemClock;
 use tariff_http_api::state::SessionCookieOptions;
 use tariff_http_api::{ApiState, ServerOptions};

@@ -2,37 +2,23 @@
 //! services; and the port traits the adapters implement. Nothing here knows about
 //! HTTP, SQL or PDF.
 
-pub mod account;
-pub mod accounts;
 pub mod audit;
-pub mod auth_cache;
-pub mod authentication;
 pub mod catalogue;
-pub mod clock;
-pub mod ids;
-pub mod invoice;
-pub mod limits;
-pub mod money;
+pub mod identity;
 pub mod orders;
 pub mod organisations;
-pub mod pagination;
-pub mod password;
-pub mod plan;
-pub mod ports;
 pub mod quota;
-pub mod rate_limit;
 pub mod settings;
-pub mod tokens;
-pub mod user;
+pub mod shared;
 
-pub use account::{Caller, Credential, OrgRole, Role};
-pub use ids::{AccountRef, OrderId, OrgId, PlanId, TokenId, UserId};
-pub use limits::{Limit, Limits, Permissions, Resource};
-pub use money::{Currency, Money, MoneyError, TaxRate};
-pub use pagination::{Page, PageRequest, PageRequestError};
-pub use plan::{Plan, PlanDraft, PlanPatch, PlanSpec, PlanType, PlanValidationError};
-pub use ports::{Clock, RepoError, SystemClock};
-pub use user::{
-    AccountValidationError, BillingDetails, BillingDraft, BillingPatch, Country, Email, User,
-    UserSpec,
+pub use catalogue::{
+    Limit, Limits, Permissions, Plan, PlanDraft, PlanPatch, PlanSpec, PlanType,
+    PlanValidationError, Resource,
+};
+pub use identity::{Caller, Credential, Email, OrgRole, Role, User, UserSpec};
+pub use shared::{
+    AccountRef, AccountValidationError, BillingDetails, BillingDraft, BillingPatch, Clock,
+    ConflictKind, Country, Currency, Money, MoneyError, OrderId, OrgId, Page, PageRequest,
+    PageRequestError, PlanId, PostalAddress, RepoError, StoreFailure, SystemClock, TaxRate,
+    TokenId, UserId,
 };

@@ -7,15 +7,15 @@ use std::fmt;
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
-use tariff_domain::accounts::AccountError;
-use tariff_domain::authentication::AuthError;
 use tariff_domain::catalogue::CatalogueError;
+use tariff_domain::identity::AccountError;
+use tariff_domain::identity::AuthError;
+use tariff_domain::identity::TokenError;
 use tariff_domain::orders::{InvoiceError, OrderError};
 use tariff_domain::organisations::OrgError;
 use tariff_domain::quota::QuotaError;
 use tariff_domain::settings::SettingsError;
-use tariff_domain::tokens::TokenError;
-use tariff_domain::{PageRequestError, RepoError};
+use tariff_domain::{PageRequestError, RepoError, StoreFailure};
 
 /// The contract's error codes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -239,9 +239,22 @@ impl From<RepoError> for ApiError {
     fn from(err: RepoError) -> ApiError {
         match err {
             RepoError::NotFound => ApiError::not_found("Not found."),
-            RepoError::Conflict(what) => ApiError::conflict(what),
+            RepoError::Conflict(kind) => {
+                ApiError::conflict(capitalised_sentence(&kind.to_string()))
+            }
             err @ RepoError::Unavailable(_) => ApiError::unavailable(&err),
             err @ RepoError::Internal(_) => ApiError::internal(&err),
+        }
+    }
+}
+
+/// A store failure: 503 when the database is unreachable, else 500; logged either way.
+impl From<StoreFailure> for ApiError {
+    fn from(failure: StoreFailure) -> ApiError {
+        if failure.is_unavailable() {
+            ApiError::unavailable(&failure)
+        } else {
+            ApiError::internal(&failure)
         }
     }
 }
@@ -253,9 +266,10 @@ impl From<CatalogueError> for ApiError {
                 ApiError::not_found(format!("Plan {id} does not exist."))
             }
             CatalogueError::Invalid(e) => ApiError::validation(e.field, e.to_string()),
-            CatalogueError::Conflict(what) => ApiError::conflict(capitalised_sentence(&what)),
-            CatalogueError::Unavailable(e) => ApiError::unavailable(&e),
-            err @ CatalogueError::Internal(_) => ApiError::internal(&err),
+            err @ CatalogueError::Conflict(_) => {
+                ApiError::conflict(capitalised_sentence(&err.to_string()))
+            }
+            CatalogueError::Store(failure) => failure.into(),
         }
     }
 }
@@ -330,8 +344,7 @@ impl From<QuotaError> for ApiError {
                 field: Some("idempotencyKey".into()),
                 ..ErrorDetails::default()
             }),
-            QuotaError::Unavailable(e) => ApiError::unavailable(&e),
-            err @ QuotaError::Internal(_) => ApiError::internal(&err),
+            QuotaError::Store(failure) => failure.into(),
         }
     }
 }
@@ -357,8 +370,8 @@ impl From<AccountError> for ApiError {
                 field: Some("email".into()),
                 ..ErrorDetails::default()
             }),
-            AccountError::Unavailable(e) => ApiError::unavailable(&e),
-            err @ AccountError::Internal(_) => ApiError::internal(&err),
+            AccountError::Store(failure) => failure.into(),
+            err @ AccountError::Hashing(_) => ApiError::internal(&err),
         }
     }
 }
@@ -377,8 +390,8 @@ impl From<AuthError> for ApiError {
                 retry_after: Some(retry_after_secs),
                 ..ErrorDetails::default()
             }),
-            AuthError::Unavailable(e) => ApiError::unavailable(&e),
-            err @ AuthError::Internal(_) => ApiError::internal(&err),
+            AuthError::Store(failure) => failure.into(),
+            err @ AuthError::Hashing(_) => ApiError::internal(&err),
         }
     }
 }
@@ -391,8 +404,7 @@ impl From<TokenError> for ApiError {
                 ApiError::not_found(format!("User {id} does not exist."))
             }
             TokenError::Invalid(e) => e.into(),
-            TokenError::Unavailable(e) => ApiError::unavailable(&e),
-            err @ TokenError::Internal(_) => ApiError::internal(&err),
+            TokenError::Store(failure) => failure.into(),
         }
     }
 }
@@ -409,9 +421,10 @@ impl From<OrgError> for ApiError {
             OrgError::UnknownUser(id) => ApiError::not_found(format!("User {id} does not exist.")),
             OrgError::Forbidden(why) => ApiError::new(ErrorCode::Forbidden, why),
             OrgError::Invalid(e) => e.into(),
-            OrgError::Conflict(what) => ApiError::conflict(capitalised_sentence(&what)),
-            OrgError::Unavailable(e) => ApiError::unavailable(&e),
-            err @ OrgError::Internal(_) => ApiError::internal(&err),
+            err @ OrgError::Conflict(_) => {
+                ApiError::conflict(capitalised_sentence(&err.to_string()))
+            }
+            OrgError::Store(failure) => failure.into(),
         }
     }
 }
@@ -437,12 +450,13 @@ impl From<OrderError> for ApiError {
             OrderError::IllegalTransition(e) => {
                 ApiError::conflict(capitalised_sentence(&e.to_string()))
             }
-            OrderError::Conflict(what) => ApiError::conflict(capitalised_sentence(&what)),
+            err @ OrderError::Conflict(_) => {
+                ApiError::conflict(capitalised_sentence(&err.to_string()))
+            }
             OrderError::Invalid { field, message } => {
                 ApiError::validation(field, format!("{field} {message}."))
             }
-            OrderError::Unavailable(e) => ApiError::unavailable(&e),
-            err @ OrderError::Internal(_) => ApiError::internal(&err),
+            OrderError::Store(failure) => failure.into(),
         }
     }
 }
@@ -459,8 +473,7 @@ impl From<InvoiceError> for ApiError {
 impl From<SettingsError> for ApiError {
     fn from(err: SettingsError) -> ApiError {
         match err {
-            SettingsError::Unavailable(e) => ApiError::unavailable(&e),
-            err @ SettingsError::Internal(_) => ApiError::internal(&err),
+            SettingsError::Store(failure) => failure.into(),
         }
     }
 }
@@ -509,7 +522,7 @@ mod tests {
 
     #[test]
     fn chain_lists_every_cause() {
-        let err = CatalogueError::Internal(RepoError::internal("disk on fire"));
+        let err = CatalogueError::Store(RepoError::internal("disk on fire").into());
         assert_eq!(
             error_chain(&err),
             "catalogue failure: repository failure: disk on fire"

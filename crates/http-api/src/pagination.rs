@@ -42,7 +42,7 @@ use std::sync::Arc;
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
 use serde::Serialize;
-use tariff_domain::pagination::DEFAULT_PER_PAGE;
+use tariff_domain::shared::DEFAULT_PER_PAGE;
 use tariff_domain::{Page, PageRequest, PageRequestError};
 use utoipa::{IntoParams, ToSchema};
 

@@ -2,18 +2,21 @@
 
 use std::sync::Arc;
 
-use tariff_domain::accounts::AccountService;
 use tariff_domain::audit::AuditService;
-use tariff_domain::authentication::AuthService;
 use tariff_domain::catalogue::CatalogueService;
+use tariff_domain::identity::AccountService;
+use tariff_domain::identity::AuthService;
 use tariff_domain::orders::{InvoiceService, OrderService};
-use tariff_domain::ports::{CallerResolver, Clock, HealthProbe, MembershipRepository};
 use tariff_domain::settings::SettingsService;
+use tariff_domain::{
+    identity::{CallerResolver, MembershipRepository},
+    shared::{Clock, HealthProbe},
+};
 
 use crate::cache::BodyCache;
+use tariff_domain::identity::TokenService;
 use tariff_domain::organisations::OrganisationService;
 use tariff_domain::quota::QuotaService;
-use tariff_domain::tokens::TokenService;
 
 /// Everything the HTTP layer needs, wired by `crates/app`.
 #[derive(Clone)]
@@ -22,7 +25,7 @@ pub struct ApiState {
     pub health: Arc<dyn HealthProbe>,
     pub auth: Arc<dyn CallerResolver>,
     /// The same resolver as `auth`, typed, for dropping entries on logout and revocation.
-    pub credential_cache: Arc<tariff_domain::auth_cache::CachedCallerResolver>,
+    pub credential_cache: Arc<tariff_domain::identity::CachedCallerResolver>,
     pub memberships: Arc<dyn MembershipRepository>,
     pub clock: Arc<dyn Clock>,
     /// The encoded public plan list (`GET /api/plans`).

@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use tariff_domain::invoice::InvoiceRenderer;
+use tariff_domain::orders::InvoiceRenderer;
 use tariff_invoice::GenpdfInvoiceRenderer;
 
 #[path = "../tests/common/mod.rs"]

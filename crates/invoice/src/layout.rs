@@ -9,8 +9,8 @@ use genpdf::error::{Error, ErrorKind};
 use genpdf::style::{Color, Style};
 use genpdf::{render, Alignment, Context, Element, Margins, Mm, Position, RenderResult, Size};
 use image::{DynamicImage, GenericImageView};
-use tariff_domain::invoice::{InvoiceDocument, InvoiceKind, Party};
-use tariff_domain::money::Money;
+use tariff_domain::orders::{InvoiceDocument, InvoiceKind, Party};
+use tariff_domain::shared::Money;
 
 use crate::fonts::Fonts;
 use crate::logo::LogoCache;
@@ -518,8 +518,8 @@ impl Element for Footer {
 }
 
 /// genpdf's error as the port's: only a page overflow is a layout problem.
-pub(crate) fn render_error(err: &Error) -> tariff_domain::invoice::RenderError {
-    use tariff_domain::invoice::RenderError;
+pub(crate) fn render_error(err: &Error) -> tariff_domain::orders::RenderError {
+    use tariff_domain::orders::RenderError;
     match err.kind() {
         ErrorKind::PageSizeExceeded => RenderError::Layout(err.to_string()),
         _ => RenderError::Internal(err.to_string()),
@@ -529,7 +529,7 @@ pub(crate) fn render_error(err: &Error) -> tariff_domain::invoice::RenderError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tariff_domain::money::Currency;
+    use tariff_domain::shared::Currency;
 
     #[test]
     fn money_is_printed_from_minor_units_with_its_code() {

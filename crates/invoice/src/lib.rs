@@ -18,7 +18,7 @@
 //! process and share it (it is a cheap `Clone` around an `Arc`). Logos are decoded once
 //! per path and file version and cached.
 //!
-//! Money is printed only from [`Money::to_fixed_string`](tariff_domain::money::Money)
+//! Money is printed only from [`Money::to_fixed_string`](tariff_domain::shared::Money)
 //! and the currency code; floats here are page geometry, never amounts.
 
 mod deflate;
@@ -31,7 +31,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use tariff_domain::invoice::{InvoiceDocument, InvoiceRenderer, RenderError};
+use tariff_domain::orders::{InvoiceDocument, InvoiceRenderer, RenderError};
 
 use crate::fonts::Fonts;
 use crate::logo::LogoCache;

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::Command;
 
 use image::{DynamicImage, ImageOutputFormat, Rgba, RgbaImage};
-use tariff_domain::invoice::{InvoiceDocument, InvoiceLine, InvoiceRenderer, RenderError};
+use tariff_domain::orders::{InvoiceDocument, InvoiceLine, InvoiceRenderer, RenderError};
 use tariff_invoice::GenpdfInvoiceRenderer;
 
 use common::{proforma, typical, usd};

@@ -308,7 +308,7 @@ macro_rules! read_snapshot {
 }
 
 /// `(offset, limit)` of a page as diesel's `.offset()` / `.limit()` take them. Every
-/// valid `PageRequest` fits (see `tariff_domain::pagination::MAX_PAGE`).
+/// valid `PageRequest` fits (see `tariff_domain::shared::MAX_PAGE`).
 pub fn sql_bounds(request: tariff_domain::PageRequest) -> (i64, i64) {
     (
         i64::try_from(request.offset()).unwrap_or(i64::MAX),
@@ -511,7 +511,7 @@ fn with_connect_timeout(url: &str) -> String {
 }
 
 #[async_trait::async_trait]
-impl tariff_domain::ports::HealthProbe for Database {
+impl tariff_domain::shared::HealthProbe for Database {
     async fn ping(&self) -> Result<(), RepoError> {
         Database::ping(self).await
     }

@@ -1,6 +1,7 @@
 //! The one place where diesel and pool errors become the domain's `RepoError`.
 
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use tariff_domain::shared::ConflictKind;
 use tariff_domain::RepoError;
 
 /// What a repository body can fail with inside a transaction: a diesel error, or a
@@ -29,36 +30,84 @@ impl From<DbError> for RepoError {
 }
 
 /// Maps a diesel error: no row is `NotFound`, a unique or foreign-key violation is a
-/// `Conflict` naming the constraint, a lost or locked connection is `Unavailable`.
+/// `Conflict` of the kind the constraint stands for ([`unique_conflict`]), a lost or
+/// locked connection is `Unavailable`.
 pub fn map_diesel_error(err: DieselError) -> RepoError {
     match err {
         DieselError::NotFound => RepoError::NotFound,
-        DieselError::DatabaseError(kind, info) => {
-            let constraint = info
-                .constraint_name()
-                .unwrap_or_else(|| info.message())
-                .to_owned();
-            match kind {
-                DatabaseErrorKind::UniqueViolation => {
-                    RepoError::Conflict(format!("unique:{constraint}"))
-                }
-                DatabaseErrorKind::ForeignKeyViolation => {
-                    RepoError::Conflict(format!("reference:{constraint}"))
-                }
-                DatabaseErrorKind::ClosedConnection => {
-                    RepoError::Unavailable(Box::new(DieselError::DatabaseError(kind, info)))
-                }
-                DatabaseErrorKind::SerializationFailure => {
-                    RepoError::Unavailable(Box::new(DieselError::DatabaseError(kind, info)))
-                }
-                _ if is_sqlite_busy(info.message()) || is_connection_lost(info.message()) => {
-                    RepoError::Unavailable(Box::new(DieselError::DatabaseError(kind, info)))
-                }
-                _ => RepoError::Internal(Box::new(DieselError::DatabaseError(kind, info))),
+        DieselError::DatabaseError(kind, info) => match kind {
+            DatabaseErrorKind::UniqueViolation => {
+                RepoError::Conflict(unique_conflict(info.constraint_name(), info.message()))
             }
-        }
+            DatabaseErrorKind::ForeignKeyViolation => {
+                RepoError::Conflict(ConflictKind::MissingReference)
+            }
+            DatabaseErrorKind::ClosedConnection => {
+                RepoError::Unavailable(Box::new(DieselError::DatabaseError(kind, info)))
+            }
+            DatabaseErrorKind::SerializationFailure => {
+                RepoError::Unavailable(Box::new(DieselError::DatabaseError(kind, info)))
+            }
+            _ if is_sqlite_busy(info.message()) || is_connection_lost(info.message()) => {
+                RepoError::Unavailable(Box::new(DieselError::DatabaseError(kind, info)))
+            }
+            _ => RepoError::Internal(Box::new(DieselError::DatabaseError(kind, info))),
+        },
         other => RepoError::Internal(Box::new(other)),
     }
+}
+
+/// What each unique constraint guards: PostgreSQL names the constraint or index;
+/// SQLite reports `UNIQUE constraint failed: ` and then the index of an expression
+/// index, or the table's columns. Constraints not listed are `AlreadyExists`.
+const UNIQUE_CONSTRAINTS: [(&str, &str, ConflictKind); 7] = [
+    (
+        "plans_name_unique",
+        "index 'plans_name_unique'",
+        ConflictKind::NameTaken,
+    ),
+    (
+        "plans_one_default",
+        "plans.is_default",
+        ConflictKind::RaceLost,
+    ),
+    (
+        "users_email_unique",
+        "index 'users_email_unique'",
+        ConflictKind::EmailTaken,
+    ),
+    (
+        "orders_one_active_per_account",
+        "orders.account_kind, orders.account_id",
+        ConflictKind::RaceLost,
+    ),
+    (
+        "orders_one_renewal",
+        "orders.renewal_of",
+        ConflictKind::RaceLost,
+    ),
+    (
+        "orders_invoice_seq",
+        "orders.invoice_year, orders.invoice_seq",
+        ConflictKind::RaceLost,
+    ),
+    (
+        "idempotency_keys_pkey",
+        "idempotency_keys.account_kind, idempotency_keys.account_id, idempotency_keys.idempotency_key",
+        ConflictKind::RaceLost,
+    ),
+];
+
+/// The conflict a unique violation stands for, from PostgreSQL's constraint name or
+/// SQLite's message.
+fn unique_conflict(constraint: Option<&str>, message: &str) -> ConflictKind {
+    let sqlite_detail = message.strip_prefix("UNIQUE constraint failed: ");
+    UNIQUE_CONSTRAINTS
+        .iter()
+        .find(|(postgres, sqlite, _)| {
+            constraint == Some(*postgres) || sqlite_detail == Some(*sqlite)
+        })
+        .map_or(ConflictKind::AlreadyExists, |(_, _, kind)| *kind)
 }
 
 fn is_sqlite_busy(message: &str) -> bool {
@@ -148,5 +197,28 @@ mod tests {
             unknown("syntax error at or near \"FROM\""),
             RepoError::Internal(_)
         ));
+    }
+
+    #[test]
+    fn unique_violations_are_classified_by_constraint_on_both_backends() {
+        assert_eq!(
+            unique_conflict(Some("plans_name_unique"), "duplicate key value"),
+            ConflictKind::NameTaken
+        );
+        assert_eq!(
+            unique_conflict(None, "UNIQUE constraint failed: index 'plans_name_unique'"),
+            ConflictKind::NameTaken
+        );
+        assert_eq!(
+            unique_conflict(
+                None,
+                "UNIQUE constraint failed: orders.account_kind, orders.account_id"
+            ),
+            ConflictKind::RaceLost
+        );
+        assert_eq!(
+            unique_conflict(Some("api_tokens_token_hash_key"), "duplicate key value"),
+            ConflictKind::AlreadyExists
+        );
     }
 }

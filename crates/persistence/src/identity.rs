@@ -5,11 +5,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use diesel::prelude::*;
-use tariff_domain::account::{hash_secret, Caller, Credential, OrgRole, Role};
-use tariff_domain::ports::{
+use tariff_domain::identity::ApiToken;
+use tariff_domain::identity::{hash_secret, Caller, Credential, OrgRole, Role};
+use tariff_domain::identity::{
     CallerResolver, MembershipRepository, SessionRepository, TokenRepository,
 };
-use tariff_domain::tokens::ApiToken;
+use tariff_domain::shared::ConflictKind;
 use tariff_domain::{OrgId, RepoError, TokenId, UserId};
 
 use crate::db::Database;
@@ -253,7 +254,7 @@ impl TokenRepository for DieselIdentity {
                 .returning(TokenRow::as_returning())
                 .get_result(c)
                 .map_err(|e| match RepoError::from(DbError::from(e)) {
-                    RepoError::Conflict(c) if c.starts_with("reference") => {
+                    RepoError::Conflict(ConflictKind::MissingReference) => {
                         DbError::Repo(RepoError::NotFound)
                     }
                     other => DbError::Repo(other),

@@ -23,8 +23,12 @@ use tariff_domain::orders::{
     IssuedInvoice, LifecycleStore, NewOrder, Order, OrderActivation, OrderFilter, OrderItem,
     OrderRecord, OrderRepository, OrderStatus, SellerDetails,
 };
-use tariff_domain::pagination::{Page, PageRequest};
-use tariff_domain::{AccountRef, Currency, Money, OrderId, PlanId, RepoError, TaxRate, UserId};
+use tariff_domain::shared::ConflictKind;
+use tariff_domain::shared::{Page, PageRequest};
+use tariff_domain::{
+    AccountRef, AccountValidationError, Country, Currency, Money, OrderId, PlanId, PostalAddress,
+    RepoError, TaxRate, UserId,
+};
 
 use crate::audit::{record_audit, NewAuditRow};
 use crate::db::{Database, DbConn};
@@ -324,18 +328,18 @@ impl SnapshotJson {
                 name: buyer.name,
                 email: buyer.email,
                 company: buyer.company,
-                address_line1: buyer.address_line1,
-                address_line2: buyer.address_line2,
-                city: buyer.city,
-                postcode: buyer.postcode,
-                country: buyer.country,
+                address_line1: buyer.address.line1().map(str::to_owned),
+                address_line2: buyer.address.line2().map(str::to_owned),
+                city: buyer.address.city().map(str::to_owned),
+                postcode: buyer.address.postcode().map(str::to_owned),
+                country: buyer.address.country_code().map(str::to_owned),
                 tax_id: buyer.tax_id,
             },
         }
     }
 
-    fn into_domain(self) -> InvoiceSnapshot {
-        InvoiceSnapshot {
+    fn into_domain(self) -> Result<InvoiceSnapshot, AccountValidationError> {
+        Ok(InvoiceSnapshot {
             seller: SellerDetails {
                 company_name: self.seller.company_name,
                 issued_from_name: self.seller.issued_from_name,
@@ -346,15 +350,17 @@ impl SnapshotJson {
                 name: self.buyer.name,
                 email: self.buyer.email,
                 company: self.buyer.company,
-                address_line1: self.buyer.address_line1,
-                address_line2: self.buyer.address_line2,
-                city: self.buyer.city,
-                postcode: self.buyer.postcode,
-                country: self.buyer.country,
+                address: postal_address(
+                    self.buyer.address_line1,
+                    self.buyer.address_line2,
+                    self.buyer.city,
+                    self.buyer.postcode,
+                    self.buyer.country,
+                )?,
                 tax_id: self.buyer.tax_id,
             },
             frozen_at: self.frozen_at,
-        }
+        })
     }
 }
 
@@ -408,7 +414,9 @@ fn to_order(row: OrderRow, items: Vec<ItemRow>) -> Result<Order, RepoError> {
                 number,
                 year,
                 seq,
-                snapshot: snapshot.into_domain(),
+                snapshot: snapshot
+                    .into_domain()
+                    .map_err(|_| corrupt("invoice snapshot"))?,
             })
         }
         (None, None, None, None) => None,
@@ -461,20 +469,35 @@ type BuyerColumns = (
     Option<String>,
 );
 
-fn buyer_from(columns: BuyerColumns) -> BuyerDetails {
+fn buyer_from(columns: BuyerColumns) -> Result<BuyerDetails, RepoError> {
     let (name, email, company, address_line1, address_line2, city, postcode, country, tax_id) =
         columns;
-    BuyerDetails {
+    let address = postal_address(address_line1, address_line2, city, postcode, country)
+        .map_err(|e| RepoError::internal(format!("stored billing address: {e}")))?;
+    Ok(BuyerDetails {
         name,
         email,
         company,
-        address_line1,
-        address_line2,
+        address,
+        tax_id,
+    })
+}
+
+/// A stored address, validated again on the way out.
+fn postal_address(
+    line1: Option<String>,
+    line2: Option<String>,
+    city: Option<String>,
+    postcode: Option<String>,
+    country: Option<String>,
+) -> Result<PostalAddress, AccountValidationError> {
+    PostalAddress::new(
+        line1,
+        line2,
         city,
         postcode,
-        country,
-        tax_id,
-    }
+        Country::parse_optional(country)?,
+    )
 }
 
 /// The order queries, written once and compiled for each connection type.
@@ -879,7 +902,7 @@ macro_rules! impl_order_sql {
                         ))
                         .get_result(self)?,
                 };
-                Ok(buyer_from(columns))
+                Ok(buyer_from(columns)?)
             }
 
             fn activate(&mut self, id: i64, activation: &Activation) -> Result<(), DbError> {
@@ -894,9 +917,9 @@ macro_rules! impl_order_sql {
                         ))
                         .get_result(self)?;
                 if status != OrderStatus::Pending.as_str() {
-                    return Err(DbError::Repo(RepoError::Conflict(format!(
-                        "order {id} is {status}, not pending"
-                    ))));
+                    return Err(DbError::Repo(RepoError::Conflict(
+                        ConflictKind::ChangedMeanwhile,
+                    )));
                 }
                 let account = AccountRef::from_parts(&kind, account_id).ok_or_else(|| {
                     DbError::Repo(RepoError::internal(format!(
@@ -1004,11 +1027,9 @@ macro_rules! impl_order_sql {
                 }
                 .get_result(self)
                 .optional()?
-                .ok_or_else(|| {
-                    DbError::Repo(RepoError::Conflict(format!(
-                        "order {id} is no longer pending"
-                    )))
-                })
+                .ok_or(DbError::Repo(RepoError::Conflict(
+                    ConflictKind::ChangedMeanwhile,
+                )))
             }
 
             fn write_number(&mut self, number: NumberInvoice) -> Result<OrderRow, DbError> {
@@ -1210,12 +1231,11 @@ impl OrderRepository for DieselOrderRepository {
                             .execute(c)?,
                     };
                     if changed == 0 {
-                        // Distinguish "no such order" from "someone changed it first".
-                        let order = c.load_order(id.get())?;
-                        return Err(DbError::Repo(RepoError::Conflict(format!(
-                            "order {id} is {}, not {from}",
-                            order.status()
-                        ))));
+                        // Distinguish "no such order" (NotFound) from "someone changed it first".
+                        c.load_order(id.get())?;
+                        return Err(DbError::Repo(RepoError::Conflict(
+                            ConflictKind::ChangedMeanwhile,
+                        )));
                     }
                     let after = c.load_order(id.get())?;
                     let audit = audit.map(|entry| {

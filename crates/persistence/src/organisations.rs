@@ -6,9 +6,10 @@
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
-use tariff_domain::account::OrgRole;
-use tariff_domain::organisations::{Member, Organisation, OrganisationSpec, LAST_OWNER_CONFLICT};
-use tariff_domain::ports::OrganisationRepository;
+use tariff_domain::identity::OrgRole;
+use tariff_domain::organisations::OrganisationRepository;
+use tariff_domain::organisations::{Member, Organisation, OrganisationSpec};
+use tariff_domain::shared::ConflictKind;
 use tariff_domain::{BillingDraft, Email, OrgId, RepoError, UserId};
 
 use crate::db::Database;
@@ -70,8 +71,8 @@ fn parse_role(text: &str) -> Result<OrgRole, RepoError> {
         .map_err(|_| RepoError::internal(format!("corrupt org role `{text}`")))
 }
 
-fn conflict(message: &str) -> DbError {
-    DbError::Repo(RepoError::Conflict(message.to_owned()))
+fn conflict(kind: ConflictKind) -> DbError {
+    DbError::Repo(RepoError::Conflict(kind))
 }
 
 /// Takes the organisation's row lock (NotFound when it does not exist), then returns
@@ -104,7 +105,7 @@ macro_rules! ensure_an_owner_remains {
             .count()
             .get_result($c)?;
         if owners == 0 {
-            return Err(conflict(LAST_OWNER_CONFLICT));
+            return Err(conflict(ConflictKind::LastOwner));
         }
     }};
 }
@@ -125,9 +126,6 @@ macro_rules! load_member {
             .get_result::<MemberRow>($c)
     };
 }
-
-const CHANGED_MEANWHILE: &str =
-    "the membership changed while this request was processed; reload and try again";
 
 /// Diesel-backed organisations for both backends.
 #[derive(Clone)]
@@ -240,7 +238,7 @@ impl OrganisationRepository for DieselOrganisations {
                 transaction!(conn, c => {
                     let current = lock_and_read_role!(c, org, user);
                     if current != expected {
-                        return Err(conflict(CHANGED_MEANWHILE));
+                        return Err(conflict(ConflictKind::ChangedMeanwhile));
                     }
                     if current.is_some() {
                         diesel::update(org_members::table.find((org, user)))
@@ -277,7 +275,7 @@ impl OrganisationRepository for DieselOrganisations {
                     let current = lock_and_read_role!(c, org, user);
                     match current {
                         None => return Err(DbError::Repo(RepoError::NotFound)),
-                        Some(role) if role != expected => return Err(conflict(CHANGED_MEANWHILE)),
+                        Some(role) if role != expected => return Err(conflict(ConflictKind::ChangedMeanwhile)),
                         Some(_) => {}
                     }
                     diesel::delete(org_members::table.find((org, user))).execute(c)?;

@@ -4,7 +4,8 @@ use async_trait::async_trait;
 use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
 use tariff_domain::audit::{AuditEntry, AuditState};
-use tariff_domain::ports::{ImportOutcome, PlanRepository};
+use tariff_domain::catalogue::{ImportOutcome, PlanRepository};
+use tariff_domain::shared::ConflictKind;
 use tariff_domain::{
     Limit, Limits, Page, PageRequest, Permissions, Plan, PlanDraft, PlanId, PlanSpec, RepoError,
     Resource,
@@ -208,19 +209,6 @@ fn to_plans(rows: Vec<PlanRow>) -> Result<Vec<Plan>, RepoError> {
     rows.into_iter().map(Plan::try_from).collect()
 }
 
-/// Turns a name clash into a readable conflict.
-fn name_conflict(err: DbError) -> DbError {
-    match RepoError::from(err) {
-        RepoError::Conflict(c) if c.contains("name") || c.contains("plans.") => DbError::Repo(
-            RepoError::Conflict("a plan with that name already exists".into()),
-        ),
-        RepoError::Conflict(c) if c.contains("default") => DbError::Repo(RepoError::Conflict(
-            "another plan became the default at the same time".into(),
-        )),
-        other => DbError::Repo(other),
-    }
-}
-
 /// Diesel-backed plan repository for both backends.
 #[derive(Clone)]
 pub struct DieselPlanRepository {
@@ -327,7 +315,7 @@ impl PlanRepository for DieselPlanRepository {
                         .values((PlanChanges::from_spec(&spec, now), plans::created_at.eq(now)))
                         .returning(PlanRow::as_returning())
                         .get_result(c)
-                        .map_err(|e| name_conflict(e.into()))?;
+                        ?;
                     bump_counter!(c, "catalogue")?;
                     let plan = Plan::try_from(row)?;
                     let audit = audit.map(|a| a.with_target_id(plan.id().get()).with_after(plan.audit_state()));
@@ -365,7 +353,7 @@ impl PlanRepository for DieselPlanRepository {
                         .set(PlanChanges::from_spec(&spec, now))
                         .returning(PlanRow::as_returning())
                         .get_result(c)
-                        .map_err(|e| name_conflict(e.into()))?;
+                        ?;
                     bump_counter!(c, "catalogue")?;
                     let plan = Plan::try_from(row)?;
                     let audit = match (audit, before) {
@@ -392,9 +380,11 @@ impl PlanRepository for DieselPlanRepository {
                         .count()
                         .get_result(c)?;
                     if referenced > 0 {
-                        return Err(DbError::Repo(RepoError::Conflict(format!(
-                            "{referenced} order(s) reference this plan; hide it instead"
-                        ))));
+                        return Err(DbError::Repo(RepoError::Conflict(
+                            ConflictKind::StillReferenced {
+                                count: referenced.unsigned_abs(),
+                            },
+                        )));
                     }
                     let deleted: Option<PlanRow> = diesel::delete(plans::table.find(id.get()))
                         .returning(PlanRow::as_returning())
@@ -448,7 +438,7 @@ impl PlanRepository for DieselPlanRepository {
                                     .values((changes, plans::created_at.eq(now)))
                                     .returning(PlanRow::as_returning())
                                     .get_result(c)
-                                    .map_err(|e| name_conflict(e.into()))?;
+                                    ?;
                                 outcome.created += 1;
                                 (None, after)
                             }

@@ -22,6 +22,7 @@ use tariff_domain::quota::{
     PlanBasis, PlanSource, QuotaRepository, QuotaSnapshot, Refusal, Usage, UsageChange, UsageLevel,
     UsageOutcome, MAX_USAGE,
 };
+use tariff_domain::shared::ConflictKind;
 use tariff_domain::{AccountRef, Limit, Plan, RepoError, Resource};
 
 use crate::audit::record_audit;
@@ -53,10 +54,6 @@ statement! {
         " AND used BETWEEN " (floor: BigInt) " AND " (ceiling: BigInt) " RETURNING used"
     ]
 }
-
-/// Two requests raced with the same idempotency key; the loser's transaction rolled
-/// back and is retried once, which then replays the winner's answer.
-const KEY_RACE: &str = "idempotency_keys:race";
 
 fn day_text(day: NaiveDate) -> String {
     day.format("%Y-%m-%d").to_string()
@@ -359,8 +356,10 @@ macro_rules! quota_queries {
                         ))
                         .execute(self)
                         .map_err(|e| match e {
+                            // Two requests raced with the same key: the loser's transaction
+                            // rolls back and is retried once, then replays the winner's answer.
                             DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
-                                DbError::Repo(RepoError::Conflict(KEY_RACE.into()))
+                                DbError::Repo(RepoError::Conflict(ConflictKind::RaceLost))
                             }
                             other => DbError::from(other),
                         })?;
@@ -572,7 +571,7 @@ impl QuotaRepository for DieselQuotaRepository {
             )
         };
         match attempt(request.clone(), audit.clone()).await {
-            Err(RepoError::Conflict(what)) if what == KEY_RACE => attempt(request, audit).await,
+            Err(RepoError::Conflict(ConflictKind::RaceLost)) => attempt(request, audit).await,
             other => other,
         }
     }

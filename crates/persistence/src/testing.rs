@@ -101,7 +101,7 @@ pub struct SeededUser {
 pub async fn seed_user(db: &crate::Database, email: &str, role: &str) -> SeededUser {
     use crate::schema::{api_tokens, users};
     use diesel::prelude::*;
-    use tariff_domain::account::{generate_secret, hash_secret};
+    use tariff_domain::identity::{generate_secret, hash_secret};
 
     let email = email.to_owned();
     let role = role.to_owned();
@@ -154,7 +154,7 @@ pub async fn execute_sql(
 pub async fn add_token(db: &crate::Database, user_id: i64) -> String {
     use crate::schema::api_tokens;
     use diesel::prelude::*;
-    use tariff_domain::account::{generate_secret, hash_secret};
+    use tariff_domain::identity::{generate_secret, hash_secret};
 
     let token = generate_secret("tff_");
     let token_hash = hash_secret(&token);

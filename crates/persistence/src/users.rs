@@ -5,8 +5,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use tariff_domain::audit::{AuditEntry, AuditState};
-use tariff_domain::password::PasswordHash;
-use tariff_domain::ports::UserRepository;
+use tariff_domain::identity::PasswordHash;
+use tariff_domain::identity::UserRepository;
+use tariff_domain::shared::ConflictKind;
 use tariff_domain::{BillingDraft, Email, Page, PageRequest, RepoError, User, UserId, UserSpec};
 
 use crate::audit::record_audit;
@@ -108,11 +109,10 @@ fn contains_pattern(text: &str) -> String {
     pattern
 }
 
+/// The only unique key a user write can clash on is the email.
 fn email_conflict(err: DbError) -> DbError {
     match RepoError::from(err) {
-        RepoError::Conflict(_) => {
-            DbError::Repo(RepoError::Conflict("email already registered".into()))
-        }
+        RepoError::Conflict(_) => DbError::Repo(RepoError::Conflict(ConflictKind::EmailTaken)),
         other => DbError::Repo(other),
     }
 }

@@ -4,11 +4,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
 use chrono::{TimeDelta, Utc};
-use tariff_domain::account::{hash_secret, Credential, OrgRole, Role};
-use tariff_domain::organisations::{OrganisationSpec, LAST_OWNER_CONFLICT};
-use tariff_domain::password::PasswordHash;
-use tariff_domain::ports::{
-    CallerResolver, OrganisationRepository, SessionRepository, TokenRepository, UserRepository,
+use tariff_domain::identity::PasswordHash;
+use tariff_domain::identity::{hash_secret, Credential, OrgRole, Role};
+use tariff_domain::organisations::OrganisationSpec;
+use tariff_domain::ConflictKind;
+use tariff_domain::{
+    identity::{CallerResolver, SessionRepository, TokenRepository, UserRepository},
+    organisations::OrganisationRepository,
 };
 use tariff_domain::{BillingDraft, Email, PageRequest, RepoError, UserSpec};
 use tariff_persistence::testing::TestDatabase;
@@ -177,7 +179,7 @@ async fn tokens_are_revoked_only_by_their_owner() {
     }
 }
 
-fn conflict<T>(result: Result<T, RepoError>) -> String {
+fn conflict<T>(result: Result<T, RepoError>) -> ConflictKind {
     match result {
         Err(RepoError::Conflict(c)) => c,
         Ok(_) => panic!("expected a conflict"),
@@ -212,7 +214,7 @@ async fn membership_writes_check_the_expected_role_and_the_owner_count() {
                 orgs.remove_member(org.id(), owner.id(), OrgRole::Owner)
                     .await
             ),
-            LAST_OWNER_CONFLICT
+            ConflictKind::LastOwner
         );
         assert_eq!(
             conflict(
@@ -225,20 +227,22 @@ async fn membership_writes_check_the_expected_role_and_the_owner_count() {
                 )
                 .await
             ),
-            LAST_OWNER_CONFLICT
+            ConflictKind::LastOwner
         );
         // A stale expectation writes nothing.
-        assert!(conflict(
-            orgs.set_member_role(
-                org.id(),
-                other.id(),
-                OrgRole::Admin,
-                Some(OrgRole::Member),
-                Utc::now()
-            )
-            .await
-        )
-        .contains("changed"));
+        assert_eq!(
+            conflict(
+                orgs.set_member_role(
+                    org.id(),
+                    other.id(),
+                    OrgRole::Admin,
+                    Some(OrgRole::Member),
+                    Utc::now()
+                )
+                .await
+            ),
+            ConflictKind::ChangedMeanwhile
+        );
         let added = orgs
             .set_member_role(org.id(), other.id(), OrgRole::Owner, None, Utc::now())
             .await

@@ -7,13 +7,13 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
 use diesel::prelude::*;
+use tariff_domain::catalogue::PlanRepository;
 use tariff_domain::orders::{
     Activation, BillingDirectory, InvoiceNumberFormat, LifecycleStore, NewOrder, OrderActivation,
     OrderFilter, OrderRepository, OrderStatus, SellerDetails,
 };
-use tariff_domain::pagination::PageRequest;
-use tariff_domain::ports::PlanRepository;
 use tariff_domain::settings::SettingsRepository;
+use tariff_domain::shared::PageRequest;
 use tariff_domain::{AccountRef, OrgId, Plan, PlanDraft, PlanSpec, RepoError, TaxRate, UserId};
 use tariff_persistence::schema::{org_members, organisations, users};
 use tariff_persistence::testing::{seed_user, TestDatabase};
@@ -152,7 +152,7 @@ async fn a_pending_order_round_trips_with_its_lines_and_tax() {
             .billing_details(AccountRef::User(user))
             .await
             .unwrap();
-        assert_eq!(buyer.country.as_deref(), Some("DE"));
+        assert_eq!(buyer.address.country_code(), Some("DE"));
         assert_eq!(buyer.email.as_deref(), Some("a@example.com"));
         assert!(matches!(
             fx.repo
@@ -182,10 +182,7 @@ async fn activation_numbers_replaces_and_freezes_the_snapshot() {
         assert_eq!(first.invoice_number(), Some("INV-2026-000001"));
         let snapshot = &first.invoice().unwrap().snapshot;
         assert_eq!(snapshot.seller.company_name, "Seller Co");
-        assert_eq!(
-            snapshot.buyer.address_line1.as_deref(),
-            Some("Old Street 1")
-        );
+        assert_eq!(snapshot.buyer.address.line1(), Some("Old Street 1"));
 
         // The buyer moves; the issued invoice keeps the old address.
         let id = user.get();
@@ -213,13 +210,7 @@ async fn activation_numbers_replaces_and_freezes_the_snapshot() {
         assert_eq!(second.invoice_number(), Some("INV-2026-000002"));
         assert_eq!(second.payment_reference(), Some("bank-42"));
         assert_eq!(
-            second
-                .invoice()
-                .unwrap()
-                .snapshot
-                .buyer
-                .address_line1
-                .as_deref(),
+            second.invoice().unwrap().snapshot.buyer.address.line1(),
             Some("New Road 2")
         );
         let first_again = fx.repo.get(first.id()).await.unwrap();
@@ -421,7 +412,7 @@ async fn lists_and_searches() {
         assert_eq!(o1.placed_by(), Some(alice));
         assert_eq!(o1.invoice().unwrap().snapshot.buyer.name, "Acme");
         assert_eq!(
-            o1.invoice().unwrap().snapshot.buyer.country.as_deref(),
+            o1.invoice().unwrap().snapshot.buyer.address.country_code(),
             Some("FR")
         );
 

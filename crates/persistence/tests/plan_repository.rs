@@ -4,8 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
 use tariff_domain::catalogue::CatalogueService;
-use tariff_domain::ports::PlanRepository;
-use tariff_domain::{PlanDraft, PlanId, PlanPatch, PlanSpec, RepoError};
+use tariff_domain::catalogue::PlanRepository;
+use tariff_domain::{ConflictKind, PlanDraft, PlanId, PlanPatch, PlanSpec, RepoError};
 use tariff_persistence::testing::TestDatabase;
 use tariff_persistence::{Database, DieselPlanRepository, PoolOptions};
 
@@ -108,6 +108,27 @@ async fn names_are_unique_case_insensitively() {
         let err = repo.create(spec("pro", "2"), None).await.unwrap_err();
         assert!(matches!(err, RepoError::Conflict(_)), "{err:?}");
         assert_eq!(repo.list(true).await.unwrap().len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn refused_writes_say_why_in_a_typed_kind() {
+    for test_db in TestDatabase::all() {
+        let repo = open(&test_db).await;
+        let pro = repo.create(spec("Pro", "1"), None).await.unwrap();
+        let taken = repo.create(spec("PRO", "2"), None).await.unwrap_err();
+        assert!(
+            matches!(taken, RepoError::Conflict(ConflictKind::NameTaken)),
+            "{:?}: {taken:?}",
+            test_db.backend()
+        );
+        let other = repo.create(spec("Other", "2"), None).await.unwrap();
+        let renamed = repo.update(other.id(), spec("pro", "2"), None).await;
+        assert!(
+            matches!(renamed, Err(RepoError::Conflict(ConflictKind::NameTaken))),
+            "{renamed:?}"
+        );
+        assert_eq!(repo.get(pro.id()).await.unwrap().name(), "Pro");
     }
 }
 

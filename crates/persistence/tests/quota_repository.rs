@@ -6,7 +6,7 @@
 
 use chrono::{NaiveDate, Utc};
 use diesel::prelude::*;
-use tariff_domain::ports::PlanRepository;
+use tariff_domain::catalogue::PlanRepository;
 use tariff_domain::quota::{
     Allowance, IdempotencyKey, LedgerAnswer, LedgerRequest, PlanSource, QuotaRepository, Refusal,
     UsageChange, UsageOutcome,

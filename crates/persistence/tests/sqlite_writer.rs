@@ -10,6 +10,7 @@ use std::time::Duration;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
+use tariff_domain::ConflictKind;
 use tariff_domain::RepoError;
 use tariff_persistence::errors::DbError;
 use tariff_persistence::testing::TestDatabase;
@@ -35,7 +36,7 @@ async fn insert(db: &Database, v: i64, fail_after_insert: bool) -> Result<i64, R
                 .bind::<BigInt, _>(v)
                 .execute(c)?;
             if fail_after_insert {
-                return Err(DbError::Repo(RepoError::Conflict(format!("refused {v}"))));
+                return Err(DbError::Repo(RepoError::Conflict(ConflictKind::AlreadyExists)));
             }
             Ok(v)
         })

@@ -14,8 +14,8 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use async_trait::async_trait;
 
-use crate::ids::AccountRef;
-use crate::ports::RepoError;
+use crate::shared::ids::AccountRef;
+use crate::shared::repo::RepoError;
 
 /// How many shards account versions are spread over. The migrations compute the same
 /// shard in SQL: `(account_id * 2 + (1 for an organisation, 0 for a user)) % 64`.
@@ -124,7 +124,7 @@ impl FreshnessSnapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::{OrgId, UserId};
+    use crate::shared::ids::{OrgId, UserId};
 
     fn user(id: i64) -> AccountRef {
         AccountRef::User(UserId::new(id).unwrap())

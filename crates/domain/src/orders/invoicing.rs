@@ -9,12 +9,14 @@ use chrono::{NaiveDate, TimeDelta};
 use super::model::{BuyerDetails, Order, SellerDetails};
 use super::ports::BillingDirectory;
 use super::service::{BillingPolicy, OrderError, OrderService};
-use crate::account::Caller;
-use crate::ids::{AccountRef, OrderId};
-use crate::invoice::{
+use crate::identity::caller::Caller;
+use crate::orders::document::{
     InvoiceDocument, InvoiceKind, InvoiceLine, InvoiceRenderer, Party, RenderError,
 };
-use crate::ports::{Clock, RepoError};
+use crate::shared::clock::Clock;
+use crate::shared::ids::AccountRef;
+use crate::shared::ids::OrderId;
+use crate::shared::repo::RepoError;
 
 /// Why an invoice could not be produced.
 #[derive(Debug, thiserror::Error)]
@@ -205,15 +207,16 @@ fn buyer_party(buyer: &BuyerDetails) -> Party {
         }
         None => buyer.name.clone(),
     };
-    lines.extend(non_blank(buyer.address_line1.as_deref()));
-    lines.extend(non_blank(buyer.address_line2.as_deref()));
-    let place = [buyer.postcode.as_deref(), buyer.city.as_deref()]
+    let address = &buyer.address;
+    lines.extend(non_blank(address.line1()));
+    lines.extend(non_blank(address.line2()));
+    let place = [address.postcode(), address.city()]
         .into_iter()
         .filter_map(non_blank)
         .collect::<Vec<_>>()
         .join(" ");
     lines.extend(non_blank(Some(&place)));
-    lines.extend(non_blank(buyer.country.as_deref()));
+    lines.extend(non_blank(address.country_code()));
     if let Some(tax_id) = non_blank(buyer.tax_id.as_deref()) {
         lines.push(format!("Tax ID: {tax_id}"));
     }
@@ -224,12 +227,13 @@ fn buyer_party(buyer: &BuyerDetails) -> Party {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::{PlanId, UserId};
-    use crate::money::TaxRate;
+    use crate::catalogue::plan::{Plan, PlanDraft, PlanSpec};
     use crate::orders::model::{
         InvoiceSnapshot, IssuedInvoice, NewOrder, OrderRecord, OrderStatus,
     };
-    use crate::plan::{Plan, PlanDraft, PlanSpec};
+    use crate::shared::address::{Country, PostalAddress};
+    use crate::shared::ids::{PlanId, UserId};
+    use crate::shared::money::TaxRate;
     use chrono::{TimeZone, Utc};
 
     fn order(active: bool) -> Order {
@@ -261,10 +265,14 @@ mod tests {
             buyer: BuyerDetails {
                 name: "Zoë Müller".into(),
                 company: Some("Acme".into()),
-                address_line1: Some("1 Market St".into()),
-                postcode: Some("62701".into()),
-                city: Some("Springfield".into()),
-                country: Some("US".into()),
+                address: PostalAddress::new(
+                    Some("1 Market St".into()),
+                    None,
+                    Some("Springfield".into()),
+                    Some("62701".into()),
+                    Some(Country::parse("US").unwrap()),
+                )
+                .unwrap(),
                 tax_id: Some("US-1".into()),
                 ..BuyerDetails::default()
             },

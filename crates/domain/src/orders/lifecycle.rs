@@ -11,9 +11,11 @@ use chrono::{DateTime, SubsecRound, Utc};
 use super::model::{next_anniversary, NewOrder, Order};
 use super::ports::{BillingDirectory, LifecycleStore};
 use super::service::BillingPolicy;
-use crate::ids::PlanId;
-use crate::plan::Plan;
-use crate::ports::{Clock, PlanRepository, RepoError};
+use crate::catalogue::plan::Plan;
+use crate::catalogue::ports::PlanRepository;
+use crate::shared::clock::Clock;
+use crate::shared::ids::PlanId;
+use crate::shared::repo::{RepoError, StoreFailure};
 
 /// What one sweep did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -33,18 +35,14 @@ pub struct SweepReport {
 /// Why a sweep stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum LifecycleError {
-    #[error("database unavailable")]
-    Unavailable(#[source] RepoError),
+    /// The store failed: unreachable, or broken.
     #[error("lifecycle sweep failure")]
-    Internal(#[source] RepoError),
+    Store(#[source] StoreFailure),
 }
 
 impl From<RepoError> for LifecycleError {
     fn from(err: RepoError) -> Self {
-        match err {
-            err @ RepoError::Unavailable(_) => LifecycleError::Unavailable(err),
-            other => LifecycleError::Internal(other),
-        }
+        LifecycleError::Store(err.into())
     }
 }
 
@@ -99,7 +97,9 @@ impl LifecycleService {
                         report.renewals_created += 1;
                     }
                 }
-                Err(err @ LifecycleError::Unavailable(_)) => return Err(err),
+                Err(LifecycleError::Store(failure)) if failure.is_unavailable() => {
+                    return Err(LifecycleError::Store(failure))
+                }
                 Err(err) => {
                     tracing::warn!(order = %order.id(), error = %error_chain(&err), "cannot create renewal order");
                     report.skipped += 1;
@@ -153,9 +153,9 @@ impl LifecycleService {
             }
         };
         let buyer = self.directory.billing_details(order.account()).await?;
-        let rate = self.policy.tax.rate_for(buyer.country.as_deref());
+        let rate = self.policy.tax.rate_for(buyer.address.country_code());
         let renewal = NewOrder::for_plan(&plan, order.account(), order.placed_by(), rate, now)
-            .map_err(|e| LifecycleError::Internal(RepoError::Internal(Box::new(e))))?;
+            .map_err(|e| LifecycleError::Store(RepoError::Internal(Box::new(e)).into()))?;
         Ok(renewal
             .renewing(order.id())
             .with_notes(Some(format!("renewal of order #{}", order.id()))))

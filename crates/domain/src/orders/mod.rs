@@ -1,6 +1,8 @@
 //! Orders: the aggregate and its state machine, tax rules, invoice numbering, the
-//! ports they need, and the use cases (ordering, administration, lifecycle).
+//! invoice document and its renderer port, the ports they need, and the use cases
+//! (ordering, administration, lifecycle, invoices).
 
+pub mod document;
 pub mod freshness;
 pub mod invoicing;
 pub mod lifecycle;
@@ -12,6 +14,9 @@ pub mod tax;
 #[cfg(test)]
 mod tests;
 
+pub use document::{
+    InvoiceDocument, InvoiceKind, InvoiceLine, InvoiceRenderer, Party, RenderError,
+};
 pub use freshness::{ChangeVersions, FreshnessSnapshot, ListStamp, OrderFreshness};
 pub use invoicing::{invoice_document, InvoiceError, InvoiceService};
 pub use lifecycle::{LifecycleError, LifecycleService, SweepReport};
@@ -28,3 +33,12 @@ pub use service::{
     ApplyPlan, BillingPolicy, CurrentPlan, OrderError, OrderList, OrderPorts, OrderService,
 };
 pub use tax::{is_eu_member, TaxRuleError, TaxRules, EU_MEMBER_STATES};
+
+#[cfg(any(test, feature = "mocks"))]
+pub use document::MockInvoiceRenderer;
+#[cfg(any(test, feature = "mocks"))]
+pub use freshness::MockChangeVersions;
+#[cfg(any(test, feature = "mocks"))]
+pub use ports::{
+    MockBillingDirectory, MockLifecycleStore, MockOrderActivation, MockOrderRepository,
+};

@@ -7,9 +7,13 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Datelike, Months, Utc};
 
-use crate::ids::{AccountRef, OrderId, PlanId, UserId};
-use crate::money::{Currency, Money, MoneyError, TaxRate};
-use crate::plan::Plan;
+use crate::audit::snapshot::AuditState;
+use crate::catalogue::plan::Plan;
+use crate::shared::address::PostalAddress;
+use crate::shared::ids::AccountRef;
+use crate::shared::ids::{OrderId, PlanId, UserId};
+use crate::shared::money::{Currency, Money, MoneyError, TaxRate};
+use serde_json::{json, Value};
 
 /// Where an order stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -257,12 +261,7 @@ pub struct BuyerDetails {
     pub name: String,
     pub email: Option<String>,
     pub company: Option<String>,
-    pub address_line1: Option<String>,
-    pub address_line2: Option<String>,
-    pub city: Option<String>,
-    pub postcode: Option<String>,
-    /// ISO 3166-1 alpha-2, as entered.
-    pub country: Option<String>,
+    pub address: PostalAddress,
     pub tax_id: Option<String>,
 }
 
@@ -535,10 +534,33 @@ pub fn next_anniversary(anchor: DateTime<Utc>, after: DateTime<Utc>) -> DateTime
     }
 }
 
+impl AuditState for Order {
+    fn audit_state(&self) -> Value {
+        let charges = self.charges();
+        json!({
+            "id": self.id().get(),
+            "status": self.status().as_str(),
+            "planId": self.plan_id().get(),
+            "account": {"kind": self.account().kind(), "id": self.account().raw_id()},
+            "description": self.description(),
+            "subtotal": charges.subtotal().to_fixed_string(),
+            "taxRate": charges.tax_rate().to_percent_text(),
+            "taxAmount": charges.tax().to_fixed_string(),
+            "amount": charges.total().to_fixed_string(),
+            "currency": charges.currency().code(),
+            "invoiceNumber": self.invoice_number(),
+            "notes": self.notes(),
+            "paymentReference": self.payment_reference(),
+            "expiresAt": self.expires_at().map(|at| at.to_rfc3339()),
+            "cancelledAt": self.cancelled_at().map(|at| at.to_rfc3339()),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{PlanDraft, PlanSpec};
+    use crate::catalogue::plan::{PlanDraft, PlanSpec};
     use chrono::TimeZone;
 
     fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
@@ -664,7 +686,7 @@ mod tests {
 
     mod properties {
         use super::*;
-        use crate::money::Currency;
+        use crate::shared::money::Currency;
         use proptest::prelude::*;
 
         fn lines() -> impl Strategy<Value = Vec<(u32, i64)>> {

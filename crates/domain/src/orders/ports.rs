@@ -1,15 +1,16 @@
 //! What the order use cases need from storage, split by purpose. One adapter may
 //! implement all of them. Each method states its error contract in `RepoError` terms.
 
-use crate::audit::AuditEntry;
+use crate::audit::entry::AuditEntry;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::model::{BuyerDetails, NewOrder, Order, OrderStatus, SellerDetails};
 use super::numbering::InvoiceNumberFormat;
-use crate::ids::{AccountRef, OrderId, OrgId, UserId};
-use crate::pagination::{Page, PageRequest};
-use crate::ports::RepoError;
+use crate::shared::ids::AccountRef;
+use crate::shared::ids::{OrderId, OrgId, UserId};
+use crate::shared::pagination::{Page, PageRequest};
+use crate::shared::repo::RepoError;
 
 /// Filters of the administrators' order list; `None` matches everything.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -26,7 +27,8 @@ pub struct OrderFilter {
 #[async_trait]
 pub trait OrderRepository: Send + Sync {
     /// Stores a new pending order with its lines.
-    /// Errors: `Conflict` (the account or plan does not exist), `Unavailable`, `Internal`.
+    /// Errors: `Conflict(MissingReference)` (the account or plan does not exist),
+    /// `Unavailable`, `Internal`.
     async fn insert_pending(&self, order: NewOrder) -> Result<Order, RepoError>;
 
     /// One order. Errors: `NotFound`, `Unavailable`, `Internal`.
@@ -48,8 +50,8 @@ pub trait OrderRepository: Send + Sync {
 
     /// Moves an order from `from` to `to` only if it is still `from` (one conditional
     /// update); `cancelled_at` is set to `at` when `to` is cancelled. Returns the order
-    /// as stored afterwards. Errors: `NotFound`, `Conflict` (no longer `from`: someone
-    /// else changed it first), `Unavailable`, `Internal`.
+    /// as stored afterwards. Errors: `NotFound`, `Conflict(ChangedMeanwhile)` (no longer
+    /// `from`: someone else changed it first), `Unavailable`, `Internal`.
     async fn transition(
         &self,
         id: OrderId,
@@ -82,8 +84,9 @@ pub trait OrderActivation: Send + Sync {
     /// active order, noting "replaced by order #N"; gives the order the next invoice
     /// number of the activation's calendar year; freezes the invoice snapshot (the
     /// seller given, the buyer's billing details as stored now).
-    /// Errors: `Conflict` (a concurrent activation for the same account committed
-    /// first, or the account or plan does not exist), `Unavailable`, `Internal`.
+    /// Errors: `Conflict(RaceLost)` (a concurrent activation for the same account
+    /// committed first), `Conflict(MissingReference)` (the account or plan does not
+    /// exist), `Unavailable`, `Internal`.
     async fn create_active(
         &self,
         order: NewOrder,
@@ -93,8 +96,9 @@ pub trait OrderActivation: Send + Sync {
 
     /// The same for a stored pending order: activation, replacement of the previous
     /// active order, number and snapshot in one transaction.
-    /// Errors: `NotFound`, `Conflict` (the order is no longer pending, or a concurrent
-    /// activation for the account committed first), `Unavailable`, `Internal`.
+    /// Errors: `NotFound`, `Conflict(ChangedMeanwhile)` (the order is no longer
+    /// pending), `Conflict(RaceLost)` (a concurrent activation for the account committed
+    /// first), `Unavailable`, `Internal`.
     async fn activate_pending(
         &self,
         id: OrderId,

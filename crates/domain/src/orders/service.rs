@@ -12,13 +12,17 @@ use super::model::{
 use super::numbering::InvoiceNumberFormat;
 use super::ports::{Activation, BillingDirectory, OrderActivation, OrderFilter, OrderRepository};
 use super::tax::TaxRules;
-use crate::account::Caller;
-use crate::audit::{Actor, AuditAction, AuditEntry, TargetKind};
-use crate::ids::{AccountRef, OrderId, OrgId, PlanId, UserId};
-use crate::limits::Limits;
-use crate::pagination::{Page, PageRequest};
-use crate::plan::Plan;
-use crate::ports::{Clock, MembershipRepository, PlanRepository, RepoError};
+use crate::audit::entry::{Actor, AuditAction, AuditEntry, TargetKind};
+use crate::catalogue::limits::Limits;
+use crate::catalogue::plan::Plan;
+use crate::catalogue::ports::PlanRepository;
+use crate::identity::caller::Caller;
+use crate::identity::ports::MembershipRepository;
+use crate::shared::clock::Clock;
+use crate::shared::ids::AccountRef;
+use crate::shared::ids::{OrderId, OrgId, PlanId, UserId};
+use crate::shared::pagination::{Page, PageRequest};
+use crate::shared::repo::{ConflictKind, RepoError, StoreFailure};
 
 /// Longest internal note an administrator may attach.
 pub const MAX_NOTES_CHARS: usize = 2_000;
@@ -74,17 +78,29 @@ pub enum OrderError {
     #[error(transparent)]
     IllegalTransition(#[from] IllegalTransition),
     /// A concurrent change won; trying again may succeed.
-    #[error("{0}")]
-    Conflict(String),
+    #[error("{}", order_conflict(*.0))]
+    Conflict(ConflictKind),
     #[error("{field}: {message}")]
     Invalid {
         field: &'static str,
         message: String,
     },
-    #[error("database unavailable")]
-    Unavailable(#[source] RepoError),
+    /// The store failed: unreachable, or broken.
     #[error("order failure")]
-    Internal(#[source] RepoError),
+    Store(#[from] StoreFailure),
+}
+
+/// A refused order write, in the orders' words.
+fn order_conflict(kind: ConflictKind) -> String {
+    match kind {
+        ConflictKind::RaceLost => {
+            "another change to this account's plan happened at the same time; try again".to_owned()
+        }
+        ConflictKind::ChangedMeanwhile => {
+            "the order changed at the same time; reload it and try again".to_owned()
+        }
+        other => other.to_string(),
+    }
 }
 
 impl OrderError {
@@ -99,21 +115,17 @@ impl OrderError {
     /// A repository error where no `NotFound` was expected: a vanished row is a fault.
     fn repo(err: RepoError) -> OrderError {
         match err {
-            RepoError::Conflict(what) => OrderError::Conflict(what),
-            err @ RepoError::Unavailable(_) => OrderError::Unavailable(err),
-            err => OrderError::Internal(err),
+            RepoError::Conflict(kind) => OrderError::Conflict(kind),
+            err => OrderError::Store(err.into()),
         }
     }
 }
 
 impl From<InvalidOrder> for OrderError {
     fn from(err: InvalidOrder) -> Self {
-        OrderError::Internal(RepoError::Internal(Box::new(err)))
+        OrderError::Store(RepoError::Internal(Box::new(err)).into())
     }
 }
-
-const RACE_MESSAGE: &str =
-    "another change to this account's plan happened at the same time; try again";
 
 /// The plan an account runs on now: its active order's plan, else the default plan.
 #[derive(Clone, Debug, PartialEq)]
@@ -211,7 +223,7 @@ impl OrderService {
         }
         let buyer = self.buyer(account).await?;
         let now = self.now();
-        let rate = self.policy.tax.rate_for(buyer.country.as_deref());
+        let rate = self.policy.tax.rate_for(buyer.address.country_code());
         let order = NewOrder::for_plan(&plan, account, Some(caller.user_id()), rate, now)?;
         if order.is_free() {
             let activation = self.activation_terms(now, one_month_after(now), None);
@@ -283,9 +295,7 @@ impl OrderService {
             .await;
         self.freshness.touched(order.account());
         changed.map_err(|e| match e {
-            RepoError::Conflict(_) => OrderError::Conflict(
-                "the order changed at the same time; reload it and try again".into(),
-            ),
+            RepoError::Conflict(_) => OrderError::Conflict(ConflictKind::ChangedMeanwhile),
             other => OrderError::from_repo(other, || OrderError::OrderNotFound(order.id())),
         })
     }
@@ -311,7 +321,7 @@ impl OrderService {
             Some(at) => at.trunc_subsecs(0),
         };
         let notes = checked_text("notes", input.notes, MAX_NOTES_CHARS)?;
-        let rate = self.policy.tax.rate_for(buyer.country.as_deref());
+        let rate = self.policy.tax.rate_for(buyer.address.country_code());
         let order =
             NewOrder::for_plan(&plan, account, Some(input.user), rate, now)?.with_notes(notes);
         let activation = self.activation_terms(now, expires_at, None);
@@ -350,7 +360,7 @@ impl OrderService {
                 Err(other) => return Err(other),
             }
         }
-        Err(OrderError::Conflict(RACE_MESSAGE.into()))
+        Err(OrderError::Conflict(ConflictKind::RaceLost))
     }
 
     /// Administrators: the user's effective plan, its order and limits.
@@ -445,7 +455,7 @@ impl OrderService {
                     let current = self.load(id).await?;
                     current.check_transition(OrderStatus::Active)?;
                     if round == 1 {
-                        return Err(OrderError::Conflict(RACE_MESSAGE.into()));
+                        return Err(OrderError::Conflict(ConflictKind::RaceLost));
                     }
                 }
                 Err(other) => {
@@ -455,7 +465,7 @@ impl OrderService {
                 }
             }
         }
-        Err(OrderError::Conflict(RACE_MESSAGE.into()))
+        Err(OrderError::Conflict(ConflictKind::RaceLost))
     }
 
     /// Administrators: every order matching `filter`, newest first, one page.
@@ -577,7 +587,7 @@ impl OrderService {
                 Err(other) => return Err(OrderError::repo(other)),
             }
         }
-        Err(OrderError::Conflict(RACE_MESSAGE.into()))
+        Err(OrderError::Conflict(ConflictKind::RaceLost))
     }
 }
 

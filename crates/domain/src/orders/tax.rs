@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use crate::money::TaxRate;
+use crate::shared::money::TaxRate;
 
 /// The EU member states (ISO 3166-1 alpha-2). Greece also answers to `EL`, the code EU
 /// VAT numbers use.

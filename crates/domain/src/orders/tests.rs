@@ -5,12 +5,17 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 
 use super::*;
-use crate::account::{Caller, OrgRole, Role};
-use crate::clock::ManualClock;
-use crate::ids::{AccountRef, OrderId, OrgId, PlanId, UserId};
-use crate::money::TaxRate;
-use crate::plan::{Plan, PlanDraft, PlanSpec};
-use crate::ports::{MockMembershipRepository, MockPlanRepository, RepoError};
+use crate::catalogue::plan::{Plan, PlanDraft, PlanSpec};
+use crate::catalogue::ports::MockPlanRepository;
+use crate::identity::caller::{Caller, OrgRole, Role};
+use crate::identity::ports::MockMembershipRepository;
+use crate::shared::address::{Country, PostalAddress};
+use crate::shared::clock::ManualClock;
+use crate::shared::ids::AccountRef;
+use crate::shared::ids::{OrderId, OrgId, PlanId, UserId};
+use crate::shared::money::TaxRate;
+use crate::shared::repo::ConflictKind;
+use crate::shared::repo::RepoError;
 use ports::{MockBillingDirectory, MockLifecycleStore, MockOrderActivation, MockOrderRepository};
 
 fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
@@ -131,7 +136,8 @@ impl Fixture {
         self.directory.expect_billing_details().returning(move |_| {
             Ok(BuyerDetails {
                 name: "Buyer".into(),
-                country: Some(country.into()),
+                address: PostalAddress::new(None, None, None, None, Country::parse(country).ok())
+                    .unwrap(),
                 ..BuyerDetails::default()
             })
         });
@@ -399,11 +405,7 @@ async fn apply_plan_retries_a_lost_race_once_then_reports_a_conflict() {
     fx.activation
         .expect_create_active()
         .times(2)
-        .returning(|_, _, _| {
-            Err(RepoError::Conflict(
-                "unique:orders_one_active_per_account".into(),
-            ))
-        });
+        .returning(|_, _, _| Err(RepoError::Conflict(ConflictKind::RaceLost)));
     let err = fx
         .service()
         .apply_plan(admin(), apply(55))
@@ -420,7 +422,7 @@ async fn apply_plan_retries_a_lost_race_once_then_reports_a_conflict() {
         .times(2)
         .returning(move |new, terms, _| {
             if std::mem::take(&mut first) {
-                Err(RepoError::Conflict("unique".into()))
+                Err(RepoError::Conflict(ConflictKind::RaceLost))
             } else {
                 Ok(stored(&new, 8, OrderStatus::Active, Some(&terms)))
             }

@@ -3,9 +3,9 @@
 //! id: the domain types they are built from do not hold them.
 
 use serde::{Deserialize, Serialize};
-use tariff_domain::account::OrgRole;
+use tariff_domain::identity::OrgRole;
+use tariff_domain::identity::{ApiToken, CreatedToken};
 use tariff_domain::organisations::{Member, OrganisationView};
-use tariff_domain::tokens::{ApiToken, CreatedToken};
 use tariff_domain::{BillingDetails, BillingDraft, BillingPatch, User};
 use utoipa::ToSchema;
 
@@ -46,11 +46,11 @@ fn billing_fields(billing: &BillingDetails) -> BillingFields {
     let own = |v: Option<&str>| v.map(str::to_owned);
     BillingFields {
         company: own(billing.company()),
-        address_line1: own(billing.address_line1()),
-        address_line2: own(billing.address_line2()),
-        city: own(billing.city()),
-        postcode: own(billing.postcode()),
-        country: billing.country().map(|c| c.code().to_owned()),
+        address_line1: own(billing.address().line1()),
+        address_line2: own(billing.address().line2()),
+        city: own(billing.address().city()),
+        postcode: own(billing.address().postcode()),
+        country: own(billing.address().country_code()),
         tax_id: own(billing.tax_id()),
     }
 }
@@ -311,8 +311,8 @@ pub struct UpdateUserRequest {
 }
 
 impl UpdateUserRequest {
-    pub fn into_patch(self) -> tariff_domain::accounts::UserPatch {
-        tariff_domain::accounts::UserPatch {
+    pub fn into_patch(self) -> tariff_domain::identity::UserPatch {
+        tariff_domain::identity::UserPatch {
             email: self.email,
             name: self.name,
             role: self.role,
@@ -342,7 +342,7 @@ pub struct UserSearch {
 mod tests {
     use super::*;
     use chrono::Utc;
-    use tariff_domain::account::Role;
+    use tariff_domain::identity::Role;
     use tariff_domain::{UserId, UserSpec};
 
     #[test]

@@ -1,7 +1,7 @@
 //! Admin: user accounts.
 
 use actix_web::{web, HttpResponse};
-use tariff_domain::accounts::NewUser;
+use tariff_domain::identity::NewUser;
 use tariff_domain::UserId;
 
 use crate::auth::Admin;

@@ -5,7 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
 use actix_web::http::header::{self, CacheControl, CacheDirective};
 use actix_web::{web, HttpRequest, HttpResponse};
-use tariff_domain::authentication::LoginAttempt;
+use tariff_domain::identity::LoginAttempt;
 use tariff_domain::Credential;
 
 use crate::auth::{credential_of, Authenticated, SESSION_COOKIE};

@@ -2,7 +2,7 @@
 //! exist (404); members without the role for a change get 403.
 
 use actix_web::{web, HttpResponse};
-use tariff_domain::account::OrgRole;
+use tariff_domain::identity::OrgRole;
 use tariff_domain::{OrgId, UserId};
 
 use crate::auth::Authenticated;

@@ -2,9 +2,9 @@
 #![allow(dead_code)]
 
 use chrono::NaiveDate;
-use tariff_domain::ids::OrderId;
-use tariff_domain::invoice::{InvoiceDocument, InvoiceKind, InvoiceLine, Party};
-use tariff_domain::money::{Currency, Money, TaxRate};
+use tariff_domain::orders::{InvoiceDocument, InvoiceKind, InvoiceLine, Party};
+use tariff_domain::shared::OrderId;
+use tariff_domain::shared::{Currency, Money, TaxRate};
 
 pub fn usd(minor: i64) -> Money {
     Money::from_minor(minor, Currency::USD)

@@ -6,8 +6,8 @@
 use async_trait::async_trait;
 use chrono::NaiveDate;
 
-use crate::ids::OrderId;
-use crate::money::{Money, TaxRate};
+use crate::shared::ids::OrderId;
+use crate::shared::money::{Money, TaxRate};
 
 /// Which document is printed: a numbered invoice, or a proforma (no number yet, e.g.
 /// for an order that is still pending payment).

@@ -11,7 +11,7 @@ use std::sync::LazyLock;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 
-use crate::user::AccountValidationError;
+use crate::shared::text::AccountValidationError;
 
 /// Memory cost in KiB.
 pub const ARGON2_M_COST_KIB: u32 = 19 * 1024;

@@ -6,7 +6,7 @@ use std::str::FromStr;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
-use crate::ids::UserId;
+use crate::shared::ids::UserId;
 
 /// A user's global role.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -9,11 +9,13 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::account::{generate_secret, hash_secret};
-use crate::password::{verify_against_dummy, verify_password, PasswordHash};
-use crate::ports::{Clock, RepoError, SessionRepository, UserRepository};
-use crate::rate_limit::{RetryAfter, SlidingWindowLimiter};
-use crate::user::{Email, User};
+use crate::identity::caller::{generate_secret, hash_secret};
+use crate::identity::password::{verify_against_dummy, verify_password, PasswordHash};
+use crate::identity::ports::{SessionRepository, UserRepository};
+use crate::identity::rate_limit::{RetryAfter, SlidingWindowLimiter};
+use crate::identity::user::{Email, User};
+use crate::shared::clock::Clock;
+use crate::shared::repo::{RepoError, StoreFailure};
 
 /// Errors of logging in and out.
 #[derive(Debug, thiserror::Error)]
@@ -23,18 +25,17 @@ pub enum AuthError {
     InvalidCredentials,
     #[error("too many login attempts; retry in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
-    #[error("database unavailable")]
-    Unavailable(#[source] RepoError),
+    /// The store failed: unreachable, or broken.
     #[error("authentication failure")]
-    Internal(#[source] crate::ports::BoxError),
+    Store(#[source] StoreFailure),
+    /// Verifying a password failed to run.
+    #[error("password verification failed")]
+    Hashing(#[source] crate::shared::repo::BoxError),
 }
 
 impl From<RepoError> for AuthError {
     fn from(err: RepoError) -> Self {
-        match err {
-            err @ RepoError::Unavailable(_) => AuthError::Unavailable(err),
-            err => AuthError::Internal(Box::new(err)),
-        }
+        AuthError::Store(err.into())
     }
 }
 
@@ -86,7 +87,7 @@ impl AuthService {
         session_ttl: TimeDelta,
         limiter: Arc<SlidingWindowLimiter>,
     ) -> Self {
-        crate::password::warm_up();
+        crate::identity::password::warm_up();
         Self {
             users,
             sessions,
@@ -164,17 +165,19 @@ async fn verify_off_thread(
         None => verify_against_dummy(&password),
     })
     .await
-    .map_err(|e| AuthError::Internal(Box::new(e)))
+    .map_err(|e| AuthError::Hashing(Box::new(e)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::account::Role;
-    use crate::ids::UserId;
-    use crate::password::{hash_password, Password};
-    use crate::ports::{MockClock, MockSessionRepository, MockUserRepository};
-    use crate::user::{BillingDraft, UserSpec};
+    use crate::identity::caller::Role;
+    use crate::identity::password::{hash_password, Password};
+    use crate::identity::ports::{MockSessionRepository, MockUserRepository};
+    use crate::identity::user::UserSpec;
+    use crate::shared::billing::BillingDraft;
+    use crate::shared::clock::MockClock;
+    use crate::shared::ids::UserId;
     use std::sync::Mutex;
 
     fn ada() -> User {
@@ -373,7 +376,7 @@ mod tests {
         );
         assert!(matches!(
             auth.login(attempt("ada@example.com", "x")).await,
-            Err(AuthError::Unavailable(_))
+            Err(AuthError::Store(failure)) if failure.is_unavailable()
         ));
     }
 }

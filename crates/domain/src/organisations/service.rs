@@ -1,99 +1,19 @@
-//! Organisations and their memberships.
-//!
-//! Who may do what:
-//! - anyone signed in creates an organisation and becomes its owner;
-//! - members, admins and owners see it; to anyone else it does not exist (404);
-//! - admins and owners add members and change roles; only an owner may make someone an
-//!   owner or change or remove an owner; any member may leave;
-//! - a platform admin (`role: admin`) acts as an owner of every organisation;
-//! - an organisation always keeps at least one owner: the storage refuses, inside the
-//!   transaction that would break it, to remove or demote the last one.
+//! The organisation use cases: creating organisations and managing their members,
+//! under the rules in the folder's documentation.
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
-
-use crate::account::{Caller, OrgRole};
-use crate::ids::{AccountRef, OrgId, UserId};
-use crate::orders::OrderFreshness;
-use crate::ports::{
-    Clock, MembershipRepository, OrganisationRepository, RepoError, UserRepository,
-};
-use crate::user::{required_name, AccountValidationError, BillingDetails, BillingDraft, Email};
-
-const MAX_ORG_NAME_CHARS: usize = 100;
-
-/// A validated organisation without its identity.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OrganisationSpec {
-    name: String,
-    billing: BillingDetails,
-}
-
-impl OrganisationSpec {
-    pub fn new(name: &str, billing: BillingDraft) -> Result<Self, AccountValidationError> {
-        Ok(OrganisationSpec {
-            name: required_name("name", name, MAX_ORG_NAME_CHARS)?,
-            billing: BillingDetails::new(billing)?,
-        })
-    }
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-    pub fn billing(&self) -> &BillingDetails {
-        &self.billing
-    }
-}
-
-/// A stored organisation.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Organisation {
-    id: OrgId,
-    spec: OrganisationSpec,
-    created_at: DateTime<Utc>,
-}
-
-impl Organisation {
-    pub fn new(id: OrgId, spec: OrganisationSpec, created_at: DateTime<Utc>) -> Self {
-        Organisation {
-            id,
-            spec,
-            created_at,
-        }
-    }
-    pub fn id(&self) -> OrgId {
-        self.id
-    }
-    pub fn created_at(&self) -> DateTime<Utc> {
-        self.created_at
-    }
-}
-
-impl std::ops::Deref for Organisation {
-    type Target = OrganisationSpec;
-    fn deref(&self) -> &OrganisationSpec {
-        &self.spec
-    }
-}
-
-/// A member as the organisation's members see them.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Member {
-    pub user_id: UserId,
-    pub email: Email,
-    pub name: String,
-    pub role: OrgRole,
-    pub joined_at: DateTime<Utc>,
-}
-
-/// An organisation with its members, and the caller's own role in it.
-#[derive(Clone, Debug)]
-pub struct OrganisationView {
-    pub organisation: Organisation,
-    pub members: Vec<Member>,
-    /// `None` for a platform admin who is not a member.
-    pub caller_role: Option<OrgRole>,
-}
+use crate::identity::caller::{Caller, OrgRole};
+use crate::identity::ports::{MembershipRepository, UserRepository};
+use crate::orders::freshness::OrderFreshness;
+use crate::organisations::model::{Member, OrganisationSpec, OrganisationView};
+use crate::organisations::ports::OrganisationRepository;
+use crate::shared::billing::BillingDraft;
+use crate::shared::clock::Clock;
+use crate::shared::ids::AccountRef;
+use crate::shared::ids::{OrgId, UserId};
+use crate::shared::repo::{ConflictKind, RepoError, StoreFailure};
+use crate::shared::text::AccountValidationError;
 
 /// Errors of the organisation use cases.
 #[derive(Debug, thiserror::Error)]
@@ -110,27 +30,34 @@ pub enum OrgError {
     Forbidden(&'static str),
     #[error(transparent)]
     Invalid(#[from] AccountValidationError),
-    #[error("{0}")]
-    Conflict(String),
-    #[error("database unavailable")]
-    Unavailable(#[source] RepoError),
+    /// The store refused the change (worded by [`membership_conflict`]).
+    #[error("{}", membership_conflict(*.0))]
+    Conflict(ConflictKind),
+    /// The store failed: unreachable, or broken.
     #[error("organisation failure")]
-    Internal(#[source] RepoError),
+    Store(#[from] StoreFailure),
+}
+
+/// A refused membership change, in the organisations' words.
+fn membership_conflict(kind: ConflictKind) -> String {
+    match kind {
+        ConflictKind::ChangedMeanwhile => {
+            "the membership changed while this request was processed; reload and try again"
+                .to_owned()
+        }
+        other => other.to_string(),
+    }
 }
 
 impl OrgError {
     fn from_repo(err: RepoError, on_not_found: OrgError) -> OrgError {
         match err {
             RepoError::NotFound => on_not_found,
-            RepoError::Conflict(what) => OrgError::Conflict(what),
-            err @ RepoError::Unavailable(_) => OrgError::Unavailable(err),
-            err => OrgError::Internal(err),
+            RepoError::Conflict(kind) => OrgError::Conflict(kind),
+            err => OrgError::Store(err.into()),
         }
     }
 }
-
-/// The conflict text storage uses when a change would leave no owner.
-pub const LAST_OWNER_CONFLICT: &str = "an organisation must keep at least one owner";
 
 /// Creates organisations and manages their members.
 #[derive(Clone)]
@@ -313,11 +240,14 @@ impl OrganisationService {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::account::Role;
-    use crate::ports::{
-        MockMembershipRepository, MockOrganisationRepository, MockUserRepository, SystemClock,
-    };
-    use crate::user::{User, UserSpec};
+    use crate::identity::caller::Role;
+    use crate::identity::ports::{MockMembershipRepository, MockUserRepository};
+    use crate::identity::user::Email;
+    use crate::identity::user::{User, UserSpec};
+    use crate::organisations::model::Organisation;
+    use crate::organisations::ports::MockOrganisationRepository;
+    use crate::shared::clock::SystemClock;
+    use chrono::Utc;
     use std::collections::HashMap;
 
     const ORG: i64 = 10;
@@ -510,16 +440,16 @@ mod tests {
         let mut orgs = MockOrganisationRepository::new();
         orgs.expect_remove_member()
             .withf(|_, user, expected| user.get() == 1 && *expected == OrgRole::Owner)
-            .returning(|_, _, _| Err(RepoError::Conflict(LAST_OWNER_CONFLICT.into())));
+            .returning(|_, _, _| Err(RepoError::Conflict(ConflictKind::LastOwner)));
         orgs.expect_set_member_role()
             .withf(|_, _, role, expected, _| {
                 *role == OrgRole::Admin && *expected == Some(OrgRole::Owner)
             })
-            .returning(|_, _, _, _, _| Err(RepoError::Conflict(LAST_OWNER_CONFLICT.into())));
+            .returning(|_, _, _, _, _| Err(RepoError::Conflict(ConflictKind::LastOwner)));
         let service = service_with(orgs);
         assert!(matches!(
             service.remove_member(caller(1), org(), uid(1)).await,
-            Err(OrgError::Conflict(c)) if c == LAST_OWNER_CONFLICT
+            Err(OrgError::Conflict(ConflictKind::LastOwner))
         ));
         assert!(matches!(
             service

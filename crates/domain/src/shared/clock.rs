@@ -1,11 +1,9 @@
-//! A clock that only moves when told to, for tests of time-dependent behaviour (the
-//! real one is [`SystemClock`](crate::ports::SystemClock)).
+//! The time source: the [`Clock`] port, the real [`SystemClock`], and a
+//! [`ManualClock`] that only moves when told to, for tests of time-dependent behaviour.
 
 use std::sync::Mutex;
 
 use chrono::{DateTime, TimeDelta, Utc};
-
-use crate::ports::Clock;
 
 /// A settable clock. Safe to share between threads.
 #[derive(Debug)]
@@ -42,5 +40,21 @@ impl Clock for ManualClock {
             .now
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// The time source. Production uses the system clock; tests move a fake one.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The real clock.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
     }
 }

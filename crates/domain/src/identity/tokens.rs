@@ -3,56 +3,19 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
-
-use crate::account::{generate_secret, hash_secret};
-use crate::ids::{TokenId, UserId};
-use crate::ports::{Clock, RepoError, TokenRepository};
-use crate::user::{required_name, AccountValidationError};
+use crate::identity::api_token::ApiToken;
+use crate::identity::caller::{generate_secret, hash_secret};
+use crate::identity::ports::TokenRepository;
+use crate::shared::clock::Clock;
+use crate::shared::ids::{TokenId, UserId};
+use crate::shared::repo::{RepoError, StoreFailure};
+use crate::shared::text::{required_name, AccountValidationError};
 
 /// The prefix of every API token, so leaked ones are easy to recognise and scan for.
 pub const TOKEN_PREFIX: &str = "tff_";
 /// The name a token gets when none is given.
 pub const DEFAULT_TOKEN_NAME: &str = "API token";
 const MAX_TOKEN_NAME_CHARS: usize = 100;
-
-/// A token as its owner sees it: never the secret, never its hash.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ApiToken {
-    id: TokenId,
-    name: String,
-    created_at: DateTime<Utc>,
-    last_used_at: Option<DateTime<Utc>>,
-}
-
-impl ApiToken {
-    pub fn new(
-        id: TokenId,
-        name: String,
-        created_at: DateTime<Utc>,
-        last_used_at: Option<DateTime<Utc>>,
-    ) -> ApiToken {
-        ApiToken {
-            id,
-            name,
-            created_at,
-            last_used_at,
-        }
-    }
-    pub fn id(&self) -> TokenId {
-        self.id
-    }
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-    pub fn created_at(&self) -> DateTime<Utc> {
-        self.created_at
-    }
-    /// Recorded at most once a minute.
-    pub fn last_used_at(&self) -> Option<DateTime<Utc>> {
-        self.last_used_at
-    }
-}
 
 /// A freshly created token with its secret, which is never available again.
 #[derive(Clone)]
@@ -78,18 +41,16 @@ pub enum TokenError {
     UnknownUser(UserId),
     #[error(transparent)]
     Invalid(#[from] AccountValidationError),
-    #[error("database unavailable")]
-    Unavailable(#[source] RepoError),
+    /// The store failed: unreachable, or broken.
     #[error("token failure")]
-    Internal(#[source] RepoError),
+    Store(#[from] StoreFailure),
 }
 
 impl TokenError {
     fn from_repo(err: RepoError, on_not_found: TokenError) -> TokenError {
         match err {
             RepoError::NotFound => on_not_found,
-            err @ RepoError::Unavailable(_) => TokenError::Unavailable(err),
-            err => TokenError::Internal(err),
+            err => TokenError::Store(err.into()),
         }
     }
 }
@@ -150,7 +111,8 @@ impl TokenService {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ports::{MockTokenRepository, SystemClock};
+    use crate::identity::ports::MockTokenRepository;
+    use crate::shared::clock::SystemClock;
 
     fn service(repo: MockTokenRepository) -> TokenService {
         TokenService::new(Arc::new(repo), Arc::new(SystemClock))

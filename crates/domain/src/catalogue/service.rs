@@ -4,11 +4,12 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use crate::audit::{Actor, AuditAction, AuditEntry, TargetKind};
-use crate::ids::PlanId;
-use crate::pagination::{Page, PageRequest};
-use crate::plan::{Plan, PlanDraft, PlanPatch, PlanSpec, PlanValidationError};
-use crate::ports::{ImportOutcome, PlanRepository, RepoError};
+use crate::audit::entry::{Actor, AuditAction, AuditEntry, TargetKind};
+use crate::catalogue::plan::{Plan, PlanDraft, PlanPatch, PlanSpec, PlanValidationError};
+use crate::catalogue::ports::{ImportOutcome, PlanRepository};
+use crate::shared::ids::PlanId;
+use crate::shared::pagination::{Page, PageRequest};
+use crate::shared::repo::{ConflictKind, RepoError, StoreFailure};
 
 /// Errors of the catalogue use cases.
 #[derive(Debug, thiserror::Error)]
@@ -17,12 +18,24 @@ pub enum CatalogueError {
     NotFound(PlanId),
     #[error(transparent)]
     Invalid(#[from] PlanValidationError),
-    #[error("{0}")]
-    Conflict(String),
-    #[error("database unavailable")]
-    Unavailable(#[source] RepoError),
+    /// The store refused the write (worded for plans by [`plan_conflict`]).
+    #[error("{}", plan_conflict(*.0))]
+    Conflict(ConflictKind),
+    /// The store failed: unreachable, or broken.
     #[error("catalogue failure")]
-    Internal(#[source] RepoError),
+    Store(#[from] StoreFailure),
+}
+
+/// A refused catalogue write, in the catalogue's words.
+fn plan_conflict(kind: ConflictKind) -> String {
+    match kind {
+        ConflictKind::NameTaken => "a plan with that name already exists".to_owned(),
+        ConflictKind::RaceLost => "another plan became the default at the same time".to_owned(),
+        ConflictKind::StillReferenced { count } => {
+            format!("{count} order(s) reference this plan; hide it instead")
+        }
+        other => other.to_string(),
+    }
 }
 
 /// An import file's plan failed validation; names the plan by position and name.
@@ -48,9 +61,8 @@ impl CatalogueError {
     fn from_repo(err: RepoError, id: Option<PlanId>) -> CatalogueError {
         match (err, id) {
             (RepoError::NotFound, Some(id)) => CatalogueError::NotFound(id),
-            (RepoError::Conflict(what), _) => CatalogueError::Conflict(what),
-            (err @ RepoError::Unavailable(_), _) => CatalogueError::Unavailable(err),
-            (err, _) => CatalogueError::Internal(err),
+            (RepoError::Conflict(kind), _) => CatalogueError::Conflict(kind),
+            (err, _) => CatalogueError::Store(err.into()),
         }
     }
 }
@@ -262,7 +274,7 @@ impl CatalogueService {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ports::MockPlanRepository;
+    use crate::catalogue::ports::MockPlanRepository;
     use chrono::Utc;
 
     fn plan(id: i64, name: &str, price: &str, hidden: bool) -> Plan {
@@ -314,7 +326,7 @@ mod tests {
         assert_eq!((page.items.len(), page.total), (1, 8));
         assert!(matches!(
             service.page_by_id(true, request).await,
-            Err(CatalogueError::Unavailable(_))
+            Err(CatalogueError::Store(failure)) if failure.is_unavailable()
         ));
     }
 
@@ -431,7 +443,7 @@ mod tests {
         let service = CatalogueService::new(Arc::new(repo));
         assert!(matches!(
             service.list_public().await,
-            Err(CatalogueError::Unavailable(_))
+            Err(CatalogueError::Store(failure)) if failure.is_unavailable()
         ));
     }
 }

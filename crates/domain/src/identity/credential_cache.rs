@@ -15,8 +15,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::account::{hash_secret, Caller, Credential};
-use crate::ports::{CallerResolver, RepoError};
+use crate::identity::caller::{hash_secret, Caller, Credential};
+use crate::identity::ports::CallerResolver;
+use crate::shared::repo::RepoError;
 
 /// Past this many entries the cache starts over (a flood of bad tokens cannot grow it).
 const MAX_ENTRIES: usize = 10_000;
@@ -123,9 +124,9 @@ impl CallerResolver for CachedCallerResolver {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::account::Role;
-    use crate::ports::MockCallerResolver;
-    use crate::UserId;
+    use crate::identity::caller::Role;
+    use crate::identity::ports::MockCallerResolver;
+    use crate::shared::ids::UserId;
 
     fn at(seconds: i64) -> DateTime<Utc> {
         DateTime::from_timestamp(1_800_000_000 + seconds, 0).unwrap()

@@ -2,13 +2,17 @@
 
 use std::sync::Arc;
 
-use crate::account::Role;
-use crate::audit::{Actor, AuditAction, AuditEntry, TargetKind};
-use crate::ids::UserId;
-use crate::pagination::{Page, PageRequest};
-use crate::password::{hash_password, Password, PasswordHash};
-use crate::ports::{Clock, RepoError, UserRepository};
-use crate::user::{AccountValidationError, BillingDraft, BillingPatch, Email, User, UserSpec};
+use crate::audit::entry::{Actor, AuditAction, AuditEntry, TargetKind};
+use crate::identity::caller::Role;
+use crate::identity::password::{hash_password, Password, PasswordHash};
+use crate::identity::ports::UserRepository;
+use crate::identity::user::{Email, User, UserSpec};
+use crate::shared::billing::{BillingDraft, BillingPatch};
+use crate::shared::clock::Clock;
+use crate::shared::ids::UserId;
+use crate::shared::pagination::{Page, PageRequest};
+use crate::shared::repo::{RepoError, StoreFailure};
+use crate::shared::text::AccountValidationError;
 
 /// Errors of the account use cases.
 #[derive(Debug, thiserror::Error)]
@@ -21,10 +25,12 @@ pub enum AccountError {
     Invalid(#[from] AccountValidationError),
     #[error("a user with that email already exists")]
     EmailTaken,
-    #[error("database unavailable")]
-    Unavailable(#[source] RepoError),
+    /// The store failed: unreachable, or broken.
     #[error("account failure")]
-    Internal(#[source] crate::ports::BoxError),
+    Store(#[from] StoreFailure),
+    /// Hashing a password failed.
+    #[error("password hashing failed")]
+    Hashing(#[source] crate::shared::repo::BoxError),
 }
 
 impl AccountError {
@@ -32,8 +38,7 @@ impl AccountError {
         match (err, id) {
             (RepoError::NotFound, Some(id)) => AccountError::NotFound(id),
             (RepoError::Conflict(_), _) => AccountError::EmailTaken,
-            (err @ RepoError::Unavailable(_), _) => AccountError::Unavailable(err),
-            (err, _) => AccountError::Internal(Box::new(err)),
+            (err, _) => AccountError::Store(err.into()),
         }
     }
 }
@@ -74,8 +79,8 @@ fn parse_role(text: Option<&str>) -> Result<Role, AccountValidationError> {
 pub(crate) async fn hash_off_thread(password: Password) -> Result<PasswordHash, AccountError> {
     tokio::task::spawn_blocking(move || hash_password(&password))
         .await
-        .map_err(|e| AccountError::Internal(Box::new(e)))?
-        .map_err(|e| AccountError::Internal(Box::new(e)))
+        .map_err(|e| AccountError::Hashing(Box::new(e)))?
+        .map_err(|e| AccountError::Hashing(Box::new(e)))
 }
 
 /// Creates, reads, lists and changes user accounts.
@@ -200,7 +205,9 @@ impl AccountService {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ports::{MockUserRepository, SystemClock};
+    use crate::identity::ports::MockUserRepository;
+    use crate::shared::clock::SystemClock;
+    use crate::shared::repo::ConflictKind;
     use chrono::Utc;
 
     fn user(id: i64, email: &str, role: Role) -> User {
@@ -219,9 +226,9 @@ mod tests {
             .withf(|spec, hash, _, _| {
                 spec.email().as_str() == "ada@example.com"
                     && spec.role() == Role::Admin
-                    && hash
-                        .as_ref()
-                        .is_some_and(|h| crate::password::verify_password("s3cret-pass", h))
+                    && hash.as_ref().is_some_and(|h| {
+                        crate::identity::password::verify_password("s3cret-pass", h)
+                    })
             })
             .returning(|spec, _, now, _| Ok(User::new(UserId::new(1).unwrap(), spec, now)));
         let created = service(repo)
@@ -284,7 +291,7 @@ mod tests {
     async fn duplicate_email_is_email_taken() {
         let mut repo = MockUserRepository::new();
         repo.expect_create()
-            .returning(|_, _, _, _| Err(RepoError::Conflict("unique:users_email_unique".into())));
+            .returning(|_, _, _, _| Err(RepoError::Conflict(ConflictKind::EmailTaken)));
         let result = service(repo)
             .create(
                 NewUser {
@@ -308,7 +315,7 @@ mod tests {
                 spec.email().as_str() == "old@example.com"
                     && spec.name() == "New Name"
                     && spec.role() == Role::User
-                    && spec.billing().country().map(|c| c.code()) == Some("FR")
+                    && spec.billing().address().country_code() == Some("FR")
                     && hash.is_none()
             })
             .returning(|id, spec, _, now, _| Ok(User::new(id, spec, now)));

@@ -1,94 +1,24 @@
-//! Service-wide switches stored in the database, above all the billing switch: when
-//! off, every plan, package, order, invoice, usage and apply/cancel-plan endpoint
-//! answers 503 `feature_disabled`. Each instance keeps the switch in memory
-//! ([`BillingSwitch`]) and refreshes it by polling a version counter that every write
-//! bumps, so a change reaches all instances within one poll interval.
+//! The settings use cases: reading and writing the switches, keeping this instance's
+//! copy current.
 
-use crate::audit::{Actor, AuditAction, AuditEntry, TargetKind};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use async_trait::async_trait;
-
-use crate::ports::RepoError;
-
-/// Where the settings live.
-#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
-#[async_trait]
-pub trait SettingsRepository: Send + Sync {
-    /// The stored billing switch (on when never written). Errors: `Unavailable`, `Internal`.
-    async fn billing_enabled(&self) -> Result<bool, RepoError>;
-
-    /// Stores the switch and bumps the `settings` version in one transaction; returns
-    /// the new version. Errors: `Unavailable`, `Internal`.
-    /// `audit`, when given, is stored in the same transaction with the switch's value
-    /// before and after.
-    async fn set_billing_enabled(
-        &self,
-        enabled: bool,
-        audit: Option<AuditEntry>,
-    ) -> Result<i64, RepoError>;
-
-    /// The `settings` version: changes whenever any instance writes a setting.
-    /// Errors: `Unavailable`, `Internal`.
-    async fn settings_version(&self) -> Result<i64, RepoError>;
-}
-
-/// The in-memory copy of the billing switch one instance answers from. Reads are a
-/// single atomic load; updates only ever move to a newer settings version, so a slow
-/// poll can never overwrite a fresher local write.
-#[derive(Debug)]
-pub struct BillingSwitch {
-    enabled: AtomicBool,
-    version: Mutex<i64>,
-}
-
-impl BillingSwitch {
-    /// A switch seen at `version`.
-    pub fn new(enabled: bool, version: i64) -> BillingSwitch {
-        BillingSwitch {
-            enabled: AtomicBool::new(enabled),
-            version: Mutex::new(version),
-        }
-    }
-
-    pub fn is_enabled(&self) -> bool {
-        self.enabled.load(Ordering::Acquire)
-    }
-
-    /// The settings version this copy reflects.
-    pub fn version(&self) -> i64 {
-        *self.version.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Records the switch as of `version`; ignored when an equal or newer version was
-    /// already recorded with a different reading in between (returns whether applied).
-    pub fn observe(&self, enabled: bool, version: i64) -> bool {
-        let mut seen = self.version.lock().unwrap_or_else(|p| p.into_inner());
-        if version < *seen {
-            return false;
-        }
-        *seen = version;
-        self.enabled.store(enabled, Ordering::Release);
-        true
-    }
-}
+use crate::audit::entry::{Actor, AuditAction, AuditEntry, TargetKind};
+use crate::settings::ports::SettingsRepository;
+use crate::settings::switch::BillingSwitch;
+use crate::shared::repo::{RepoError, StoreFailure};
 
 /// Errors of the settings use cases.
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
-    #[error("database unavailable")]
-    Unavailable(#[source] RepoError),
+    /// The store failed: unreachable, or broken.
     #[error("settings failure")]
-    Internal(#[source] RepoError),
+    Store(#[source] StoreFailure),
 }
 
 impl From<RepoError> for SettingsError {
     fn from(err: RepoError) -> Self {
-        match err {
-            err @ RepoError::Unavailable(_) => SettingsError::Unavailable(err),
-            other => SettingsError::Internal(other),
-        }
+        SettingsError::Store(err.into())
     }
 }
 
@@ -162,6 +92,7 @@ impl SettingsService {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::settings::ports::MockSettingsRepository;
 
     #[tokio::test]
     async fn refresh_follows_the_version_counter() {

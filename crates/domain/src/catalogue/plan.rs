@@ -4,9 +4,11 @@ use chrono::{DateTime, Utc};
 use std::fmt;
 use std::str::FromStr;
 
-use crate::ids::PlanId;
-use crate::limits::{Limit, Limits, Permissions, Resource};
-use crate::money::{Currency, Money, MoneyError};
+use crate::audit::snapshot::AuditState;
+use crate::catalogue::limits::{Limit, Limits, Permissions, Resource};
+use crate::shared::ids::PlanId;
+use crate::shared::money::{Currency, Money, MoneyError};
+use serde_json::{json, Map, Value};
 
 /// What kind of plan this is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -422,6 +424,34 @@ impl std::ops::Deref for Plan {
     }
 }
 
+impl AuditState for Plan {
+    fn audit_state(&self) -> Value {
+        let limits: Map<String, Value> = self
+            .limits()
+            .iter()
+            .map(|(resource, limit)| (resource.key().to_owned(), json!(limit.value())))
+            .collect();
+        let permissions = |p: crate::catalogue::limits::Permissions| json!({"create": p.create, "update": p.update, "delete": p.delete});
+        json!({
+            "id": self.id().get(),
+            "name": self.name(),
+            "type": self.plan_type().as_str(),
+            "description": self.description(),
+            "price": self.price().to_fixed_string(),
+            "priceHourly": self.price_hourly().to_fixed_string(),
+            "priceYearly": self.price_yearly().to_fixed_string(),
+            "currency": self.currency().code(),
+            "limits": limits,
+            "serverPermissions": permissions(self.server_permissions()),
+            "sitePermissions": permissions(self.site_permissions()),
+            "features": self.features(),
+            "hidden": self.hidden(),
+            "isDefault": self.is_default(),
+            "stripePlanId": self.stripe_plan_id(),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -525,5 +555,20 @@ mod tests {
         assert_eq!(patched.name(), "Pro");
         assert_eq!(patched.description(), Some("Bigger"));
         assert_eq!(patched.limits().get(Resource::Servers), Limit::new(3));
+    }
+
+    #[test]
+    fn a_plan_is_recorded_with_exact_prices_and_every_limit() {
+        let spec = PlanSpec::new(PlanDraft {
+            name: "Pro".into(),
+            price: "9.99".into(),
+            ..PlanDraft::default()
+        })
+        .unwrap();
+        let plan = Plan::new(PlanId::new(3).unwrap(), spec, Utc::now());
+        let state = plan.audit_state();
+        assert_eq!(state["price"], "9.99");
+        assert_eq!(state["name"], "Pro");
+        assert_eq!(state["limits"].as_object().unwrap().len(), 11);
     }
 }
