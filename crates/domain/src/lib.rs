@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod audit;
 pub mod auth_cache;
 pub mod authentication;
+pub mod billing;
 pub mod catalogue;
 pub mod clock;
 pub mod ids;
