@@ -98,7 +98,7 @@ pub enum PlacementError {
     /// The coupon changed between the check and the write: it was deactivated, ran
     /// out (`maxRedemptions`), or this account redeemed it (`oncePerAccount`). HTTP
     /// answers it like the check would have: 400 on `couponCode`.
-    #[error("coupon refused: {0:?}")]
+    #[error("the coupon can no longer be redeemed")]
     Coupon(RejectionReason),
     /// The balance no longer covers the credit applied (another order used it first).
     /// The caller may price the order again with the new balance.

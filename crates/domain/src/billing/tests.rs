@@ -273,3 +273,240 @@ proptest! {
         let _ = PercentOff::parse(&text);
     }
 }
+
+/// The worked examples of `docs/BILLING.md`, computed by the code the document
+/// describes: a change here must change the document too.
+mod worked_examples {
+    use super::*;
+    use crate::{Plan, PlanDraft, PlanId, PlanSpec};
+    use std::num::NonZeroU32;
+
+    fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, m, d, 10, 0, 0).unwrap()
+    }
+
+    fn plan(id: i64, name: &str, monthly: &str, yearly: &str) -> Plan {
+        let spec = PlanSpec::new(PlanDraft {
+            name: name.into(),
+            price: monthly.into(),
+            price_yearly: yearly.into(),
+            ..PlanDraft::default()
+        })
+        .unwrap();
+        Plan::new(PlanId::new(id).unwrap(), spec, at(2026, 1, 1))
+    }
+
+    fn basic() -> Plan {
+        plan(1, "Basic", "19.99", "199")
+    }
+
+    fn pro() -> Plan {
+        plan(2, "Pro", "49.99", "499")
+    }
+
+    fn vat() -> TaxRate {
+        TaxRate::parse_percent("19").unwrap()
+    }
+
+    fn lines(bill: &Bill) -> Vec<(String, String)> {
+        bill.lines()
+            .iter()
+            .map(|l| (l.description().to_owned(), l.amount().to_fixed_string()))
+            .collect()
+    }
+
+    fn line(description: &str, amount: &str) -> (String, String) {
+        (description.to_owned(), amount.to_owned())
+    }
+
+    #[test]
+    fn upgrade_on_day_12_of_30() {
+        let change = decide_plan_change(
+            &basic(),
+            BillingCycle::Monthly,
+            &pro(),
+            BillingCycle::Monthly,
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            (change.kind(), change.when()),
+            (ChangeKind::Upgrade, When::Now)
+        );
+        let period = Period::starting(at(2026, 11, 1), BillingCycle::Monthly);
+        assert_eq!(period.seconds(), 30 * 86_400);
+        let credit = unused_time_credit(basic().price(), period, at(2026, 11, 12)).unwrap();
+        assert_eq!(credit.unused_seconds(), 19 * 86_400);
+        let bill = price_order(PricingInput {
+            plan_name: pro().name().into(),
+            cycle: BillingCycle::Monthly,
+            period_price: BillingCycle::Monthly.price_of(&pro()).unwrap(),
+            unused_time: Some((credit, basic().name().into())),
+            coupon: None,
+            tax_rate: vat(),
+            credit_balance: None,
+        })
+        .unwrap();
+        assert_eq!(
+            lines(&bill),
+            vec![
+                line("Pro (monthly)", "49.99"),
+                line(
+                    "Unused time on Basic (2026-11-12 \u{2013} 2026-11-30)",
+                    "-12.66"
+                ),
+                line("Tax 19.0%", "7.09"),
+            ]
+        );
+        assert_eq!(bill.subtotal().to_fixed_string(), "37.33");
+        assert_eq!(bill.amount_due().to_fixed_string(), "44.42");
+        assert!(bill.credit_left_over().is_zero());
+    }
+
+    #[test]
+    fn yearly_downgrade_waits_for_the_period_end() {
+        let change = decide_plan_change(
+            &pro(),
+            BillingCycle::Yearly,
+            &basic(),
+            BillingCycle::Yearly,
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            (change.kind(), change.when()),
+            (ChangeKind::Downgrade, When::PeriodEnd)
+        );
+        let current = Period::starting(at(2026, 3, 15), BillingCycle::Yearly);
+        assert_eq!(current.end(), at(2027, 3, 15));
+        let renewal = price_order(PricingInput {
+            plan_name: basic().name().into(),
+            cycle: BillingCycle::Yearly,
+            period_price: BillingCycle::Yearly.price_of(&basic()).unwrap(),
+            unused_time: None,
+            coupon: None,
+            tax_rate: vat(),
+            credit_balance: None,
+        })
+        .unwrap();
+        assert_eq!(
+            lines(&renewal),
+            vec![line("Basic (yearly)", "199.00"), line("Tax 19.0%", "37.81")]
+        );
+        assert_eq!(renewal.amount_due().to_fixed_string(), "236.81");
+    }
+
+    #[test]
+    fn yearly_downgrade_now_leaves_credit_over() {
+        let change = decide_plan_change(
+            &pro(),
+            BillingCycle::Yearly,
+            &basic(),
+            BillingCycle::Yearly,
+            Some(When::Now),
+        )
+        .unwrap();
+        assert_eq!(
+            (change.kind(), change.when()),
+            (ChangeKind::Downgrade, When::Now)
+        );
+        let current = Period::starting(at(2026, 3, 15), BillingCycle::Yearly);
+        let credit = unused_time_credit(pro().price_yearly(), current, at(2026, 9, 1)).unwrap();
+        assert_eq!(
+            (credit.unused_seconds() / 86_400, current.seconds() / 86_400),
+            (195, 365)
+        );
+        assert_eq!(credit.amount().to_fixed_string(), "266.58");
+        let bill = price_order(PricingInput {
+            plan_name: basic().name().into(),
+            cycle: BillingCycle::Yearly,
+            period_price: BillingCycle::Yearly.price_of(&basic()).unwrap(),
+            unused_time: Some((credit, pro().name().into())),
+            coupon: None,
+            tax_rate: vat(),
+            credit_balance: None,
+        })
+        .unwrap();
+        assert_eq!(
+            lines(&bill),
+            vec![
+                line("Basic (yearly)", "199.00"),
+                line(
+                    "Unused time on Pro (2026-09-01 \u{2013} 2027-03-14)",
+                    "-266.58"
+                ),
+                line("Unused time moved to account credit", "67.58"),
+                line("Tax 19.0%", "0.00"),
+            ]
+        );
+        assert!(bill.amount_due().is_zero());
+        assert_eq!(bill.credit_left_over().to_fixed_string(), "67.58");
+
+        // A year later the renewal uses that credit after tax.
+        let renewal = price_order(PricingInput {
+            plan_name: basic().name().into(),
+            cycle: BillingCycle::Yearly,
+            period_price: BillingCycle::Yearly.price_of(&basic()).unwrap(),
+            unused_time: None,
+            coupon: None,
+            tax_rate: vat(),
+            credit_balance: Some(bill.credit_left_over()),
+        })
+        .unwrap();
+        assert_eq!(
+            lines(&renewal),
+            vec![
+                line("Basic (yearly)", "199.00"),
+                line("Tax 19.0%", "37.81"),
+                line("Account credit", "-67.58"),
+            ]
+        );
+        assert_eq!(renewal.amount_due().to_fixed_string(), "169.23");
+    }
+
+    #[test]
+    fn twenty_percent_for_three_months() {
+        let spec = CouponSpec::new(CouponDraft {
+            code: "spring20".into(),
+            percent_off: Some("20".into()),
+            duration: "repeating".into(),
+            duration_in_cycles: Some(3),
+            ..CouponDraft::default()
+        })
+        .unwrap();
+        assert_eq!(
+            spec.duration(),
+            CouponDuration::Repeating(NonZeroU32::new(3).unwrap())
+        );
+        let due: Vec<String> = (0..5)
+            .map(|period| {
+                let coupon = spec
+                    .duration()
+                    .applies_to_period(period)
+                    .then(|| (spec.code().clone(), spec.discount()));
+                let bill = price_order(PricingInput {
+                    plan_name: basic().name().into(),
+                    cycle: BillingCycle::Monthly,
+                    period_price: basic().price(),
+                    unused_time: None,
+                    coupon,
+                    tax_rate: vat(),
+                    credit_balance: None,
+                })
+                .unwrap();
+                if period == 0 {
+                    assert_eq!(
+                        lines(&bill),
+                        vec![
+                            line("Basic (monthly)", "19.99"),
+                            line("Coupon SPRING20", "-4.00"),
+                            line("Tax 19.0%", "3.04"),
+                        ]
+                    );
+                }
+                bill.amount_due().to_fixed_string()
+            })
+            .collect();
+        assert_eq!(due, vec!["19.03", "19.03", "19.03", "23.79", "23.79"]);
+    }
+}
