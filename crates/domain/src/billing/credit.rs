@@ -37,7 +37,8 @@ const MAX_REASON_CHARS: usize = 500;
 pub enum CreditReason {
     /// An administrator's grant (positive) or debit (negative), with their words.
     Admin(String),
-    /// What a plan change's unused-time credit left over beyond the new order's price.
+    /// What a plan change's unused-time credit left over beyond the new order's price,
+    /// with the tax paid on it ([`Bill::credit_to_ledger`](super::pricing::Bill::credit_to_ledger)).
     UnusedTime,
     /// Credit used to pay an order (a negative entry).
     AppliedToOrder,
@@ -165,7 +166,8 @@ impl NewCreditEntry {
         })
     }
 
-    /// The part of a plan change's unused-time credit that `order` could not use.
+    /// The part of a plan change's unused-time credit that `order` could not use, with
+    /// the tax paid on it ([`Bill::credit_to_ledger`](super::pricing::Bill::credit_to_ledger)).
     pub fn unused_time(
         account: AccountRef,
         leftover: Money,

@@ -29,5 +29,5 @@ pub use credit::{
 };
 pub use cycle::{BillingCycle, CycleError, Period};
 pub use ports::{CouponRepository, CreditLedger, OrderPlacement, PlacementError, PlacementExtras};
-pub use pricing::{price_order, Bill, BillLine, LineKind, PricingError, PricingInput};
+pub use pricing::{price_order, Bill, BillLine, LineKind, PricingError, PricingInput, UnusedTime};
 pub use proration::{unused_time_credit, ProrationCredit, ProrationError};

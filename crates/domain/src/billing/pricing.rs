@@ -79,6 +79,18 @@ pub enum PricingError {
     Order(#[from] InvalidOrder),
 }
 
+/// The unused time of the order a plan change replaces.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnusedTime {
+    /// The credit, from [`unused_time_credit`](super::proration::unused_time_credit).
+    pub credit: ProrationCredit,
+    /// The name of the plan the replaced order was for, for the line's text.
+    pub plan_name: String,
+    /// The tax rate the replaced order was charged: what moves to account credit
+    /// carries the tax paid on it (account credit is spent after tax).
+    pub tax_rate_paid: TaxRate,
+}
+
 /// What an order is priced from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PricingInput {
@@ -87,9 +99,8 @@ pub struct PricingInput {
     pub cycle: BillingCycle,
     /// One period's price on `cycle` ([`BillingCycle::price_of`]).
     pub period_price: Money,
-    /// The unused time of the current order, for a plan change made now, with the
-    /// name of the plan it was for.
-    pub unused_time: Option<(ProrationCredit, String)>,
+    /// The unused time of the current order, for a plan change made now.
+    pub unused_time: Option<UnusedTime>,
     /// A coupon that passed its checks, for this period.
     pub coupon: Option<(CouponCode, CouponDiscount)>,
     pub tax_rate: TaxRate,
@@ -111,6 +122,7 @@ pub struct Bill {
     period_price: Money,
     unused_time_used: Money,
     credit_left_over: Money,
+    credit_to_ledger: Money,
     coupon_discount: Money,
     credit_applied: Money,
     amount_due: Money,
@@ -142,7 +154,9 @@ pub fn price_order(input: PricingInput) -> Result<Bill, PricingError> {
     let zero = Money::zero(currency);
     let mut unused_time_used = zero;
     let mut credit_left_over = zero;
-    if let Some((credit, old_plan)) = &input.unused_time {
+    let mut credit_to_ledger = zero;
+    if let Some(unused) = &input.unused_time {
+        let credit = &unused.credit;
         let full = credit.amount();
         if full.minor() < 0 {
             return Err(PricingError::NegativeCredit);
@@ -151,9 +165,11 @@ pub fn price_order(input: PricingInput) -> Result<Bill, PricingError> {
         if !full.is_zero() {
             unused_time_used = Money::from_minor(full.minor().min(price.minor()), currency);
             credit_left_over = full.checked_sub(unused_time_used)?;
+            credit_to_ledger = credit_left_over
+                .checked_add(tax_paid_on(credit_left_over, unused.tax_rate_paid)?)?;
             lines.push(BillLine::new(
                 LineKind::UnusedTime,
-                credit.description(old_plan),
+                credit.description(&unused.plan_name),
                 zero.checked_sub(full)?,
             )?);
             if !credit_left_over.is_zero() {
@@ -202,10 +218,20 @@ pub fn price_order(input: PricingInput) -> Result<Bill, PricingError> {
         period_price: price,
         unused_time_used,
         credit_left_over,
+        credit_to_ledger,
         coupon_discount,
         credit_applied,
         amount_due,
     })
+}
+
+/// The tax paid on `net` at `rate`, rounded DOWN: given back, it must never be more
+/// than was paid (the original tax was rounded half-up on a larger amount, so the
+/// exact share is at most half a minor unit above what it really was).
+fn tax_paid_on(net: Money, rate: TaxRate) -> Result<Money, MoneyError> {
+    let exact = i128::from(net.minor()) * i128::from(rate.basis_points());
+    let minor = i64::try_from(exact / 10_000).map_err(|_| MoneyError::Overflow)?;
+    Ok(Money::from_minor(minor, net.currency()))
 }
 
 fn same_currency(expected: Currency, got: Currency) -> Result<(), MoneyError> {
@@ -249,9 +275,17 @@ impl Bill {
     pub fn unused_time_used(&self) -> Money {
         self.unused_time_used
     }
-    /// How much of the unused-time credit goes to account credit.
+    /// How much of the unused-time credit this order cannot use, before tax: the
+    /// `Unused time moved to account credit` line.
     pub fn credit_left_over(&self) -> Money {
         self.credit_left_over
+    }
+    /// What the account's credit ledger receives for the left-over credit: the
+    /// left-over amount plus the tax paid on it at the replaced order's rate, rounded
+    /// down. Account credit is spent after tax, so without that tax the customer
+    /// would pay tax twice on the same amount. Zero when nothing is left over.
+    pub fn credit_to_ledger(&self) -> Money {
+        self.credit_to_ledger
     }
     pub fn coupon_discount(&self) -> Money {
         self.coupon_discount
@@ -279,6 +313,14 @@ impl Bill {
 mod tests {
     use super::*;
     use crate::billing::{unused_time_credit, CouponCode, PercentOff, Period};
+
+    fn unused(credit: ProrationCredit, plan: &str) -> Option<UnusedTime> {
+        Some(UnusedTime {
+            credit,
+            plan_name: plan.into(),
+            tax_rate_paid: TaxRate::parse_percent("19").unwrap(),
+        })
+    }
     use chrono::{TimeZone, Utc};
 
     fn usd(minor: i64) -> Money {
@@ -325,7 +367,7 @@ mod tests {
         let now = Utc.with_ymd_and_hms(2026, 11, 12, 10, 0, 0).unwrap();
         let credit = unused_time_credit(usd(1999), period, now).unwrap();
         let bill = price_order(PricingInput {
-            unused_time: Some((credit, "Basic".into())),
+            unused_time: unused(credit, "Basic"),
             coupon: Some((
                 CouponCode::parse("spring20").unwrap(),
                 CouponDiscount::Percent(PercentOff::parse("20").unwrap()),
@@ -362,7 +404,7 @@ mod tests {
         let now = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
         let credit = unused_time_credit(usd(19_900), period, now).unwrap();
         let bill = price_order(PricingInput {
-            unused_time: Some((credit.clone(), "Pro".into())),
+            unused_time: unused(credit.clone(), "Pro"),
             ..input(2999)
         })
         .unwrap();
@@ -371,6 +413,9 @@ mod tests {
             bill.credit_left_over(),
             credit.amount().checked_sub(usd(2999)).unwrap()
         );
+        // The left-over credit carries the 19% tax paid on it, rounded down.
+        let left = bill.credit_left_over().minor();
+        assert_eq!(bill.credit_to_ledger().minor(), left + left * 19 / 100);
         assert_eq!(bill.subtotal(), usd(0));
         assert_eq!(bill.tax(), usd(0));
         assert_eq!(bill.amount_due(), usd(0));

@@ -49,9 +49,12 @@ prop_compose! {
         bp in 0_u32..=10_000,
         balance in proptest::option::of(-1_000_i64..MAX_PRICE),
         yearly in any::<bool>(),
+        old_bp in 0_u32..=10_000,
     ) -> PricingInput {
-        let unused_time = with_unused_time.then(|| {
-            (unused_time_credit(usd(paid), period, moment).unwrap(), "Old".to_owned())
+        let unused_time = with_unused_time.then(|| UnusedTime {
+            credit: unused_time_credit(usd(paid), period, moment).unwrap(),
+            plan_name: "Old".to_owned(),
+            tax_rate_paid: TaxRate::from_basis_points(old_bp).unwrap(),
         });
         PricingInput {
             plan_name: "New".into(),
@@ -134,11 +137,19 @@ proptest! {
     /// price.
     #[test]
     fn unused_time_is_used_or_moved_to_credit(input in pricing_input()) {
-        let full = input.unused_time.as_ref().map_or(0, |(c, _)| c.amount().minor());
+        let full = input.unused_time.as_ref().map_or(0, |u| u.credit.amount().minor());
+        let old_rate = input.unused_time.as_ref().map_or(0, |u| u.tax_rate_paid.basis_points());
         let bill = price_order(input).unwrap();
         prop_assert_eq!(bill.unused_time_used().minor() + bill.credit_left_over().minor(), full);
         prop_assert!(bill.unused_time_used().minor() <= bill.period_price().minor());
-        prop_assert!(bill.credit_left_over().minor() >= 0);
+        let left = bill.credit_left_over().minor();
+        prop_assert!(left >= 0);
+        // The ledger gets the left-over and the tax paid on it, never more than that
+        // tax exactly, never less than a minor unit below it.
+        let ledger = bill.credit_to_ledger().minor();
+        let exact_with_tax = i128::from(left) * (10_000 + i128::from(old_rate));
+        prop_assert!(i128::from(ledger) * 10_000 <= exact_with_tax);
+        prop_assert!(exact_with_tax - i128::from(ledger) * 10_000 < 10_000);
     }
 
     /// A coupon never exceeds the price: its discount lies between nothing and what is
@@ -341,7 +352,11 @@ mod worked_examples {
             plan_name: pro().name().into(),
             cycle: BillingCycle::Monthly,
             period_price: BillingCycle::Monthly.price_of(&pro()).unwrap(),
-            unused_time: Some((credit, basic().name().into())),
+            unused_time: Some(UnusedTime {
+                credit,
+                plan_name: basic().name().into(),
+                tax_rate_paid: vat(),
+            }),
             coupon: None,
             tax_rate: vat(),
             credit_balance: None,
@@ -421,7 +436,11 @@ mod worked_examples {
             plan_name: basic().name().into(),
             cycle: BillingCycle::Yearly,
             period_price: BillingCycle::Yearly.price_of(&basic()).unwrap(),
-            unused_time: Some((credit, pro().name().into())),
+            unused_time: Some(UnusedTime {
+                credit,
+                plan_name: pro().name().into(),
+                tax_rate_paid: vat(),
+            }),
             coupon: None,
             tax_rate: vat(),
             credit_balance: None,
@@ -441,6 +460,8 @@ mod worked_examples {
         );
         assert!(bill.amount_due().is_zero());
         assert_eq!(bill.credit_left_over().to_fixed_string(), "67.58");
+        // 67.58 plus the 19% paid on it (12.8402 -> 12.84) goes to the ledger.
+        assert_eq!(bill.credit_to_ledger().to_fixed_string(), "80.42");
 
         // A year later the renewal uses that credit after tax.
         let renewal = price_order(PricingInput {
@@ -450,7 +471,7 @@ mod worked_examples {
             unused_time: None,
             coupon: None,
             tax_rate: vat(),
-            credit_balance: Some(bill.credit_left_over()),
+            credit_balance: Some(bill.credit_to_ledger()),
         })
         .unwrap();
         assert_eq!(
@@ -458,10 +479,10 @@ mod worked_examples {
             vec![
                 line("Basic (yearly)", "199.00"),
                 line("Tax 19.0%", "37.81"),
-                line("Account credit", "-67.58"),
+                line("Account credit", "-80.42"),
             ]
         );
-        assert_eq!(renewal.amount_due().to_fixed_string(), "169.23");
+        assert_eq!(renewal.amount_due().to_fixed_string(), "156.39");
     }
 
     #[test]
