@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use chrono::{DateTime, Utc};
+
 use super::cycle::{BillingCycle, CycleError};
 use crate::{Currency, Plan, PlanId};
 
@@ -147,6 +149,28 @@ impl PlanChange {
     }
 }
 
+/// A downgrade (or any change) deferred to the period's end: the contract's
+/// `scheduledChange {planId, cycle, at}` on the current order. The renewal at `at` is
+/// made for `plan_id` on `cycle`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ScheduledChange {
+    pub plan_id: PlanId,
+    pub cycle: BillingCycle,
+    pub at: DateTime<Utc>,
+}
+
+impl PlanChange {
+    /// The scheduled change for a change made at `period_end`, the current period's
+    /// end; `None` for a change made now.
+    pub fn scheduled(self, period_end: DateTime<Utc>) -> Option<ScheduledChange> {
+        (self.when == When::PeriodEnd).then_some(ScheduledChange {
+            plan_id: self.to_plan,
+            cycle: self.to_cycle,
+            at: period_end,
+        })
+    }
+}
+
 /// Decides a change from `current` on `current_cycle` to `new` on `new_cycle`.
 ///
 /// The current side is priced at its list price for the cycle it runs on (the order
@@ -186,7 +210,7 @@ pub fn decide_plan_change(
 mod tests {
     use super::*;
     use crate::{PlanDraft, PlanSpec};
-    use chrono::{TimeZone, Utc};
+    use chrono::TimeZone;
 
     fn plan(id: i64, price: &str, yearly: &str, currency: &str) -> Plan {
         let spec = PlanSpec::new(PlanDraft {
@@ -265,6 +289,16 @@ mod tests {
             decide(&basic, Monthly, &even, Yearly).kind(),
             ChangeKind::Upgrade
         );
+        let end = Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap();
+        assert_eq!(
+            down.scheduled(end),
+            Some(ScheduledChange {
+                plan_id: basic.id(),
+                cycle: Monthly,
+                at: end
+            })
+        );
+        assert_eq!(up.scheduled(end), None);
         // The request wins over the default.
         let forced = decide_plan_change(&pro, Monthly, &basic, Monthly, Some(When::Now)).unwrap();
         assert_eq!(

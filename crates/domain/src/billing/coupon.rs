@@ -110,6 +110,14 @@ impl CouponDiscount {
     /// Errors: `CurrencyMismatch` for an amount in another currency than `price`.
     pub fn discount_on(self, price: Money) -> Result<Money, MoneyError> {
         let currency = price.currency();
+        if let CouponDiscount::Amount(amount) = self {
+            if amount.currency() != currency {
+                return Err(MoneyError::CurrencyMismatch(
+                    amount.currency().code(),
+                    currency.code(),
+                ));
+            }
+        }
         if price.minor() <= 0 {
             return Ok(Money::zero(currency));
         }
@@ -119,15 +127,7 @@ impl CouponDiscount {
                 let rounded_up = (exact + 9_999) / 10_000;
                 i64::try_from(rounded_up).map_err(|_| MoneyError::Overflow)?
             }
-            CouponDiscount::Amount(amount) => {
-                if amount.currency() != currency {
-                    return Err(MoneyError::CurrencyMismatch(
-                        amount.currency().code(),
-                        currency.code(),
-                    ));
-                }
-                amount.minor()
-            }
+            CouponDiscount::Amount(amount) => amount.minor(),
         };
         Ok(Money::from_minor(minor.clamp(0, price.minor()), currency))
     }

@@ -17,7 +17,9 @@ pub mod proration;
 #[cfg(test)]
 mod tests;
 
-pub use change::{decide_plan_change, ChangeKind, PlanChange, PlanChangeError, When, WhenError};
+pub use change::{
+    decide_plan_change, ChangeKind, PlanChange, PlanChangeError, ScheduledChange, When, WhenError,
+};
 pub use coupon::{
     Coupon, CouponCode, CouponDiscount, CouponDraft, CouponDuration, CouponRecord,
     CouponRedemption, CouponRejection, CouponSpec, CouponValidationError, PercentOff,

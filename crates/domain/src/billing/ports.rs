@@ -87,9 +87,11 @@ pub trait CreditLedger: Send + Sync {
 pub struct PlacementExtras {
     /// The coupon redeemed by the order.
     pub redemption: Option<CouponRedemption>,
-    /// The account credit paying the order (a negative `AppliedToOrder` entry; its
-    /// order id is filled in by the store).
-    pub credit_applied: Option<NewCreditEntry>,
+    /// The account credit paying the order ([`Bill::credit_applied`], above 0): the
+    /// store appends `NewCreditEntry::applied_to_order` for it with the new order's id.
+    ///
+    /// [`Bill::credit_applied`]: super::pricing::Bill::credit_applied
+    pub credit_applied: Option<Money>,
 }
 
 /// Why an order could not be placed with its extras. Nothing is written.
