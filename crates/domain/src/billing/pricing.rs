@@ -302,8 +302,11 @@ impl Bill {
     /// coupon, before tax. Unused-time and account credit are means of payment, so
     /// they do not lower it.
     pub fn paid_for_period(&self) -> Money {
+        // The discount is at most the price and both are at least 0: no overflow.
         Money::from_minor(
-            self.period_price.minor() - self.coupon_discount.minor(),
+            self.period_price
+                .minor()
+                .saturating_sub(self.coupon_discount.minor()),
             self.currency(),
         )
     }
