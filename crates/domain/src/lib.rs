@@ -3,6 +3,7 @@
 //! HTTP, SQL or PDF.
 
 pub mod audit;
+pub mod billing;
 pub mod catalogue;
 pub mod identity;
 pub mod orders;
