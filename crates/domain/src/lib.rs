@@ -24,6 +24,7 @@ pub mod rate_limit;
 pub mod settings;
 pub mod tokens;
 pub mod user;
+pub mod webhooks;
 
 pub use account::{Caller, Credential, OrgRole, Role};
 pub use ids::{AccountRef, OrderId, OrgId, PlanId, TokenId, UserId};

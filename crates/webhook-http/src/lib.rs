@@ -1,0 +1,2 @@
+//! The webhook transport: [`HttpTransport`] implements the domain's
+//! [`WebhookTransport`] with `reqwest`.
