@@ -58,11 +58,22 @@ impl ScriptedTransport {
     }
 
     fn sent_to(&self, url: &str) -> Vec<Sent> {
-        self.sent.lock().unwrap().iter().filter(|s| s.url == url).cloned().collect()
+        self.sent
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|s| s.url == url)
+            .cloned()
+            .collect()
     }
 
     fn peak(&self, url: &str) -> u32 {
-        self.peak_in_flight.lock().unwrap().get(url).copied().unwrap_or(0)
+        self.peak_in_flight
+            .lock()
+            .unwrap()
+            .get(url)
+            .copied()
+            .unwrap_or(0)
     }
 }
 
@@ -70,7 +81,11 @@ impl ScriptedTransport {
 impl WebhookTransport for ScriptedTransport {
     async fn post(&self, request: OutgoingRequest) -> Result<TransportResponse, TransportError> {
         let url = request.url.as_str().to_owned();
-        self.sent.lock().unwrap().push(Sent { url: url.clone(), request: request.clone(), at: Instant::now() });
+        self.sent.lock().unwrap().push(Sent {
+            url: url.clone(),
+            request: request.clone(),
+            at: Instant::now(),
+        });
         let call = {
             let mut calls = self.calls.lock().unwrap();
             let count = calls.entry(url.clone()).or_insert(0);
@@ -85,7 +100,13 @@ impl WebhookTransport for ScriptedTransport {
             let top = peak.entry(url.clone()).or_insert(0);
             *top = (*top).max(*now);
         }
-        let script = self.scripts.lock().unwrap().get(&url).cloned().unwrap_or(Script::Answer(200));
+        let script = self
+            .scripts
+            .lock()
+            .unwrap()
+            .get(&url)
+            .cloned()
+            .unwrap_or(Script::Answer(200));
         let result = match script {
             Script::Answer(status) => Ok(status),
             Script::FailTimes(n) if call <= n => Ok(503),
@@ -101,7 +122,10 @@ impl WebhookTransport for ScriptedTransport {
             Script::Refuse => Err(TransportError::Connect("connection refused".into())),
         };
         *self.in_flight.lock().unwrap().get_mut(&url).unwrap() -= 1;
-        result.map(|status| TransportResponse { status, body_excerpt: format!("status {status}") })
+        result.map(|status| TransportResponse {
+            status,
+            body_excerpt: format!("status {status}"),
+        })
     }
 }
 
@@ -126,8 +150,11 @@ fn enqueue(outbox: &FakeOutbox, to: &Endpoint, n: usize) -> Vec<DeliveryId> {
     (0..n)
         .map(|i| {
             let id = EventId::generate();
-            let body = format!(r#"{{"id":"{id}","type":"order.created","sequence":{}}}"#, i + 1);
-            outbox.enqueue(to.id, &to.url, &to.keys, id, EventType::OrderCreated, body, Utc::now())
+            let body = format!(
+                r#"{{"id":"{id}","type":"order.created","sequence":{}}}"#,
+                i + 1
+            );
+            outbox.enqueue(to.id, &to.url, &to.keys, id, EventType::OrderCreated, body)
         })
         .collect()
 }
@@ -152,7 +179,10 @@ struct Running {
 impl Running {
     async fn stop(self) -> WorkerReport {
         self.stop.send(true).unwrap();
-        tokio::time::timeout(Duration::from_secs(10), self.handle).await.unwrap().unwrap()
+        tokio::time::timeout(Duration::from_secs(10), self.handle)
+            .await
+            .unwrap()
+            .unwrap()
     }
 }
 
@@ -196,7 +226,8 @@ async fn delivers_each_event_once_signed_with_the_endpoint_secret() {
     let running = start(&outbox, &transport, "1s", settings());
 
     wait_until("all are delivered", Duration::from_secs(5), || {
-        ids.iter().all(|id| status(&outbox, *id) == DeliveryStatus::Delivered)
+        ids.iter()
+            .all(|id| status(&outbox, *id) == DeliveryStatus::Delivered)
     })
     .await;
     let report = running.stop().await;
@@ -210,9 +241,23 @@ async fn delivers_each_event_once_signed_with_the_endpoint_secret() {
         assert_eq!(row.delivery.last_status_code, Some(200));
         assert_eq!(row.delivery.last_error, None);
         assert!(row.delivery.delivered_at.is_some());
-        let request = &sent.iter().find(|s| s.request.headers.id == row.delivery.event_id.as_str()).unwrap().request;
-        assert_eq!(request.body, row.body, "the stored body is sent byte for byte");
-        verify(&panel.secret, &request.headers, request.body.as_bytes(), Utc::now(), TimeDelta::minutes(5)).unwrap();
+        let request = &sent
+            .iter()
+            .find(|s| s.request.headers.id == row.delivery.event_id.as_str())
+            .unwrap()
+            .request;
+        assert_eq!(
+            request.body, row.body,
+            "the stored body is sent byte for byte"
+        );
+        verify(
+            &panel.secret,
+            &request.headers,
+            request.body.as_bytes(),
+            Utc::now(),
+            TimeDelta::minutes(5),
+        )
+        .unwrap();
     }
 }
 
@@ -222,16 +267,24 @@ async fn a_failing_endpoint_is_retried_along_the_schedule_then_marked_failed() {
     let transport = Arc::new(ScriptedTransport::default());
     let down = endpoint(1, "http://down.test/hooks");
     transport.script(down.url.as_str(), Script::Answer(500));
-    let [id] = enqueue(&outbox, &down, 1)[..] else { unreachable!() };
+    let [id] = enqueue(&outbox, &down, 1)[..] else {
+        unreachable!()
+    };
     let running = start(&outbox, &transport, "100ms,100ms,200ms", settings());
 
-    wait_until("the delivery fails", Duration::from_secs(5), || status(&outbox, id) == DeliveryStatus::Failed).await;
+    wait_until("the delivery fails", Duration::from_secs(5), || {
+        status(&outbox, id) == DeliveryStatus::Failed
+    })
+    .await;
     let report = running.stop().await;
 
     let row = outbox.row(id);
     assert_eq!(row.delivery.attempts, 4, "three delays: four attempts");
     assert_eq!(row.delivery.last_status_code, Some(500));
-    assert_eq!(row.delivery.last_error.as_deref(), Some("HTTP 500: status 500"));
+    assert_eq!(
+        row.delivery.last_error.as_deref(),
+        Some("HTTP 500: status 500")
+    );
     assert_eq!(row.delivery.next_attempt_at, None);
     assert_eq!((report.retrying, report.failed), (3, 1));
 
@@ -239,11 +292,20 @@ async fn a_failing_endpoint_is_retried_along_the_schedule_then_marked_failed() {
     assert_eq!(sent.len(), 4);
     let gaps: Vec<Duration> = sent.windows(2).map(|w| w[1].at - w[0].at).collect();
     for (gap, delay) in gaps.iter().zip([100, 100, 200]) {
-        assert!(*gap >= Duration::from_millis(delay), "attempts waited {gaps:?}");
+        assert!(
+            *gap >= Duration::from_millis(delay),
+            "attempts waited {gaps:?}"
+        );
     }
     let ids: Vec<&str> = sent.iter().map(|s| s.request.headers.id.as_str()).collect();
-    assert!(ids.iter().all(|i| *i == row.delivery.event_id.as_str()), "the same webhook-id on every attempt");
-    assert!(sent.iter().all(|s| s.request.body == row.body), "the same body on every attempt");
+    assert!(
+        ids.iter().all(|i| *i == row.delivery.event_id.as_str()),
+        "the same webhook-id on every attempt"
+    );
+    assert!(
+        sent.iter().all(|s| s.request.body == row.body),
+        "the same body on every attempt"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -254,12 +316,17 @@ async fn an_endpoint_that_comes_back_gets_the_event_and_errors_are_kept() {
     let gone = endpoint(2, "http://gone.test/hooks");
     transport.script(flaky.url.as_str(), Script::FailTimes(2));
     transport.script(gone.url.as_str(), Script::Refuse);
-    let [flaky_id] = enqueue(&outbox, &flaky, 1)[..] else { unreachable!() };
-    let [gone_id] = enqueue(&outbox, &gone, 1)[..] else { unreachable!() };
+    let [flaky_id] = enqueue(&outbox, &flaky, 1)[..] else {
+        unreachable!()
+    };
+    let [gone_id] = enqueue(&outbox, &gone, 1)[..] else {
+        unreachable!()
+    };
     let running = start(&outbox, &transport, "50ms,50ms", settings());
 
     wait_until("both settle", Duration::from_secs(5), || {
-        status(&outbox, flaky_id) == DeliveryStatus::Delivered && status(&outbox, gone_id) == DeliveryStatus::Failed
+        status(&outbox, flaky_id) == DeliveryStatus::Delivered
+            && status(&outbox, gone_id) == DeliveryStatus::Failed
     })
     .await;
     running.stop().await;
@@ -271,7 +338,10 @@ async fn an_endpoint_that_comes_back_gets_the_event_and_errors_are_kept() {
     let gone_row = outbox.row(gone_id);
     assert_eq!(gone_row.delivery.attempts, 3);
     assert_eq!(gone_row.delivery.last_status_code, None);
-    assert_eq!(gone_row.delivery.last_error.as_deref(), Some("could not connect: connection refused"));
+    assert_eq!(
+        gone_row.delivery.last_error.as_deref(),
+        Some("could not connect: connection refused")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -287,17 +357,31 @@ async fn a_slow_endpoint_neither_delays_another_nor_takes_more_than_its_share() 
     let started = Instant::now();
     let running = start(&outbox, &transport, "1s", settings());
 
-    wait_until("the fast endpoint has everything", Duration::from_secs(5), || {
-        fast_ids.iter().all(|id| status(&outbox, *id) == DeliveryStatus::Delivered)
-    })
+    wait_until(
+        "the fast endpoint has everything",
+        Duration::from_secs(5),
+        || {
+            fast_ids
+                .iter()
+                .all(|id| status(&outbox, *id) == DeliveryStatus::Delivered)
+        },
+    )
     .await;
     let fast_done = started.elapsed();
-    assert!(fast_done < Duration::from_millis(1000), "fast endpoint took {fast_done:?}");
     assert!(
-        slow_ids.iter().all(|id| status(&outbox, *id) == DeliveryStatus::Pending),
+        fast_done < Duration::from_millis(1000),
+        "fast endpoint took {fast_done:?}"
+    );
+    assert!(
+        slow_ids
+            .iter()
+            .all(|id| status(&outbox, *id) == DeliveryStatus::Pending),
         "the slow endpoint's first attempts are still running"
     );
-    assert!(transport.peak(slow.url.as_str()) <= 4, "the slow endpoint holds at most per_endpoint slots");
+    assert!(
+        transport.peak(slow.url.as_str()) <= 4,
+        "the slow endpoint holds at most per_endpoint slots"
+    );
     running.stop.send(true).unwrap();
     running.handle.await.unwrap();
 }
@@ -315,10 +399,16 @@ async fn shutdown_finishes_quick_attempts_and_releases_stuck_ones_uncounted() {
     let quick_ids = enqueue(&outbox, &quick, 2);
     let running = start(&outbox, &transport, "1s", settings());
 
-    wait_until("all five are in flight", Duration::from_secs(5), || transport.sent.lock().unwrap().len() == 5).await;
+    wait_until("all five are in flight", Duration::from_secs(5), || {
+        transport.sent.lock().unwrap().len() == 5
+    })
+    .await;
     let report = running.stop().await;
 
-    assert_eq!(report.delivered, 2, "in-flight attempts that end within the grace are recorded");
+    assert_eq!(
+        report.delivered, 2,
+        "in-flight attempts that end within the grace are recorded"
+    );
     assert_eq!(report.released, 3);
     for id in quick_ids {
         assert_eq!(status(&outbox, id), DeliveryStatus::Delivered);
@@ -326,8 +416,14 @@ async fn shutdown_finishes_quick_attempts_and_releases_stuck_ones_uncounted() {
     for id in stuck_ids {
         let row = outbox.row(id);
         assert_eq!(row.delivery.status, DeliveryStatus::Pending);
-        assert_eq!(row.delivery.attempts, 0, "a released attempt is not counted");
-        assert!(row.lease.is_none(), "released: due again at once for any instance");
+        assert_eq!(
+            row.delivery.attempts, 0,
+            "a released attempt is not counted"
+        );
+        assert!(
+            row.lease.is_none(),
+            "released: due again at once for any instance"
+        );
     }
     gate.notify_waiters();
 }
@@ -339,22 +435,33 @@ async fn an_outcome_after_the_lease_was_lost_is_not_recorded() {
     let panel = endpoint(1, "http://panel.test/hooks");
     let gate = Arc::new(Notify::new());
     transport.script(panel.url.as_str(), Script::Gate(gate.clone()));
-    let [id] = enqueue(&outbox, &panel, 1)[..] else { unreachable!() };
+    let [id] = enqueue(&outbox, &panel, 1)[..] else {
+        unreachable!()
+    };
     let mut slow_settings = settings();
     slow_settings.poll_interval = Duration::from_secs(60);
     let running = start(&outbox, &transport, "1s", slow_settings);
 
-    wait_until("the attempt is in flight", Duration::from_secs(5), || transport.sent.lock().unwrap().len() == 1).await;
+    wait_until("the attempt is in flight", Duration::from_secs(5), || {
+        transport.sent.lock().unwrap().len() == 1
+    })
+    .await;
     outbox.expire_leases();
     gate.notify_waiters();
     // The first attempt ends, its outcome is refused, and the delivery (due, unleased)
     // is claimed again: a second attempt of the same event.
-    wait_until("the attempt is sent again", Duration::from_secs(5), || transport.sent.lock().unwrap().len() == 2).await;
+    wait_until("the attempt is sent again", Duration::from_secs(5), || {
+        transport.sent.lock().unwrap().len() == 2
+    })
+    .await;
     let report = running.stop().await;
 
     assert_eq!(report.lease_lost, 1);
     assert_eq!(report.delivered, 0);
-    assert_eq!(report.released, 1, "the second attempt was still waiting at shutdown");
+    assert_eq!(
+        report.released, 1,
+        "the second attempt was still waiting at shutdown"
+    );
     let row = outbox.row(id);
     assert_eq!(row.delivery.attempts, 0);
     assert!(row.records.is_empty());
@@ -366,22 +473,39 @@ async fn redelivery_sends_the_same_event_again_with_a_fresh_series() {
     let transport = Arc::new(ScriptedTransport::default());
     let panel = endpoint(1, "http://panel.test/hooks");
     transport.script(panel.url.as_str(), Script::Answer(500));
-    let [id] = enqueue(&outbox, &panel, 1)[..] else { unreachable!() };
+    let [id] = enqueue(&outbox, &panel, 1)[..] else {
+        unreachable!()
+    };
     let running = start(&outbox, &transport, "50ms", settings());
-    wait_until("it fails", Duration::from_secs(5), || status(&outbox, id) == DeliveryStatus::Failed).await;
+    wait_until("it fails", Duration::from_secs(5), || {
+        status(&outbox, id) == DeliveryStatus::Failed
+    })
+    .await;
 
     transport.script(panel.url.as_str(), Script::Answer(204));
     let redelivered = outbox.redeliver(id, Utc::now()).await.unwrap();
     assert_eq!(redelivered.status, DeliveryStatus::Pending);
-    wait_until("it is delivered", Duration::from_secs(5), || status(&outbox, id) == DeliveryStatus::Delivered).await;
+    wait_until("it is delivered", Duration::from_secs(5), || {
+        status(&outbox, id) == DeliveryStatus::Delivered
+    })
+    .await;
     running.stop().await;
 
     let row = outbox.row(id);
-    assert_eq!(row.delivery.attempts, 3, "two failed attempts and the redelivery");
+    assert_eq!(
+        row.delivery.attempts, 3,
+        "two failed attempts and the redelivery"
+    );
     let sent = transport.sent_to(panel.url.as_str());
     assert_eq!(sent.len(), 3);
-    assert!(sent.iter().all(|s| s.request.headers.id == row.delivery.event_id.as_str() && s.request.body == row.body));
-    let page = outbox.list_deliveries(panel.id, PageRequest::default()).await.unwrap();
+    assert!(sent
+        .iter()
+        .all(|s| s.request.headers.id == row.delivery.event_id.as_str()
+            && s.request.body == row.body));
+    let page = outbox
+        .list_deliveries(panel.id, PageRequest::default())
+        .await
+        .unwrap();
     assert_eq!(page.items[0].status, DeliveryStatus::Delivered);
 }
 
@@ -393,9 +517,19 @@ async fn during_a_rotation_attempts_carry_both_signatures() {
     let new = WebhookSecret::generate();
     let keys = SigningKeys::new(old.clone()).rotate(new.clone(), Utc::now(), TimeDelta::hours(1));
     let url = EndpointUrl::parse("http://panel.test/hooks").unwrap();
-    let id = outbox.enqueue(EndpointId::new(1).unwrap(), &url, &keys, EventId::generate(), EventType::PlanCreated, "{}".into(), Utc::now());
+    let id = outbox.enqueue(
+        EndpointId::new(1).unwrap(),
+        &url,
+        &keys,
+        EventId::generate(),
+        EventType::PlanCreated,
+        "{}".into(),
+    );
     let running = start(&outbox, &transport, "1s", settings());
-    wait_until("it is delivered", Duration::from_secs(5), || status(&outbox, id) == DeliveryStatus::Delivered).await;
+    wait_until("it is delivered", Duration::from_secs(5), || {
+        status(&outbox, id) == DeliveryStatus::Delivered
+    })
+    .await;
     running.stop().await;
 
     let sent = transport.sent_to(url.as_str());

@@ -3,9 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
-mod support;
 #[path = "../../domain/tests/support/fake_outbox.rs"]
 mod fake_outbox;
+mod support;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -60,13 +60,15 @@ fn store_events(outbox: &FakeOutbox, panel: &Panel, n: u64) -> Vec<DeliveryId> {
                 envelope.id().clone(),
                 envelope.event_type(),
                 envelope.to_body(),
-                Utc::now(),
             )
         })
         .collect()
 }
 
-fn start(outbox: &Arc<FakeOutbox>, schedule: &str) -> (watch::Sender<bool>, tokio::task::JoinHandle<WorkerReport>) {
+fn start(
+    outbox: &Arc<FakeOutbox>,
+    schedule: &str,
+) -> (watch::Sender<bool>, tokio::task::JoinHandle<WorkerReport>) {
     let worker = DeliveryWorker::new(
         outbox.clone(),
         Arc::new(HttpTransport::new().unwrap()),
@@ -96,7 +98,8 @@ async fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool)
 }
 
 fn all(outbox: &FakeOutbox, ids: &[DeliveryId], status: DeliveryStatus) -> bool {
-    ids.iter().all(|id| outbox.row(*id).delivery.status == status)
+    ids.iter()
+        .all(|id| outbox.row(*id).delivery.status == status)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -106,18 +109,31 @@ async fn events_reach_a_real_receiver_signed_and_in_a_sequence_it_can_order() {
     let ids = store_events(&outbox, &panel, 12);
     let (stop, worker) = start(&outbox, "100ms");
 
-    wait_until("all are delivered", Duration::from_secs(10), || all(&outbox, &ids, DeliveryStatus::Delivered)).await;
+    wait_until("all are delivered", Duration::from_secs(10), || {
+        all(&outbox, &ids, DeliveryStatus::Delivered)
+    })
+    .await;
     stop.send(true).unwrap();
     assert_eq!(worker.await.unwrap().delivered, 12);
 
     let got = panel.receiver.received();
     assert_eq!(got.len(), 12);
     assert!(got.iter().all(|r| r.verified));
-    let mut sequences: Vec<u64> = got.iter().map(|r| r.json()["sequence"].as_u64().unwrap()).collect();
+    let mut sequences: Vec<u64> = got
+        .iter()
+        .map(|r| r.json()["sequence"].as_u64().unwrap())
+        .collect();
     sequences.sort_unstable();
-    assert_eq!(sequences, (1..=12).collect::<Vec<_>>(), "every event once; sequence orders them");
+    assert_eq!(
+        sequences,
+        (1..=12).collect::<Vec<_>>(),
+        "every event once; sequence orders them"
+    );
     for r in &got {
-        assert_eq!(r.header("webhook-id").unwrap(), r.json()["id"].as_str().unwrap());
+        assert_eq!(
+            r.header("webhook-id").unwrap(),
+            r.json()["id"].as_str().unwrap()
+        );
     }
 }
 
@@ -128,13 +144,21 @@ async fn a_receiver_failing_on_demand_gets_the_same_event_until_it_accepts() {
     let ids = store_events(&outbox, &panel, 1);
     let (stop, worker) = start(&outbox, "100ms,100ms,100ms");
 
-    wait_until("it is delivered", Duration::from_secs(10), || all(&outbox, &ids, DeliveryStatus::Delivered)).await;
+    wait_until("it is delivered", Duration::from_secs(10), || {
+        all(&outbox, &ids, DeliveryStatus::Delivered)
+    })
+    .await;
     stop.send(true).unwrap();
     worker.await.unwrap();
 
     let got = panel.receiver.received();
-    assert_eq!(got.iter().map(|r| r.status).collect::<Vec<_>>(), vec![503, 503, 200]);
-    assert!(got.iter().all(|r| r.verified && r.body == got[0].body && r.header("webhook-id") == got[0].header("webhook-id")));
+    assert_eq!(
+        got.iter().map(|r| r.status).collect::<Vec<_>>(),
+        vec![503, 503, 200]
+    );
+    assert!(got.iter().all(|r| r.verified
+        && r.body == got[0].body
+        && r.header("webhook-id") == got[0].header("webhook-id")));
     let row = outbox.row(ids[0]);
     assert_eq!(row.delivery.attempts, 3);
     assert_eq!(row.records[0].error.as_deref(), Some("HTTP 503: try later"));
@@ -150,29 +174,48 @@ async fn a_slow_receiver_does_not_delay_another_endpoint() {
     let started = Instant::now();
     let (stop, worker) = start(&outbox, "1s");
 
-    wait_until("the fast endpoint has everything", Duration::from_secs(10), || {
-        all(&outbox, &fast_ids, DeliveryStatus::Delivered)
-    })
+    wait_until(
+        "the fast endpoint has everything",
+        Duration::from_secs(10),
+        || all(&outbox, &fast_ids, DeliveryStatus::Delivered),
+    )
     .await;
     let took = started.elapsed();
-    assert!(took < Duration::from_millis(1500), "the fast endpoint waited {took:?}");
-    assert!(all(&outbox, &slow_ids, DeliveryStatus::Pending), "the slow endpoint is still answering");
+    assert!(
+        took < Duration::from_millis(1500),
+        "the fast endpoint waited {took:?}"
+    );
+    assert!(
+        all(&outbox, &slow_ids, DeliveryStatus::Pending),
+        "the slow endpoint is still answering"
+    );
     stop.send(true).unwrap();
     let report = worker.await.unwrap();
-    assert!(report.released >= 1, "stuck attempts were released at shutdown: {report:?}");
+    assert!(
+        report.released >= 1,
+        "stuck attempts were released at shutdown: {report:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_receiver_down_for_the_whole_schedule_ends_failed_and_others_are_unaffected() {
     let outbox = Arc::new(FakeOutbox::new());
-    let down = panel(1, Mode::Answer { status: 500, body: "down".into() }).await;
+    let down = panel(
+        1,
+        Mode::Answer {
+            status: 500,
+            body: "down".into(),
+        },
+    )
+    .await;
     let up = panel(2, Mode::Accept).await;
     let down_ids = store_events(&outbox, &down, 2);
     let up_ids = store_events(&outbox, &up, 2);
     let (stop, worker) = start(&outbox, "50ms,50ms");
 
     wait_until("both settle", Duration::from_secs(10), || {
-        all(&outbox, &down_ids, DeliveryStatus::Failed) && all(&outbox, &up_ids, DeliveryStatus::Delivered)
+        all(&outbox, &down_ids, DeliveryStatus::Failed)
+            && all(&outbox, &up_ids, DeliveryStatus::Delivered)
     })
     .await;
     stop.send(true).unwrap();

@@ -17,7 +17,12 @@ fn request(url: &str, secrets: &[WebhookSecret], body: &str, timeout: Duration) 
     let id = EventId::generate();
     OutgoingRequest {
         url: EndpointUrl::parse(url).unwrap(),
-        headers: sign(secrets, id.as_str(), Utc::now().timestamp(), body.as_bytes()),
+        headers: sign(
+            secrets,
+            id.as_str(),
+            Utc::now().timestamp(),
+            body.as_bytes(),
+        ),
         body: body.to_owned(),
         timeout,
     }
@@ -43,15 +48,26 @@ async fn posts_signed_json_that_the_receiver_verifies() {
     assert_eq!(got.body, body.as_bytes(), "the body arrives byte for byte");
     assert_eq!(got.header("content-type"), Some("application/json"));
     assert_eq!(got.header("webhook-id"), Some(sent.headers.id.as_str()));
-    assert_eq!(got.header("webhook-timestamp"), Some(sent.headers.timestamp.as_str()));
-    assert_eq!(got.header("webhook-signature"), Some(sent.headers.signature.as_str()));
+    assert_eq!(
+        got.header("webhook-timestamp"),
+        Some(sent.headers.timestamp.as_str())
+    );
+    assert_eq!(
+        got.header("webhook-signature"),
+        Some(sent.headers.signature.as_str())
+    );
 }
 
 #[tokio::test]
 async fn a_wrong_secret_is_refused_by_the_receiver_and_reported_as_its_answer() {
     let receiver = Receiver::start(vec![WebhookSecret::generate()], Mode::Accept).await;
     let transport = HttpTransport::new().unwrap();
-    let sent = request(&receiver.url(), &[WebhookSecret::generate()], "{}", Duration::from_secs(5));
+    let sent = request(
+        &receiver.url(),
+        &[WebhookSecret::generate()],
+        "{}",
+        Duration::from_secs(5),
+    );
 
     let answer = transport.post(sent).await.unwrap();
 
@@ -67,7 +83,12 @@ async fn during_rotation_a_receiver_with_either_secret_verifies() {
     let transport = HttpTransport::new().unwrap();
     for known in [old.clone(), new.clone()] {
         let receiver = Receiver::start(vec![known], Mode::Accept).await;
-        let sent = request(&receiver.url(), &[new.clone(), old.clone()], "{}", Duration::from_secs(5));
+        let sent = request(
+            &receiver.url(),
+            &[new.clone(), old.clone()],
+            "{}",
+            Duration::from_secs(5),
+        );
         assert_eq!(transport.post(sent).await.unwrap().status, 200);
         assert!(receiver.received()[0].verified);
     }
@@ -77,10 +98,25 @@ async fn during_rotation_a_receiver_with_either_secret_verifies() {
 async fn error_answers_are_answers_with_a_bounded_excerpt() {
     let secret = WebhookSecret::generate();
     let huge = "x".repeat(200_000);
-    let receiver = Receiver::start(vec![secret.clone()], Mode::Answer { status: 500, body: huge }).await;
+    let receiver = Receiver::start(
+        vec![secret.clone()],
+        Mode::Answer {
+            status: 500,
+            body: huge,
+        },
+    )
+    .await;
     let transport = HttpTransport::new().unwrap();
 
-    let answer = transport.post(request(&receiver.url(), &[secret], "{}", Duration::from_secs(5))).await.unwrap();
+    let answer = transport
+        .post(request(
+            &receiver.url(),
+            &[secret],
+            "{}",
+            Duration::from_secs(5),
+        ))
+        .await
+        .unwrap();
 
     assert_eq!(answer.status, 500);
     assert_eq!(answer.body_excerpt.len(), MAX_EXCERPT_BYTES);
@@ -93,7 +129,15 @@ async fn redirects_are_answers_and_are_not_followed() {
     let receiver = Receiver::start(vec![secret.clone()], Mode::Redirect).await;
     let transport = HttpTransport::new().unwrap();
 
-    let answer = transport.post(request(&receiver.url(), &[secret], "{}", Duration::from_secs(5))).await.unwrap();
+    let answer = transport
+        .post(request(
+            &receiver.url(),
+            &[secret],
+            "{}",
+            Duration::from_secs(5),
+        ))
+        .await
+        .unwrap();
 
     assert_eq!(answer.status, 302);
     let got = receiver.received();
@@ -109,13 +153,21 @@ async fn a_receiver_slower_than_the_timeout_is_a_timeout() {
     let started = Instant::now();
 
     let error = transport
-        .post(request(&receiver.url(), &[secret], "{}", Duration::from_millis(300)))
+        .post(request(
+            &receiver.url(),
+            &[secret],
+            "{}",
+            Duration::from_millis(300),
+        ))
         .await
         .unwrap_err();
 
     assert_eq!(error, TransportError::Timeout);
     let took = started.elapsed();
-    assert!(took >= Duration::from_millis(300) && took < Duration::from_secs(2), "took {took:?}");
+    assert!(
+        took >= Duration::from_millis(300) && took < Duration::from_secs(2),
+        "took {took:?}"
+    );
 }
 
 #[tokio::test]
@@ -126,7 +178,12 @@ async fn a_closed_port_is_a_connection_error() {
     let transport = HttpTransport::new().unwrap();
 
     let error = transport
-        .post(request(&url, &[WebhookSecret::generate()], "{}", Duration::from_secs(5)))
+        .post(request(
+            &url,
+            &[WebhookSecret::generate()],
+            "{}",
+            Duration::from_secs(5),
+        ))
         .await
         .unwrap_err();
 

@@ -121,10 +121,16 @@ impl AttemptOutcome {
     pub fn last_error(&self) -> Option<String> {
         let text = match self {
             _ if self.is_success() => return None,
-            AttemptOutcome::Answered { status, body_excerpt } if body_excerpt.trim().is_empty() => {
+            AttemptOutcome::Answered {
+                status,
+                body_excerpt,
+            } if body_excerpt.trim().is_empty() => {
                 format!("HTTP {status}")
             }
-            AttemptOutcome::Answered { status, body_excerpt } => {
+            AttemptOutcome::Answered {
+                status,
+                body_excerpt,
+            } => {
                 format!("HTTP {status}: {}", body_excerpt.trim())
             }
             AttemptOutcome::NoAnswer(error) => error.to_string(),
@@ -175,7 +181,10 @@ mod tests {
     use chrono::TimeDelta;
 
     fn answered(status: u16, body: &str) -> AttemptOutcome {
-        AttemptOutcome::Answered { status, body_excerpt: body.into() }
+        AttemptOutcome::Answered {
+            status,
+            body_excerpt: body.into(),
+        }
     }
 
     #[test]
@@ -192,13 +201,18 @@ mod tests {
     #[test]
     fn last_error_says_what_went_wrong_and_is_bounded() {
         assert_eq!(answered(200, "ok").last_error(), None);
-        assert_eq!(answered(503, "  ").last_error().as_deref(), Some("HTTP 503"));
+        assert_eq!(
+            answered(503, "  ").last_error().as_deref(),
+            Some("HTTP 503")
+        );
         assert_eq!(
             answered(500, "boom\n").last_error().as_deref(),
             Some("HTTP 500: boom")
         );
         assert_eq!(
-            AttemptOutcome::NoAnswer(TransportError::Timeout).last_error().as_deref(),
+            AttemptOutcome::NoAnswer(TransportError::Timeout)
+                .last_error()
+                .as_deref(),
             Some("timed out waiting for the endpoint")
         );
         let long = answered(500, &"é".repeat(2000)).last_error().unwrap();
@@ -231,7 +245,11 @@ mod tests {
 
     #[test]
     fn status_tags_round_trip() {
-        for status in [DeliveryStatus::Pending, DeliveryStatus::Delivered, DeliveryStatus::Failed] {
+        for status in [
+            DeliveryStatus::Pending,
+            DeliveryStatus::Delivered,
+            DeliveryStatus::Failed,
+        ] {
             assert_eq!(DeliveryStatus::parse(status.as_str()), Ok(status));
         }
         assert!(DeliveryStatus::parse("sent").is_err());

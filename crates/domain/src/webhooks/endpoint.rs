@@ -63,7 +63,11 @@ impl EndpointUrl {
         let host = match authority.strip_prefix('[') {
             Some(bracketed) => {
                 let (inside, after) = bracketed.split_once(']').ok_or(EndpointError::InvalidUrl)?;
-                if inside.is_empty() || !inside.chars().all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.') {
+                if inside.is_empty()
+                    || !inside
+                        .chars()
+                        .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.')
+                {
                     return Err(EndpointError::InvalidUrl);
                 }
                 check_port(after)?;
@@ -311,7 +315,10 @@ mod tests {
             "http://[::1]:9000/hook",
             "http://10.0.0.5/webhook",
         ] {
-            assert!(EndpointUrl::parse(good).is_ok(), "{good} should be accepted");
+            assert!(
+                EndpointUrl::parse(good).is_ok(),
+                "{good} should be accepted"
+            );
         }
         let cases = [
             ("ftp://example.com", EndpointError::UnsupportedScheme),
@@ -338,34 +345,47 @@ mod tests {
         assert!(EventType::ALL.iter().all(|e| all.matches(*e)));
         assert_eq!(all.to_names(), vec!["*"]);
 
-        let some = EventFilter::parse(&["order.activated", "account.plan_changed", "order.activated"]).unwrap();
+        let some =
+            EventFilter::parse(&["order.activated", "account.plan_changed", "order.activated"])
+                .unwrap();
         assert!(some.matches(EventType::OrderActivated));
         assert!(some.matches(EventType::AccountPlanChanged));
         assert!(!some.matches(EventType::OrderCreated));
-        assert_eq!(some.to_names(), vec!["order.activated", "account.plan_changed"]);
+        assert_eq!(
+            some.to_names(),
+            vec!["order.activated", "account.plan_changed"]
+        );
 
-        assert_eq!(EventFilter::parse::<&str>(&[]), Err(EndpointError::NoEvents));
+        assert_eq!(
+            EventFilter::parse::<&str>(&[]),
+            Err(EndpointError::NoEvents)
+        );
         assert_eq!(
             EventFilter::parse(&["*", "plan.created"]),
             Err(EndpointError::WildcardMixedWithNames)
         );
         assert_eq!(
             EventFilter::parse(&["order.nope"]),
-            Err(EndpointError::UnknownEvent(UnknownEventType("order.nope".into())))
+            Err(EndpointError::UnknownEvent(UnknownEventType(
+                "order.nope".into()
+            )))
         );
     }
 
     #[test]
     fn spec_defaults_to_enabled_and_checks_every_field() {
-        let spec = EndpointSpec::new("https://p.example/h", &["*"], Some("  panel  "), None).unwrap();
+        let spec =
+            EndpointSpec::new("https://p.example/h", &["*"], Some("  panel  "), None).unwrap();
         assert!(spec.enabled());
         assert_eq!(spec.description(), Some("panel"));
-        let blank = EndpointSpec::new("https://p.example/h", &["*"], Some("   "), Some(false)).unwrap();
+        let blank =
+            EndpointSpec::new("https://p.example/h", &["*"], Some("   "), Some(false)).unwrap();
         assert_eq!(blank.description(), None);
         assert!(!blank.enabled());
 
         let long = "x".repeat(MAX_DESCRIPTION_CHARS + 1);
-        let error = EndpointSpec::new("https://p.example/h", &["*"], Some(&long), None).unwrap_err();
+        let error =
+            EndpointSpec::new("https://p.example/h", &["*"], Some(&long), None).unwrap_err();
         assert_eq!(error, EndpointError::DescriptionTooLong);
         assert_eq!(error.field(), "description");
         let error = EndpointSpec::new("mailto:x@y", &["*"], None, None).unwrap_err();

@@ -135,7 +135,9 @@ impl EventId {
         let valid = !rest.is_empty()
             && text.len() <= EVENT_ID_MAX_LEN
             && rest.bytes().all(|b| b.is_ascii_alphanumeric());
-        valid.then(|| EventId(text.to_owned())).ok_or(InvalidEventId)
+        valid
+            .then(|| EventId(text.to_owned()))
+            .ok_or(InvalidEventId)
     }
 
     pub fn as_str(&self) -> &str {
@@ -383,7 +385,10 @@ mod tests {
         assert_eq!(EventId::parse("evt_"), Err(InvalidEventId));
         assert_eq!(EventId::parse("evt_a.b"), Err(InvalidEventId));
         assert_eq!(EventId::parse("msg_abc"), Err(InvalidEventId));
-        assert_eq!(EventId::parse(&format!("evt_{}", "a".repeat(61))), Err(InvalidEventId));
+        assert_eq!(
+            EventId::parse(&format!("evt_{}", "a".repeat(61))),
+            Err(InvalidEventId)
+        );
     }
 
     #[test]

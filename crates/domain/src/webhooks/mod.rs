@@ -15,12 +15,14 @@ pub mod signature;
 pub mod worker;
 
 pub use delivery::{AttemptOutcome, Delivery, DeliveryId, DeliveryStatus, NextStep};
-pub use endpoint::{EndpointError, EndpointId, EndpointSpec, EndpointUrl, EventFilter, WebhookEndpoint};
+pub use endpoint::{
+    EndpointError, EndpointId, EndpointSpec, EndpointUrl, EventFilter, WebhookEndpoint,
+};
 pub use events::{Envelope, EventId, EventType, Sequence};
 pub use ports::{
     AttemptRecord, ClaimRequest, ClaimedAttempt, InstanceId, Lease, LeaseToken, OutboxError,
-    OutboxStore, OutgoingRequest, QueueStats, TransportError, TransportResponse,
-    WebhookEndpoints, WebhookTransport,
+    OutboxStore, OutgoingRequest, QueueStats, TransportError, TransportResponse, WebhookEndpoints,
+    WebhookTransport,
 };
 pub use retry::{RetrySchedule, RetryScheduleError, DEFAULT_RETRY_DELAYS};
 pub use secret::{SigningKeys, WebhookSecret, DEFAULT_ROTATION_OVERLAP};

@@ -41,8 +41,11 @@ pub trait WebhookEndpoints: Send + Sync {
     /// stored keep going to it; a disabled endpoint's pending deliveries wait (they are
     /// not claimed) until it is enabled again.
     /// Errors: `NotFound`, `Unavailable`, `Internal`.
-    async fn update(&self, id: EndpointId, spec: EndpointSpec)
-        -> Result<WebhookEndpoint, RepoError>;
+    async fn update(
+        &self,
+        id: EndpointId,
+        spec: EndpointSpec,
+    ) -> Result<WebhookEndpoint, RepoError>;
 
     /// Deletes an endpoint and its deliveries.
     /// Errors: `NotFound`, `Unavailable`, `Internal`.
@@ -74,7 +77,11 @@ impl InstanceId {
             .take(12)
             .map(char::from)
             .collect();
-        let name: String = name.chars().filter(|c| c.is_ascii_graphic()).take(40).collect();
+        let name: String = name
+            .chars()
+            .filter(|c| c.is_ascii_graphic())
+            .take(40)
+            .collect();
         InstanceId(format!("{name}-{suffix}"))
     }
 
@@ -233,8 +240,7 @@ pub trait OutboxStore: Send + Sync {
     /// the status code and error, and applies `record.next` (delivered; pending, due at
     /// the retry time, next attempt of the series; or failed).
     /// Errors: `LeaseLost`, `Unavailable`, `Internal`.
-    async fn record_outcome(&self, lease: Lease, record: AttemptRecord)
-        -> Result<(), OutboxError>;
+    async fn record_outcome(&self, lease: Lease, record: AttemptRecord) -> Result<(), OutboxError>;
 
     /// Ends a lease without counting an attempt: the delivery is due again at once.
     /// Used at shutdown for attempts that did not finish.
@@ -259,8 +265,11 @@ pub trait OutboxStore: Send + Sync {
     /// delivery becomes pending, due at `now`, its series restarting at attempt 1;
     /// `attempts` keeps counting. Answers the delivery as it now stands.
     /// Errors: `NotFound`, `InFlight` (under a live lease), `Unavailable`, `Internal`.
-    async fn redeliver(&self, delivery: DeliveryId, now: DateTime<Utc>)
-        -> Result<Delivery, OutboxError>;
+    async fn redeliver(
+        &self,
+        delivery: DeliveryId,
+        now: DateTime<Utc>,
+    ) -> Result<Delivery, OutboxError>;
 
     /// The queue's depth and the creation time of its oldest pending event.
     /// Errors: `Unavailable`, `Internal`.

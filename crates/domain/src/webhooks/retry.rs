@@ -46,10 +46,16 @@ impl RetrySchedule {
         for (index, delay) in delays.iter().enumerate() {
             let item = format!("{}ms", delay.num_milliseconds());
             if *delay <= TimeDelta::zero() {
-                return Err(RetryScheduleError::Zero { position: index + 1, item });
+                return Err(RetryScheduleError::Zero {
+                    position: index + 1,
+                    item,
+                });
             }
             if *delay > MAX_DELAY {
-                return Err(RetryScheduleError::TooLong { position: index + 1, item });
+                return Err(RetryScheduleError::TooLong {
+                    position: index + 1,
+                    item,
+                });
             }
         }
         Ok(RetrySchedule { delays })
@@ -80,10 +86,21 @@ impl RetrySchedule {
 impl Default for RetrySchedule {
     fn default() -> Self {
         RetrySchedule {
-            delays: [5, 30, 120, 600, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 24 * 3600]
-                .into_iter()
-                .map(TimeDelta::seconds)
-                .collect(),
+            delays: [
+                5,
+                30,
+                120,
+                600,
+                1800,
+                3600,
+                3 * 3600,
+                6 * 3600,
+                12 * 3600,
+                24 * 3600,
+            ]
+            .into_iter()
+            .map(TimeDelta::seconds)
+            .collect(),
         }
     }
 }
@@ -104,13 +121,19 @@ impl FromStr for RetrySchedule {
         let mut delays = Vec::with_capacity(items.len());
         for (index, item) in items.iter().enumerate() {
             let position = index + 1;
-            let bad = || RetryScheduleError::BadItem { position, item: (*item).to_owned() };
+            let bad = || RetryScheduleError::BadItem {
+                position,
+                item: (*item).to_owned(),
+            };
             let split = item.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
             let (digits, unit) = item.split_at(split);
             if digits.is_empty() {
                 return Err(bad());
             }
-            let too_long = || RetryScheduleError::TooLong { position, item: (*item).to_owned() };
+            let too_long = || RetryScheduleError::TooLong {
+                position,
+                item: (*item).to_owned(),
+            };
             let amount: i64 = digits.parse().map_err(|_| too_long())?;
             let delay = match unit {
                 "ms" => TimeDelta::try_milliseconds(amount),
@@ -122,7 +145,10 @@ impl FromStr for RetrySchedule {
             }
             .ok_or_else(too_long)?;
             if delay.is_zero() {
-                return Err(RetryScheduleError::Zero { position, item: (*item).to_owned() });
+                return Err(RetryScheduleError::Zero {
+                    position,
+                    item: (*item).to_owned(),
+                });
             }
             if delay > MAX_DELAY {
                 return Err(too_long());
@@ -141,7 +167,12 @@ impl fmt::Display for RetrySchedule {
             .iter()
             .map(|delay| {
                 let ms = delay.num_milliseconds();
-                for (unit, size) in [("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)] {
+                for (unit, size) in [
+                    ("d", 86_400_000),
+                    ("h", 3_600_000),
+                    ("m", 60_000),
+                    ("s", 1000),
+                ] {
                     if ms % size == 0 {
                         return format!("{}{unit}", ms / size);
                     }
@@ -199,11 +230,17 @@ mod tests {
         assert_eq!("".parse::<RetrySchedule>(), Err(RetryScheduleError::Empty));
         assert_eq!(
             "1s,0m".parse::<RetrySchedule>(),
-            Err(RetryScheduleError::Zero { position: 2, item: "0m".into() })
+            Err(RetryScheduleError::Zero {
+                position: 2,
+                item: "0m".into()
+            })
         );
         assert_eq!(
             "8d".parse::<RetrySchedule>(),
-            Err(RetryScheduleError::TooLong { position: 1, item: "8d".into() })
+            Err(RetryScheduleError::TooLong {
+                position: 1,
+                item: "8d".into()
+            })
         );
         assert_eq!(
             "99999999999999999999999s".parse::<RetrySchedule>(),
@@ -213,18 +250,33 @@ mod tests {
             })
         );
         let many = vec!["1s"; MAX_DELAYS + 1].join(",");
-        assert_eq!(many.parse::<RetrySchedule>(), Err(RetryScheduleError::TooMany));
+        assert_eq!(
+            many.parse::<RetrySchedule>(),
+            Err(RetryScheduleError::TooMany)
+        );
         let message = "5s,30x".parse::<RetrySchedule>().unwrap_err().to_string();
-        assert!(message.contains("item 2") && message.contains("30x"), "{message}");
+        assert!(
+            message.contains("item 2") && message.contains("30x"),
+            "{message}"
+        );
     }
 
     #[test]
     fn next_attempt_follows_the_delays_then_stops() {
         let schedule: RetrySchedule = "1s,1s,2s".parse().unwrap();
         let t = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
-        assert_eq!(schedule.next_attempt_at(1, t), Some(t + TimeDelta::seconds(1)));
-        assert_eq!(schedule.next_attempt_at(2, t), Some(t + TimeDelta::seconds(1)));
-        assert_eq!(schedule.next_attempt_at(3, t), Some(t + TimeDelta::seconds(2)));
+        assert_eq!(
+            schedule.next_attempt_at(1, t),
+            Some(t + TimeDelta::seconds(1))
+        );
+        assert_eq!(
+            schedule.next_attempt_at(2, t),
+            Some(t + TimeDelta::seconds(1))
+        );
+        assert_eq!(
+            schedule.next_attempt_at(3, t),
+            Some(t + TimeDelta::seconds(2))
+        );
         assert_eq!(schedule.next_attempt_at(4, t), None);
         assert_eq!(schedule.next_attempt_at(0, t), None);
     }

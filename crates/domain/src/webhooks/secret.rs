@@ -118,7 +118,12 @@ impl SigningKeys {
     /// Replaces the current secret with `new`; the old one keeps signing until
     /// `now + overlap`. A secret that was still in its overlap is dropped: only the
     /// last two secrets ever sign.
-    pub fn rotate(&self, new: WebhookSecret, now: DateTime<Utc>, overlap: TimeDelta) -> SigningKeys {
+    pub fn rotate(
+        &self,
+        new: WebhookSecret,
+        now: DateTime<Utc>,
+        overlap: TimeDelta,
+    ) -> SigningKeys {
         SigningKeys {
             current: new,
             previous: Some(PreviousSecret {
@@ -164,13 +169,19 @@ mod tests {
             WebhookSecret::parse("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
             Err(InvalidSecret::MissingPrefix)
         );
-        assert_eq!(WebhookSecret::parse("whsec_!!!"), Err(InvalidSecret::NotBase64));
+        assert_eq!(
+            WebhookSecret::parse("whsec_!!!"),
+            Err(InvalidSecret::NotBase64)
+        );
         assert_eq!(
             WebhookSecret::parse("whsec_c2hvcnQ="),
             Err(InvalidSecret::WrongLength)
         );
         let too_long = format!("whsec_{}", STANDARD.encode([7_u8; MAX_SECRET_BYTES + 1]));
-        assert_eq!(WebhookSecret::parse(&too_long), Err(InvalidSecret::WrongLength));
+        assert_eq!(
+            WebhookSecret::parse(&too_long),
+            Err(InvalidSecret::WrongLength)
+        );
     }
 
     #[test]

@@ -143,7 +143,10 @@ mod tests {
     #[test]
     fn signs_the_standard_webhooks_test_vector() {
         let secret = WebhookSecret::parse(SPEC_SECRET).unwrap();
-        assert_eq!(sign_one(&secret, SPEC_ID, SPEC_TIMESTAMP, SPEC_BODY), SPEC_SIGNATURE);
+        assert_eq!(
+            sign_one(&secret, SPEC_ID, SPEC_TIMESTAMP, SPEC_BODY),
+            SPEC_SIGNATURE
+        );
         let headers = sign(&[secret], SPEC_ID, SPEC_TIMESTAMP, SPEC_BODY);
         assert_eq!(headers.id, SPEC_ID);
         assert_eq!(headers.timestamp, "1614265330");
@@ -159,17 +162,32 @@ mod tests {
             signature: SPEC_SIGNATURE.into(),
         };
         let now = at(SPEC_TIMESTAMP + 10);
-        assert_eq!(verify(&secret, &headers, SPEC_BODY, now, DEFAULT_TOLERANCE), Ok(()));
         assert_eq!(
-            verify(&secret, &headers, br#"{"test": 2432232315}"#, now, DEFAULT_TOLERANCE),
+            verify(&secret, &headers, SPEC_BODY, now, DEFAULT_TOLERANCE),
+            Ok(())
+        );
+        assert_eq!(
+            verify(
+                &secret,
+                &headers,
+                br#"{"test": 2432232315}"#,
+                now,
+                DEFAULT_TOLERANCE
+            ),
             Err(VerifyError::NoMatchingSignature)
         );
-        let other_id = SignedHeaders { id: "msg_other".into(), ..headers.clone() };
+        let other_id = SignedHeaders {
+            id: "msg_other".into(),
+            ..headers.clone()
+        };
         assert_eq!(
             verify(&secret, &other_id, SPEC_BODY, now, DEFAULT_TOLERANCE),
             Err(VerifyError::NoMatchingSignature)
         );
-        let moved = SignedHeaders { timestamp: (SPEC_TIMESTAMP + 1).to_string(), ..headers.clone() };
+        let moved = SignedHeaders {
+            timestamp: (SPEC_TIMESTAMP + 1).to_string(),
+            ..headers.clone()
+        };
         assert_eq!(
             verify(&secret, &moved, SPEC_BODY, now, DEFAULT_TOLERANCE),
             Err(VerifyError::NoMatchingSignature)
@@ -179,7 +197,10 @@ mod tests {
             verify(&secret, &headers, SPEC_BODY, late, DEFAULT_TOLERANCE),
             Err(VerifyError::TimestampOutOfTolerance)
         );
-        let garbled = SignedHeaders { timestamp: "soon".into(), ..headers };
+        let garbled = SignedHeaders {
+            timestamp: "soon".into(),
+            ..headers
+        };
         assert_eq!(
             verify(&secret, &garbled, SPEC_BODY, now, DEFAULT_TOLERANCE),
             Err(VerifyError::MalformedTimestamp)
@@ -192,8 +213,16 @@ mod tests {
         let stranger = WebhookSecret::generate();
         let body = br#"{"id":"evt_x","type":"plan.created"}"#;
         let now = Utc::now();
-        let headers = sign(&[secret.clone()], "evt_x", now.timestamp(), body);
-        assert_eq!(verify(&secret, &headers, body, now, DEFAULT_TOLERANCE), Ok(()));
+        let headers = sign(
+            std::slice::from_ref(&secret),
+            "evt_x",
+            now.timestamp(),
+            body,
+        );
+        assert_eq!(
+            verify(&secret, &headers, body, now, DEFAULT_TOLERANCE),
+            Ok(())
+        );
         assert_eq!(
             verify(&stranger, &headers, body, now, DEFAULT_TOLERANCE),
             Err(VerifyError::NoMatchingSignature)
@@ -214,7 +243,13 @@ mod tests {
         assert_eq!(verify(&new, &headers, body, now, DEFAULT_TOLERANCE), Ok(()));
         assert_eq!(verify(&old, &headers, body, now, DEFAULT_TOLERANCE), Ok(()));
         assert_eq!(
-            verify(&WebhookSecret::generate(), &headers, body, now, DEFAULT_TOLERANCE),
+            verify(
+                &WebhookSecret::generate(),
+                &headers,
+                body,
+                now,
+                DEFAULT_TOLERANCE
+            ),
             Err(VerifyError::NoMatchingSignature)
         );
     }
@@ -231,7 +266,10 @@ mod tests {
             timestamp: now.timestamp().to_string(),
             signature,
         };
-        assert_eq!(verify(&secret, &headers, body, now, DEFAULT_TOLERANCE), Ok(()));
+        assert_eq!(
+            verify(&secret, &headers, body, now, DEFAULT_TOLERANCE),
+            Ok(())
+        );
         // The right bytes under another version tag are not accepted.
         let relabelled = SignedHeaders {
             signature: good.replacen("v1,", "v2,", 1),

@@ -170,8 +170,12 @@ impl DeliveryWorker {
                 last_requeue = Some(now);
                 match self.shared.store.requeue_expired_leases(now).await {
                     Ok(0) => {}
-                    Ok(count) => tracing::warn!(count, "requeued webhook attempts whose lease expired"),
-                    Err(error) => tracing::warn!(error = %error, "could not requeue expired webhook leases"),
+                    Ok(count) => {
+                        tracing::warn!(count, "requeued webhook attempts whose lease expired")
+                    }
+                    Err(error) => {
+                        tracing::warn!(error = %error, "could not requeue expired webhook leases")
+                    }
                 }
             }
 
@@ -209,15 +213,22 @@ impl DeliveryWorker {
     }
 
     /// Claims up to `room` attempts and starts a task for each; answers how many.
-    async fn claim_and_start(&self, in_flight: &mut InFlight, room: usize, now: DateTime<Utc>) -> usize {
+    async fn claim_and_start(
+        &self,
+        in_flight: &mut InFlight,
+        room: usize,
+        now: DateTime<Utc>,
+    ) -> usize {
         let settings = &self.shared.settings;
-        let lease = TimeDelta::from_std(settings.timeout + settings.lease_margin)
-            .unwrap_or(TimeDelta::MAX);
+        let lease =
+            TimeDelta::from_std(settings.timeout + settings.lease_margin).unwrap_or(TimeDelta::MAX);
         let request = ClaimRequest {
             holder: self.shared.instance.clone(),
             token: LeaseToken::generate(),
             now,
-            lease_until: now.checked_add_signed(lease).unwrap_or(DateTime::<Utc>::MAX_UTC),
+            lease_until: now
+                .checked_add_signed(lease)
+                .unwrap_or(DateTime::<Utc>::MAX_UTC),
             limit: u32::try_from(room).unwrap_or(u32::MAX),
             per_endpoint: settings.per_endpoint.max(1),
             exclude_endpoints: in_flight.per_endpoint.keys().copied().collect(),
@@ -336,7 +347,11 @@ async fn attempt(shared: Arc<Shared>, claim: ClaimedAttempt) -> TaskEnd {
     };
     tracing::debug!(delivery = %claim.lease.delivery, endpoint = %claim.endpoint,
         event = %claim.event_id, status = ?record.status_code, ?next, "webhook attempt ended");
-    match shared.store.record_outcome(claim.lease.clone(), record).await {
+    match shared
+        .store
+        .record_outcome(claim.lease.clone(), record)
+        .await
+    {
         Ok(()) => TaskEnd::Recorded(next),
         Err(OutboxError::LeaseLost) => {
             tracing::warn!(delivery = %claim.lease.delivery,

@@ -9,9 +9,9 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tariff_domain::webhooks::{
-    AttemptRecord, ClaimRequest, ClaimedAttempt, Delivery, DeliveryId, DeliveryStatus,
-    EndpointId, EndpointUrl, EventId, EventType, Lease, LeaseToken, NextStep, OutboxError,
-    OutboxStore, QueueStats, SigningKeys,
+    AttemptRecord, ClaimRequest, ClaimedAttempt, Delivery, DeliveryId, DeliveryStatus, EndpointId,
+    EndpointUrl, EventId, EventType, Lease, LeaseToken, NextStep, OutboxError, OutboxStore,
+    QueueStats, SigningKeys,
 };
 use tariff_domain::{Page, PageRequest};
 
@@ -38,7 +38,7 @@ impl FakeOutbox {
         FakeOutbox::default()
     }
 
-    /// Stores a delivery of a new event to `endpoint`, due at `now`.
+    /// Stores a delivery of a new event to `endpoint`, due now.
     pub fn enqueue(
         &self,
         endpoint: EndpointId,
@@ -47,8 +47,8 @@ impl FakeOutbox {
         event_id: EventId,
         event_type: EventType,
         body: String,
-        now: DateTime<Utc>,
     ) -> DeliveryId {
+        let now = Utc::now();
         let mut rows = self.rows.lock().unwrap();
         let id = DeliveryId::new(rows.len() as i64 + 1).unwrap();
         rows.push(Row {
@@ -112,13 +112,24 @@ impl OutboxStore for FakeOutbox {
             .filter(|(_, row)| {
                 row.delivery.status == DeliveryStatus::Pending
                     && row.endpoint_enabled
-                    && row.delivery.next_attempt_at.is_some_and(|at| at <= request.now)
-                    && row.lease.as_ref().is_none_or(|(_, until)| *until <= request.now)
+                    && row
+                        .delivery
+                        .next_attempt_at
+                        .is_some_and(|at| at <= request.now)
+                    && row
+                        .lease
+                        .as_ref()
+                        .is_none_or(|(_, until)| *until <= request.now)
                     && !request.exclude_endpoints.contains(&row.delivery.endpoint)
             })
             .map(|(index, _)| index)
             .collect();
-        due.sort_by_key(|&index| (rows[index].delivery.next_attempt_at, rows[index].delivery.id));
+        due.sort_by_key(|&index| {
+            (
+                rows[index].delivery.next_attempt_at,
+                rows[index].delivery.id,
+            )
+        });
         let mut claimed = Vec::new();
         let mut per_endpoint = std::collections::HashMap::<EndpointId, u32>::new();
         for index in due {
@@ -206,7 +217,11 @@ impl OutboxStore for FakeOutbox {
         Ok(Page::from_all(all, page))
     }
 
-    async fn redeliver(&self, delivery: DeliveryId, now: DateTime<Utc>) -> Result<Delivery, OutboxError> {
+    async fn redeliver(
+        &self,
+        delivery: DeliveryId,
+        now: DateTime<Utc>,
+    ) -> Result<Delivery, OutboxError> {
         let mut rows = self.rows.lock().unwrap();
         let row = rows
             .get_mut((delivery.get() - 1) as usize)

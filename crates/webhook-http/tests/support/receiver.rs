@@ -80,11 +80,17 @@ impl Receiver {
         let shared = state.clone();
         let server = tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { return };
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
                 tokio::spawn(serve(stream, shared.clone()));
             }
         });
-        Receiver { base, state, server }
+        Receiver {
+            base,
+            state,
+            server,
+        }
     }
 
     pub fn url(&self) -> String {
@@ -115,12 +121,19 @@ async fn serve(mut stream: TcpStream, state: Arc<State>) {
     let head = String::from_utf8_lossy(&buffer[..head_end]).into_owned();
     let mut lines = head.split("\r\n");
     let request_line = lines.next().unwrap_or_default().to_owned();
-    let path = request_line.split(' ').nth(1).unwrap_or_default().to_owned();
+    let path = request_line
+        .split(' ')
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned();
     let headers: HashMap<String, String> = lines
         .filter_map(|line| line.split_once(':'))
         .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
         .collect();
-    let length: usize = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let length: usize = headers
+        .get("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     let mut body = buffer[head_end + 4..].to_vec();
     while body.len() < length {
         match stream.read(&mut chunk).await {
@@ -132,8 +145,14 @@ async fn serve(mut stream: TcpStream, state: Arc<State>) {
 
     let signed = SignedHeaders {
         id: headers.get("webhook-id").cloned().unwrap_or_default(),
-        timestamp: headers.get("webhook-timestamp").cloned().unwrap_or_default(),
-        signature: headers.get("webhook-signature").cloned().unwrap_or_default(),
+        timestamp: headers
+            .get("webhook-timestamp")
+            .cloned()
+            .unwrap_or_default(),
+        signature: headers
+            .get("webhook-signature")
+            .cloned()
+            .unwrap_or_default(),
     };
     let verified = state
         .secrets
@@ -144,7 +163,11 @@ async fn serve(mut stream: TcpStream, state: Arc<State>) {
         let mut mode = state.mode.lock().unwrap();
         let current = mode.clone();
         if let Mode::FailNext(n) = current {
-            *mode = if n > 1 { Mode::FailNext(n - 1) } else { Mode::Accept };
+            *mode = if n > 1 {
+                Mode::FailNext(n - 1)
+            } else {
+                Mode::Accept
+            };
         }
         current
     };
@@ -162,7 +185,14 @@ async fn serve(mut stream: TcpStream, state: Arc<State>) {
             Mode::Redirect => (302, "Location: /elsewhere\r\n".to_owned(), String::new()),
         }
     };
-    state.received.lock().unwrap().push(Received { path, headers, body, verified, status, at });
+    state.received.lock().unwrap().push(Received {
+        path,
+        headers,
+        body,
+        verified,
+        status,
+        at,
+    });
     let response = format!(
         "HTTP/1.1 {status} X\r\n{extra}Content-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
         answer.len()
