@@ -539,3 +539,40 @@ async fn during_a_rotation_attempts_carry_both_signatures() {
         verify(secret, headers, b"{}", Utc::now(), TimeDelta::minutes(5)).unwrap();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wake_starts_delivery_before_the_next_poll_and_counts_are_live() {
+    let outbox = Arc::new(FakeOutbox::new());
+    let transport = Arc::new(ScriptedTransport::default());
+    let panel = endpoint(1, "http://panel.test/hooks");
+    let mut patient = settings();
+    patient.poll_interval = Duration::from_secs(60);
+    patient.requeue_interval = Duration::from_secs(60);
+    let worker = DeliveryWorker::new(
+        outbox.clone(),
+        transport.clone(),
+        Arc::new(SystemClock),
+        "1s".parse::<RetrySchedule>().unwrap(),
+        patient,
+        InstanceId::generate("test"),
+    );
+    let (stop, signal) = watch::channel(false);
+    let running = tokio::spawn({
+        let worker = worker.clone();
+        async move { worker.run(signal).await }
+    });
+    // Let the worker make its first (empty) claim and start waiting.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    let [id] = enqueue(&outbox, &panel, 1)[..] else {
+        unreachable!()
+    };
+    worker.wake();
+    wait_until("it is delivered", Duration::from_secs(5), || {
+        status(&outbox, id) == DeliveryStatus::Delivered
+    })
+    .await;
+    assert_eq!(worker.report().delivered, 1, "counted while running");
+    stop.send(true).unwrap();
+    assert_eq!(running.await.unwrap().delivered, 1);
+}

@@ -8,11 +8,12 @@
 //! worker's slots and never delays another endpoint's deliveries.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 use tokio::task::{Id as TaskId, JoinError, JoinSet};
 
 use super::delivery::{AttemptOutcome, NextStep};
@@ -77,6 +78,21 @@ pub struct WorkerReport {
     pub released: u64,
 }
 
+/// The live counts behind [`WorkerReport`], readable while the worker runs.
+#[derive(Debug, Default)]
+struct Counters {
+    delivered: AtomicU64,
+    retrying: AtomicU64,
+    failed: AtomicU64,
+    lease_lost: AtomicU64,
+    record_errors: AtomicU64,
+    released: AtomicU64,
+}
+
+fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
 /// How one attempt's task ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum TaskEnd {
@@ -92,6 +108,8 @@ struct Shared {
     schedule: RetrySchedule,
     settings: WorkerSettings,
     instance: InstanceId,
+    counters: Counters,
+    wake: Notify,
 }
 
 /// The delivery worker. Cheap to clone; `run` until the shutdown signal.
@@ -146,8 +164,30 @@ impl DeliveryWorker {
                 schedule,
                 settings,
                 instance,
+                counters: Counters::default(),
+                wake: Notify::new(),
             }),
         }
+    }
+
+    /// What the worker has done since it was made (for the metrics; also returned by
+    /// `run`).
+    pub fn report(&self) -> WorkerReport {
+        let counters = &self.shared.counters;
+        WorkerReport {
+            delivered: counters.delivered.load(Ordering::Relaxed),
+            retrying: counters.retrying.load(Ordering::Relaxed),
+            failed: counters.failed.load(Ordering::Relaxed),
+            lease_lost: counters.lease_lost.load(Ordering::Relaxed),
+            record_errors: counters.record_errors.load(Ordering::Relaxed),
+            released: counters.released.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Asks the worker to look for due attempts now rather than at its next poll: a
+    /// change that committed an event calls it so that delivery starts at once.
+    pub fn wake(&self) {
+        self.shared.wake.notify_one();
     }
 
     /// Runs until `shutdown` holds `true` (or its sender is dropped), then stops
@@ -155,7 +195,6 @@ impl DeliveryWorker {
     /// leases of those still running so that they are due again at once.
     pub async fn run(&self, mut shutdown: watch::Receiver<bool>) -> WorkerReport {
         let settings = &self.shared.settings;
-        let mut report = WorkerReport::default();
         let mut in_flight = InFlight {
             tasks: JoinSet::new(),
             leases: HashMap::new(),
@@ -197,17 +236,19 @@ impl DeliveryWorker {
                         }
                     }
                     Some(done) = in_flight.tasks.join_next_with_id(), if in_flight.len() > 0 => {
-                        self.account(&mut in_flight, done, &mut report);
+                        self.account(&mut in_flight, done);
                     }
                     () = tokio::time::sleep(settings.poll_interval) => {}
+                    () = self.shared.wake.notified() => {}
                 }
             }
             while let Some(done) = in_flight.tasks.try_join_next_with_id() {
-                self.account(&mut in_flight, done, &mut report);
+                self.account(&mut in_flight, done);
             }
         }
 
-        self.stop(&mut in_flight, &mut report).await;
+        self.stop(&mut in_flight).await;
+        let report = self.report();
         tracing::info!(instance = %self.shared.instance, ?report, "webhook delivery worker stopped");
         report
     }
@@ -252,38 +293,35 @@ impl DeliveryWorker {
         count
     }
 
-    fn account(
-        &self,
-        in_flight: &mut InFlight,
-        done: Result<(TaskId, TaskEnd), JoinError>,
-        report: &mut WorkerReport,
-    ) {
+    fn account(&self, in_flight: &mut InFlight, done: Result<(TaskId, TaskEnd), JoinError>) {
         match done {
             Ok((id, end)) => {
                 in_flight.finished(id);
                 match end {
-                    TaskEnd::Recorded(NextStep::Delivered { .. }) => report.delivered += 1,
-                    TaskEnd::Recorded(NextStep::RetryAt(_)) => report.retrying += 1,
-                    TaskEnd::Recorded(NextStep::Failed) => report.failed += 1,
-                    TaskEnd::LeaseLost => report.lease_lost += 1,
-                    TaskEnd::RecordError => report.record_errors += 1,
+                    TaskEnd::Recorded(NextStep::Delivered { .. }) => {
+                        bump(&self.shared.counters.delivered)
+                    }
+                    TaskEnd::Recorded(NextStep::RetryAt(_)) => bump(&self.shared.counters.retrying),
+                    TaskEnd::Recorded(NextStep::Failed) => bump(&self.shared.counters.failed),
+                    TaskEnd::LeaseLost => bump(&self.shared.counters.lease_lost),
+                    TaskEnd::RecordError => bump(&self.shared.counters.record_errors),
                 }
             }
             Err(error) => {
                 // A panicked attempt leaves its lease to expire; it is then requeued.
                 let lease = in_flight.finished(error.id());
                 tracing::error!(delivery = ?lease.map(|l| l.delivery), error = %error, "webhook attempt task ended abnormally");
-                report.record_errors += 1;
+                bump(&self.shared.counters.record_errors);
             }
         }
     }
 
-    async fn stop(&self, in_flight: &mut InFlight, report: &mut WorkerReport) {
+    async fn stop(&self, in_flight: &mut InFlight) {
         let grace = tokio::time::sleep(self.shared.settings.shutdown_grace);
         tokio::pin!(grace);
         while in_flight.len() > 0 {
             tokio::select! {
-                Some(done) = in_flight.tasks.join_next_with_id() => self.account(in_flight, done, report),
+                Some(done) = in_flight.tasks.join_next_with_id() => self.account(in_flight, done),
                 () = &mut grace => break,
             }
         }
@@ -292,17 +330,17 @@ impl DeliveryWorker {
             match done {
                 Err(error) if error.is_cancelled() => {
                     if let Some(lease) = in_flight.finished(error.id()) {
-                        self.release(lease, report).await;
+                        self.release(lease).await;
                     }
                 }
-                other => self.account(in_flight, other, report),
+                other => self.account(in_flight, other),
             }
         }
     }
 
-    async fn release(&self, lease: Lease, report: &mut WorkerReport) {
+    async fn release(&self, lease: Lease) {
         match self.shared.store.release(lease.clone()).await {
-            Ok(()) => report.released += 1,
+            Ok(()) => bump(&self.shared.counters.released),
             // Recorded just before the abort took effect, or already taken over.
             Err(OutboxError::LeaseLost) => {}
             Err(error) => tracing::warn!(delivery = %lease.delivery, error = %error,
