@@ -5,6 +5,7 @@
 //! Events are stored by the change that causes them, in its transaction (the outbox);
 //! the worker delivers them at least once, signed, retried along the schedule.
 
+pub mod admin;
 pub mod delivery;
 pub mod endpoint;
 pub mod events;
@@ -14,6 +15,7 @@ pub mod secret;
 pub mod signature;
 pub mod worker;
 
+pub use admin::{EndpointWithSecret, WebhookAdmin, WebhookAdminError};
 pub use delivery::{AttemptOutcome, Delivery, DeliveryId, DeliveryStatus, NextStep};
 pub use endpoint::{
     EndpointError, EndpointId, EndpointSpec, EndpointUrl, EventFilter, WebhookEndpoint,
