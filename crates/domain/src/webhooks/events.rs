@@ -354,6 +354,60 @@ impl Envelope {
     }
 }
 
+/// An event a change emits, before it is stored. The store completes it inside the
+/// change's transaction: a fresh id, the account's next sequence number and the time of
+/// the change (see [`EventDraft::into_envelope`]), then one delivery per enabled endpoint
+/// that [wants](super::endpoint::WebhookEndpoint::wants) its type.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EventDraft {
+    event_type: EventType,
+    account: Option<AccountRef>,
+    data: serde_json::Value,
+}
+
+impl EventDraft {
+    /// `data` must be a JSON object.
+    pub fn new(
+        event_type: EventType,
+        account: Option<AccountRef>,
+        data: serde_json::Value,
+    ) -> Result<EventDraft, InvalidEnvelope> {
+        if !data.is_object() {
+            return Err(InvalidEnvelope::DataNotAnObject);
+        }
+        Ok(EventDraft {
+            event_type,
+            account,
+            data,
+        })
+    }
+
+    pub fn event_type(&self) -> EventType {
+        self.event_type
+    }
+
+    /// Whose stream the event's sequence number is taken from (`None`: the catalogue's).
+    pub fn account(&self) -> Option<AccountRef> {
+        self.account
+    }
+
+    pub fn into_envelope(
+        self,
+        id: EventId,
+        created_at: DateTime<Utc>,
+        sequence: Sequence,
+    ) -> Envelope {
+        Envelope {
+            id,
+            event_type: self.event_type,
+            created_at: created_at.with_nanosecond(0).unwrap_or(created_at),
+            account: self.account,
+            sequence,
+            data: self.data,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -439,6 +493,37 @@ mod tests {
         .unwrap();
         let json: serde_json::Value = serde_json::from_str(&org.to_body()).unwrap();
         assert_eq!(json["account"], serde_json::json!({"kind": "org", "id": 4}));
+    }
+
+    #[test]
+    fn a_draft_becomes_the_envelope_its_store_completes() {
+        let account = Some(AccountRef::Org(OrgId::new(4).unwrap()));
+        let draft = EventDraft::new(
+            EventType::OrderActivated,
+            account,
+            serde_json::json!({"id": 9}),
+        )
+        .unwrap();
+        assert_eq!(draft.account(), account);
+        let id = EventId::generate();
+        let at = DateTime::parse_from_rfc3339("2026-11-30T10:00:00.5Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let envelope = draft.into_envelope(id.clone(), at, Sequence::new(12).unwrap());
+        let expected = Envelope::new(
+            id,
+            EventType::OrderActivated,
+            at,
+            account,
+            Sequence::new(12).unwrap(),
+            serde_json::json!({"id": 9}),
+        )
+        .unwrap();
+        assert_eq!(envelope, expected);
+        assert_eq!(
+            EventDraft::new(EventType::PlanCreated, None, serde_json::json!("x")),
+            Err(InvalidEnvelope::DataNotAnObject)
+        );
     }
 
     #[test]

@@ -20,7 +20,7 @@ pub use delivery::{AttemptOutcome, Delivery, DeliveryId, DeliveryStatus, NextSte
 pub use endpoint::{
     EndpointError, EndpointId, EndpointSpec, EndpointUrl, EventFilter, WebhookEndpoint,
 };
-pub use events::{Envelope, EventId, EventType, Sequence};
+pub use events::{Envelope, EventDraft, EventId, EventType, Sequence};
 pub use ports::{
     AttemptRecord, ClaimRequest, ClaimedAttempt, InstanceId, Lease, LeaseToken, OutboxError,
     OutboxStore, OutgoingRequest, QueueStats, TransportError, TransportResponse, WebhookEndpoints,
