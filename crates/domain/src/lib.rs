@@ -11,6 +11,7 @@ pub mod organisations;
 pub mod quota;
 pub mod settings;
 pub mod shared;
+pub mod webhooks;
 
 pub use catalogue::{
     Limit, Limits, Permissions, Plan, PlanDraft, PlanPatch, PlanSpec, PlanType,
