@@ -17,6 +17,7 @@ pub mod orders;
 pub mod organisations;
 pub mod pagination;
 pub mod password;
+pub mod payments;
 pub mod plan;
 pub mod ports;
 pub mod quota;
