@@ -1,6 +1,8 @@
 //! The adapter against a fake Stripe on the wire: what it sends (form fields, headers)
 //! and how it reads Stripe's answers and failures.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
 mod support;
 
 use std::time::{Duration, Instant};

@@ -1,6 +1,8 @@
 //! Money stays integer minor units end to end: from Tariff's `Money`, through the form
 //! bytes sent to Stripe, back to the same `Money` when Stripe reports the amount.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
 use proptest::prelude::*;
 use tariff_domain::payments::{
     CheckoutRequest, GatewayCustomerId, IdempotencyKey, LineItem, OffSessionCharge,

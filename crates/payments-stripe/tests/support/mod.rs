@@ -2,7 +2,7 @@
 //! (method, path, headers, decoded form) and answers with the replies a test scripted,
 //! in order, as Stripe-shaped JSON.
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
 use std::collections::{HashMap, VecDeque};
 use std::net::TcpListener;
