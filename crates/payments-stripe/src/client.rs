@@ -68,6 +68,9 @@ impl ApiFailure {
         }
         let code = self.body.code.as_deref();
         let kind = match (self.status, self.body.error_type.as_deref()) {
+            (status, _) if status < 400 => {
+                return GatewayError::Unavailable(UnavailableCause::MalformedResponse)
+            }
             (429, _) => return GatewayError::Unavailable(UnavailableCause::RateLimited),
             (409, _) if code == Some("idempotency_key_in_use") => {
                 return GatewayError::Unavailable(UnavailableCause::ConcurrentRequest)
@@ -147,6 +150,8 @@ impl StripeClient {
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(config.timeout)
+            // Stripe never redirects; following one could carry the key elsewhere.
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("tariff/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(StripeConfigError::Client)?;

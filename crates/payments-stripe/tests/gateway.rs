@@ -495,6 +495,11 @@ async fn stripe_failures_map_to_gateway_errors() {
         refund_error(Reply::raw(200, "this is not json")).await,
         GatewayError::Unavailable(UnavailableCause::MalformedResponse)
     );
+    // A redirect is not followed (it could carry the key elsewhere): one request only.
+    assert_eq!(
+        refund_error(Reply::redirect(307, "/v1/elsewhere")).await,
+        GatewayError::Unavailable(UnavailableCause::MalformedResponse)
+    );
 }
 
 #[tokio::test]

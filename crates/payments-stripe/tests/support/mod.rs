@@ -47,6 +47,7 @@ pub struct Reply {
     pub status: u16,
     pub body: String,
     pub delay: Duration,
+    pub location: Option<String>,
 }
 
 impl Reply {
@@ -55,6 +56,7 @@ impl Reply {
             status,
             body: body.to_string(),
             delay: Duration::ZERO,
+            location: None,
         }
     }
 
@@ -63,6 +65,15 @@ impl Reply {
             status,
             body: body.to_owned(),
             delay: Duration::ZERO,
+            location: None,
+        }
+    }
+
+    /// A redirect elsewhere.
+    pub fn redirect(status: u16, location: &str) -> Reply {
+        Reply {
+            location: Some(location.to_owned()),
+            ..Reply::raw(status, "")
         }
     }
 
@@ -119,7 +130,12 @@ async fn answer(request: HttpRequest, body: web::Bytes, state: web::Data<State>)
     if !reply.delay.is_zero() {
         tokio::time::sleep(reply.delay).await;
     }
-    HttpResponse::build(actix_web::http::StatusCode::from_u16(reply.status).unwrap())
+    let mut response =
+        HttpResponse::build(actix_web::http::StatusCode::from_u16(reply.status).unwrap());
+    if let Some(location) = reply.location {
+        response.insert_header(("Location", location));
+    }
+    response
         .content_type("application/json")
         .insert_header(("Request-Id", "req_fake"))
         .body(reply.body)
