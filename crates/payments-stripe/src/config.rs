@@ -130,7 +130,14 @@ mod tests {
     #[test]
     fn config_needs_both_secrets_and_an_http_base() {
         let ok = StripeConfig::new(Secret::new("sk"), Secret::new("wh"));
-        assert_eq!(ok.validate().unwrap(), "https://api.stripe.com");
+        if cfg!(feature = "tls") {
+            assert_eq!(ok.validate().unwrap(), "https://api.stripe.com");
+        } else {
+            assert!(matches!(
+                ok.validate(),
+                Err(StripeConfigError::TlsUnavailable)
+            ));
+        }
         assert!(matches!(
             StripeConfig::new(Secret::new(" "), Secret::new("wh")).validate(),
             Err(StripeConfigError::MissingSecretKey)
