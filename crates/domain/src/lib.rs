@@ -8,6 +8,7 @@ pub mod catalogue;
 pub mod identity;
 pub mod orders;
 pub mod organisations;
+pub mod payments;
 pub mod quota;
 pub mod settings;
 pub mod shared;

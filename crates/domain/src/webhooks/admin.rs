@@ -9,7 +9,7 @@ use super::delivery::{Delivery, DeliveryId};
 use super::endpoint::{EndpointId, EndpointSpec, WebhookEndpoint};
 use super::ports::{OutboxError, OutboxStore, WebhookEndpoints};
 use super::secret::{SigningKeys, WebhookSecret, DEFAULT_ROTATION_OVERLAP};
-use crate::ports::BoxError;
+use crate::shared::BoxError;
 use crate::{Clock, Page, PageRequest, RepoError};
 
 /// An endpoint with the secret that signs for it from now on. The secret is in no other
@@ -172,7 +172,7 @@ impl WebhookAdmin {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clock::ManualClock;
+    use crate::shared::ManualClock;
     use crate::webhooks::ports::{MockOutboxStore, MockWebhookEndpoints};
     use chrono::{DateTime, Utc};
     use std::sync::Mutex;

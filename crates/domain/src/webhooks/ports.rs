@@ -13,7 +13,7 @@ use super::endpoint::{EndpointId, EndpointSpec, EndpointUrl, WebhookEndpoint};
 use super::events::EventId;
 use super::secret::{SigningKeys, WebhookSecret};
 use super::signature::SignedHeaders;
-use crate::ports::BoxError;
+use crate::shared::BoxError;
 use crate::{Page, PageRequest, RepoError};
 
 /// Storage of webhook endpoints and their signing keys. Adapters keep secrets

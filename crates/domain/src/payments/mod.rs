@@ -1,0 +1,29 @@
+//! Taking money through a payment gateway: the [`PaymentGateway`] port, the validated
+//! requests Tariff sends through it, the outcomes it answers and the verified inbound
+//! events it reads. Gateway-neutral: Stripe is one adapter
+//! (`crates/payments-stripe`); its wire format never shows here.
+
+pub mod events;
+pub mod gateway;
+pub mod refs;
+pub mod requests;
+
+pub use events::{
+    ChargeRefund, CheckoutCompletion, CheckoutPaymentStatus, GatewayEvent, GatewayEventKind,
+    PaymentFailure, RefundRecord,
+};
+#[cfg(any(test, feature = "mocks"))]
+pub use gateway::MockPaymentGateway;
+pub use gateway::{
+    GatewayError, PaymentGateway, PaymentProvider, Rejection, RejectionKind, SignatureProblem,
+    UnavailableCause,
+};
+pub use refs::{
+    ChargeId, CheckoutSessionId, GatewayCustomerId, GatewayEventId, IdempotencyKey,
+    InvalidGatewayRef, PaymentMethodRef, PaymentReference, RefundId,
+};
+pub use requests::{
+    ChargeOutcome, CheckoutRequest, CheckoutSession, CustomerRequest, Decline,
+    InvalidPaymentRequest, LineItem, OffSessionCharge, RefundOutcome, RefundRequest, RefundStatus,
+    ReturnUrls, MAX_ITEM_NAME_CHARS,
+};
