@@ -384,17 +384,15 @@ async fn seed_session(app: &TestApp, user_id: i64) -> String {
     let secret = generate_secret("sess_");
     let hash = hash_secret(&secret);
     app.db
-        .query(move |conn| {
+        .query(move |c| {
             let now = chrono::Utc::now().naive_utc();
-            tariff_persistence::with_conn!(conn, c => diesel::insert_into(sessions::table)
-                .values((
-                    sessions::token_hash.eq(&hash),
-                    sessions::user_id.eq(user_id),
-                    sessions::created_at.eq(now),
-                    sessions::expires_at.eq(now + chrono::Duration::hours(1)),
-                ))
-                .execute(c)
-                .map_err(DbError::from))
+            c.execute(diesel::insert_into(sessions::table).values((
+                sessions::token_hash.eq(&hash),
+                sessions::user_id.eq(user_id),
+                sessions::created_at.eq(now),
+                sessions::expires_at.eq(now + chrono::Duration::hours(1)),
+            )))
+            .map_err(DbError::from)
         })
         .await
         .unwrap();

@@ -16,7 +16,7 @@ use tariff_domain::catalogue::PlanRepository;
 use tariff_domain::{Limit, Limits, Permissions, PlanDraft, PlanSpec, Resource};
 use tariff_persistence::errors::DbError;
 use tariff_persistence::schema::{orders, org_members, organisations, usage_counters};
-use tariff_persistence::{transaction, with_conn, DieselPlanRepository};
+use tariff_persistence::DieselPlanRepository;
 use tariff_tests::{
     backends, json, spawn_app, spawn_app_on_url_with, spawn_app_with, SeededUser, TestApp,
     TestDatabase,
@@ -64,21 +64,23 @@ async fn create_org(app: &TestApp, members: &[(i64, &'static str)]) -> i64 {
     let members = members.to_vec();
     app.db
         .query(move |conn| {
-            transaction!(conn, c => {
+            conn.write_transaction(|c| {
                 let now = chrono::Utc::now().naive_utc();
-                let id: i64 = diesel::insert_into(organisations::table)
-                    .values((organisations::name.eq("Acme"), organisations::created_at.eq(now)))
-                    .returning(organisations::id)
-                    .get_result(c)?;
-                for (user_id, role) in &members {
-                    diesel::insert_into(org_members::table)
+                let id: i64 = c.get_result(
+                    diesel::insert_into(organisations::table)
                         .values((
-                            org_members::org_id.eq(id),
-                            org_members::user_id.eq(*user_id),
-                            org_members::role.eq(*role),
-                            org_members::created_at.eq(now),
+                            organisations::name.eq("Acme"),
+                            organisations::created_at.eq(now),
                         ))
-                        .execute(c)?;
+                        .returning(organisations::id),
+                )?;
+                for (user_id, role) in &members {
+                    c.execute(diesel::insert_into(org_members::table).values((
+                        org_members::org_id.eq(id),
+                        org_members::user_id.eq(*user_id),
+                        org_members::role.eq(*role),
+                        org_members::created_at.eq(now),
+                    )))?;
                 }
                 Ok(id)
             })
@@ -92,39 +94,38 @@ async fn create_org(app: &TestApp, members: &[(i64, &'static str)]) -> i64 {
 async fn activate_plan(app: &TestApp, kind: &'static str, account_id: i64, plan_id: i64) {
     app.db
         .query(move |conn| {
-            transaction!(conn, c => {
+            conn.write_transaction(|c| {
                 let now = chrono::Utc::now().naive_utc();
-                diesel::update(
-                    orders::table
-                        .filter(orders::account_kind.eq(kind))
-                        .filter(orders::account_id.eq(account_id))
-                        .filter(orders::status.eq("active")),
-                )
-                .set((orders::status.eq("cancelled"), orders::cancelled_at.eq(now)))
-                .execute(c)?;
+                c.execute(
+                    diesel::update(
+                        orders::table
+                            .filter(orders::account_kind.eq(kind))
+                            .filter(orders::account_id.eq(account_id))
+                            .filter(orders::status.eq("active")),
+                    )
+                    .set((orders::status.eq("cancelled"), orders::cancelled_at.eq(now))),
+                )?;
                 let (user_id, org_id) = if kind == "user" {
                     (Some(account_id), None)
                 } else {
                     (None, Some(account_id))
                 };
-                diesel::insert_into(orders::table)
-                    .values((
-                        orders::account_kind.eq(kind),
-                        orders::account_id.eq(account_id),
-                        orders::user_id.eq(user_id),
-                        orders::org_id.eq(org_id),
-                        orders::plan_id.eq(plan_id),
-                        orders::status.eq("active"),
-                        orders::currency.eq("USD"),
-                        orders::subtotal_minor.eq(500_i64),
-                        orders::tax_rate_bp.eq(0),
-                        orders::tax_minor.eq(0_i64),
-                        orders::total_minor.eq(500_i64),
-                        orders::description.eq("test plan"),
-                        orders::created_at.eq(now),
-                        orders::activated_at.eq(Some(now)),
-                    ))
-                    .execute(c)?;
+                c.execute(diesel::insert_into(orders::table).values((
+                    orders::account_kind.eq(kind),
+                    orders::account_id.eq(account_id),
+                    orders::user_id.eq(user_id),
+                    orders::org_id.eq(org_id),
+                    orders::plan_id.eq(plan_id),
+                    orders::status.eq("active"),
+                    orders::currency.eq("USD"),
+                    orders::subtotal_minor.eq(500_i64),
+                    orders::tax_rate_bp.eq(0),
+                    orders::tax_minor.eq(0_i64),
+                    orders::total_minor.eq(500_i64),
+                    orders::description.eq("test plan"),
+                    orders::created_at.eq(now),
+                    orders::activated_at.eq(Some(now)),
+                )))?;
                 Ok(())
             })
         })
@@ -135,13 +136,12 @@ async fn activate_plan(app: &TestApp, kind: &'static str, account_id: i64, plan_
 /// Moves a stored counter to another UTC day, as if it was last touched then.
 async fn set_period_day(app: &TestApp, user_id: i64, resource: &'static str, day: String) {
     app.db
-        .query(move |conn| {
-            with_conn!(conn, c => diesel::update(
-                usage_counters::table.find(("user", user_id, resource)),
+        .query(move |c| {
+            c.execute(
+                diesel::update(usage_counters::table.find(("user", user_id, resource)))
+                    .set(usage_counters::period_day.eq(Some(day))),
             )
-            .set(usage_counters::period_day.eq(Some(day)))
-            .execute(c)
-            .map_err(DbError::from))
+            .map_err(DbError::from)
         })
         .await
         .unwrap();
@@ -149,13 +149,14 @@ async fn set_period_day(app: &TestApp, user_id: i64, resource: &'static str, day
 
 async fn stored_usage(app: &TestApp, kind: &'static str, id: i64, resource: &'static str) -> i64 {
     app.db
-        .query(move |conn| {
-            with_conn!(conn, c => usage_counters::table
-                .find((kind, id, resource))
-                .select(usage_counters::used)
-                .get_result::<i64>(c)
-                .optional()
-                .map_err(DbError::from))
+        .query(move |c| {
+            c.get_result::<i64, _>(
+                usage_counters::table
+                    .find((kind, id, resource))
+                    .select(usage_counters::used),
+            )
+            .optional()
+            .map_err(DbError::from)
         })
         .await
         .unwrap()

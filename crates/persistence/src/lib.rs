@@ -1,11 +1,15 @@
 //! Diesel adapter implementing Tariff's repository ports on SQLite (embedded, the
-//! default) and PostgreSQL. One connection enum ([`db::DbConn`]) carries both; query
-//! bodies are written once and compiled per backend by the [`with_conn!`] and
-//! [`transaction!`] macros ([`read_snapshot!`] for consistent multi-query reads such as
-//! a count and a page). Reads run on tokio's blocking pool; writes go through
-//! [`Database::write`]: on PostgreSQL the same pool, on SQLite one writer thread that
-//! commits queued writes in batches (`sqlite_writer.rs`). Hot writes are hand-written
-//! statements that diesel keeps prepared (`statements.rs`).
+//! default) and PostgreSQL.
+//!
+//! One folder per aggregate (`orders/`, `plans/`, `quota/`, `identity/`,
+//! `organisations/`, `audit/`, `settings/`), each with its rows (apart from the domain
+//! types, converted in one place), its statements and its repository. Statements are
+//! written once against [`DbConn`], the backend split (`db/conn.rs`): a query is a
+//! diesel value, and `DbConn` runs it on whichever backend the URL chose. Reads run on
+//! tokio's blocking pool; writes go through [`Database::write`]: on PostgreSQL the same
+//! pool, on SQLite one writer thread that commits queued writes in batches
+//! (`db/sqlite_writer.rs`). Hot writes are hand-written statements that diesel keeps
+//! prepared (`statements.rs`).
 
 mod audit;
 pub mod db;
@@ -18,18 +22,15 @@ mod plans;
 mod quota;
 pub mod schema;
 mod settings;
-mod sqlite_writer;
 mod statements;
 #[cfg(feature = "testing")]
 pub mod testing;
-mod users;
 
 pub use audit::DieselAuditRepository;
-pub use db::{backend_of, sql_bounds, Backend, Database, PoolOptions, SetupError};
-pub use identity::DieselIdentity;
+pub use db::{backend_of, sql_bounds, Backend, Database, DbConn, PoolOptions, SetupError};
+pub use identity::{DieselIdentity, DieselUsers};
 pub use orders::DieselOrderRepository;
 pub use organisations::DieselOrganisations;
 pub use plans::DieselPlanRepository;
 pub use quota::DieselQuotaRepository;
 pub use settings::DieselSettingsRepository;
-pub use users::DieselUsers;

@@ -14,6 +14,7 @@
 //! at most one row through a unique key) instead of diesel's `.first()`, which binds
 //! `LIMIT 1`. Clippy refuses `.first()` (`clippy.toml`).
 
+use diesel::backend::Backend;
 use diesel::expression::{AppearsOnTable, Expression, SelectableExpression, ValidGrouping};
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
@@ -21,44 +22,64 @@ use diesel::sql_types::{Bool, Text};
 use diesel::sqlite::Sqlite;
 use diesel::QueryResult;
 
-macro_rules! sql_literal {
-    ($(#[$doc:meta])* $name:ident: $sql_type:ty = sqlite $sqlite:literal, postgres $pg:literal) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, QueryId, ValidGrouping)]
-        pub(crate) struct $name;
+/// `'active'`: an order status.
+#[derive(Debug, Clone, Copy, QueryId, ValidGrouping)]
+pub(crate) struct Active;
 
-        impl Expression for $name {
-            type SqlType = $sql_type;
-        }
-
-        impl<QS> SelectableExpression<QS> for $name {}
-        impl<QS> AppearsOnTable<QS> for $name {}
-
-        impl QueryFragment<Sqlite> for $name {
-            fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
-                out.push_sql($sqlite);
-                Ok(())
-            }
-        }
-
-        impl QueryFragment<Pg> for $name {
-            fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-                out.push_sql($pg);
-                Ok(())
-            }
-        }
-    };
+impl Expression for Active {
+    type SqlType = Text;
 }
 
-sql_literal!(
-    /// `'active'`: an order status.
-    Active: Text = sqlite "'active'", postgres "'active'"
-);
-sql_literal!(
-    /// `'pending'`: an order status.
-    Pending: Text = sqlite "'pending'", postgres "'pending'"
-);
-sql_literal!(
-    /// True, as each backend stores it (SQLite keeps booleans as 0 and 1).
-    True: Bool = sqlite "1", postgres "TRUE"
-);
+impl<QS> SelectableExpression<QS> for Active {}
+impl<QS> AppearsOnTable<QS> for Active {}
+
+impl<DB: Backend> QueryFragment<DB> for Active {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        out.push_sql("'active'");
+        Ok(())
+    }
+}
+
+/// `'pending'`: an order status.
+#[derive(Debug, Clone, Copy, QueryId, ValidGrouping)]
+pub(crate) struct Pending;
+
+impl Expression for Pending {
+    type SqlType = Text;
+}
+
+impl<QS> SelectableExpression<QS> for Pending {}
+impl<QS> AppearsOnTable<QS> for Pending {}
+
+impl<DB: Backend> QueryFragment<DB> for Pending {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        out.push_sql("'pending'");
+        Ok(())
+    }
+}
+
+/// True, as each backend stores it: SQLite keeps booleans as 0 and 1, and its partial
+/// indexes say `= 1`, which `= TRUE` would not match.
+#[derive(Debug, Clone, Copy, QueryId, ValidGrouping)]
+pub(crate) struct True;
+
+impl Expression for True {
+    type SqlType = Bool;
+}
+
+impl<QS> SelectableExpression<QS> for True {}
+impl<QS> AppearsOnTable<QS> for True {}
+
+impl QueryFragment<Sqlite> for True {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
+        out.push_sql("1");
+        Ok(())
+    }
+}
+
+impl QueryFragment<Pg> for True {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("TRUE");
+        Ok(())
+    }
+}

@@ -7,83 +7,152 @@
 //! of the CPU of a plan activation, all of it inside the one-writer critical section; on
 //! PostgreSQL it is an extra round trip and a server-side parse per statement.
 //!
-//! A statement here has fixed SQL text with typed binds, and its own type, so diesel's
-//! statement cache (keyed by type) prepares it once per connection. The text is the same
-//! on both backends; only the placeholders differ, and diesel writes those.
+//! A statement is a struct of bind values with fixed SQL text, written once for every
+//! backend (`impl<DB: SqlBackend> QueryFragment<DB>`) with a [`Statement`] writer; only
+//! the placeholders differ, and diesel writes those. It derives `QueryId`, so diesel's
+//! statement cache (keyed by type) prepares it once per connection. SQL only one backend
+//! understands implements `QueryFragment` for that backend alone.
+//!
+//! The two reads whose `WHERE` clause depends on a filter (the audit log and the admin
+//! order search) are written the same way: diesel would box them, and a boxed query
+//! names its backend, so it could not be written once for every backend.
 
-/// Defines a statement: a struct of bind values, its fixed SQL as a list of pieces
-/// (`"literal SQL"`, `(field: SqlType)` or `(field.inner: SqlType)` for a bind,
-/// `{expression}` for a diesel fragment such as a selectable's column list,
-/// `{|statement| statement.field}` for a fragment held by the statement, such as
-/// another statement), and, for statements that return rows, the SQL type of a row
-/// (`-> SqlType`). A trailing `for [Pg]` limits it to one backend, for SQL
-/// only that backend understands.
-macro_rules! statement {
-    (
-        $(#[$doc:meta])*
-        $vis:vis $name:ident $(-> $returns:ty)? { $($field:ident: $rust:ty),* $(,)? }
-        [$($piece:tt)*]
-    ) => {
-        $crate::statements::statement! {
-            $(#[$doc])*
-            $vis $name $(-> $returns)? { $($field: $rust),* }
-            [$($piece)*]
-            for [::diesel::sqlite::Sqlite, ::diesel::pg::Pg]
-        }
-    };
-    (
-        $(#[$doc:meta])*
-        $vis:vis $name:ident $(-> $returns:ty)? { $($field:ident: $rust:ty),* $(,)? }
-        $pieces:tt
-        for [$($db:ty),+]
-    ) => {
-        $(#[$doc])*
-        #[derive(Debug)]
-        $vis struct $name {
-            $($vis $field: $rust,)*
-        }
+use chrono::NaiveDateTime;
+use diesel::backend::Backend;
+use diesel::query_builder::{AstPass, QueryFragment};
+use diesel::serialize::ToSql;
+use diesel::sql_types::{BigInt, Bool, HasSqlType, Integer, Nullable, SqlType, Text, Timestamp};
+use diesel::QueryResult;
 
-        impl ::diesel::query_builder::QueryId for $name {
-            type QueryId = $name;
-            const HAS_STATIC_QUERY_ID: bool = true;
-        }
-
-        $($crate::statements::statement!(@backend $name, $db, $pieces);)+
-
-        $(
-            impl ::diesel::query_builder::Query for $name {
-                type SqlType = $returns;
-            }
-        )?
-
-        impl<Conn> ::diesel::RunQueryDsl<Conn> for $name {}
-    };
-    (@backend $name:ident, $db:ty, [$($piece:tt)*]) => {
-        impl ::diesel::query_builder::QueryFragment<$db> for $name {
-            fn walk_ast<'b>(
-                &'b self,
-                mut out: ::diesel::query_builder::AstPass<'_, 'b, $db>,
-            ) -> ::diesel::QueryResult<()> {
-                #[allow(unused_imports)]
-                use ::diesel::sql_types::*;
-                let this = self;
-                $($crate::statements::statement!(@piece this, out, $piece);)*
-                Ok(())
-            }
-        }
-    };
-    (@piece $this:ident, $out:ident, $sql:literal) => {
-        $out.push_sql($sql);
-    };
-    (@piece $this:ident, $out:ident, ($($field:ident).+ : $sql_type:ty)) => {
-        $out.push_bind_param::<$sql_type, _>(&$this.$($field).+)?;
-    };
-    (@piece $this:ident, $out:ident, {|$statement:ident| $fragment:expr}) => {
-        let $statement = $this;
-        ::diesel::query_builder::QueryFragment::walk_ast(&$fragment, $out.reborrow())?;
-    };
-    (@piece $this:ident, $out:ident, {$fragment:expr}) => {
-        ::diesel::query_builder::QueryFragment::walk_ast(&$fragment, $out.reborrow())?;
-    };
+/// A Rust value a statement binds, and the SQL type it is bound as.
+pub(crate) trait Param {
+    type Sql: SqlType;
 }
-pub(crate) use statement;
+
+impl Param for str {
+    type Sql = Text;
+}
+
+impl Param for String {
+    type Sql = Text;
+}
+
+impl Param for i32 {
+    type Sql = Integer;
+}
+
+impl Param for i64 {
+    type Sql = BigInt;
+}
+
+impl Param for bool {
+    type Sql = Bool;
+}
+
+impl Param for NaiveDateTime {
+    type Sql = Timestamp;
+}
+
+impl<T: Param> Param for Option<T>
+where
+    T::Sql: SqlType<IsNull = diesel::sql_types::is_nullable::NotNull>,
+{
+    type Sql = Nullable<T::Sql>;
+}
+
+/// A backend that can bind a `T` as its [`Param::Sql`] type.
+pub(crate) trait Binds<T: Param + ?Sized>: Backend {
+    fn push<'b>(out: &mut AstPass<'_, 'b, Self>, value: &'b T) -> QueryResult<()>;
+}
+
+impl<DB, T> Binds<T> for DB
+where
+    DB: Backend + HasSqlType<T::Sql>,
+    T: Param + ToSql<T::Sql, DB> + ?Sized,
+{
+    fn push<'b>(out: &mut AstPass<'_, 'b, DB>, value: &'b T) -> QueryResult<()> {
+        out.push_bind_param::<T::Sql, T>(value)
+    }
+}
+
+/// What the hand-written statements need of a backend: to bind each kind of value they
+/// carry. Every diesel backend with the usual `ToSql` impls is one, with no code here.
+pub(crate) trait SqlBackend:
+    Binds<str>
+    + Binds<String>
+    + Binds<i32>
+    + Binds<i64>
+    + Binds<bool>
+    + Binds<NaiveDateTime>
+    + Binds<Option<i64>>
+    + Binds<Option<String>>
+{
+}
+
+impl<DB> SqlBackend for DB where
+    DB: Binds<str>
+        + Binds<String>
+        + Binds<i32>
+        + Binds<i64>
+        + Binds<bool>
+        + Binds<NaiveDateTime>
+        + Binds<Option<i64>>
+        + Binds<Option<String>>
+{
+}
+
+/// Writes a statement: fixed SQL text, typed binds and diesel fragments, in order.
+pub(crate) struct Statement<'a, 'b, DB: Backend> {
+    out: AstPass<'a, 'b, DB>,
+    /// Whether [`and_where`](Self::and_where) has written the `WHERE` keyword.
+    has_where: bool,
+}
+
+impl<'a, 'b, DB: Backend> Statement<'a, 'b, DB> {
+    pub(crate) fn new(out: AstPass<'a, 'b, DB>) -> Self {
+        Statement {
+            out,
+            has_where: false,
+        }
+    }
+
+    /// Literal SQL text.
+    pub(crate) fn sql(&mut self, text: &str) -> &mut Self {
+        self.out.push_sql(text);
+        self
+    }
+
+    /// A bind parameter holding `value`.
+    pub(crate) fn bind<T>(&mut self, value: &'b T) -> QueryResult<&mut Self>
+    where
+        T: Param + ?Sized,
+        DB: Binds<T>,
+    {
+        <DB as Binds<T>>::push(&mut self.out, value)?;
+        Ok(self)
+    }
+
+    /// ` WHERE column = ?`, or ` AND column = ?` after the first condition: for the few
+    /// reads whose conditions depend on a filter.
+    pub(crate) fn and_where<T>(&mut self, column: &str, value: &'b T) -> QueryResult<&mut Self>
+    where
+        T: Param + ?Sized,
+        DB: Binds<T>,
+    {
+        self.sql(if self.has_where { " AND " } else { " WHERE " })
+            .sql(column)
+            .sql(" = ")
+            .bind(value)?;
+        self.has_where = true;
+        Ok(self)
+    }
+
+    /// A diesel fragment, such as a selectable's column list or another statement.
+    pub(crate) fn fragment(
+        &mut self,
+        fragment: &'b impl QueryFragment<DB>,
+    ) -> QueryResult<&mut Self> {
+        fragment.walk_ast(self.out.reborrow())?;
+        Ok(self)
+    }
+}

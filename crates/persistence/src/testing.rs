@@ -111,26 +111,25 @@ pub async fn seed_user(db: &crate::Database, email: &str, role: &str) -> SeededU
         .write({
             let email = email.clone();
             move |conn| {
-                crate::transaction!(conn, c => {
+                conn.write_transaction(|c| {
                     let now = chrono::Utc::now().naive_utc();
-                    let id: i64 = diesel::insert_into(users::table)
-                        .values((
-                            users::email.eq(&email),
-                            users::name.eq(&email),
-                            users::role.eq(&role),
-                            users::created_at.eq(now),
-                            users::updated_at.eq(now),
-                        ))
-                        .returning(users::id)
-                        .get_result(c)?;
-                    diesel::insert_into(api_tokens::table)
-                        .values((
-                            api_tokens::user_id.eq(id),
-                            api_tokens::name.eq("test"),
-                            api_tokens::token_hash.eq(&token_hash),
-                            api_tokens::created_at.eq(now),
-                        ))
-                        .execute(c)?;
+                    let id: i64 = c.get_result(
+                        diesel::insert_into(users::table)
+                            .values((
+                                users::email.eq(&email),
+                                users::name.eq(&email),
+                                users::role.eq(&role),
+                                users::created_at.eq(now),
+                                users::updated_at.eq(now),
+                            ))
+                            .returning(users::id),
+                    )?;
+                    c.execute(diesel::insert_into(api_tokens::table).values((
+                        api_tokens::user_id.eq(id),
+                        api_tokens::name.eq("test"),
+                        api_tokens::token_hash.eq(&token_hash),
+                        api_tokens::created_at.eq(now),
+                    )))?;
                     Ok(id)
                 })
             }
@@ -145,9 +144,7 @@ pub async fn execute_sql(
     db: &crate::Database,
     sql: String,
 ) -> Result<(), tariff_domain::RepoError> {
-    use diesel::connection::SimpleConnection;
-    db.query(move |conn| crate::with_conn!(conn, c => c.batch_execute(&sql).map_err(crate::errors::DbError::from)))
-        .await
+    db.query(move |conn| Ok(conn.batch_execute(&sql)?)).await
 }
 
 /// Adds an API token for an existing user and returns it in clear (set-up only).
@@ -159,16 +156,13 @@ pub async fn add_token(db: &crate::Database, user_id: i64) -> String {
     let token = generate_secret("tff_");
     let token_hash = hash_secret(&token);
     db.query(move |conn| {
-        crate::with_conn!(conn, c => diesel::insert_into(api_tokens::table)
-            .values((
-                api_tokens::user_id.eq(user_id),
-                api_tokens::name.eq("bench"),
-                api_tokens::token_hash.eq(&token_hash),
-                api_tokens::created_at.eq(chrono::Utc::now().naive_utc()),
-            ))
-            .execute(c)
-            .map(|_| ())
-            .map_err(crate::errors::DbError::from))
+        conn.execute(diesel::insert_into(api_tokens::table).values((
+            api_tokens::user_id.eq(user_id),
+            api_tokens::name.eq("bench"),
+            api_tokens::token_hash.eq(&token_hash),
+            api_tokens::created_at.eq(chrono::Utc::now().naive_utc()),
+        )))?;
+        Ok(())
     })
     .await
     .unwrap_or_else(|e| panic!("add token: {e}"));
@@ -181,18 +175,12 @@ pub async fn stored_secrets(db: &crate::Database) -> Vec<String> {
     use crate::schema::{api_tokens, sessions, users};
     use diesel::prelude::*;
 
-    db.query(|conn| {
-        crate::with_conn!(conn, c => {
-            let mut all: Vec<String> = users::table
-                .select(users::password_hash)
-                .load::<Option<String>>(c)?
-                .into_iter()
-                .flatten()
-                .collect();
-            all.extend(api_tokens::table.select(api_tokens::token_hash).load::<String>(c)?);
-            all.extend(sessions::table.select(sessions::token_hash).load::<String>(c)?);
-            Ok(all)
-        })
+    db.query(|c| {
+        let hashes: Vec<Option<String>> = c.load(users::table.select(users::password_hash))?;
+        let mut all: Vec<String> = hashes.into_iter().flatten().collect();
+        all.extend(c.load::<String, _>(api_tokens::table.select(api_tokens::token_hash))?);
+        all.extend(c.load::<String, _>(sessions::table.select(sessions::token_hash))?);
+        Ok(all)
     })
     .await
     .unwrap_or_else(|e| panic!("read stored secrets: {e}"))
@@ -206,24 +194,24 @@ pub async fn seed_order(db: &crate::Database, user_id: i64, plan_id: i64) -> i64
     use diesel::prelude::*;
 
     db.query(move |conn| {
-        crate::with_conn!(conn, c => diesel::insert_into(orders::table)
-            .values((
-                orders::account_kind.eq("user"),
-                orders::account_id.eq(user_id),
-                orders::user_id.eq(Some(user_id)),
-                orders::plan_id.eq(plan_id),
-                orders::status.eq("pending"),
-                orders::currency.eq("USD"),
-                orders::subtotal_minor.eq(0_i64),
-                orders::tax_rate_bp.eq(0),
-                orders::tax_minor.eq(0_i64),
-                orders::total_minor.eq(0_i64),
-                orders::description.eq("test order"),
-                orders::created_at.eq(chrono::Utc::now().naive_utc()),
-            ))
-            .returning(orders::id)
-            .get_result(c)
-            .map_err(crate::errors::DbError::from))
+        Ok(conn.get_result(
+            diesel::insert_into(orders::table)
+                .values((
+                    orders::account_kind.eq("user"),
+                    orders::account_id.eq(user_id),
+                    orders::user_id.eq(Some(user_id)),
+                    orders::plan_id.eq(plan_id),
+                    orders::status.eq("pending"),
+                    orders::currency.eq("USD"),
+                    orders::subtotal_minor.eq(0_i64),
+                    orders::tax_rate_bp.eq(0),
+                    orders::tax_minor.eq(0_i64),
+                    orders::total_minor.eq(0_i64),
+                    orders::description.eq("test order"),
+                    orders::created_at.eq(chrono::Utc::now().naive_utc()),
+                ))
+                .returning(orders::id),
+        )?)
     })
     .await
     .unwrap_or_else(|e| panic!("seed order: {e}"))

@@ -18,8 +18,7 @@ use tariff_domain::{AccountRef, OrgId, Plan, PlanDraft, PlanSpec, RepoError, Tax
 use tariff_persistence::schema::{org_members, organisations, users};
 use tariff_persistence::testing::{seed_user, TestDatabase};
 use tariff_persistence::{
-    with_conn, Database, DieselOrderRepository, DieselPlanRepository, DieselSettingsRepository,
-    PoolOptions,
+    Database, DieselOrderRepository, DieselPlanRepository, DieselSettingsRepository, PoolOptions,
 };
 
 fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
@@ -61,11 +60,13 @@ impl Fixture {
         let id = seeded.id;
         let country = country.to_owned();
         self.db
-            .query(move |conn| {
-                with_conn!(conn, c => diesel::update(users::table.find(id))
-                    .set((users::country.eq(country), users::city.eq("Berlin"), users::address_line1.eq("Old Street 1")))
-                    .execute(c)
-                    .map_err(Into::into))
+            .query(move |c| {
+                c.execute(diesel::update(users::table.find(id)).set((
+                    users::country.eq(country),
+                    users::city.eq("Berlin"),
+                    users::address_line1.eq("Old Street 1"),
+                )))?;
+                Ok(())
             })
             .await
             .unwrap();
@@ -76,18 +77,24 @@ impl Fixture {
         let name = name.to_owned();
         let id: i64 = self
             .db
-            .query(move |conn| {
-                with_conn!(conn, c => {
-                    let now = Utc::now().naive_utc();
-                    let id: i64 = diesel::insert_into(organisations::table)
-                        .values((organisations::name.eq(&name), organisations::country.eq("FR"), organisations::created_at.eq(now)))
-                        .returning(organisations::id)
-                        .get_result(c)?;
-                    diesel::insert_into(org_members::table)
-                        .values((org_members::org_id.eq(id), org_members::user_id.eq(owner.get()), org_members::role.eq("owner"), org_members::created_at.eq(now)))
-                        .execute(c)?;
-                    Ok(id)
-                })
+            .query(move |c| {
+                let now = Utc::now().naive_utc();
+                let id: i64 = c.get_result(
+                    diesel::insert_into(organisations::table)
+                        .values((
+                            organisations::name.eq(&name),
+                            organisations::country.eq("FR"),
+                            organisations::created_at.eq(now),
+                        ))
+                        .returning(organisations::id),
+                )?;
+                c.execute(diesel::insert_into(org_members::table).values((
+                    org_members::org_id.eq(id),
+                    org_members::user_id.eq(owner.get()),
+                    org_members::role.eq("owner"),
+                    org_members::created_at.eq(now),
+                )))?;
+                Ok(id)
             })
             .await
             .unwrap();
@@ -187,11 +194,12 @@ async fn activation_numbers_replaces_and_freezes_the_snapshot() {
         // The buyer moves; the issued invoice keeps the old address.
         let id = user.get();
         fx.db
-            .query(move |conn| {
-                with_conn!(conn, c => diesel::update(users::table.find(id))
-                    .set(users::address_line1.eq("New Road 2"))
-                    .execute(c)
-                    .map_err(Into::into))
+            .query(move |c| {
+                c.execute(
+                    diesel::update(users::table.find(id))
+                        .set(users::address_line1.eq("New Road 2")),
+                )?;
+                Ok(())
             })
             .await
             .unwrap();

@@ -12,12 +12,9 @@ use tariff_domain::quota::{
     UsageChange, UsageOutcome,
 };
 use tariff_domain::{AccountRef, Limit, PlanSpec, RepoError, Resource, UserId};
-use tariff_persistence::errors::DbError;
 use tariff_persistence::schema::plans;
 use tariff_persistence::testing::{seed_user, TestDatabase};
-use tariff_persistence::{
-    with_conn, Database, DieselPlanRepository, DieselQuotaRepository, PoolOptions,
-};
+use tariff_persistence::{Database, DieselPlanRepository, DieselQuotaRepository, PoolOptions};
 
 async fn open(test_db: &TestDatabase) -> (Database, DieselQuotaRepository) {
     let db = Database::connect(test_db.url(), &PoolOptions::default()).unwrap();
@@ -187,12 +184,9 @@ async fn an_idempotency_key_counts_once_per_account() {
             .await
             .unwrap();
         // Make the default plan roomy so the key, not the limit, is what is tested.
-        db.query(|conn| {
-            with_conn!(conn, c => diesel::update(plans::table)
-                .set(plans::databases.eq(100_i64))
-                .execute(c)
-                .map_err(DbError::from))
-        })
+        db.query(
+            |c| Ok(c.execute(diesel::update(plans::table).set(plans::databases.eq(100_i64)))?),
+        )
         .await
         .unwrap();
         let alice = user(&db, "alice@example.com").await;

@@ -7,21 +7,20 @@
 
 use std::time::Duration;
 
-use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use tariff_domain::ConflictKind;
 use tariff_domain::RepoError;
 use tariff_persistence::errors::DbError;
 use tariff_persistence::testing::TestDatabase;
-use tariff_persistence::{with_conn, Database, PoolOptions};
+use tariff_persistence::{Database, PoolOptions};
 
 async fn open(test_db: &TestDatabase, options: PoolOptions) -> Database {
     let db = Database::connect(test_db.url(), &options).unwrap();
-    db.write(|conn| {
-        with_conn!(conn, c => c
-            .batch_execute("CREATE TABLE scratch (id INTEGER PRIMARY KEY, v BIGINT NOT NULL UNIQUE)")
-            .map_err(DbError::from))
+    db.write(|c| {
+        Ok(c.batch_execute(
+            "CREATE TABLE scratch (id INTEGER PRIMARY KEY, v BIGINT NOT NULL UNIQUE)",
+        )?)
     })
     .await
     .unwrap();
@@ -30,16 +29,14 @@ async fn open(test_db: &TestDatabase, options: PoolOptions) -> Database {
 
 /// Inserts `v`; fails after inserting when `fail_after_insert`.
 async fn insert(db: &Database, v: i64, fail_after_insert: bool) -> Result<i64, RepoError> {
-    db.write(move |conn| {
-        with_conn!(conn, c => {
-            diesel::sql_query("INSERT INTO scratch (v) VALUES (?)")
-                .bind::<BigInt, _>(v)
-                .execute(c)?;
-            if fail_after_insert {
-                return Err(DbError::Repo(RepoError::Conflict(ConflictKind::AlreadyExists)));
-            }
-            Ok(v)
-        })
+    db.write(move |c| {
+        c.execute(diesel::sql_query("INSERT INTO scratch (v) VALUES (?)").bind::<BigInt, _>(v))?;
+        if fail_after_insert {
+            return Err(DbError::Repo(RepoError::Conflict(
+                ConflictKind::AlreadyExists,
+            )));
+        }
+        Ok(v)
     })
     .await
 }
@@ -51,11 +48,7 @@ async fn stored(db: &Database) -> Vec<i64> {
         v: i64,
     }
     let rows: Vec<Row> = db
-        .query(|conn| {
-            with_conn!(conn, c => diesel::sql_query("SELECT v FROM scratch ORDER BY v")
-                .load(c)
-                .map_err(DbError::from))
-        })
+        .query(|c| Ok(c.load(diesel::sql_query("SELECT v FROM scratch ORDER BY v"))?))
         .await
         .unwrap();
     rows.into_iter().map(|r| r.v).collect()
@@ -109,11 +102,9 @@ async fn concurrent_writes_commit_alone_or_not_at_all() {
 async fn a_panicking_write_fails_alone_and_the_writer_carries_on() {
     let test_db = TestDatabase::sqlite();
     let db = open(&test_db, PoolOptions::default()).await;
-    let panicking = db.write(|conn| -> Result<(), DbError> {
-        with_conn!(conn, c => {
-            diesel::sql_query("INSERT INTO scratch (v) VALUES (-1)").execute(c)?;
-            panic!("a bug in a write");
-        })
+    let panicking = db.write(|c| -> Result<(), DbError> {
+        c.execute(diesel::sql_query("INSERT INTO scratch (v) VALUES (-1)"))?;
+        panic!("a bug in a write");
     });
     let (panicked, fine) = tokio::join!(panicking, insert(&db, 7, false));
     assert!(
@@ -141,13 +132,9 @@ async fn a_write_that_waited_too_long_never_runs() {
     };
     let db = open(&test_db, options).await;
     // The first write holds the writer for 400 ms; the second waits in the queue.
-    let slow = db.write(|conn| {
-        with_conn!(conn, c => {
-            std::thread::sleep(Duration::from_millis(400));
-            diesel::sql_query("INSERT INTO scratch (v) VALUES (1)")
-                .execute(c)
-                .map_err(DbError::from)
-        })
+    let slow = db.write(|c| {
+        std::thread::sleep(Duration::from_millis(400));
+        Ok(c.execute(diesel::sql_query("INSERT INTO scratch (v) VALUES (1)"))?)
     });
     let late = async {
         tokio::time::sleep(Duration::from_millis(50)).await;

@@ -22,7 +22,8 @@ use diesel::sqlite::SqliteConnection;
 use diesel::Connection;
 use tariff_domain::RepoError;
 
-use crate::db::{DbConn, SqliteHandle, SqlitePooled, SqlitePragmas};
+use super::conn::{DbConn, SqliteConn, SqliteWrites};
+use super::pool::SqlitePragmas;
 use crate::errors::{map_diesel_error, DbError};
 
 /// At most this many writes share one transaction, which bounds how long the first of
@@ -30,8 +31,8 @@ use crate::errors::{map_diesel_error, DbError};
 const MAX_BATCH: usize = 64;
 
 /// What a queued write is given: its turn on the connection, or the reason it has none.
-enum Turn<'a> {
-    Run(&'a mut DbConn),
+enum Turn<'a, 'c> {
+    Run(&'a mut DbConn<'c>),
     Skip(RepoError),
 }
 
@@ -44,7 +45,7 @@ struct Ran {
 
 struct Job {
     queued_at: Instant,
-    run: Box<dyn FnOnce(Turn<'_>) -> Option<Ran> + Send>,
+    run: Box<dyn FnOnce(Turn<'_, '_>) -> Option<Ran> + Send>,
 }
 
 /// The handle `Database` keeps; dropping the last one stops the thread once its queue
@@ -82,11 +83,11 @@ impl SqliteWriter {
     /// Queues `work` and waits for the commit of the batch it ran in.
     pub(crate) async fn write<T, F>(&self, work: F) -> Result<T, RepoError>
     where
-        F: FnOnce(&mut DbConn) -> Result<T, DbError> + Send + 'static,
+        F: FnOnce(&mut DbConn<'_>) -> Result<T, DbError> + Send + 'static,
         T: Send + 'static,
     {
         let (reply, answer) = tokio::sync::oneshot::channel::<Result<T, RepoError>>();
-        let run = move |turn: Turn<'_>| match turn {
+        let run = move |turn: Turn<'_, '_>| match turn {
             Turn::Skip(reason) => {
                 let _ = reply.send(Err(reason));
                 None
@@ -154,7 +155,7 @@ impl Batches {
             if live.is_empty() {
                 continue;
             }
-            let conn = match self.conn.take() {
+            let mut conn = match self.conn.take() {
                 Some(conn) => conn,
                 None => match self.open() {
                     Ok(conn) => conn,
@@ -166,23 +167,13 @@ impl Batches {
                     }
                 },
             };
-            let mut conn = DbConn::Sqlite(SqlitePooled {
-                conn: SqliteHandle::Writer(conn),
-                writer: self.lock.clone(),
-            });
             let healthy = {
                 let _turn = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
                 commit_batch(&mut conn, live)
             };
-            if let DbConn::Sqlite(SqlitePooled {
-                conn: SqliteHandle::Writer(mut conn),
-                ..
-            }) = conn
-            {
-                // A connection left in doubt is dropped; the next batch opens a new one.
-                if healthy && !conn.is_broken() {
-                    self.conn = Some(conn);
-                }
+            // A connection left in doubt is dropped; the next batch opens a new one.
+            if healthy && !conn.is_broken() {
+                self.conn = Some(conn);
             }
         }
     }
@@ -202,21 +193,11 @@ fn skip(job: Job, reason: RepoError) {
     let _ = (job.run)(Turn::Skip(reason));
 }
 
-fn sqlite(conn: &mut DbConn) -> Option<&mut SqliteConnection> {
-    match conn {
-        DbConn::Sqlite(pooled) => Some(&mut **pooled),
-        DbConn::Postgres(_) => None,
-    }
-}
-
 /// Runs `jobs` in one transaction, each in its own savepoint, and answers them after
 /// the commit. Returns false when the connection should not be used again.
-fn commit_batch(conn: &mut DbConn, jobs: Vec<Job>) -> bool {
+fn commit_batch(conn: &mut SqliteConnection, jobs: Vec<Job>) -> bool {
     type Manager = AnsiTransactionManager;
-    let Some(raw) = sqlite(conn) else {
-        return false;
-    };
-    if let Err(e) = Manager::begin_transaction_sql(raw, "BEGIN IMMEDIATE") {
+    if let Err(e) = Manager::begin_transaction_sql(conn, "BEGIN IMMEDIATE") {
         let reason = map_diesel_error(e);
         let message = reason.to_string();
         for job in jobs {
@@ -227,25 +208,30 @@ fn commit_batch(conn: &mut DbConn, jobs: Vec<Job>) -> bool {
     let mut healthy = true;
     let mut ran: Vec<Ran> = Vec::with_capacity(jobs.len());
     for job in jobs {
-        let savepoint =
-            sqlite(conn).map(<Manager as TransactionManager<SqliteConnection>>::begin_transaction);
-        if !healthy || !matches!(savepoint, Some(Ok(()))) {
+        if !healthy
+            || <Manager as TransactionManager<SqliteConnection>>::begin_transaction(conn).is_err()
+        {
             healthy = false;
             skip(job, RepoError::internal("the write batch was abandoned"));
             continue;
         }
         // A panicking write drops its answer channel (its caller hears an error) and
         // abandons the batch: the connection's state is unknown.
-        match catch_unwind(AssertUnwindSafe(|| (job.run)(Turn::Run(conn)))) {
+        let run = || {
+            let mut writer = DbConn::Sqlite(SqliteConn {
+                conn: &mut *conn,
+                writes: SqliteWrites::Holding,
+            });
+            (job.run)(Turn::Run(&mut writer))
+        };
+        match catch_unwind(AssertUnwindSafe(run)) {
             Ok(Some(done)) => {
-                let ended = sqlite(conn).map(|raw| {
-                    if done.keep {
-                        <Manager as TransactionManager<SqliteConnection>>::commit_transaction(raw)
-                    } else {
-                        <Manager as TransactionManager<SqliteConnection>>::rollback_transaction(raw)
-                    }
-                });
-                healthy &= matches!(ended, Some(Ok(())));
+                let ended = if done.keep {
+                    <Manager as TransactionManager<SqliteConnection>>::commit_transaction(conn)
+                } else {
+                    <Manager as TransactionManager<SqliteConnection>>::rollback_transaction(conn)
+                };
+                healthy &= ended.is_ok();
                 ran.push(done);
             }
             Ok(None) | Err(_) => healthy = false,
@@ -253,20 +239,16 @@ fn commit_batch(conn: &mut DbConn, jobs: Vec<Job>) -> bool {
     }
     // The failure every kept write of the batch answers with: whether the database was
     // unreachable (503) or something else went wrong (500), and what.
-    let committed: Result<(), (bool, String)> = match sqlite(conn) {
-        Some(raw) if healthy => {
-            <Manager as TransactionManager<SqliteConnection>>::commit_transaction(raw).map_err(
-                |e| match map_diesel_error(e) {
-                    RepoError::Unavailable(cause) => (true, cause.to_string()),
-                    other => (false, other.to_string()),
-                },
-            )
-        }
-        Some(raw) => {
-            let _ = <Manager as TransactionManager<SqliteConnection>>::rollback_transaction(raw);
-            Err((false, "the write batch was abandoned".to_owned()))
-        }
-        None => Err((false, "not a SQLite connection".to_owned())),
+    let committed: Result<(), (bool, String)> = if healthy {
+        <Manager as TransactionManager<SqliteConnection>>::commit_transaction(conn).map_err(|e| {
+            match map_diesel_error(e) {
+                RepoError::Unavailable(cause) => (true, cause.to_string()),
+                other => (false, other.to_string()),
+            }
+        })
+    } else {
+        let _ = <Manager as TransactionManager<SqliteConnection>>::rollback_transaction(conn);
+        Err((false, "the write batch was abandoned".to_owned()))
     };
     let ok = committed.is_ok();
     for done in ran {

@@ -1,0 +1,14 @@
+//! The order ports on diesel: the `orders` and `order_items` rows ([`rows`]), the frozen
+//! invoice snapshot's JSON ([`snapshot`]), the hot hand-written statements
+//! ([`statements`]), reads and lifecycle writes ([`queries`]), the admin search
+//! ([`search`]), activations ([`activation`]) and the five ports ([`repository`]).
+
+mod activation;
+mod queries;
+mod repository;
+mod rows;
+mod search;
+mod snapshot;
+mod statements;
+
+pub use repository::DieselOrderRepository;

@@ -1,0 +1,246 @@
+//! The order ports on diesel: orders, activations, billing details, change versions and
+//! the lifecycle store.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use tariff_domain::audit::{AuditEntry, AuditState};
+use tariff_domain::orders::{
+    Activation, BillingDirectory, BuyerDetails, ChangeVersions, LifecycleStore, NewOrder, Order,
+    OrderActivation, OrderFilter, OrderRepository, OrderStatus,
+};
+use tariff_domain::shared::ConflictKind;
+use tariff_domain::shared::{Page, PageRequest};
+use tariff_domain::{AccountRef, OrderId, RepoError};
+
+use super::activation::{activate, create_active, insert_order};
+use super::queries::{self, load_order};
+use super::search::search;
+use crate::audit;
+use crate::db::{Database, DbConn};
+use crate::errors::DbError;
+
+/// Orders, activations, billing details and the lifecycle store on diesel.
+#[derive(Clone)]
+pub struct DieselOrderRepository {
+    db: Database,
+}
+
+impl DieselOrderRepository {
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+}
+
+#[async_trait]
+impl OrderRepository for DieselOrderRepository {
+    async fn insert_pending(&self, order: NewOrder) -> Result<Order, RepoError> {
+        self.db
+            .write(move |conn| {
+                conn.write_transaction(|c| {
+                    let (id, _) = insert_order(c, &order, OrderStatus::Pending)?;
+                    load_order(c, id)
+                })
+            })
+            .await
+    }
+
+    async fn get(&self, id: OrderId) -> Result<Order, RepoError> {
+        self.db.query(move |c| load_order(c, id.get())).await
+    }
+
+    async fn list_for_accounts(&self, accounts: Vec<AccountRef>) -> Result<Vec<Order>, RepoError> {
+        let users: Vec<i64> = accounts
+            .iter()
+            .filter_map(|a| match a {
+                AccountRef::User(u) => Some(u.get()),
+                AccountRef::Org(_) => None,
+            })
+            .collect();
+        let orgs: Vec<i64> = accounts
+            .iter()
+            .filter_map(|a| match a {
+                AccountRef::Org(o) => Some(o.get()),
+                AccountRef::User(_) => None,
+            })
+            .collect();
+        self.db
+            .query(move |c| queries::list_for_accounts(c, users, orgs))
+            .await
+    }
+
+    async fn search(
+        &self,
+        filter: OrderFilter,
+        page: PageRequest,
+    ) -> Result<Page<Order>, RepoError> {
+        self.db.query(move |c| search(c, &filter, page)).await
+    }
+
+    async fn active_for(&self, account: AccountRef) -> Result<Option<Order>, RepoError> {
+        self.db
+            .query(move |c| queries::active_for(c, account))
+            .await
+    }
+
+    async fn transition(
+        &self,
+        id: OrderId,
+        from: OrderStatus,
+        to: OrderStatus,
+        at: DateTime<Utc>,
+        audit: Option<AuditEntry>,
+    ) -> Result<Order, RepoError> {
+        let cancelled_at = (to == OrderStatus::Cancelled).then(|| at.naive_utc());
+        self.db
+            .write(move |conn| {
+                conn.write_transaction(|c| {
+                    let before = match &audit {
+                        Some(_) => Some(load_order(c, id.get())?),
+                        None => None,
+                    };
+                    let changed = queries::change_status(c, id.get(), from, to, cancelled_at)?;
+                    if changed == 0 {
+                        // Distinguish "no such order" (NotFound) from "someone changed it first".
+                        load_order(c, id.get())?;
+                        return Err(DbError::Repo(RepoError::Conflict(
+                            ConflictKind::ChangedMeanwhile,
+                        )));
+                    }
+                    let after = load_order(c, id.get())?;
+                    let audit = audit.map(|entry| {
+                        entry
+                            .with_before(
+                                before.as_ref().map_or(Value::Null, AuditState::audit_state),
+                            )
+                            .with_after(after.audit_state())
+                    });
+                    audit::record(c, audit.as_ref())?;
+                    Ok(after)
+                })
+            })
+            .await
+    }
+}
+
+#[async_trait]
+impl OrderActivation for DieselOrderRepository {
+    async fn create_active(
+        &self,
+        order: NewOrder,
+        activation: Activation,
+        audit: Option<AuditEntry>,
+    ) -> Result<Order, RepoError> {
+        let turn = self.db.counter_turn();
+        self.db
+            .write(move |conn| {
+                // On PostgreSQL this instance's activations take turns for the counter
+                // (see `Database::counter_turn`). SQLite's writer is already alone.
+                let turn = matches!(conn, DbConn::Postgres(_)).then_some(&*turn);
+                conn.write_transaction(|c| {
+                    create_active(c, &order, &activation, audit.as_ref(), turn)
+                })
+            })
+            .await
+    }
+
+    async fn activate_pending(
+        &self,
+        id: OrderId,
+        activation: Activation,
+        audit: Option<AuditEntry>,
+    ) -> Result<Order, RepoError> {
+        self.db
+            .write(move |conn| {
+                conn.write_transaction(|c| {
+                    let before = match &audit {
+                        Some(_) => Some(load_order(c, id.get())?.audit_state()),
+                        None => None,
+                    };
+                    activate(c, id.get(), &activation)?;
+                    if let (Some(entry), Some(before)) = (&audit, before) {
+                        let after = load_order(c, id.get())?.audit_state();
+                        let entry = entry.clone().with_before(before).with_after(after);
+                        audit::record(c, Some(&entry))?;
+                    }
+                    Ok(())
+                })?;
+                load_order(conn, id.get())
+            })
+            .await
+    }
+}
+
+#[async_trait]
+impl ChangeVersions for DieselOrderRepository {
+    async fn shard_versions(&self) -> Result<Vec<(i64, i64)>, RepoError> {
+        let rows = self.db.query(|c| Ok(queries::shard_versions(c)?)).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(shard, version)| (i64::from(shard), version))
+            .collect())
+    }
+}
+
+#[async_trait]
+impl BillingDirectory for DieselOrderRepository {
+    async fn billing_details(&self, account: AccountRef) -> Result<BuyerDetails, RepoError> {
+        self.db
+            .query(move |c| queries::buyer_details(c, account))
+            .await
+    }
+}
+
+#[async_trait]
+impl LifecycleStore for DieselOrderRepository {
+    async fn renewal_candidates(&self, horizon: DateTime<Utc>) -> Result<Vec<Order>, RepoError> {
+        let horizon = horizon.naive_utc();
+        self.db
+            .query(move |c| queries::renewal_candidates(c, horizon))
+            .await
+    }
+
+    async fn insert_renewal(&self, order: NewOrder) -> Result<Option<Order>, RepoError> {
+        self.db
+            .write(move |conn| {
+                conn.write_transaction(|c| match queries::insert_renewal_if_absent(c, &order)? {
+                    Some(id) => Ok(Some(load_order(c, id)?)),
+                    None => Ok(None),
+                })
+            })
+            .await
+    }
+
+    async fn free_orders_due(&self, now: DateTime<Utc>) -> Result<Vec<Order>, RepoError> {
+        let now = now.naive_utc();
+        self.db
+            .query(move |c| queries::free_orders_due(c, now))
+            .await
+    }
+
+    async fn extend(
+        &self,
+        id: OrderId,
+        current: DateTime<Utc>,
+        new: DateTime<Utc>,
+    ) -> Result<bool, RepoError> {
+        let (current, new) = (current.naive_utc(), new.naive_utc());
+        self.db
+            .write(move |c| Ok(queries::extend(c, id.get(), current, new)?))
+            .await
+    }
+
+    async fn expire_active(&self, now: DateTime<Utc>) -> Result<u64, RepoError> {
+        let now = now.naive_utc();
+        self.db
+            .write(move |c| Ok(queries::expire_active(c, now)?))
+            .await
+    }
+
+    async fn expire_pending(&self, created_before: DateTime<Utc>) -> Result<u64, RepoError> {
+        let before = created_before.naive_utc();
+        self.db
+            .write(move |c| Ok(queries::expire_pending(c, before)?))
+            .await
+    }
+}
