@@ -1,0 +1,188 @@
+//! The store's tables and the helpers every repository shares: id sequences, the
+//! existence checks the database's foreign keys make, audit rows, change versions.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use tariff_domain::audit::{AuditEntry, AuditRecord};
+use tariff_domain::identity::OrgRole;
+use tariff_domain::identity::PasswordHash;
+use tariff_domain::orders::freshness::{shard_of, SHARDS};
+use tariff_domain::orders::{Order, OrderRecord};
+use tariff_domain::organisations::Organisation;
+use tariff_domain::quota::UsageOutcome;
+use tariff_domain::{AccountRef, Limit, Plan, RepoError, Resource, User, UserId};
+
+/// A user and their password hash (kept apart from the domain `User`).
+#[derive(Clone, Debug)]
+pub(crate) struct UserRow {
+    pub user: User,
+    pub password: Option<PasswordHash>,
+}
+
+/// A member's role and when they joined; `joined` orders members like the database's
+/// `created_at, user_id`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct MemberRow {
+    pub role: OrgRole,
+    pub joined_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct SessionRow {
+    pub user: UserId,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct TokenRow {
+    pub owner: UserId,
+    pub name: String,
+    pub hash: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A usage counter: `period_day` is the UTC day a daily resource counts in.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Counter {
+    pub used: u64,
+    pub period_day: Option<NaiveDate>,
+}
+
+/// The first answer given under an idempotency key, and the request it answered.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct StoredAnswer {
+    pub resource: Resource,
+    pub delta: i64,
+    pub outcome: UsageOutcome,
+}
+
+/// Every table of the store.
+pub(crate) struct State {
+    pub plans: BTreeMap<i64, Plan>,
+    pub catalogue_version: i64,
+    pub billing_enabled: Option<bool>,
+    pub settings_version: i64,
+    pub users: BTreeMap<i64, UserRow>,
+    pub organisations: BTreeMap<i64, Organisation>,
+    /// Keyed by (organisation, user).
+    pub members: BTreeMap<(i64, i64), MemberRow>,
+    /// Keyed by the session id's hash.
+    pub sessions: HashMap<String, SessionRow>,
+    pub tokens: BTreeMap<i64, TokenRow>,
+    pub orders: BTreeMap<i64, Order>,
+    /// The last invoice sequence number given in each calendar year.
+    pub invoice_counters: BTreeMap<i32, i64>,
+    pub usage: HashMap<(AccountRef, Resource), Counter>,
+    pub overrides: HashMap<(AccountRef, Resource), Limit>,
+    pub idempotency: HashMap<(AccountRef, String), StoredAnswer>,
+    pub audit: Vec<AuditRecord>,
+    pub shards: [i64; SHARDS],
+    next_id: HashMap<&'static str, i64>,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State {
+            plans: BTreeMap::new(),
+            catalogue_version: 1,
+            billing_enabled: None,
+            settings_version: 1,
+            users: BTreeMap::new(),
+            organisations: BTreeMap::new(),
+            members: BTreeMap::new(),
+            sessions: HashMap::new(),
+            tokens: BTreeMap::new(),
+            orders: BTreeMap::new(),
+            invoice_counters: BTreeMap::new(),
+            usage: HashMap::new(),
+            overrides: HashMap::new(),
+            idempotency: HashMap::new(),
+            audit: Vec::new(),
+            shards: [1; SHARDS],
+            next_id: HashMap::new(),
+        }
+    }
+}
+
+impl State {
+    /// The next id of `table`: 1, 2, 3... never reused, like an autoincrement column.
+    /// Call it only once the write cannot fail any more.
+    pub fn next_id(&mut self, table: &'static str) -> i64 {
+        let last = self.next_id.entry(table).or_insert(0);
+        *last += 1;
+        *last
+    }
+
+    pub fn account_exists(&self, account: AccountRef) -> bool {
+        match account {
+            AccountRef::User(user) => self.users.contains_key(&user.get()),
+            AccountRef::Org(org) => self.organisations.contains_key(&org.get()),
+        }
+    }
+
+    /// Stores an audit entry (with the time of the write); `None` stores nothing.
+    pub fn record(&mut self, entry: Option<AuditEntry>) {
+        let Some(entry) = entry else { return };
+        let id = self.next_id("audit_log");
+        self.audit.push(AuditRecord {
+            id,
+            actor: entry.actor().user_id(),
+            action: entry.action().as_str().to_owned(),
+            target_kind: entry.target_kind().as_str().to_owned(),
+            target_id: entry.target_id(),
+            before: entry.before().cloned(),
+            after: entry.after().cloned(),
+            at: Utc::now(),
+        });
+    }
+
+    /// A change to the account's orders, or to the memberships of a user (which decide
+    /// whose orders the user sees): bumps its shard's version, as the database's
+    /// triggers do.
+    pub fn touch(&mut self, account: AccountRef) {
+        if let Some(version) = self.shards.get_mut(shard_of(account)) {
+            *version += 1;
+        }
+    }
+
+    /// Stores a changed order and bumps its account's change version.
+    pub fn put_order(&mut self, order: Order) {
+        self.touch(order.account());
+        self.orders.insert(order.id().get(), order);
+    }
+}
+
+/// An order's stored fields, to rebuild it changed.
+pub(crate) fn record_of(order: &Order) -> OrderRecord {
+    OrderRecord {
+        id: order.id(),
+        account: order.account(),
+        placed_by: order.placed_by(),
+        plan_id: order.plan_id(),
+        status: order.status(),
+        description: order.description().to_owned(),
+        charges: order.charges().clone(),
+        notes: order.notes().map(str::to_owned),
+        payment_reference: order.payment_reference().map(str::to_owned),
+        renewal_of: order.renewal_of(),
+        created_at: order.created_at(),
+        activated_at: order.activated_at(),
+        expires_at: order.expires_at(),
+        cancelled_at: order.cancelled_at(),
+        invoice: order.invoice().cloned(),
+    }
+}
+
+/// Rebuilds an order with `change` applied; the aggregate's invariants are checked
+/// again (a change that breaks them is a bug in the caller: `Internal`).
+pub(crate) fn changed(
+    order: &Order,
+    change: impl FnOnce(&mut OrderRecord),
+) -> Result<Order, RepoError> {
+    let mut record = record_of(order);
+    change(&mut record);
+    Order::restore(record).map_err(|e| RepoError::Internal(Box::new(e)))
+}
