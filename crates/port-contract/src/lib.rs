@@ -10,7 +10,7 @@
 //! [`contract_tests!`] with its factory, which makes every contract test its own
 //! `#[tokio::test]`:
 //!
-//! ```ignore
+//! ```text
 //! async fn fresh() -> Option<Repos> { Some(Repos::from_store(MyStore::new(), ())) }
 //! tariff_port_contract::contract_tests!(fresh);
 //! ```
