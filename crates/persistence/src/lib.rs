@@ -9,6 +9,7 @@
 
 mod audit;
 pub mod db;
+mod documents;
 pub mod errors;
 mod identity;
 mod literals;
@@ -26,6 +27,7 @@ mod users;
 
 pub use audit::DieselAuditRepository;
 pub use db::{backend_of, sql_bounds, Backend, Database, PoolOptions, SetupError};
+pub use documents::DieselDocumentStore;
 pub use identity::DieselIdentity;
 pub use orders::DieselOrderRepository;
 pub use organisations::DieselOrganisations;
