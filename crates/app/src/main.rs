@@ -128,7 +128,12 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             let id = tariff_domain::OrderId::new(args.order_id)
                 .ok_or_else(|| anyhow::anyhow!("order id must be a positive number"))?;
             let wired = wiring::wire(&settings).await?;
-            let pdf = wired.state.invoices.pdf_for_operator(id).await?;
+            let pdf = wired
+                .state
+                .invoices
+                .pdf_for_operator(id)
+                .await?
+                .into_bytes();
             std::fs::write(&args.out, &pdf)
                 .with_context(|| format!("cannot write {}", args.out.display()))?;
             println!("wrote {} ({} bytes)", args.out.display(), pdf.len());

@@ -78,6 +78,9 @@ pub struct InvoiceSettings {
     pub issued_from_name: String,
     pub issued_from_address: String,
     pub logo_path: Option<String>,
+    /// A TrueType font for characters the bundled Liberation Sans lacks (CJK...), used
+    /// glyph by glyph and subset into each PDF that needs it. Read once at start-up.
+    pub font_path: Option<String>,
     /// `{year}` and `{seq:06}` (or `{seq}`) are replaced.
     pub number_format: String,
     pub footer: String,

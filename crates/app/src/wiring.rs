@@ -8,6 +8,7 @@ use chrono::TimeDelta;
 use tariff_domain::audit::AuditService;
 use tariff_domain::catalogue::CatalogueService;
 use tariff_domain::catalogue::PlanRepository;
+use tariff_domain::documents::DocumentIssuer;
 use tariff_domain::identity::AccountService;
 use tariff_domain::identity::AuthService;
 use tariff_domain::identity::CachedCallerResolver;
@@ -24,9 +25,9 @@ use tariff_domain::SystemClock;
 use tariff_http_api::state::SessionCookieOptions;
 use tariff_http_api::{ApiState, ServerOptions};
 use tariff_persistence::{
-    Database, DieselAuditRepository, DieselIdentity, DieselOrderRepository, DieselOrganisations,
-    DieselPlanRepository, DieselQuotaRepository, DieselSettingsRepository, DieselUsers,
-    PoolOptions,
+    Database, DieselAuditRepository, DieselDocumentStore, DieselIdentity, DieselOrderRepository,
+    DieselOrganisations, DieselPlanRepository, DieselQuotaRepository, DieselSettingsRepository,
+    DieselUsers, PoolOptions,
 };
 use tokio::task::JoinHandle;
 
@@ -112,6 +113,21 @@ pub async fn wire(settings: &Settings) -> anyhow::Result<Wired> {
     let policy = Arc::new(billing_policy(settings)?);
     let order_store = Arc::new(DieselOrderRepository::new(db.clone()));
     let plans: Arc<dyn PlanRepository> = Arc::new(DieselPlanRepository::new(db.clone()));
+    let font_path = settings
+        .invoice
+        .font_path
+        .as_deref()
+        .map(str::trim)
+        .filter(|path| !path.is_empty())
+        .map(std::path::Path::new);
+    let renderer = tariff_invoice::GenpdfInvoiceRenderer::with_extra_font(font_path)
+        .map_err(|e| anyhow::anyhow!("invoice.font_path: {e}"))?;
+    let documents = DocumentIssuer::new(
+        Arc::new(DieselDocumentStore::new(db.clone())),
+        Arc::new(renderer),
+        order_store.clone(),
+        policy.clone(),
+    );
     let orders = OrderService::new(
         OrderPorts {
             orders: order_store.clone(),
@@ -122,13 +138,12 @@ pub async fn wire(settings: &Settings) -> anyhow::Result<Wired> {
             clock: clock.clone(),
         },
         policy.clone(),
-    );
-    let renderer = tariff_invoice::GenpdfInvoiceRenderer::new()
-        .map_err(|e| anyhow::anyhow!("invoice renderer: {e}"))?;
+    )
+    .with_documents(documents.clone());
     let invoices = InvoiceService::new(
         orders.clone(),
         order_store.clone(),
-        Arc::new(renderer),
+        documents,
         clock.clone(),
         policy.clone(),
     );
@@ -196,9 +211,20 @@ pub async fn wire(settings: &Settings) -> anyhow::Result<Wired> {
 }
 
 /// Starts the serving instance's background work: the settings poll (keeps the
-/// billing switch current) and the lifecycle sweep every `billing.sweep_interval_secs`.
-/// Failures are logged and retried on the next tick; the tasks end with the runtime.
+/// billing switch current), the lifecycle sweep every `billing.sweep_interval_secs`,
+/// and, once, the backfill of invoice PDFs that are not stored yet (orders numbered
+/// before documents were stored, or whose render a crash interrupted; downloads make
+/// them on first request meanwhile). Failures are logged and retried on the next tick
+/// (the backfill on the next start); the tasks end with the runtime.
 pub fn spawn_workers(wired: &Wired, settings: &Settings) -> Vec<JoinHandle<()>> {
+    let invoices = wired.state.invoices.clone();
+    let backfill = tokio::spawn(async move {
+        match invoices.backfill().await {
+            Ok(0) => {}
+            Ok(made) => tracing::info!(made, "stored the PDFs of numbered invoices"),
+            Err(err) => tracing::warn!(error = %chain(&err), "invoice backfill failed"),
+        }
+    });
     let settings_service = wired.state.settings.clone();
     let poll = tokio::spawn(async move {
         let mut tick = tokio::time::interval(SETTINGS_POLL);
@@ -227,7 +253,7 @@ pub fn spawn_workers(wired: &Wired, settings: &Settings) -> Vec<JoinHandle<()>> 
             }
         }
     });
-    vec![poll, sweep]
+    vec![poll, sweep, backfill]
 }
 
 fn chain(err: &(dyn std::error::Error + 'static)) -> String {

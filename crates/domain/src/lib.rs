@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod billing;
 pub mod catalogue;
+pub mod documents;
 pub mod identity;
 pub mod orders;
 pub mod organisations;

@@ -466,6 +466,7 @@ impl From<InvoiceError> for ApiError {
         match err {
             InvoiceError::Order(e) => ApiError::from(e),
             err @ InvoiceError::Render(_) => ApiError::internal(&err),
+            InvoiceError::Store(failure) => failure.into(),
         }
     }
 }

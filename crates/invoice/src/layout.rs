@@ -4,15 +4,20 @@
 //! content width, so every column is an exact number of millimetres and text can be
 //! wrapped to it before genpdf sees it.
 
-use genpdf::elements::{CellDecorator, Image, LinearLayout, Paragraph, TableLayout};
+use std::collections::{BTreeMap, BTreeSet};
+
+use genpdf::elements::{CellDecorator, Image, LinearLayout, Paragraph, StyledElement, TableLayout};
 use genpdf::error::{Error, ErrorKind};
+use genpdf::fonts::{Font, FontFamily};
 use genpdf::style::{Color, Style};
 use genpdf::{render, Alignment, Context, Element, Margins, Mm, Position, RenderResult, Size};
 use image::{DynamicImage, GenericImageView};
 use tariff_domain::orders::{InvoiceDocument, InvoiceKind, Party};
 use tariff_domain::shared::Money;
 
-use crate::fonts::Fonts;
+use crate::bidi;
+use crate::encoding::CodeTable;
+use crate::fonts::{Fonts, Slot, Source};
 use crate::logo::LogoCache;
 use crate::text::{self, FontMode, Metrics};
 
@@ -64,25 +69,86 @@ fn capitalized(text: &str) -> String {
         .unwrap_or_default()
 }
 
-/// A PDF built from one invoice document, ready to be written.
+/// A PDF built from one invoice document, ready to be written, and, when its text
+/// needs more than WinAnsi, the one-byte codes of each embedded face (the fonts to
+/// embed in place of the built-in carriers after rendering).
+pub(crate) struct Built {
+    pub(crate) pdf: genpdf::Document,
+    pub(crate) codes: Option<BTreeMap<Slot, CodeTable>>,
+}
+
+/// How the drawing pass of an embedded-font document writes text.
+struct Encoding {
+    codes: BTreeMap<Slot, CodeTable>,
+    /// The extra font's family in the genpdf document.
+    extra_family: Option<FontFamily<Font>>,
+}
+
 pub(crate) fn build(
     fonts: &Fonts,
     logos: &LogoCache,
     invoice: &InvoiceDocument,
-) -> Result<genpdf::Document, Error> {
-    let logo = invoice
+) -> Result<Built, Error> {
+    let image = invoice
         .logo_path
         .as_deref()
-        .and_then(|path| logos.get(path))
-        .and_then(|image| logo_element(&image));
-    let mut page = PageBuilder {
-        metrics: &fonts.metrics,
-        mode: FontMode::Builtin,
-    };
-    let root = page.root(invoice, logo)?;
+        .and_then(|path| logos.get(path));
+    // First pass: every text cleaned, wrapped and looked at; enough for WinAnsi text.
+    let mut page = PageBuilder::new(&fonts.metrics, None);
+    let root = page.root(invoice, image.as_ref().and_then(|i| logo_element(i)))?;
+    if page.mode == FontMode::Builtin {
+        let pdf = document(fonts.builtin_family(), invoice, root);
+        return Ok(Built { pdf, codes: None });
+    }
 
-    // The family is chosen after every text has been cleaned and looked at.
-    let mut pdf = genpdf::Document::new(fonts.family(page.mode));
+    // Embedded fonts: codes for each face's characters, fonts that measure the carrier
+    // text as the real one, and a second pass that writes the carrier text.
+    let mut codes = BTreeMap::new();
+    for (slot, chars) in std::mem::take(&mut page.chars) {
+        let (table, overflow) = CodeTable::assign(chars);
+        if !overflow.is_empty() {
+            tracing::warn!(
+                characters = overflow.len(),
+                "invoice uses more distinct characters than one font subset holds; \
+                 the rest print as `?`"
+            );
+        }
+        codes.insert(slot, table);
+    }
+    let family = fonts
+        .primary_family(&codes)
+        .map_err(|err| Error::new(err.to_string(), ErrorKind::InvalidFont))?;
+    let mut pdf = genpdf::Document::new(family);
+    let extra = fonts
+        .extra_family(&codes)
+        .map_err(|err| Error::new(err.to_string(), ErrorKind::InvalidFont))?;
+    let extra_family = extra.map(|family| pdf.add_font_family(family));
+    let encoding = Encoding {
+        codes,
+        extra_family,
+    };
+    let mut page = PageBuilder::new(&fonts.metrics, Some(&encoding));
+    let root = page.root(invoice, image.as_ref().and_then(|i| logo_element(i)))?;
+    let pdf = configure(pdf, invoice, root);
+    Ok(Built {
+        pdf,
+        codes: Some(encoding.codes),
+    })
+}
+
+fn document(
+    family: genpdf::fonts::FontFamily<genpdf::fonts::FontData>,
+    invoice: &InvoiceDocument,
+    root: LinearLayout,
+) -> genpdf::Document {
+    configure(genpdf::Document::new(family), invoice, root)
+}
+
+fn configure(
+    mut pdf: genpdf::Document,
+    invoice: &InvoiceDocument,
+    root: LinearLayout,
+) -> genpdf::Document {
     pdf.set_title(pdf_title(invoice));
     // No ICC profile and XMP packet: they would add ~50 KB for nothing an invoice needs.
     pdf.set_minimal_conformance();
@@ -96,7 +162,7 @@ pub(crate) fn build(
     ));
     pdf.set_page_decorator(decorator);
     pdf.push(root);
-    Ok(pdf)
+    pdf
 }
 
 /// Document-info title: ASCII only, it is metadata and printpdf writes it as raw bytes.
@@ -139,9 +205,22 @@ struct PageBuilder<'a> {
     metrics: &'a Metrics,
     /// Becomes `Embedded` as soon as one text needs more than WinAnsi.
     mode: FontMode,
+    /// The characters drawn with each embedded face, in drawing order.
+    chars: BTreeMap<Slot, BTreeSet<char>>,
+    /// Set in the drawing pass of an embedded-font document.
+    encoding: Option<&'a Encoding>,
 }
 
-impl PageBuilder<'_> {
+impl<'a> PageBuilder<'a> {
+    fn new(metrics: &'a Metrics, encoding: Option<&'a Encoding>) -> PageBuilder<'a> {
+        PageBuilder {
+            metrics,
+            mode: FontMode::Builtin,
+            chars: BTreeMap::new(),
+            encoding,
+        }
+    }
+
     fn clean(&mut self, raw: &str) -> String {
         let metrics = self.metrics;
         let cleaned = text::clean(raw, |c| metrics.has_glyph(c));
@@ -155,9 +234,39 @@ impl PageBuilder<'_> {
         let lines = self.metrics.wrap(&cleaned, Mm::from(width_mm), style);
         let mut layout = LinearLayout::vertical();
         for line in lines {
-            layout.push(Paragraph::new(line).aligned(align).styled(style));
+            layout.push(self.line(&line, style, align));
         }
         layout
+    }
+
+    /// One wrapped line as drawn: in visual order (right-to-left runs reversed), cut
+    /// into runs per font, and, in an embedded-font document, as carrier text.
+    fn line(&mut self, logical: &str, style: Style, align: Alignment) -> StyledElement<Paragraph> {
+        let visual = bidi::visual(logical);
+        let runs = self.metrics.runs(&visual);
+        for (source, run) in &runs {
+            self.chars
+                .entry(Slot::of(*source, style.is_bold()))
+                .or_default()
+                .extend(run.chars());
+        }
+        let Some(encoding) = self.encoding else {
+            return Paragraph::new(visual).aligned(align).styled(style);
+        };
+        let mut paragraph = Paragraph::default().aligned(align);
+        for (source, run) in runs {
+            let slot = Slot::of(source, style.is_bold());
+            let carried = match encoding.codes.get(&slot) {
+                Some(table) => table.carrier_text(run),
+                None => "?".repeat(run.chars().count()),
+            };
+            let run_style = match (source, encoding.extra_family) {
+                (Source::Extra, Some(family)) => style.with_font_family(family),
+                _ => style,
+            };
+            paragraph.push_styled(carried, run_style);
+        }
+        paragraph.styled(style)
     }
 
     fn root(
@@ -372,11 +481,7 @@ impl PageBuilder<'_> {
         for paragraph in footer.lines() {
             let cleaned = self.clean(paragraph);
             for line in self.metrics.wrap(&cleaned, Mm::from(CONTENT), footer_style) {
-                lines.push(
-                    Paragraph::new(line)
-                        .aligned(Alignment::Center)
-                        .styled(footer_style),
-                );
+                lines.push(self.line(&line, footer_style, Alignment::Center));
                 count += 1;
             }
         }

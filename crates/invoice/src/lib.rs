@@ -4,15 +4,19 @@
 //!
 //! # Fonts
 //!
-//! Embedding TrueType fonts adds hundreds of KB to every PDF, so text is normally drawn with
-//! the PDF built-in Helvetica, which viewers supply themselves, while genpdf measures it
-//! with Liberation Sans, a free font with Helvetica's metrics (bundled under
-//! `fonts/`, SIL Open Font License). Such a PDF is a few KB. Built-in fonts only know
-//! WinAnsi (Windows-1252), so when any text of a document needs more (Cyrillic, Greek,
-//! Polish...), that whole document is drawn with Liberation Sans embedded instead, which
-//! covers Latin, Greek and Cyrillic; that file is larger (about 470 KB). Characters that
-//! neither font has (CJK, emoji...) are replaced with `?` before layout, so text never
-//! makes rendering fail.
+//! Text that WinAnsi (Windows-1252) can encode is drawn with the PDF built-in
+//! Helvetica, which viewers supply themselves, while genpdf measures it with Liberation
+//! Sans, a free font with Helvetica's metrics (bundled under `fonts/`, SIL Open Font
+//! License): such a PDF embeds no font and is a few KB. When any text needs more
+//! (Cyrillic, Greek, Hebrew, Polish...), the document embeds subsets of Liberation Sans
+//! holding only the glyphs it draws (see `encoding`, `truetype` and `embed`): tens of
+//! KB. A font given with `invoice.font_path` covers what Liberation Sans lacks (CJK...),
+//! glyph by glyph, subset the same way. Characters no font has become `?` before
+//! layout, so text never makes rendering fail. Right-to-left text is drawn in visual
+//! order (`bidi`).
+//!
+//! Rendering is deterministic: the PDF's dates come from the document's `issued_at` and
+//! its id from its content, so the same document always gives the same bytes.
 //!
 //! Fonts are parsed once, in [`GenpdfInvoiceRenderer::new`]; build one renderer per
 //! process and share it (it is a cheap `Clone` around an `Arc`). Logos are decoded once
@@ -21,18 +25,25 @@
 //! Money is printed only from [`Money::to_fixed_string`](tariff_domain::shared::Money)
 //! and the currency code; floats here are page geometry, never amounts.
 
+mod bidi;
 mod deflate;
+mod embed;
+mod encoding;
 mod fonts;
 mod layout;
 mod logo;
 mod text;
+mod truetype;
 
 use std::fmt;
+use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use tariff_domain::orders::{InvoiceDocument, InvoiceRenderer, RenderError};
 
+use crate::deflate::Edits;
+use crate::embed::EmbeddedFace;
 use crate::fonts::Fonts;
 use crate::logo::LogoCache;
 
@@ -51,8 +62,15 @@ impl GenpdfInvoiceRenderer {
     /// Parses the bundled fonts. Errors: `RenderError::Internal` if they cannot be parsed
     /// (a build problem, not a runtime one).
     pub fn new() -> Result<Self, RenderError> {
-        let fonts = Fonts::load()
-            .map_err(|err| RenderError::Internal(format!("bundled fonts unusable: {err}")))?;
+        Self::with_extra_font(None)
+    }
+
+    /// The same, plus the TrueType font at `extra_font` (`invoice.font_path`) for the
+    /// characters Liberation Sans lacks. Errors: `RenderError::Internal` naming the file
+    /// when it cannot be read or is not a TrueType (`glyf`) font.
+    pub fn with_extra_font(extra_font: Option<&Path>) -> Result<Self, RenderError> {
+        let fonts = Fonts::load(extra_font)
+            .map_err(|err| RenderError::Internal(format!("fonts unusable: {err}")))?;
         Ok(GenpdfInvoiceRenderer {
             inner: Arc::new(Inner {
                 fonts,
@@ -70,12 +88,43 @@ impl GenpdfInvoiceRenderer {
 
 impl Inner {
     fn render(&self, document: &InvoiceDocument) -> Result<Vec<u8>, RenderError> {
-        let pdf = layout::build(&self.fonts, &self.logos, document)
+        let built = layout::build(&self.fonts, &self.logos, document)
             .map_err(|err| layout::render_error(&err))?;
         let mut bytes = Vec::with_capacity(16 * 1024);
-        pdf.render(&mut bytes)
+        built
+            .pdf
+            .render(&mut bytes)
             .map_err(|err| layout::render_error(&err))?;
-        Ok(deflate::deflate_streams(&bytes, &fonts::PROGRAMS))
+        let unexpected = || RenderError::Internal("PDF not laid out as lopdf writes it".into());
+        let count = deflate::object_count(&bytes).ok_or_else(unexpected)?;
+        let mut edits = Edits {
+            date: Some(
+                document
+                    .issued_at
+                    .format("D:%Y%m%d%H%M%S+00'00'")
+                    .to_string(),
+            ),
+            ..Edits::default()
+        };
+        for (slot, codes) in built.codes.iter().flatten() {
+            let Some(loaded) = self.fonts.loaded(*slot) else {
+                continue;
+            };
+            let face = EmbeddedFace {
+                carrier: slot.carrier_name(),
+                name: &loaded.name,
+                face: &loaded.face,
+                codes,
+                bold: slot.is_bold(),
+            };
+            let objects = embed::font_objects(&face, count + edits.append.len())
+                .map_err(|err| RenderError::Internal(format!("font subset failed: {err}")))?;
+            edits
+                .replace
+                .push((embed::carrier_body(face.carrier), objects.carrier_body));
+            edits.append.extend(objects.new_objects);
+        }
+        deflate::finish(&bytes, &edits).ok_or_else(unexpected)
     }
 }
 
@@ -95,5 +144,127 @@ impl fmt::Debug for GenpdfInvoiceRenderer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GenpdfInvoiceRenderer")
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::truetype::Face;
+    use std::collections::BTreeMap;
+    use std::process::Command;
+
+    /// A stand-in for a CJK font (real ones are megabytes): Liberation Sans whose
+    /// character map draws 山 and 田 with the glyphs of Ш and Ф.
+    fn fake_cjk_font(dir: &Path) -> std::path::PathBuf {
+        const REGULAR: &[u8] = include_bytes!("../fonts/LiberationSans-Regular.ttf");
+        let face = Face::parse(REGULAR).unwrap();
+        let map = BTreeMap::from([
+            ('山', face.glyph_id('Ш')),
+            ('田', face.glyph_id('Ф')),
+            (' ', face.glyph_id(' ')),
+        ]);
+        let path = dir.join("fake-cjk.ttf");
+        std::fs::write(&path, truetype::with_cmap(&face, &map)).unwrap();
+        path
+    }
+
+    fn document(buyer: &str) -> InvoiceDocument {
+        use chrono::{NaiveDate, TimeZone, Utc};
+        use tariff_domain::orders::{InvoiceKind, InvoiceLine, Party};
+        use tariff_domain::shared::{Currency, Money, TaxRate};
+        let usd = |minor| Money::from_minor(minor, Currency::USD);
+        let day = NaiveDate::from_ymd_opt(2026, 11, 21).unwrap();
+        InvoiceDocument {
+            kind: InvoiceKind::Invoice {
+                number: "INV-2026-000009".into(),
+            },
+            order_id: tariff_domain::OrderId::new(9).unwrap(),
+            status: "active".into(),
+            issued_at: Utc.with_ymd_and_hms(2026, 11, 21, 9, 0, 0).unwrap(),
+            issue_date: day,
+            due_date: day,
+            service_period: None,
+            company_name: "Northwind".into(),
+            seller: Party {
+                name: "Northwind".into(),
+                lines: vec![],
+            },
+            buyer: Party {
+                name: buyer.into(),
+                lines: vec![],
+            },
+            lines: vec![InvoiceLine {
+                description: "Pro".into(),
+                quantity: 1,
+                unit_price: usd(999),
+                amount: usd(999),
+            }],
+            subtotal: usd(999),
+            tax_rate: TaxRate::from_basis_points(0).unwrap(),
+            tax: usd(0),
+            total: usd(999),
+            payment_reference: None,
+            footer: None,
+            logo_path: None,
+        }
+    }
+
+    fn pdftotext(pdf: &[u8]) -> Option<String> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("invoice.pdf");
+        std::fs::write(&path, pdf).unwrap();
+        match Command::new("pdftotext").arg(&path).arg("-").output() {
+            Ok(out) if out.status.success() => Some(String::from_utf8(out.stdout).unwrap()),
+            _ => {
+                eprintln!("SKIPPING text checks: pdftotext (poppler-utils) is not installed");
+                None
+            }
+        }
+    }
+
+    fn embedded_fonts(pdf: &[u8]) -> usize {
+        pdf.windows(b"/FontFile2".len())
+            .filter(|w| *w == b"/FontFile2")
+            .count()
+    }
+
+    #[test]
+    fn the_extra_font_draws_what_liberation_sans_lacks() {
+        let dir = tempfile::tempdir().unwrap();
+        let font = fake_cjk_font(dir.path());
+        let with_font = GenpdfInvoiceRenderer::with_extra_font(Some(&font)).unwrap();
+        let without = GenpdfInvoiceRenderer::new().unwrap();
+        let doc = document("山田 Taro Дмитрий");
+
+        let pdf = with_font.render_blocking(&doc).unwrap();
+        // Liberation regular and bold, and the extra font for the bold buyer name.
+        assert_eq!(embedded_fonts(&pdf), 3);
+        assert!(pdf.len() < 60 * 1024, "{} bytes", pdf.len());
+        assert_eq!(
+            pdf,
+            with_font.render_blocking(&doc).unwrap(),
+            "deterministic"
+        );
+        let plain = without.render_blocking(&doc).unwrap();
+        if let (Some(text), Some(plain)) = (pdftotext(&pdf), pdftotext(&plain)) {
+            assert!(text.contains("山田 Taro Дмитрий"), "{text}");
+            assert!(plain.contains("?? Taro Дмитрий"), "{plain}");
+        }
+    }
+
+    #[test]
+    fn a_bad_font_path_is_refused_with_its_name() {
+        let missing =
+            GenpdfInvoiceRenderer::with_extra_font(Some(Path::new("/nonexistent/cjk.ttf")));
+        let err = missing.unwrap_err().to_string();
+        assert!(err.contains("/nonexistent/cjk.ttf"), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let garbage = dir.path().join("garbage.ttf");
+        std::fs::write(&garbage, b"not a font at all").unwrap();
+        let err = GenpdfInvoiceRenderer::with_extra_font(Some(&garbage))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("garbage.ttf"), "{err}");
     }
 }

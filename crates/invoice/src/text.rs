@@ -1,9 +1,11 @@
 //! Text preparation: which characters the built-in PDF font can show, cleaning text
 //! before layout, and line wrapping that never loses text.
 
-use genpdf::fonts::{FontCache, FontData, FontFamily};
+use genpdf::fonts::{Font, FontCache, FontData, FontFamily};
 use genpdf::style::Style;
 use genpdf::Mm;
+
+use crate::fonts::Source;
 
 /// True when `c` has a code in WinAnsiEncoding (Windows-1252), the encoding the PDF
 /// built-in fonts are drawn with. It is exactly the set lopdf's encoder (which genpdf
@@ -27,7 +29,8 @@ pub(crate) fn is_win_ansi(c: char) -> bool {
 pub(crate) enum FontMode {
     /// PDF built-in Helvetica: nothing embedded, a few KB per file. WinAnsi text only.
     Builtin,
-    /// Liberation Sans embedded whole: Latin, Greek and Cyrillic, but ~470 KB per file.
+    /// Subsets of Liberation Sans (and of the extra font) embedded: any text the fonts
+    /// cover, tens of KB per file.
     Embedded,
 }
 
@@ -82,30 +85,90 @@ pub(crate) fn clean(text: &str, has_glyph: impl Fn(char) -> bool) -> String {
     out
 }
 
-/// Glyph metrics of Liberation Sans, which are those of Helvetica too: used for glyph
-/// coverage and for wrapping before a genpdf document exists.
+/// Glyph metrics of Liberation Sans, which are those of Helvetica too, and of the extra
+/// font: used for glyph coverage and for wrapping before a genpdf document exists.
 pub(crate) struct Metrics {
     cache: FontCache,
+    /// The extra font's family in `cache`.
+    extra: Option<FontFamily<Font>>,
 }
 
 impl Metrics {
-    pub(crate) fn new(family: FontFamily<FontData>) -> Metrics {
-        Metrics {
-            cache: FontCache::new(family),
+    pub(crate) fn new(
+        family: FontFamily<FontData>,
+        extra: Option<FontFamily<FontData>>,
+    ) -> Metrics {
+        let mut cache = FontCache::new(family);
+        let extra = extra.map(|family| cache.add_font_family(family));
+        Metrics { cache, extra }
+    }
+
+    /// Which font draws `c`: Liberation Sans when both its faces have a glyph, else the
+    /// extra font when it has one.
+    pub(crate) fn source_of(&self, c: char) -> Option<Source> {
+        let family = self.cache.default_font_family();
+        let has = |font| self.cache.get_rt_font(font).glyph(c).id().0 != 0;
+        if has(family.regular) && has(family.bold) {
+            return Some(Source::Primary);
+        }
+        self.extra
+            .filter(|extra| has(extra.regular))
+            .map(|_| Source::Extra)
+    }
+
+    pub(crate) fn has_glyph(&self, c: char) -> bool {
+        self.source_of(c).is_some()
+    }
+
+    /// `text` cut where the font drawing it changes (a character no font has goes with
+    /// its neighbours; cleaned text has none).
+    pub(crate) fn runs<'t>(&self, text: &'t str) -> Vec<(Source, &'t str)> {
+        let mut runs: Vec<(Source, &'t str)> = Vec::new();
+        let mut start = 0;
+        let mut current: Option<Source> = None;
+        for (at, c) in text.char_indices() {
+            // Spaces and ASCII punctuation are in every font: they never cut a run.
+            let source = if c == ' ' {
+                current
+            } else {
+                self.source_of(c).or(current)
+            };
+            if let (Some(previous), Some(now)) = (current, source) {
+                if previous != now {
+                    runs.push((previous, &text[start..at]));
+                    start = at;
+                }
+            }
+            current = source.or(current);
+        }
+        if start < text.len() {
+            runs.push((current.unwrap_or(Source::Primary), &text[start..]));
+        }
+        runs
+    }
+
+    /// `style` for text of `source` (the extra font's family for its runs).
+    pub(crate) fn style_for(&self, source: Source, style: Style) -> Style {
+        match (source, self.extra) {
+            (Source::Extra, Some(family)) => style.with_font_family(family),
+            _ => style,
         }
     }
 
-    /// True when both the regular and the bold face have a glyph for `c`.
-    pub(crate) fn has_glyph(&self, c: char) -> bool {
-        let family = self.cache.default_font_family();
-        [family.regular, family.bold]
+    /// The width genpdf computes for `s` (advances plus kerning, run by run).
+    pub(crate) fn width(&self, s: &str, style: Style) -> Mm {
+        if self.extra.is_none() {
+            return style.str_width(&self.cache, s);
+        }
+        self.runs(s)
             .into_iter()
-            .all(|font| self.cache.get_rt_font(font).glyph(c).id().0 != 0)
+            .map(|(source, run)| self.style_for(source, style).str_width(&self.cache, run))
+            .fold(Mm::default(), |sum, width| sum + width)
     }
 
-    /// The width genpdf computes for `s` (advances plus kerning).
-    pub(crate) fn width(&self, s: &str, style: Style) -> Mm {
-        style.str_width(&self.cache, s)
+    fn char_width(&self, c: char, style: Style) -> Mm {
+        let source = self.source_of(c).unwrap_or(Source::Primary);
+        self.style_for(source, style).char_width(&self.cache, c)
     }
 
     pub(crate) fn line_height(&self, style: Style) -> Mm {
@@ -156,7 +219,7 @@ impl Metrics {
         let mut end = 0;
         let mut width = Mm::default();
         for (at, c) in word.char_indices() {
-            width += style.char_width(&self.cache, c);
+            width += self.char_width(c, style);
             if width > max {
                 break;
             }

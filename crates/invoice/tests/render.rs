@@ -14,7 +14,7 @@ use image::{DynamicImage, ImageOutputFormat, Rgba, RgbaImage};
 use tariff_domain::orders::{InvoiceDocument, InvoiceLine, InvoiceRenderer, RenderError};
 use tariff_invoice::GenpdfInvoiceRenderer;
 
-use common::{proforma, typical, usd};
+use common::{cyrillic_and_greek, hebrew, proforma, typical, usd};
 
 fn renderer() -> GenpdfInvoiceRenderer {
     GenpdfInvoiceRenderer::new().unwrap()
@@ -159,6 +159,110 @@ async fn pending_order_renders_as_a_proforma_without_number() {
         assert!(!text.contains("INVOICE"), "{text}");
         assert!(!text.contains("INV-2026-000001"), "{text}");
         assert!(!text.contains("Invoice number"), "{text}");
+    }
+}
+
+/// The document's creation date as printpdf wrote it, after the renderer fixed it.
+fn creation_date(pdf: &[u8]) -> String {
+    let parsed = lopdf::Document::load_mem(pdf).unwrap();
+    let info = parsed
+        .trailer
+        .get(b"Info")
+        .and_then(lopdf::Object::as_reference)
+        .unwrap();
+    let info = parsed.get_dictionary(info).unwrap();
+    String::from_utf8(
+        info.get(b"CreationDate")
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .to_vec(),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn rendering_is_deterministic_and_dated_by_the_issue_time() {
+    for document in [typical(), cyrillic_and_greek(), hebrew(), proforma()] {
+        let first = render(&document).await;
+        // A second renderer: nothing may depend on process state or the clock.
+        let again = GenpdfInvoiceRenderer::new()
+            .unwrap()
+            .render_blocking(&document)
+            .unwrap();
+        assert_eq!(first, again, "{:?}", document.buyer.name);
+        assert_eq!(creation_date(&first), "D:20261121093000+00'00'");
+        let mut later = document.clone();
+        later.issued_at += chrono::TimeDelta::seconds(1);
+        assert_ne!(render(&later).await, first, "the issue time is in the file");
+    }
+}
+
+#[tokio::test]
+async fn sizes_stay_small_with_subset_fonts() {
+    let latin = render(&typical()).await;
+    let cyrillic = render(&cyrillic_and_greek()).await;
+    let hebrew = render(&hebrew()).await;
+    println!(
+        "sizes: Latin {} B, Cyrillic+Greek {} B, Hebrew {} B",
+        latin.len(),
+        cyrillic.len(),
+        hebrew.len()
+    );
+    assert!(latin.len() <= 3_600, "Latin: {} bytes", latin.len());
+    assert!(
+        cyrillic.len() < 60 * 1024,
+        "Cyrillic: {} bytes",
+        cyrillic.len()
+    );
+    assert!(hebrew.len() < 60 * 1024, "Hebrew: {} bytes", hebrew.len());
+    for pdf in [&cyrillic, &hebrew] {
+        assert_structure(pdf, 1);
+        assert!(embeds_a_font(pdf));
+        qpdf_check(pdf);
+    }
+}
+
+#[tokio::test]
+async fn hebrew_reads_in_the_right_order() {
+    let pdf = render(&hebrew()).await;
+    assert_structure(&pdf, 1);
+    // pdftotext turns glyphs drawn in the right visual order (right to left) back into
+    // words in reading order; glyphs drawn in logical order come out reversed. It
+    // writes right-to-left runs between embedding marks, in the order of the runs on
+    // the page, so mixed lines are checked word by word.
+    if let Some(text) = extract_text(&pdf) {
+        let text: String = text
+            .chars()
+            .filter(|c| !('\u{202A}'..='\u{202E}').contains(c))
+            .collect();
+        assert_contains_all(
+            &text,
+            &[
+                "דוד לוי",
+                "אחסון",
+                "חודשי",
+                "רחוב הרצל",
+                "תל אביב",
+                "INV-2026-000001",
+                "Total 11.89 USD",
+            ],
+        );
+        assert!(text.contains(",12") || text.contains("12,"), "{text}");
+        for reversed in ["יול דוד", "ןוסחא", "ישדוח", "לצרה", "ביבא"] {
+            assert!(
+                !text.contains(reversed),
+                "reversed {reversed:?} in:\n{text}"
+            );
+        }
+        // A right-to-left line with a Latin word: the Hebrew words on either side of
+        // it, the first one read rightmost.
+        let line = text.lines().find(|l| l.contains("Pro")).unwrap();
+        let at = |word: &str| {
+            line.find(word)
+                .unwrap_or_else(|| panic!("{word} in {line}"))
+        };
+        assert!(at("חודשי") < at("Pro") && at("Pro") < at("אחסון"), "{line}");
     }
 }
 

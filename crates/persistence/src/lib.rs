@@ -13,6 +13,7 @@
 
 mod audit;
 pub mod db;
+mod documents;
 pub mod errors;
 mod identity;
 mod literals;
@@ -28,6 +29,7 @@ pub mod testing;
 
 pub use audit::DieselAuditRepository;
 pub use db::{backend_of, sql_bounds, Backend, Database, DbConn, PoolOptions, SetupError};
+pub use documents::DieselDocumentStore;
 pub use identity::{DieselIdentity, DieselUsers};
 pub use orders::DieselOrderRepository;
 pub use organisations::DieselOrganisations;

@@ -238,3 +238,16 @@ diesel::allow_tables_to_appear_in_same_query!(
     idempotency_keys,
     audit_log,
 );
+
+diesel::table! {
+    documents (kind, owner_id) {
+        kind -> Text,
+        owner_id -> BigInt,
+        number -> Text,
+        sha256 -> Text,
+        content -> Binary,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(documents, orders);

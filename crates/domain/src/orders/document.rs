@@ -4,7 +4,7 @@
 //! no field here on purpose, so they cannot reach an invoice by accident.
 
 use async_trait::async_trait;
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::shared::ids::OrderId;
 use crate::shared::money::{Money, TaxRate};
@@ -43,6 +43,10 @@ pub struct InvoiceDocument {
     pub order_id: OrderId,
     /// The order status as in the API (`pending`, `active`, `cancelled`, `expired`).
     pub status: String,
+    /// When the document was issued: the numbering time of an invoice, the request time
+    /// of a proforma. Written into the PDF as its creation date, so rendering a numbered
+    /// invoice again gives the same bytes.
+    pub issued_at: DateTime<Utc>,
     pub issue_date: NaiveDate,
     pub due_date: NaiveDate,
     /// First and last day the invoice covers, when the order is a subscription period.
@@ -80,6 +84,8 @@ pub enum RenderError {
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait InvoiceRenderer: Send + Sync {
-    /// Renders a one-page PDF. Errors: `RenderError` only for a document that cannot be laid out at all; unknown glyphs and a missing/broken logo never fail.
+    /// Renders a one-page PDF. The same document always gives the same bytes (no random
+    /// ids, the creation date is `issued_at`). Errors: `RenderError` only for a document
+    /// that cannot be laid out at all; unknown glyphs and a missing/broken logo never fail.
     async fn render(&self, document: &InvoiceDocument) -> Result<Vec<u8>, RenderError>;
 }

@@ -1,22 +1,23 @@
 //! Invoices for orders: what the PDF shows, built from the order and its frozen
-//! snapshot, rendered through the [`InvoiceRenderer`] port. An order that was never
-//! active has no number yet and prints as a PROFORMA with the buyer's current details.
+//! snapshot, rendered through the [`InvoiceRenderer`](crate::invoice::InvoiceRenderer)
+//! port. A numbered invoice is rendered once and then served from storage
+//! ([`DocumentIssuer`]); an order that was never active has no number yet and prints,
+//! on every request, as a PROFORMA with the buyer's current details.
 
 use std::sync::Arc;
 
-use chrono::{NaiveDate, TimeDelta};
+use chrono::{DateTime, TimeDelta, Utc};
 
 use super::model::{BuyerDetails, Order, SellerDetails};
 use super::ports::BillingDirectory;
 use super::service::{BillingPolicy, OrderError, OrderService};
+use crate::documents::{DocumentIssuer, IssueError, StoredDocument};
 use crate::identity::caller::Caller;
-use crate::orders::document::{
-    InvoiceDocument, InvoiceKind, InvoiceLine, InvoiceRenderer, Party, RenderError,
-};
+use crate::orders::document::{InvoiceDocument, InvoiceKind, InvoiceLine, Party, RenderError};
 use crate::shared::clock::Clock;
 use crate::shared::ids::AccountRef;
 use crate::shared::ids::OrderId;
-use crate::shared::repo::RepoError;
+use crate::shared::repo::{RepoError, StoreFailure};
 
 /// Why an invoice could not be produced.
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +26,50 @@ pub enum InvoiceError {
     Order(#[from] OrderError),
     #[error("invoice rendering failed")]
     Render(#[source] RenderError),
+    #[error("stored invoice unavailable")]
+    Store(#[source] StoreFailure),
+}
+
+impl From<IssueError> for InvoiceError {
+    fn from(err: IssueError) -> Self {
+        match err {
+            IssueError::Render(err) => InvoiceError::Render(err),
+            IssueError::Repo(err) => InvoiceError::Store(err.into()),
+        }
+    }
+}
+
+/// An invoice download: the stored bytes of a numbered invoice, or a proforma rendered
+/// for this request.
+#[derive(Clone, Debug)]
+pub enum InvoicePdf {
+    Issued(Arc<StoredDocument>),
+    Proforma(Vec<u8>),
+}
+
+impl InvoicePdf {
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            InvoicePdf::Issued(document) => document.content(),
+            InvoicePdf::Proforma(bytes) => bytes,
+        }
+    }
+
+    /// The entity tag of a stored invoice; a proforma has none (it changes with the
+    /// buyer's details and the date).
+    pub fn etag(&self) -> Option<String> {
+        match self {
+            InvoicePdf::Issued(document) => Some(document.etag()),
+            InvoicePdf::Proforma(_) => None,
+        }
+    }
+
+    pub fn into_bytes(self) -> Vec<u8> {
+        match self {
+            InvoicePdf::Issued(document) => document.content().to_vec(),
+            InvoicePdf::Proforma(bytes) => bytes,
+        }
+    }
 }
 
 /// Produces invoice PDFs under the order's access rule.
@@ -32,7 +77,7 @@ pub enum InvoiceError {
 pub struct InvoiceService {
     orders: OrderService,
     directory: Arc<dyn BillingDirectory>,
-    renderer: Arc<dyn InvoiceRenderer>,
+    documents: DocumentIssuer,
     clock: Arc<dyn Clock>,
     policy: Arc<BillingPolicy>,
 }
@@ -41,14 +86,14 @@ impl InvoiceService {
     pub fn new(
         orders: OrderService,
         directory: Arc<dyn BillingDirectory>,
-        renderer: Arc<dyn InvoiceRenderer>,
+        documents: DocumentIssuer,
         clock: Arc<dyn Clock>,
         policy: Arc<BillingPolicy>,
     ) -> InvoiceService {
         InvoiceService {
             orders,
             directory,
-            renderer,
+            documents,
             clock,
             policy,
         }
@@ -56,19 +101,36 @@ impl InvoiceService {
 
     /// The PDF of an order the caller may see (same rule as reading the order: others
     /// get `OrderNotFound`).
-    pub async fn pdf(&self, caller: Caller, id: OrderId) -> Result<Vec<u8>, InvoiceError> {
+    pub async fn pdf(&self, caller: Caller, id: OrderId) -> Result<InvoicePdf, InvoiceError> {
+        // A stored invoice this instance holds: only the access rule to check (an
+        // order's account never changes), no database read for the order.
+        if let Some((account, stored)) = self.documents.cached_invoice(id) {
+            return if self.orders.may_see_account(caller, account).await? {
+                Ok(InvoicePdf::Issued(stored))
+            } else {
+                Err(OrderError::OrderNotFound(id).into())
+            };
+        }
         let order = self.orders.get(caller, id).await?;
-        self.render(&order).await
+        self.document(&order).await
     }
 
     /// The PDF of any order, for trusted operators (the command line).
-    pub async fn pdf_for_operator(&self, id: OrderId) -> Result<Vec<u8>, InvoiceError> {
+    pub async fn pdf_for_operator(&self, id: OrderId) -> Result<InvoicePdf, InvoiceError> {
         let order = self.orders.get_for_operator(id).await?;
-        self.render(&order).await
+        self.document(&order).await
     }
 
-    async fn render(&self, order: &Order) -> Result<Vec<u8>, InvoiceError> {
-        // A numbered invoice prints its frozen snapshot; a proforma today's details.
+    /// Stores the invoice of every numbered order that has none; returns how many.
+    pub async fn backfill(&self) -> Result<u64, InvoiceError> {
+        Ok(self.documents.backfill().await?)
+    }
+
+    async fn document(&self, order: &Order) -> Result<InvoicePdf, InvoiceError> {
+        // A numbered invoice is the stored one (made now if a crash left it unmade).
+        if let Some(stored) = self.documents.stored_invoice(order).await? {
+            return Ok(InvoicePdf::Issued(stored));
+        }
         let current_buyer = match order.invoice() {
             Some(_) => None,
             None => Some(
@@ -87,11 +149,13 @@ impl InvoiceService {
                 },
             ),
         };
-        let today = self.clock.now().date_naive();
-        let document = invoice_document(order, current_buyer.as_ref(), today, &self.policy);
-        self.renderer
+        let now = self.clock.now();
+        let document = invoice_document(order, current_buyer.as_ref(), now, &self.policy);
+        self.documents
+            .renderer()
             .render(&document)
             .await
+            .map(InvoicePdf::Proforma)
             .map_err(InvoiceError::Render)
     }
 }
@@ -104,34 +168,36 @@ fn account_label(account: AccountRef) -> String {
 }
 
 /// What the invoice of `order` shows. A numbered order uses its frozen snapshot
-/// (seller, buyer, issue date); otherwise it is a proforma issued `today` with the
-/// current seller configuration and `current_buyer`. Internal notes never appear.
+/// (seller, buyer, issue time), so it always gives the same document; otherwise it is a
+/// proforma issued `now` with the current seller configuration and `current_buyer`.
+/// Internal notes never appear.
 pub fn invoice_document(
     order: &Order,
     current_buyer: Option<&BuyerDetails>,
-    today: NaiveDate,
+    now: DateTime<Utc>,
     policy: &BillingPolicy,
 ) -> InvoiceDocument {
     let fallback_buyer = BuyerDetails {
         name: account_label(order.account()),
         ..BuyerDetails::default()
     };
-    let (kind, issue_date, seller, buyer) = match order.invoice() {
+    let (kind, issued_at, seller, buyer) = match order.invoice() {
         Some(issued) => (
             InvoiceKind::Invoice {
                 number: issued.number.clone(),
             },
-            issued.snapshot.frozen_at.date_naive(),
+            issued.snapshot.frozen_at,
             &issued.snapshot.seller,
             &issued.snapshot.buyer,
         ),
         None => (
             InvoiceKind::Proforma,
-            today,
+            now,
             &policy.seller,
             current_buyer.unwrap_or(&fallback_buyer),
         ),
     };
+    let issue_date = issued_at.date_naive();
     let service_period = match (order.activated_at(), order.expires_at()) {
         (Some(start), Some(end)) => {
             let first = start.date_naive();
@@ -145,6 +211,7 @@ pub fn invoice_document(
         kind,
         order_id: order.id(),
         status: order.status().as_str().to_owned(),
+        issued_at,
         issue_date,
         due_date: issue_date + TimeDelta::days(i64::from(policy.due_days)),
         service_period,
@@ -234,7 +301,7 @@ mod tests {
     use crate::shared::address::{Country, PostalAddress};
     use crate::shared::ids::{PlanId, UserId};
     use crate::shared::money::TaxRate;
-    use chrono::{TimeZone, Utc};
+    use chrono::{NaiveDate, TimeZone};
 
     fn order(active: bool) -> Order {
         let created = Utc.with_ymd_and_hms(2026, 11, 21, 10, 0, 0).unwrap();
@@ -326,7 +393,12 @@ mod tests {
 
     #[test]
     fn a_numbered_invoice_prints_its_frozen_snapshot() {
-        let doc = invoice_document(&order(true), None, date(2027, 3, 3), &policy());
+        let later = Utc.with_ymd_and_hms(2027, 3, 3, 9, 0, 0).unwrap();
+        let doc = invoice_document(&order(true), None, later, &policy());
+        assert_eq!(
+            doc.issued_at,
+            Utc.with_ymd_and_hms(2026, 11, 21, 10, 0, 0).unwrap()
+        );
         assert_eq!(
             doc.kind,
             InvoiceKind::Invoice {
@@ -375,7 +447,9 @@ mod tests {
             email: Some("now@example.com".into()),
             ..BuyerDetails::default()
         };
-        let doc = invoice_document(&order(false), Some(&buyer), date(2026, 11, 22), &policy());
+        let now = Utc.with_ymd_and_hms(2026, 11, 22, 8, 30, 0).unwrap();
+        let doc = invoice_document(&order(false), Some(&buyer), now, &policy());
+        assert_eq!(doc.issued_at, now);
         assert_eq!(doc.kind, InvoiceKind::Proforma);
         assert_eq!(doc.issue_date, date(2026, 11, 22));
         assert_eq!(doc.service_period, None);

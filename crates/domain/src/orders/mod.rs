@@ -18,7 +18,7 @@ pub use document::{
     InvoiceDocument, InvoiceKind, InvoiceLine, InvoiceRenderer, Party, RenderError,
 };
 pub use freshness::{ChangeVersions, FreshnessSnapshot, ListStamp, OrderFreshness};
-pub use invoicing::{invoice_document, InvoiceError, InvoiceService};
+pub use invoicing::{invoice_document, InvoiceError, InvoicePdf, InvoiceService};
 pub use lifecycle::{LifecycleError, LifecycleService, SweepReport};
 pub use model::{
     months_after, next_anniversary, one_month_after, BuyerDetails, Charges, IllegalTransition,

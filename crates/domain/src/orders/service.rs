@@ -16,6 +16,7 @@ use crate::audit::entry::{Actor, AuditAction, AuditEntry, TargetKind};
 use crate::catalogue::limits::Limits;
 use crate::catalogue::plan::Plan;
 use crate::catalogue::ports::PlanRepository;
+use crate::documents::DocumentIssuer;
 use crate::identity::caller::Caller;
 use crate::identity::ports::MembershipRepository;
 use crate::shared::clock::Clock;
@@ -162,6 +163,8 @@ pub struct OrderService {
     ports: OrderPorts,
     policy: Arc<BillingPolicy>,
     freshness: Arc<OrderFreshness>,
+    /// Renders and stores an invoice right after its number is issued.
+    documents: Option<DocumentIssuer>,
 }
 
 /// An order list and the stamp that says, later, whether it is still current.
@@ -177,6 +180,30 @@ impl OrderService {
             ports,
             policy,
             freshness: Arc::default(),
+            documents: None,
+        }
+    }
+
+    /// Stores every invoice's PDF as soon as it is numbered. Without it, invoices are
+    /// still stored, later: by the start-up backfill or on first download.
+    pub fn with_documents(mut self, issuer: DocumentIssuer) -> OrderService {
+        self.documents = Some(issuer);
+        self
+    }
+
+    /// Renders and stores the invoice of a just-numbered order. The number is already
+    /// committed, so a failure here fails nothing: it is logged, and the backfill or the
+    /// first download makes the same bytes later.
+    async fn issue_documents(&self, order: &Order) {
+        let Some(issuer) = &self.documents else {
+            return;
+        };
+        if let Err(err) = issuer.issue_invoice(order).await {
+            tracing::warn!(
+                order = order.id().get(),
+                error = %crate::documents::error_chain(&err),
+                "invoice not stored at numbering; the backfill or first download will"
+            );
         }
     }
 
@@ -448,7 +475,10 @@ impl OrderService {
                 .await;
             self.freshness.touched(order.account());
             match activated {
-                Ok(order) => return Ok(order),
+                Ok(order) => {
+                    self.issue_documents(&order).await;
+                    return Ok(order);
+                }
                 Err(RepoError::Conflict(_)) => {
                     // Lost a race: either the order is no longer pending (then say so)
                     // or another activation for the account won (then try once more).
@@ -497,10 +527,20 @@ impl OrderService {
     }
 
     async fn may_see(&self, caller: Caller, order: &Order) -> Result<bool, OrderError> {
+        self.may_see_account(caller, order.account()).await
+    }
+
+    /// Whether `caller` may see the orders of `account`: its user, an admin or owner of
+    /// its organisation, or an administrator (the rule of [`get`](Self::get)).
+    pub async fn may_see_account(
+        &self,
+        caller: Caller,
+        account: AccountRef,
+    ) -> Result<bool, OrderError> {
         if caller.is_admin() {
             return Ok(true);
         }
-        match order.account() {
+        match account {
             AccountRef::User(user) => Ok(user == caller.user_id()),
             AccountRef::Org(org) => Ok(self
                 .ports
@@ -582,7 +622,10 @@ impl OrderService {
                 .await;
             self.freshness.touched(order.account());
             match created {
-                Ok(order) => return Ok(order),
+                Ok(order) => {
+                    self.issue_documents(&order).await;
+                    return Ok(order);
+                }
                 Err(RepoError::Conflict(_)) => continue,
                 Err(other) => return Err(OrderError::repo(other)),
             }

@@ -3,7 +3,7 @@
 
 use actix_web::http::header::{self, ContentType};
 use actix_web::web::Bytes;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use tariff_domain::orders::ListStamp;
 use tariff_domain::{OrderId, OrgId, PlanId};
 
@@ -123,12 +123,18 @@ pub async fn cancel_order(
 }
 
 /// The order's invoice as a PDF download (same access rule as the order). A numbered
-/// invoice once the order has been active; a PROFORMA without number before.
+/// invoice is the PDF stored when its number was issued: every download answers the
+/// same bytes with an `ETag`, and 304 when `If-None-Match` names it. Before the order
+/// has been active it is a PROFORMA without number, rendered for each request.
 #[utoipa::path(
     get, path = "/api/orders/{id}/invoice", tag = "orders",
-    params(("id" = i64, Path, description = "Order id")),
+    params(
+        ("id" = i64, Path, description = "Order id"),
+        ("If-None-Match" = Option<String>, Header, description = "An `ETag` of this invoice seen before")
+    ),
     responses(
-        (status = 200, description = "`application/pdf`, as an attachment `invoice-<id>.pdf`", content_type = "application/pdf", body = Vec<u8>),
+        (status = 200, description = "`application/pdf`, as an attachment `invoice-<id>.pdf`; a numbered invoice carries an `ETag`", content_type = "application/pdf", body = Vec<u8>),
+        (status = 304, description = "The stored invoice is the one `If-None-Match` names; no body"),
         (status = 401, body = crate::error::ErrorBody),
         (status = 404, description = "No such order, or not yours", body = crate::error::ErrorBody)
     )
@@ -137,15 +143,64 @@ pub async fn get_invoice(
     state: web::Data<ApiState>,
     Authenticated(caller): Authenticated,
     id: web::Path<i64>,
+    request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(id.into_inner(), OrderId::new, "Order")?;
     let pdf = state.invoices.pdf(caller, id).await?;
+    let Some(etag) = pdf.etag() else {
+        return Ok(HttpResponse::Ok()
+            .content_type("application/pdf")
+            .insert_header((
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"invoice-{id}.pdf\""),
+            ))
+            .insert_header((header::CACHE_CONTROL, "private, no-store"))
+            .body(pdf.into_bytes()));
+    };
+    // Stored bytes never change: a client may keep them and revalidate.
+    let cache_control = "private, no-cache";
+    let seen = request
+        .headers()
+        .get_all(header::IF_NONE_MATCH)
+        .filter_map(|value| value.to_str().ok());
+    if names_etag(seen, &etag) {
+        return Ok(HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag))
+            .insert_header((header::CACHE_CONTROL, cache_control))
+            .finish());
+    }
     Ok(HttpResponse::Ok()
         .content_type("application/pdf")
         .insert_header((
             header::CONTENT_DISPOSITION,
             format!("attachment; filename=\"invoice-{id}.pdf\""),
         ))
-        .insert_header((header::CACHE_CONTROL, "private, no-store"))
-        .body(pdf))
+        .insert_header((header::ETAG, etag))
+        .insert_header((header::CACHE_CONTROL, cache_control))
+        .body(Bytes::copy_from_slice(pdf.bytes())))
+}
+
+/// True when one of the `If-None-Match` values names `etag` or is `*` (the weak
+/// comparison RFC 9110 asks for here: a `W/` prefix does not matter).
+fn names_etag<'a>(values: impl Iterator<Item = &'a str>, etag: &str) -> bool {
+    values
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::names_etag;
+
+    #[test]
+    fn if_none_match_names_the_tag() {
+        let etag = "\"abc\"";
+        assert!(names_etag(["\"abc\""].into_iter(), etag));
+        assert!(names_etag(["\"x\", W/\"abc\""].into_iter(), etag));
+        assert!(names_etag(["\"x\"", "*"].into_iter(), etag));
+        assert!(!names_etag(["\"abd\""].into_iter(), etag));
+        assert!(!names_etag(["abc"].into_iter(), etag));
+        assert!(!names_etag([].into_iter(), etag));
+    }
 }

@@ -1,7 +1,7 @@
 //! Sample documents shared by the tests and the benchmark.
 #![allow(dead_code)]
 
-use chrono::NaiveDate;
+use chrono::{NaiveDate, TimeZone, Utc};
 use tariff_domain::orders::{InvoiceDocument, InvoiceKind, InvoiceLine, Party};
 use tariff_domain::shared::OrderId;
 use tariff_domain::shared::{Currency, Money, TaxRate};
@@ -22,6 +22,7 @@ pub fn typical() -> InvoiceDocument {
         },
         order_id: OrderId::new(101).unwrap(),
         status: "active".to_owned(),
+        issued_at: Utc.with_ymd_and_hms(2026, 11, 21, 9, 30, 0).unwrap(),
         issue_date: date(2026, 11, 21),
         due_date: date(2026, 12, 5),
         service_period: Some((date(2026, 11, 21), date(2026, 12, 20))),
@@ -77,4 +78,38 @@ pub fn proforma() -> InvoiceDocument {
         status: "pending".to_owned(),
         ..typical()
     }
+}
+
+/// The typical invoice for a buyer in Cyrillic and Greek (embedded font subsets).
+pub fn cyrillic_and_greek() -> InvoiceDocument {
+    let mut document = typical();
+    document.buyer.name = "Дмитрий Ωμέγα".to_owned();
+    document.buyer.lines = vec![
+        "ООО «Ромашка»".to_owned(),
+        "ул. Ленина, 1, Москва".to_owned(),
+        "Οδός Αθηνάς 5, Αθήνα".to_owned(),
+    ];
+    document.lines[0].description = "Хостинг Pro (ежемесячно)".to_owned();
+    document
+}
+
+/// The typical invoice for a buyer in Hebrew, right to left with numbers inside.
+pub fn hebrew() -> InvoiceDocument {
+    let mut document = typical();
+    document.buyer.name = "דוד לוי".to_owned();
+    document.buyer.lines = vec!["רחוב הרצל 12, תל אביב".to_owned()];
+    document.lines[0].description = "אחסון Pro חודשי".to_owned();
+    document
+}
+
+/// The typical invoice for a buyer in Japanese and Chinese (needs an extra font).
+pub fn cjk() -> InvoiceDocument {
+    let mut document = typical();
+    document.buyer.name = "山田太郎 株式会社".to_owned();
+    document.buyer.lines = vec![
+        "東京都千代田区丸の内1-1".to_owned(),
+        "北京市朝阳区 100020".to_owned(),
+    ];
+    document.lines[0].description = "Pro 主机 (月付)".to_owned();
+    document
 }
