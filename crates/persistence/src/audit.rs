@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use chrono::{NaiveDateTime, TimeZone, Utc};
 use diesel::prelude::*;
-use tariff_domain::audit::{AuditEntry, AuditFilter, AuditRecord, AuditRepository};
+use tariff_domain::audit::{AuditEntry, AuditFilter, AuditRecord, AuditRepository, AuditState};
 use tariff_domain::{Page, PageRequest, RepoError, UserId};
 
 use crate::db::{sql_bounds, Database};
@@ -34,16 +34,23 @@ statement! {
 }
 
 impl NewAuditRow {
-    pub(crate) fn from_entry(entry: &AuditEntry) -> NewAuditRow {
-        NewAuditRow {
+    /// The row for `entry`, its states serialised from their typed snapshots.
+    pub(crate) fn from_entry(entry: &AuditEntry) -> Result<NewAuditRow, DbError> {
+        let json = |state: Option<&AuditState>| {
+            state
+                .map(AuditState::to_json)
+                .transpose()
+                .map_err(|e| DbError::Repo(RepoError::Internal(Box::new(e))))
+        };
+        Ok(NewAuditRow {
             actor_user_id: entry.actor().user_id().map(UserId::get),
             action: entry.action().as_str(),
             target_kind: entry.target_kind().as_str(),
             target_id: entry.target_id(),
-            before_state: entry.before().map(ToString::to_string),
-            after_state: entry.after().map(ToString::to_string),
+            before_state: json(entry.before())?,
+            after_state: json(entry.after())?,
             created_at: Utc::now().naive_utc(),
-        }
+        })
     }
 }
 
@@ -52,11 +59,12 @@ impl NewAuditRow {
 macro_rules! record_audit {
     ($c:expr, $entry:expr) => {
         match $entry {
-            Some(entry) => {
-                ::diesel::RunQueryDsl::execute($crate::audit::NewAuditRow::from_entry(entry), $c)
+            Some(entry) => $crate::audit::NewAuditRow::from_entry(entry).and_then(|row| {
+                ::diesel::RunQueryDsl::execute(row, $c)
                     .map(|_| ())
-            }
-            None => Ok(()),
+                    .map_err($crate::errors::DbError::from)
+            }),
+            None => Ok::<(), $crate::errors::DbError>(()),
         }
     };
 }

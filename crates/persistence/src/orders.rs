@@ -16,8 +16,7 @@ use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use diesel::sqlite::{Sqlite, SqliteConnection};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
-use tariff_domain::audit::{AuditEntry, AuditState};
+use tariff_domain::audit::{AuditEntry, AuditState, OrderSnapshot};
 use tariff_domain::orders::{
     Activation, BillingDirectory, BuyerDetails, ChangeVersions, Charges, InvoiceSnapshot,
     IssuedInvoice, LifecycleStore, NewOrder, Order, OrderActivation, OrderFilter, OrderItem,
@@ -616,12 +615,6 @@ where
     Ok(row)
 }
 
-/// The audit's `invoiceNumber` before the database knows it: [`NumberAndRecord`] puts
-/// the number in its place. serde_json writes U+0001 as `\u0001`, so no other value of
-/// the compact JSON can read `"invoiceNumber":"\u0001"` (the quotes of any string value
-/// inside are escaped).
-const NUMBER_MARK: &str = "\u{1}";
-
 statement! {
     /// PostgreSQL: takes the year's next sequence number, writes the order's invoice
     /// number, and records the audit entry, in one statement. Why: the counter row stays
@@ -629,7 +622,8 @@ statement! {
     /// instead of three while holding it more than doubled activations per second. The
     /// number is `before || seq zero-padded to width || after` (see
     /// `InvoiceNumberFormat::around_seq`); the audit's after-state has the number's place
-    /// marked (`mark`). No row when the year has no counter yet.
+    /// given without the number, which the statement sets as that snapshot's
+    /// `invoiceNumber` field (`number_field`). No row when the year has no counter yet.
     NumberAndRecord -> OrderRowSql {
         id: i64,
         year: i32,
@@ -644,8 +638,7 @@ statement! {
         target_id: Option<i64>,
         before_state: Option<String>,
         after_state: String,
-        mark: String,
-        key: &'static str,
+        number_field: &'static str,
         created_at: NaiveDateTime,
     }
     [
@@ -661,8 +654,8 @@ statement! {
          audited AS (INSERT INTO audit_log (actor_user_id, action, target_kind, target_id, \
          before_state, after_state, created_at) SELECT " (actor_user_id: Nullable<BigInt>) ", "
         (action: Text) ", " (target_kind: Text) ", " (target_id: Nullable<BigInt>) ", "
-        (before_state: Nullable<Text>) ", replace(" (after_state: Text) ", "
-        (key: Text) " || " (mark: Text) ", " (key: Text) " || to_json(numbered.number)::text), "
+        (before_state: Nullable<Text>) ", jsonb_set(CAST(" (after_state: Text) " AS jsonb), ARRAY["
+        (number_field: Text) "], to_jsonb(numbered.number))::text, "
         (created_at: Timestamp) " FROM numbered WHERE " (with_audit: Bool) ") \
          SELECT * FROM updated"
     ]
@@ -724,22 +717,21 @@ fn number_and_record_at_once(
     let Some(slot) = activation.numbering.around_seq(year) else {
         return number_and_record_stepwise(conn, active, items, snapshot, activation, audit);
     };
-    let key = "\"invoiceNumber\":";
-    let mark = serde_json::to_string(NUMBER_MARK).map_err(|e| corrupt_json(&e))?;
     let id = active.id;
     let entry = match audit {
         Some(entry) => {
-            // The order as it will be numbered, with the number's place marked (the
-            // sequence is not part of the audit state).
-            let mut marked = active;
-            marked.invoice_year = Some(year);
-            marked.invoice_seq = Some(0);
-            marked.invoice_number = Some(NUMBER_MARK.to_owned());
-            marked.invoice_snapshot = Some(snapshot.clone());
-            let after = to_order(marked, items.to_vec())
+            // The order as it will be numbered, but for the number, which only the
+            // statement knows: it sets the snapshot's `invoiceNumber` there.
+            let mut numbered = active;
+            numbered.invoice_year = Some(year);
+            numbered.invoice_seq = Some(0);
+            numbered.invoice_number = Some(String::new());
+            numbered.invoice_snapshot = Some(snapshot.clone());
+            let mut after = to_order(numbered, items.to_vec())
                 .map_err(DbError::Repo)?
                 .audit_state();
-            Some(NewAuditRow::from_entry(&entry.with_after(after)))
+            after.invoice_number = None;
+            Some(NewAuditRow::from_entry(&entry.with_after(after))?)
         }
         None => None,
     };
@@ -756,12 +748,13 @@ fn number_and_record_at_once(
         target_kind: entry.as_ref().map_or("", |e| e.target_kind),
         target_id: entry.as_ref().and_then(|e| e.target_id),
         before_state: entry.as_ref().and_then(|e| e.before_state.clone()),
+        // Without an entry nothing is inserted, but the statement still parses (and
+        // may fold) its JSON: an empty object keeps it valid.
         after_state: entry
             .as_ref()
             .and_then(|e| e.after_state.clone())
-            .unwrap_or_default(),
-        mark: mark.clone(),
-        key,
+            .unwrap_or_else(|| "{}".to_owned()),
+        number_field: OrderSnapshot::INVOICE_NUMBER_FIELD,
         created_at: entry
             .as_ref()
             .map_or(activation.activated_at.naive_utc(), |e| e.created_at),
@@ -772,10 +765,6 @@ fn number_and_record_at_once(
     // The year's first invoice: create its counter, then number.
     conn.create_invoice_counter(year)?;
     Ok(statement().get_result(conn)?)
-}
-
-fn corrupt_json(err: &serde_json::Error) -> DbError {
-    DbError::Repo(RepoError::internal(format!("cannot encode JSON: {err}")))
 }
 
 macro_rules! impl_order_sql {
@@ -956,8 +945,9 @@ macro_rules! impl_order_sql {
                 let before = match (audit, replaced.into_iter().next_back()) {
                     (Some(_), Some((previous, lines))) => to_order(previous, lines)
                         .map_err(DbError::Repo)?
-                        .audit_state(),
-                    _ => Value::Null,
+                        .audit_state()
+                        .into(),
+                    _ => AuditState::Absent,
                 };
                 // Activate before numbering: waiting on the one-active-order index (for
                 // a concurrent activation of the same account) must never happen while
@@ -1240,7 +1230,7 @@ impl OrderRepository for DieselOrderRepository {
                     let after = c.load_order(id.get())?;
                     let audit = audit.map(|entry| {
                         entry
-                            .with_before(before.as_ref().map_or(Value::Null, AuditState::audit_state))
+                            .with_before(before.as_ref().map_or(AuditState::Absent, |order| order.audit_state().into()))
                             .with_after(after.audit_state())
                     });
                     record_audit!(c, &audit)?;

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
-use tariff_domain::audit::{AuditEntry, AuditState};
+use tariff_domain::audit::AuditEntry;
 use tariff_domain::catalogue::{ImportOutcome, PlanRepository};
 use tariff_domain::shared::ConflictKind;
 use tariff_domain::{

@@ -16,7 +16,7 @@ use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sqlite::SqliteConnection;
 use serde_json::{json, Value};
-use tariff_domain::audit::AuditEntry;
+use tariff_domain::audit::{AuditEntry, UsageChangeSnapshot, UsageLevelSnapshot};
 use tariff_domain::quota::{
     decide, resets_daily, Allowance, Decision, EffectiveLimits, LedgerAnswer, LedgerRequest,
     PlanBasis, PlanSource, QuotaRepository, QuotaSnapshot, Refusal, Usage, UsageChange, UsageLevel,
@@ -323,21 +323,28 @@ macro_rules! quota_queries {
                         .optional()?;
                         match after {
                             Some(after) => {
+                                let after = stored_usage(after)?;
                                 let audit = audit.map(|entry| {
                                     entry
                                         .clone()
-                                        .with_before(json!({"resource": resource.key(), "used": used}))
-                                        .with_after(json!({
-                                            "resource": resource.key(),
-                                            "used": after,
-                                            "delta": change.delta(),
-                                            "idempotencyKey": request.idempotency_key.as_ref().map(|k| k.as_str()),
-                                        }))
+                                        .with_before(UsageLevelSnapshot {
+                                            resource: resource.key().to_owned(),
+                                            used,
+                                        })
+                                        .with_after(UsageChangeSnapshot {
+                                            resource: resource.key().to_owned(),
+                                            used: after,
+                                            delta: change.delta(),
+                                            idempotency_key: request
+                                                .idempotency_key
+                                                .as_ref()
+                                                .map(|k| k.as_str().to_owned()),
+                                        })
                                 });
                                 record_audit!(self, &audit)?;
                                 UsageOutcome::Applied(UsageLevel {
                                     resource,
-                                    used: stored_usage(after)?,
+                                    used: after,
                                     allowance,
                                 })
                             }
@@ -368,16 +375,6 @@ macro_rules! quota_queries {
             }
         }
     };
-}
-
-/// An account's overrides as recorded in the audit log: resource key → limit (0 = unlimited).
-fn overrides_state(limits: &EffectiveLimits) -> serde_json::Value {
-    let overrides: serde_json::Map<String, serde_json::Value> = limits
-        .overrides()
-        .iter()
-        .map(|(resource, limit)| (resource.key().to_owned(), json!(limit.value())))
-        .collect();
-    json!({ "overrides": overrides })
 }
 
 quota_queries!(SqliteConnection);
@@ -542,14 +539,14 @@ impl QuotaRepository for DieselQuotaRepository {
                         return Err(DbError::Repo(RepoError::NotFound));
                     }
                     let before = match &audit {
-                        Some(_) => Some(overrides_state(&c.effective_limits(account)?)),
+                        Some(_) => Some(c.effective_limits(account)?.audit_state()),
                         None => None,
                     };
                     c.write_overrides(account, &changes)?;
                     let limits = c.effective_limits(account)?;
                     let audit = match (audit, before) {
                         (Some(entry), Some(before)) => {
-                            Some(entry.with_before(before).with_after(overrides_state(&limits)))
+                            Some(entry.with_before(before).with_after(limits.audit_state()))
                         }
                         _ => None,
                     };

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use diesel::prelude::*;
-use tariff_domain::audit::AuditEntry;
+use tariff_domain::audit::{AuditEntry, SettingsSnapshot};
 use tariff_domain::settings::SettingsRepository;
 use tariff_domain::RepoError;
 
@@ -82,8 +82,12 @@ impl SettingsRepository for DieselSettingsRepository {
                         .get_result(c)?;
                     let audit = audit.map(|entry| {
                         entry
-                            .with_before(serde_json::json!({"billingEnabled": was_enabled}))
-                            .with_after(serde_json::json!({"billingEnabled": enabled}))
+                            .with_before(SettingsSnapshot {
+                                billing_enabled: was_enabled,
+                            })
+                            .with_after(SettingsSnapshot {
+                                billing_enabled: enabled,
+                            })
                     });
                     record_audit!(c, &audit)?;
                     Ok(version)

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde_json::Value;
+use crate::audit::snapshot::AuditState;
 
 use crate::shared::ids::{AccountRef, UserId};
 
@@ -133,8 +133,8 @@ pub struct AuditEntry {
     action: AuditAction,
     target_kind: TargetKind,
     target_id: Option<i64>,
-    before: Option<Value>,
-    after: Option<Value>,
+    before: Option<AuditState>,
+    after: Option<AuditState>,
 }
 
 impl AuditEntry {
@@ -173,14 +173,14 @@ impl AuditEntry {
     }
 
     /// The state before the change, as read inside the writing transaction.
-    pub fn with_before(mut self, state: Value) -> AuditEntry {
-        self.before = Some(state);
+    pub fn with_before(mut self, state: impl Into<AuditState>) -> AuditEntry {
+        self.before = Some(state.into());
         self
     }
 
     /// The state after the change, as written.
-    pub fn with_after(mut self, state: Value) -> AuditEntry {
-        self.after = Some(state);
+    pub fn with_after(mut self, state: impl Into<AuditState>) -> AuditEntry {
+        self.after = Some(state.into());
         self
     }
 
@@ -200,11 +200,11 @@ impl AuditEntry {
         self.target_id
     }
 
-    pub fn before(&self) -> Option<&Value> {
+    pub fn before(&self) -> Option<&AuditState> {
         self.before.as_ref()
     }
 
-    pub fn after(&self) -> Option<&Value> {
+    pub fn after(&self) -> Option<&AuditState> {
         self.after.as_ref()
     }
 }
@@ -212,7 +212,9 @@ impl AuditEntry {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::audit::snapshot::OverridesSnapshot;
     use serde_json::json;
+    use std::collections::BTreeMap;
 
     #[test]
     fn kinds_parse_back_and_unknown_ones_are_refused() {
@@ -231,12 +233,21 @@ mod tests {
             AuditAction::LimitsSet,
             account,
         )
-        .with_before(json!({"servers": null}))
-        .with_after(json!({"servers": 3}));
+        .with_before(OverridesSnapshot {
+            overrides: BTreeMap::new(),
+        })
+        .with_after(OverridesSnapshot {
+            overrides: BTreeMap::from([("servers".to_owned(), 3)]),
+        });
         assert_eq!(entry.target_kind(), TargetKind::User);
         assert_eq!(entry.target_id(), Some(7));
         assert_eq!(entry.actor().user_id().map(UserId::get), Some(1));
-        assert_eq!(entry.after(), Some(&json!({"servers": 3})));
+        assert_eq!(
+            entry
+                .after()
+                .map(|state| serde_json::to_value(state).unwrap()),
+            Some(json!({"overrides": {"servers": 3}}))
+        );
         assert_eq!(entry.action().as_str(), "limits.set");
     }
 }

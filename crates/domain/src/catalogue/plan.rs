@@ -4,11 +4,10 @@ use chrono::{DateTime, Utc};
 use std::fmt;
 use std::str::FromStr;
 
-use crate::audit::snapshot::AuditState;
+use crate::audit::snapshot::{PermissionsSnapshot, PlanSnapshot};
 use crate::catalogue::limits::{Limit, Limits, Permissions, Resource};
 use crate::shared::ids::PlanId;
 use crate::shared::money::{Currency, Money, MoneyError};
-use serde_json::{json, Map, Value};
 
 /// What kind of plan this is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -424,31 +423,35 @@ impl std::ops::Deref for Plan {
     }
 }
 
-impl AuditState for Plan {
-    fn audit_state(&self) -> Value {
-        let limits: Map<String, Value> = self
-            .limits()
-            .iter()
-            .map(|(resource, limit)| (resource.key().to_owned(), json!(limit.value())))
-            .collect();
-        let permissions = |p: crate::catalogue::limits::Permissions| json!({"create": p.create, "update": p.update, "delete": p.delete});
-        json!({
-            "id": self.id().get(),
-            "name": self.name(),
-            "type": self.plan_type().as_str(),
-            "description": self.description(),
-            "price": self.price().to_fixed_string(),
-            "priceHourly": self.price_hourly().to_fixed_string(),
-            "priceYearly": self.price_yearly().to_fixed_string(),
-            "currency": self.currency().code(),
-            "limits": limits,
-            "serverPermissions": permissions(self.server_permissions()),
-            "sitePermissions": permissions(self.site_permissions()),
-            "features": self.features(),
-            "hidden": self.hidden(),
-            "isDefault": self.is_default(),
-            "stripePlanId": self.stripe_plan_id(),
-        })
+impl Plan {
+    /// The plan as the audit log records it.
+    pub fn audit_state(&self) -> PlanSnapshot {
+        let permissions = |p: Permissions| PermissionsSnapshot {
+            create: p.create,
+            update: p.update,
+            delete: p.delete,
+        };
+        PlanSnapshot {
+            id: self.id().get(),
+            name: self.name().to_owned(),
+            plan_type: self.plan_type().as_str().to_owned(),
+            description: self.description().map(str::to_owned),
+            price: self.price().to_fixed_string(),
+            price_hourly: self.price_hourly().to_fixed_string(),
+            price_yearly: self.price_yearly().to_fixed_string(),
+            currency: self.currency().code().to_owned(),
+            limits: self
+                .limits()
+                .iter()
+                .map(|(resource, limit)| (resource.key().to_owned(), limit.value()))
+                .collect(),
+            server_permissions: permissions(self.server_permissions()),
+            site_permissions: permissions(self.site_permissions()),
+            features: self.features().clone(),
+            hidden: self.hidden(),
+            is_default: self.is_default(),
+            stripe_plan_id: self.stripe_plan_id().map(str::to_owned),
+        }
     }
 }
 
@@ -566,7 +569,7 @@ mod tests {
         })
         .unwrap();
         let plan = Plan::new(PlanId::new(3).unwrap(), spec, Utc::now());
-        let state = plan.audit_state();
+        let state = serde_json::to_value(plan.audit_state()).unwrap();
         assert_eq!(state["price"], "9.99");
         assert_eq!(state["name"], "Pro");
         assert_eq!(state["limits"].as_object().unwrap().len(), 11);

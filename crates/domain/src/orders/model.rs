@@ -7,13 +7,12 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Datelike, Months, Utc};
 
-use crate::audit::snapshot::AuditState;
+use crate::audit::snapshot::{AccountSnapshot, OrderSnapshot};
 use crate::catalogue::plan::Plan;
 use crate::shared::address::PostalAddress;
 use crate::shared::ids::AccountRef;
 use crate::shared::ids::{OrderId, PlanId, UserId};
 use crate::shared::money::{Currency, Money, MoneyError, TaxRate};
-use serde_json::{json, Value};
 
 /// Where an order stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -534,26 +533,30 @@ pub fn next_anniversary(anchor: DateTime<Utc>, after: DateTime<Utc>) -> DateTime
     }
 }
 
-impl AuditState for Order {
-    fn audit_state(&self) -> Value {
+impl Order {
+    /// The order as the audit log records it.
+    pub fn audit_state(&self) -> OrderSnapshot {
         let charges = self.charges();
-        json!({
-            "id": self.id().get(),
-            "status": self.status().as_str(),
-            "planId": self.plan_id().get(),
-            "account": {"kind": self.account().kind(), "id": self.account().raw_id()},
-            "description": self.description(),
-            "subtotal": charges.subtotal().to_fixed_string(),
-            "taxRate": charges.tax_rate().to_percent_text(),
-            "taxAmount": charges.tax().to_fixed_string(),
-            "amount": charges.total().to_fixed_string(),
-            "currency": charges.currency().code(),
-            "invoiceNumber": self.invoice_number(),
-            "notes": self.notes(),
-            "paymentReference": self.payment_reference(),
-            "expiresAt": self.expires_at().map(|at| at.to_rfc3339()),
-            "cancelledAt": self.cancelled_at().map(|at| at.to_rfc3339()),
-        })
+        OrderSnapshot {
+            id: self.id().get(),
+            status: self.status().as_str().to_owned(),
+            plan_id: self.plan_id().get(),
+            account: AccountSnapshot {
+                kind: self.account().kind().to_owned(),
+                id: self.account().raw_id(),
+            },
+            description: self.description().to_owned(),
+            subtotal: charges.subtotal().to_fixed_string(),
+            tax_rate: charges.tax_rate().to_percent_text(),
+            tax_amount: charges.tax().to_fixed_string(),
+            amount: charges.total().to_fixed_string(),
+            currency: charges.currency().code().to_owned(),
+            invoice_number: self.invoice_number().map(str::to_owned),
+            notes: self.notes().map(str::to_owned),
+            payment_reference: self.payment_reference().map(str::to_owned),
+            expires_at: self.expires_at().map(|at| at.to_rfc3339()),
+            cancelled_at: self.cancelled_at().map(|at| at.to_rfc3339()),
+        }
     }
 }
 

@@ -10,6 +10,7 @@ use std::fmt;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
+use crate::audit::snapshot::OverridesSnapshot;
 use crate::catalogue::limits::{Limit, Limits, Permissions, Resource};
 use crate::shared::ids::{AccountRef, PlanId};
 use crate::shared::repo::{RepoError, StoreFailure};
@@ -128,6 +129,18 @@ pub struct EffectiveLimits {
 }
 
 impl EffectiveLimits {
+    /// The overrides as the audit log records them: resource key → limit (0 means
+    /// unlimited).
+    pub fn audit_state(&self) -> OverridesSnapshot {
+        OverridesSnapshot {
+            overrides: self
+                .overrides()
+                .iter()
+                .map(|(resource, limit)| (resource.key().to_owned(), limit.value()))
+                .collect(),
+        }
+    }
+
     pub fn new(plan: Option<PlanBasis>, overrides: BTreeMap<Resource, Limit>) -> EffectiveLimits {
         EffectiveLimits { plan, overrides }
     }
