@@ -11,11 +11,14 @@ use crate::shared::ids::{AccountRef, UserId};
 /// Who made a change: a signed-in user, or the operator at the command line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Actor {
+    /// User.
     User(UserId),
+    /// Operator.
     Operator,
 }
 
 impl Actor {
+    /// User id.
     pub fn user_id(self) -> Option<UserId> {
         match self {
             Actor::User(id) => Some(id),
@@ -27,14 +30,20 @@ impl Actor {
 /// The kind of object a change was made to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TargetKind {
+    /// Plan.
     Plan,
+    /// User.
     User,
+    /// Organisation.
     Organisation,
+    /// Order.
     Order,
+    /// Settings.
     Settings,
 }
 
 impl TargetKind {
+    /// All.
     pub const ALL: [TargetKind; 5] = [
         TargetKind::Plan,
         TargetKind::User,
@@ -43,6 +52,7 @@ impl TargetKind {
         TargetKind::Settings,
     ];
 
+    /// The text form.
     pub fn as_str(self) -> &'static str {
         match self {
             TargetKind::Plan => "plan",
@@ -87,21 +97,34 @@ impl FromStr for TargetKind {
 /// What was done.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AuditAction {
+    /// Plan create.
     PlanCreate,
+    /// Plan update.
     PlanUpdate,
+    /// Plan delete.
     PlanDelete,
+    /// Plan import.
     PlanImport,
+    /// User create.
     UserCreate,
+    /// User update.
     UserUpdate,
+    /// Limits set.
     LimitsSet,
+    /// Usage change.
     UsageChange,
+    /// Settings update.
     SettingsUpdate,
+    /// Plan apply.
     PlanApply,
+    /// Plan cancel.
     PlanCancel,
+    /// Order mark paid.
     OrderMarkPaid,
 }
 
 impl AuditAction {
+    /// The text form.
     pub fn as_str(self) -> &'static str {
         match self {
             AuditAction::PlanCreate => "plan.create",
@@ -184,26 +207,32 @@ impl AuditEntry {
         self
     }
 
+    /// The actor.
     pub fn actor(&self) -> Actor {
         self.actor
     }
 
+    /// The action.
     pub fn action(&self) -> AuditAction {
         self.action
     }
 
+    /// The target kind.
     pub fn target_kind(&self) -> TargetKind {
         self.target_kind
     }
 
+    /// The target id.
     pub fn target_id(&self) -> Option<i64> {
         self.target_id
     }
 
+    /// The before.
     pub fn before(&self) -> Option<&AuditState> {
         self.before.as_ref()
     }
 
+    /// The after.
     pub fn after(&self) -> Option<&AuditState> {
         self.after.as_ref()
     }

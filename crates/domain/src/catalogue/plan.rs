@@ -12,13 +12,18 @@ use crate::shared::money::{Currency, Money, MoneyError};
 /// What kind of plan this is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PlanType {
+    /// Free.
     Free,
+    /// Paid.
     Paid,
+    /// Edu.
     Edu,
+    /// Enterprise.
     Enterprise,
 }
 
 impl PlanType {
+    /// All.
     pub const ALL: [PlanType; 4] = [
         PlanType::Free,
         PlanType::Paid,
@@ -26,6 +31,7 @@ impl PlanType {
         PlanType::Enterprise,
     ];
 
+    /// The text form.
     pub fn as_str(self) -> &'static str {
         match self {
             PlanType::Free => "free",
@@ -62,11 +68,14 @@ impl FromStr for PlanType {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {message}")]
 pub struct PlanValidationError {
+    /// Field.
     pub field: &'static str,
+    /// Message.
     pub message: String,
 }
 
 impl PlanValidationError {
+    /// Creates it from its parts.
     pub fn new(field: &'static str, message: impl Into<String>) -> Self {
         Self {
             field,
@@ -79,19 +88,33 @@ impl PlanValidationError {
 /// Prices are decimal text so that they are parsed exactly.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PlanDraft {
+    /// Name.
     pub name: String,
+    /// Plan type.
     pub plan_type: String,
+    /// Description.
     pub description: Option<String>,
+    /// Currency.
     pub currency: String,
+    /// Price.
     pub price: String,
+    /// Price hourly.
     pub price_hourly: String,
+    /// Price yearly.
     pub price_yearly: String,
+    /// Limits.
     pub limits: Limits,
+    /// Server permissions.
     pub server_permissions: Permissions,
+    /// Site permissions.
     pub site_permissions: Permissions,
+    /// Features.
     pub features: serde_json::Map<String, serde_json::Value>,
+    /// Hidden.
     pub hidden: bool,
+    /// Whether it is the default plan.
     pub is_default: bool,
+    /// Stripe plan id.
     pub stripe_plan_id: Option<String>,
 }
 
@@ -120,19 +143,33 @@ impl Default for PlanDraft {
 /// fields, `Some(None)` clears them.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PlanPatch {
+    /// Name.
     pub name: Option<String>,
+    /// Plan type.
     pub plan_type: Option<String>,
+    /// Description.
     pub description: Option<Option<String>>,
+    /// Currency.
     pub currency: Option<String>,
+    /// Price.
     pub price: Option<String>,
+    /// Price hourly.
     pub price_hourly: Option<String>,
+    /// Price yearly.
     pub price_yearly: Option<String>,
+    /// Limits.
     pub limits: Vec<(Resource, Limit)>,
+    /// Server permissions.
     pub server_permissions: Option<Permissions>,
+    /// Site permissions.
     pub site_permissions: Option<Permissions>,
+    /// Features.
     pub features: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Hidden.
     pub hidden: Option<bool>,
+    /// Whether it is the default plan.
     pub is_default: Option<bool>,
+    /// Stripe plan id.
     pub stripe_plan_id: Option<Option<String>>,
 }
 
@@ -340,15 +377,19 @@ impl PlanSpec {
         }
     }
 
+    /// The name.
     pub fn name(&self) -> &str {
         &self.name
     }
+    /// The plan type.
     pub fn plan_type(&self) -> PlanType {
         self.plan_type
     }
+    /// The description.
     pub fn description(&self) -> Option<&str> {
         self.description.as_deref()
     }
+    /// The currency.
     pub fn currency(&self) -> Currency {
         self.price.currency()
     }
@@ -356,30 +397,39 @@ impl PlanSpec {
     pub fn price(&self) -> Money {
         self.price
     }
+    /// The price hourly.
     pub fn price_hourly(&self) -> Money {
         self.price_hourly
     }
+    /// The price yearly.
     pub fn price_yearly(&self) -> Money {
         self.price_yearly
     }
+    /// The limits.
     pub fn limits(&self) -> &Limits {
         &self.limits
     }
+    /// The server permissions.
     pub fn server_permissions(&self) -> Permissions {
         self.server_permissions
     }
+    /// The site permissions.
     pub fn site_permissions(&self) -> Permissions {
         self.site_permissions
     }
+    /// The features.
     pub fn features(&self) -> &serde_json::Map<String, serde_json::Value> {
         &self.features
     }
+    /// The hidden.
     pub fn hidden(&self) -> bool {
         self.hidden
     }
+    /// Whether it is default.
     pub fn is_default(&self) -> bool {
         self.is_default
     }
+    /// The stripe plan id.
     pub fn stripe_plan_id(&self) -> Option<&str> {
         self.stripe_plan_id.as_deref()
     }
@@ -394,6 +444,7 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// Creates it from its parts.
     pub fn new(id: PlanId, spec: PlanSpec, created_at: DateTime<Utc>) -> Plan {
         Plan {
             id,
@@ -401,12 +452,15 @@ impl Plan {
             created_at,
         }
     }
+    /// The id.
     pub fn id(&self) -> PlanId {
         self.id
     }
+    /// The spec.
     pub fn spec(&self) -> &PlanSpec {
         &self.spec
     }
+    /// When it was created.
     pub fn created_at(&self) -> DateTime<Utc> {
         self.created_at
     }

@@ -20,6 +20,7 @@ const MAX_LOCAL_PART_CHARS: usize = 64;
 pub struct Email(String);
 
 impl Email {
+    /// Parses and validates text.
     pub fn parse(text: &str) -> Result<Email, AccountValidationError> {
         let invalid = || AccountValidationError::new("email", "must be a valid email address");
         let email = text.trim().to_lowercase();
@@ -56,6 +57,7 @@ impl Email {
         Ok(Email(email))
     }
 
+    /// The text form.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -94,15 +96,19 @@ impl UserSpec {
         })
     }
 
+    /// The email.
     pub fn email(&self) -> &Email {
         &self.email
     }
+    /// The name.
     pub fn name(&self) -> &str {
         &self.name
     }
+    /// The role.
     pub fn role(&self) -> Role {
         self.role
     }
+    /// The billing.
     pub fn billing(&self) -> &BillingDetails {
         &self.billing
     }
@@ -117,6 +123,7 @@ pub struct User {
 }
 
 impl User {
+    /// Creates it from its parts.
     pub fn new(id: UserId, spec: UserSpec, created_at: DateTime<Utc>) -> User {
         User {
             id,
@@ -124,12 +131,15 @@ impl User {
             created_at,
         }
     }
+    /// The id.
     pub fn id(&self) -> UserId {
         self.id
     }
+    /// The spec.
     pub fn spec(&self) -> &UserSpec {
         &self.spec
     }
+    /// When it was created.
     pub fn created_at(&self) -> DateTime<Utc> {
         self.created_at
     }

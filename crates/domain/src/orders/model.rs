@@ -17,13 +17,18 @@ use crate::shared::money::{Currency, Money, MoneyError, TaxRate};
 /// Where an order stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum OrderStatus {
+    /// Pending.
     Pending,
+    /// Active.
     Active,
+    /// Cancelled.
     Cancelled,
+    /// Expired.
     Expired,
 }
 
 impl OrderStatus {
+    /// All.
     pub const ALL: [OrderStatus; 4] = [
         OrderStatus::Pending,
         OrderStatus::Active,
@@ -31,6 +36,7 @@ impl OrderStatus {
         OrderStatus::Expired,
     ];
 
+    /// The text form.
     pub fn as_str(self) -> &'static str {
         match self {
             OrderStatus::Pending => "pending",
@@ -88,7 +94,9 @@ impl FromStr for OrderStatus {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("an order that is {from} cannot become {to}")]
 pub struct IllegalTransition {
+    /// From.
     pub from: OrderStatus,
+    /// To.
     pub to: OrderStatus,
 }
 
@@ -150,15 +158,19 @@ impl OrderItem {
         })
     }
 
+    /// The description.
     pub fn description(&self) -> &str {
         &self.description
     }
+    /// The quantity.
     pub fn quantity(&self) -> u32 {
         self.quantity
     }
+    /// The unit price.
     pub fn unit_price(&self) -> Money {
         self.unit_price
     }
+    /// The amount.
     pub fn amount(&self) -> Money {
         self.amount
     }
@@ -213,15 +225,19 @@ impl Charges {
         })
     }
 
+    /// The items.
     pub fn items(&self) -> &[OrderItem] {
         &self.items
     }
+    /// The subtotal.
     pub fn subtotal(&self) -> Money {
         self.subtotal
     }
+    /// The tax rate.
     pub fn tax_rate(&self) -> TaxRate {
         self.tax_rate
     }
+    /// The tax.
     pub fn tax(&self) -> Money {
         self.tax
     }
@@ -229,6 +245,7 @@ impl Charges {
     pub fn total(&self) -> Money {
         self.total
     }
+    /// The currency.
     pub fn currency(&self) -> Currency {
         self.subtotal.currency()
     }
@@ -248,19 +265,28 @@ fn sum_items(items: &[OrderItem]) -> Result<Money, InvalidOrder> {
 /// The seller as printed on invoices, from configuration (`[invoice]`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SellerDetails {
+    /// Company name.
     pub company_name: String,
+    /// Issued from name.
     pub issued_from_name: String,
+    /// Issued from address.
     pub issued_from_address: String,
+    /// Logo path.
     pub logo_path: Option<String>,
 }
 
 /// A buyer's billing details, from the user or organisation record.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct BuyerDetails {
+    /// Name.
     pub name: String,
+    /// Email.
     pub email: Option<String>,
+    /// Company.
     pub company: Option<String>,
+    /// Address.
     pub address: PostalAddress,
+    /// Tax id.
     pub tax_id: Option<String>,
 }
 
@@ -268,17 +294,24 @@ pub struct BuyerDetails {
 /// address or branding never rewrite an issued invoice.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InvoiceSnapshot {
+    /// Seller.
     pub seller: SellerDetails,
+    /// Buyer.
     pub buyer: BuyerDetails,
+    /// When it was frozen.
     pub frozen_at: DateTime<Utc>,
 }
 
 /// The invoice an order received when it first became active.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IssuedInvoice {
+    /// Number.
     pub number: String,
+    /// Year.
     pub year: i32,
+    /// Seq.
     pub seq: i64,
+    /// Snapshot.
     pub snapshot: InvoiceSnapshot,
 }
 
@@ -336,27 +369,35 @@ impl NewOrder {
         self
     }
 
+    /// The account.
     pub fn account(&self) -> AccountRef {
         self.account
     }
+    /// The member who placed it.
     pub fn placed_by(&self) -> Option<UserId> {
         self.placed_by
     }
+    /// The plan id.
     pub fn plan_id(&self) -> PlanId {
         self.plan_id
     }
+    /// The description.
     pub fn description(&self) -> &str {
         &self.description
     }
+    /// The charges.
     pub fn charges(&self) -> &Charges {
         &self.charges
     }
+    /// The notes.
     pub fn notes(&self) -> Option<&str> {
         self.notes.as_deref()
     }
+    /// The order this one renews.
     pub fn renewal_of(&self) -> Option<OrderId> {
         self.renewal_of
     }
+    /// When it was created.
     pub fn created_at(&self) -> DateTime<Utc> {
         self.created_at
     }
@@ -369,20 +410,35 @@ impl NewOrder {
 /// Everything a stored order consists of, for adapters rebuilding one.
 #[derive(Clone, Debug)]
 pub struct OrderRecord {
+    /// Id.
     pub id: OrderId,
+    /// Account.
     pub account: AccountRef,
+    /// The member who placed it.
     pub placed_by: Option<UserId>,
+    /// Plan id.
     pub plan_id: PlanId,
+    /// Status.
     pub status: OrderStatus,
+    /// Description.
     pub description: String,
+    /// Charges.
     pub charges: Charges,
+    /// Notes.
     pub notes: Option<String>,
+    /// Payment reference.
     pub payment_reference: Option<String>,
+    /// Renewal of.
     pub renewal_of: Option<OrderId>,
+    /// When it was created.
     pub created_at: DateTime<Utc>,
+    /// When it was activated.
     pub activated_at: Option<DateTime<Utc>>,
+    /// When the paid period ends.
     pub expires_at: Option<DateTime<Utc>>,
+    /// When it was cancelled.
     pub cancelled_at: Option<DateTime<Utc>>,
+    /// Invoice.
     pub invoice: Option<IssuedInvoice>,
 }
 
@@ -446,9 +502,11 @@ impl Order {
         })
     }
 
+    /// The id.
     pub fn id(&self) -> OrderId {
         self.id
     }
+    /// The account.
     pub fn account(&self) -> AccountRef {
         self.account
     }
@@ -456,15 +514,19 @@ impl Order {
     pub fn placed_by(&self) -> Option<UserId> {
         self.placed_by
     }
+    /// The plan id.
     pub fn plan_id(&self) -> PlanId {
         self.plan_id
     }
+    /// The status.
     pub fn status(&self) -> OrderStatus {
         self.status
     }
+    /// The description.
     pub fn description(&self) -> &str {
         &self.description
     }
+    /// The charges.
     pub fn charges(&self) -> &Charges {
         &self.charges
     }
@@ -472,27 +534,35 @@ impl Order {
     pub fn notes(&self) -> Option<&str> {
         self.notes.as_deref()
     }
+    /// The payment reference.
     pub fn payment_reference(&self) -> Option<&str> {
         self.payment_reference.as_deref()
     }
+    /// The order this one renews.
     pub fn renewal_of(&self) -> Option<OrderId> {
         self.renewal_of
     }
+    /// When it was created.
     pub fn created_at(&self) -> DateTime<Utc> {
         self.created_at
     }
+    /// When it was activated.
     pub fn activated_at(&self) -> Option<DateTime<Utc>> {
         self.activated_at
     }
+    /// When the paid period ends.
     pub fn expires_at(&self) -> Option<DateTime<Utc>> {
         self.expires_at
     }
+    /// When it was cancelled.
     pub fn cancelled_at(&self) -> Option<DateTime<Utc>> {
         self.cancelled_at
     }
+    /// The invoice.
     pub fn invoice(&self) -> Option<&IssuedInvoice> {
         self.invoice.as_ref()
     }
+    /// The invoice number.
     pub fn invoice_number(&self) -> Option<&str> {
         self.invoice.as_ref().map(|i| i.number.as_str())
     }
