@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use chrono::Utc;
-use tariff_domain::audit::{AuditEntry, AuditState};
+use tariff_domain::audit::AuditEntry;
 use tariff_domain::catalogue::{ImportOutcome, PlanRepository};
 use tariff_domain::{ConflictKind, Page, PageRequest, Plan, PlanId, PlanSpec, RepoError};
 
@@ -119,7 +119,7 @@ impl PlanRepository for MemoryStore {
             state.record(audit.map(|a| {
                 a.with_target_id(plan.id().get())
                     .with_after(plan.audit_state())
-            }));
+            }))?;
             Ok(plan)
         })
     }
@@ -150,7 +150,7 @@ impl PlanRepository for MemoryStore {
             state.record(audit.map(|a| {
                 a.with_before(before.audit_state())
                     .with_after(plan.audit_state())
-            }));
+            }))?;
             Ok(plan)
         })
     }
@@ -165,7 +165,7 @@ impl PlanRepository for MemoryStore {
             }
             let deleted = state.plans.remove(&id.get()).ok_or(RepoError::NotFound)?;
             state.catalogue_version += 1;
-            state.record(audit.map(|a| a.with_before(deleted.audit_state())));
+            state.record(audit.map(|a| a.with_before(deleted.audit_state())))?;
             Ok(())
         })
     }
@@ -213,7 +213,7 @@ impl PlanRepository for MemoryStore {
             state.plans = plans;
             state.catalogue_version += 1;
             for entry in entries {
-                state.record(Some(entry));
+                state.record(Some(entry))?;
             }
             Ok(outcome)
         })

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
-use tariff_domain::audit::{AuditEntry, AuditState};
+use tariff_domain::audit::{AuditEntry, UserSnapshot};
 use tariff_domain::identity::ApiToken;
 use tariff_domain::identity::PasswordHash;
 use tariff_domain::identity::{hash_secret, Caller, Credential, OrgRole};
@@ -22,12 +22,8 @@ use crate::MemoryStore;
 const LAST_USED_GRANULARITY: TimeDelta = TimeDelta::seconds(60);
 
 /// A user's audit state; says when a password was set (never what it is).
-fn user_state(user: &User, password_set: bool) -> serde_json::Value {
-    let mut state = user.audit_state();
-    if password_set {
-        state["passwordChanged"] = serde_json::Value::Bool(true);
-    }
-    state
+fn user_state(user: &User, password_set: bool) -> UserSnapshot {
+    user.audit_state().with_password_changed(password_set)
 }
 
 impl State {
@@ -72,7 +68,7 @@ impl UserRepository for MemoryStore {
             state.record(audit.map(|a| {
                 a.with_target_id(id.get())
                     .with_after(user_state(&user, password_set))
-            }));
+            }))?;
             Ok(user)
         })
     }
@@ -149,7 +145,7 @@ impl UserRepository for MemoryStore {
             state.record(audit.map(|a| {
                 a.with_before(before.audit_state())
                     .with_after(user_state(&user, password_set))
-            }));
+            }))?;
             Ok(user)
         })
     }

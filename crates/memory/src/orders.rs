@@ -5,7 +5,6 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Datelike, Utc};
-use serde_json::Value;
 use tariff_domain::audit::{AuditEntry, AuditState};
 use tariff_domain::orders::{
     Activation, BillingDirectory, BuyerDetails, ChangeVersions, InvoiceSnapshot, IssuedInvoice,
@@ -266,7 +265,7 @@ impl OrderRepository for MemoryStore {
             state.record(audit.map(|a| {
                 a.with_before(before.audit_state())
                     .with_after(after.audit_state())
-            }));
+            }))?;
             Ok(after)
         })
     }
@@ -284,8 +283,8 @@ impl OrderActivation for MemoryStore {
             // Stored by `activate`, once nothing can fail any more.
             let pending = state.new_order(order, OrderStatus::Pending)?;
             let (replaced, active) = state.activate(&pending, &activation)?;
-            let before = replaced.map_or(Value::Null, |o| o.audit_state());
-            state.record(audit.map(|a| a.with_before(before).with_after(active.audit_state())));
+            let before = replaced.map_or(AuditState::Absent, |o| o.audit_state().into());
+            state.record(audit.map(|a| a.with_before(before).with_after(active.audit_state())))?;
             Ok(active)
         })
     }
@@ -305,7 +304,7 @@ impl OrderActivation for MemoryStore {
             state.record(audit.map(|a| {
                 a.with_before(pending.audit_state())
                     .with_after(active.audit_state())
-            }));
+            }))?;
             Ok(active)
         })
     }

@@ -8,8 +8,7 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
-use serde_json::json;
-use tariff_domain::audit::AuditEntry;
+use tariff_domain::audit::{AuditEntry, UsageChangeSnapshot, UsageLevelSnapshot};
 use tariff_domain::orders::OrderStatus;
 use tariff_domain::quota::{
     decide, resets_daily, Decision, EffectiveLimits, LedgerAnswer, LedgerRequest, PlanBasis,
@@ -29,16 +28,6 @@ fn basis(plan: &Plan, source: PlanSource) -> PlanBasis {
         server_permissions: plan.server_permissions(),
         site_permissions: plan.site_permissions(),
     }
-}
-
-/// An account's overrides as recorded in the audit log: resource key -> limit.
-fn overrides_state(limits: &EffectiveLimits) -> serde_json::Value {
-    let overrides: serde_json::Map<String, serde_json::Value> = limits
-        .overrides()
-        .iter()
-        .map(|(resource, limit)| (resource.key().to_owned(), json!(limit.value())))
-        .collect();
-    json!({ "overrides": overrides })
 }
 
 impl State {
@@ -121,14 +110,20 @@ impl State {
                 );
                 self.record(audit.map(|entry| {
                     entry
-                        .with_before(json!({"resource": resource.key(), "used": used}))
-                        .with_after(json!({
-                            "resource": resource.key(),
-                            "used": after,
-                            "delta": change.delta(),
-                            "idempotencyKey": request.idempotency_key.as_ref().map(|k| k.as_str()),
-                        }))
-                }));
+                        .with_before(UsageLevelSnapshot {
+                            resource: resource.key().to_owned(),
+                            used,
+                        })
+                        .with_after(UsageChangeSnapshot {
+                            resource: resource.key().to_owned(),
+                            used: after,
+                            delta: change.delta(),
+                            idempotency_key: request
+                                .idempotency_key
+                                .as_ref()
+                                .map(|k| k.as_str().to_owned()),
+                        })
+                }))?;
                 UsageOutcome::Applied(UsageLevel {
                     resource,
                     used: after,
@@ -184,7 +179,7 @@ impl QuotaRepository for MemoryStore {
             if !state.account_exists(account) {
                 return Err(RepoError::NotFound);
             }
-            let before = overrides_state(&state.effective_limits(account));
+            let before = state.effective_limits(account).audit_state();
             for (resource, limit) in changes {
                 match limit {
                     Some(limit) => state.overrides.insert((account, resource), limit),
@@ -192,7 +187,7 @@ impl QuotaRepository for MemoryStore {
                 };
             }
             let limits = state.effective_limits(account);
-            state.record(audit.map(|a| a.with_before(before).with_after(overrides_state(&limits))));
+            state.record(audit.map(|a| a.with_before(before).with_after(limits.audit_state())))?;
             Ok(limits)
         })
     }

@@ -2,8 +2,7 @@
 //! `settings` version every write bumps.
 
 use async_trait::async_trait;
-use serde_json::json;
-use tariff_domain::audit::AuditEntry;
+use tariff_domain::audit::{AuditEntry, SettingsSnapshot};
 use tariff_domain::settings::SettingsRepository;
 use tariff_domain::RepoError;
 
@@ -26,9 +25,13 @@ impl SettingsRepository for MemoryStore {
             state.settings_version += 1;
             state.record(audit.map(|entry| {
                 entry
-                    .with_before(json!({"billingEnabled": was_enabled}))
-                    .with_after(json!({"billingEnabled": enabled}))
-            }));
+                    .with_before(SettingsSnapshot {
+                        billing_enabled: was_enabled,
+                    })
+                    .with_after(SettingsSnapshot {
+                        billing_enabled: enabled,
+                    })
+            }))?;
             Ok(state.settings_version)
         })
     }

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use tariff_domain::audit::{AuditEntry, AuditRecord};
+use tariff_domain::audit::{AuditEntry, AuditRecord, AuditState};
 use tariff_domain::identity::OrgRole;
 use tariff_domain::identity::PasswordHash;
 use tariff_domain::orders::freshness::{shard_of, SHARDS};
@@ -124,8 +124,17 @@ impl State {
     }
 
     /// Stores an audit entry (with the time of the write); `None` stores nothing.
-    pub fn record(&mut self, entry: Option<AuditEntry>) {
-        let Some(entry) = entry else { return };
+    /// Errors: `Internal` if a state cannot be represented in JSON, which no snapshot can.
+    pub fn record(&mut self, entry: Option<AuditEntry>) -> Result<(), RepoError> {
+        let Some(entry) = entry else { return Ok(()) };
+        // Stored as the log's JSON, as the database stores it and the page reads it back.
+        let json = |state: Option<&AuditState>| {
+            state
+                .map(serde_json::to_value)
+                .transpose()
+                .map_err(|e| RepoError::Internal(Box::new(e)))
+        };
+        let (before, after) = (json(entry.before())?, json(entry.after())?);
         let id = self.next_id("audit_log");
         self.audit.push(AuditRecord {
             id,
@@ -133,10 +142,11 @@ impl State {
             action: entry.action().as_str().to_owned(),
             target_kind: entry.target_kind().as_str().to_owned(),
             target_id: entry.target_id(),
-            before: entry.before().cloned(),
-            after: entry.after().cloned(),
+            before,
+            after,
             at: Utc::now(),
         });
+        Ok(())
     }
 
     /// A change to the account's orders, or to the memberships of a user (which decide

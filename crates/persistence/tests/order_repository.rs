@@ -272,9 +272,11 @@ async fn activation_numbers_replaces_and_freezes_the_snapshot() {
 #[tokio::test]
 async fn activation_audit_records_the_order_as_numbered() {
     use tariff_domain::audit::{
-        Actor, AuditAction, AuditEntry, AuditFilter, AuditRepository, AuditState, TargetKind,
+        Actor, AuditAction, AuditEntry, AuditFilter, AuditRepository, OrderSnapshot, TargetKind,
     };
     use tariff_persistence::DieselAuditRepository;
+    // A snapshot as the log stores and reads it back.
+    let recorded = |state: OrderSnapshot| serde_json::to_value(state).unwrap();
 
     for test_db in TestDatabase::all() {
         let fx = open(&test_db).await;
@@ -334,11 +336,23 @@ async fn activation_audit_records_the_order_as_numbered() {
             let rows = &page.items;
             assert_eq!(rows.len(), 2, "{pattern}");
             let (newest, oldest) = (&rows[0], &rows[1]);
-            assert_eq!(oldest.after, Some(first.audit_state()), "{pattern}");
+            assert_eq!(
+                oldest.after,
+                Some(recorded(first.audit_state())),
+                "{pattern}"
+            );
             assert_eq!(oldest.before, Some(serde_json::Value::Null), "{pattern}");
-            assert_eq!(newest.after, Some(second.audit_state()), "{pattern}");
+            assert_eq!(
+                newest.after,
+                Some(recorded(second.audit_state())),
+                "{pattern}"
+            );
             // The replaced order as it was before it was cancelled.
-            assert_eq!(newest.before, Some(first.audit_state()), "{pattern}");
+            assert_eq!(
+                newest.before,
+                Some(recorded(first.audit_state())),
+                "{pattern}"
+            );
         }
     }
 }

@@ -1,12 +1,13 @@
 //! `PlanRepository`: names unique case-insensitively, one default plan, price order,
 //! paging by id, references refuse deletion, all-or-nothing imports, the version.
 
-use tariff_domain::audit::{Actor, AuditAction, AuditEntry, AuditFilter, AuditState, TargetKind};
+use tariff_domain::audit::{Actor, AuditAction, AuditEntry, AuditFilter, TargetKind};
 use tariff_domain::{
     ConflictKind, Limit, PageRequest, PlanDraft, PlanId, PlanSpec, RepoError, Resource,
 };
 
 use crate::fixtures::{at, plan_spec, Fixture};
+use crate::recorded;
 use crate::Repos;
 
 fn default_spec(name: &str) -> PlanSpec {
@@ -229,15 +230,15 @@ pub async fn plan_import_upserts_by_name_with_one_audit_row_per_plan(repos: Repo
         .find(|r| r.target_id == Some(basic.id().get()))
         .unwrap();
     assert_eq!(for_basic.action, "plan.import");
-    assert_eq!(for_basic.before, Some(basic.audit_state()));
-    assert_eq!(for_basic.after, Some(updated.audit_state()));
+    assert_eq!(for_basic.before, Some(recorded(basic.audit_state())));
+    assert_eq!(for_basic.after, Some(recorded(updated.audit_state())));
     let for_pro = rows
         .items
         .iter()
         .find(|r| r.target_id == Some(pro.id().get()))
         .unwrap();
     assert_eq!(for_pro.before, None);
-    assert_eq!(for_pro.after, Some(pro.audit_state()));
+    assert_eq!(for_pro.after, Some(recorded(pro.audit_state())));
 }
 
 pub async fn plan_pages_count_and_cut_in_id_order(repos: Repos) {
@@ -331,10 +332,10 @@ pub async fn plan_writes_store_their_audit_rows(repos: Repos) {
     assert_eq!(actions, vec!["plan.delete", "plan.update", "plan.create"]);
     let (deleted, update, create) = (&page.items[0], &page.items[1], &page.items[2]);
     assert_eq!(create.before, None);
-    assert_eq!(create.after, Some(created.audit_state()));
-    assert_eq!(update.before, Some(created.audit_state()));
-    assert_eq!(update.after, Some(updated.audit_state()));
-    assert_eq!(deleted.before, Some(updated.audit_state()));
+    assert_eq!(create.after, Some(recorded(created.audit_state())));
+    assert_eq!(update.before, Some(recorded(created.audit_state())));
+    assert_eq!(update.after, Some(recorded(updated.audit_state())));
+    assert_eq!(deleted.before, Some(recorded(updated.audit_state())));
     assert_eq!(deleted.after, None);
     assert!(page.items.iter().all(|r| r.actor == Some(admin)));
 }

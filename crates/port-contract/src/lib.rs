@@ -52,6 +52,11 @@ pub use orders::*;
 pub use quota::*;
 pub use records::*;
 
+/// A typed audit snapshot as the log stores it and its page reads it back.
+pub(crate) fn recorded(state: impl Into<tariff_domain::audit::AuditState>) -> serde_json::Value {
+    serde_json::to_value(state.into()).expect("a snapshot is JSON")
+}
+
 /// Every repository port of one adapter, over one fresh, empty store.
 #[derive(Clone)]
 pub struct Repos {

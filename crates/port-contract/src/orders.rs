@@ -6,11 +6,12 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use chrono::Utc;
-use tariff_domain::audit::{Actor, AuditAction, AuditEntry, AuditFilter, AuditState, TargetKind};
+use tariff_domain::audit::{Actor, AuditAction, AuditEntry, AuditFilter, TargetKind};
 use tariff_domain::orders::{InvoiceNumberFormat, OrderFilter, OrderStatus};
 use tariff_domain::{AccountRef, ConflictKind, OrderId, OrgId, PageRequest, RepoError, UserId};
 
 use crate::fixtures::{at, terms, user_spec, Fixture};
+use crate::recorded;
 use crate::Repos;
 
 pub async fn orders_pending_round_trip_with_lines_and_tax(repos: Repos) {
@@ -307,11 +308,23 @@ pub async fn activation_audit_records_the_order_as_numbered(repos: Repos) {
         assert_eq!(rows.len(), 2, "{pattern}");
         let (newest, oldest) = (&rows[0], &rows[1]);
         assert_eq!(oldest.action, "plan.apply");
-        assert_eq!(oldest.after, Some(first.audit_state()), "{pattern}");
+        assert_eq!(
+            oldest.after,
+            Some(recorded(first.audit_state())),
+            "{pattern}"
+        );
         assert_eq!(oldest.before, Some(serde_json::Value::Null), "{pattern}");
-        assert_eq!(newest.after, Some(second.audit_state()), "{pattern}");
+        assert_eq!(
+            newest.after,
+            Some(recorded(second.audit_state())),
+            "{pattern}"
+        );
         // The replaced order as it was before it was cancelled.
-        assert_eq!(newest.before, Some(first.audit_state()), "{pattern}");
+        assert_eq!(
+            newest.before,
+            Some(recorded(first.audit_state())),
+            "{pattern}"
+        );
     }
 }
 
@@ -418,8 +431,8 @@ pub async fn order_transitions_are_conditional(repos: Repos) {
         .await
         .unwrap();
     assert_eq!(rows.total, 1, "the refused transition stored no row");
-    assert_eq!(rows.items[0].before, Some(order.audit_state()));
-    assert_eq!(rows.items[0].after, Some(cancelled.audit_state()));
+    assert_eq!(rows.items[0].before, Some(recorded(order.audit_state())));
+    assert_eq!(rows.items[0].after, Some(recorded(cancelled.audit_state())));
 }
 
 pub async fn orders_list_and_search(repos: Repos) {

@@ -4,18 +4,21 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde_json::Value;
+use crate::audit::snapshot::AuditState;
 
 use crate::shared::ids::{AccountRef, UserId};
 
 /// Who made a change: a signed-in user, or the operator at the command line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Actor {
+    /// User.
     User(UserId),
+    /// Operator.
     Operator,
 }
 
 impl Actor {
+    /// User id.
     pub fn user_id(self) -> Option<UserId> {
         match self {
             Actor::User(id) => Some(id),
@@ -27,14 +30,20 @@ impl Actor {
 /// The kind of object a change was made to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TargetKind {
+    /// Plan.
     Plan,
+    /// User.
     User,
+    /// Organisation.
     Organisation,
+    /// Order.
     Order,
+    /// Settings.
     Settings,
 }
 
 impl TargetKind {
+    /// All.
     pub const ALL: [TargetKind; 5] = [
         TargetKind::Plan,
         TargetKind::User,
@@ -43,6 +52,7 @@ impl TargetKind {
         TargetKind::Settings,
     ];
 
+    /// The text form.
     pub fn as_str(self) -> &'static str {
         match self {
             TargetKind::Plan => "plan",
@@ -87,21 +97,34 @@ impl FromStr for TargetKind {
 /// What was done.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AuditAction {
+    /// Plan create.
     PlanCreate,
+    /// Plan update.
     PlanUpdate,
+    /// Plan delete.
     PlanDelete,
+    /// Plan import.
     PlanImport,
+    /// User create.
     UserCreate,
+    /// User update.
     UserUpdate,
+    /// Limits set.
     LimitsSet,
+    /// Usage change.
     UsageChange,
+    /// Settings update.
     SettingsUpdate,
+    /// Plan apply.
     PlanApply,
+    /// Plan cancel.
     PlanCancel,
+    /// Order mark paid.
     OrderMarkPaid,
 }
 
 impl AuditAction {
+    /// The text form.
     pub fn as_str(self) -> &'static str {
         match self {
             AuditAction::PlanCreate => "plan.create",
@@ -133,8 +156,8 @@ pub struct AuditEntry {
     action: AuditAction,
     target_kind: TargetKind,
     target_id: Option<i64>,
-    before: Option<Value>,
-    after: Option<Value>,
+    before: Option<AuditState>,
+    after: Option<AuditState>,
 }
 
 impl AuditEntry {
@@ -173,38 +196,44 @@ impl AuditEntry {
     }
 
     /// The state before the change, as read inside the writing transaction.
-    pub fn with_before(mut self, state: Value) -> AuditEntry {
-        self.before = Some(state);
+    pub fn with_before(mut self, state: impl Into<AuditState>) -> AuditEntry {
+        self.before = Some(state.into());
         self
     }
 
     /// The state after the change, as written.
-    pub fn with_after(mut self, state: Value) -> AuditEntry {
-        self.after = Some(state);
+    pub fn with_after(mut self, state: impl Into<AuditState>) -> AuditEntry {
+        self.after = Some(state.into());
         self
     }
 
+    /// The actor.
     pub fn actor(&self) -> Actor {
         self.actor
     }
 
+    /// The action.
     pub fn action(&self) -> AuditAction {
         self.action
     }
 
+    /// The target kind.
     pub fn target_kind(&self) -> TargetKind {
         self.target_kind
     }
 
+    /// The target id.
     pub fn target_id(&self) -> Option<i64> {
         self.target_id
     }
 
-    pub fn before(&self) -> Option<&Value> {
+    /// The before.
+    pub fn before(&self) -> Option<&AuditState> {
         self.before.as_ref()
     }
 
-    pub fn after(&self) -> Option<&Value> {
+    /// The after.
+    pub fn after(&self) -> Option<&AuditState> {
         self.after.as_ref()
     }
 }
@@ -212,7 +241,9 @@ impl AuditEntry {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::audit::snapshot::OverridesSnapshot;
     use serde_json::json;
+    use std::collections::BTreeMap;
 
     #[test]
     fn kinds_parse_back_and_unknown_ones_are_refused() {
@@ -231,12 +262,21 @@ mod tests {
             AuditAction::LimitsSet,
             account,
         )
-        .with_before(json!({"servers": null}))
-        .with_after(json!({"servers": 3}));
+        .with_before(OverridesSnapshot {
+            overrides: BTreeMap::new(),
+        })
+        .with_after(OverridesSnapshot {
+            overrides: BTreeMap::from([("servers".to_owned(), 3)]),
+        });
         assert_eq!(entry.target_kind(), TargetKind::User);
         assert_eq!(entry.target_id(), Some(7));
         assert_eq!(entry.actor().user_id().map(UserId::get), Some(1));
-        assert_eq!(entry.after(), Some(&json!({"servers": 3})));
+        assert_eq!(
+            entry
+                .after()
+                .map(|state| serde_json::to_value(state).unwrap()),
+            Some(json!({"overrides": {"servers": 3}}))
+        );
         assert_eq!(entry.action().as_str(), "limits.set");
     }
 }

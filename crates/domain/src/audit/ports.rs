@@ -12,22 +12,32 @@ use crate::shared::repo::RepoError;
 /// A stored audit row.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AuditRecord {
+    /// Id.
     pub id: i64,
+    /// Actor.
     pub actor: Option<UserId>,
     /// As stored; actions added later read back unchanged.
     pub action: String,
+    /// Target kind.
     pub target_kind: String,
+    /// Target id.
     pub target_id: Option<i64>,
+    /// Before.
     pub before: Option<Value>,
+    /// After.
     pub after: Option<Value>,
+    /// When.
     pub at: DateTime<Utc>,
 }
 
 /// Which rows to list; `None` matches everything.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AuditFilter {
+    /// Target kind.
     pub target_kind: Option<TargetKind>,
+    /// Target id.
     pub target_id: Option<i64>,
+    /// Actor.
     pub actor: Option<UserId>,
 }
 

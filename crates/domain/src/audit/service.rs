@@ -13,10 +13,12 @@ pub struct AuditService {
 }
 
 impl AuditService {
+    /// Builds the service on the ports it needs.
     pub fn new(repo: Arc<dyn AuditRepository>) -> AuditService {
         AuditService { repo }
     }
 
+    /// List.
     pub async fn list(
         &self,
         filter: AuditFilter,

@@ -6,20 +6,32 @@ use std::str::FromStr;
 /// A metered resource. Its key is the same in `limits`, `usage` and `remaining` JSON.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Resource {
+    /// Memory.
     Memory,
+    /// Disk.
     Disk,
+    /// Cpu.
     Cpu,
+    /// Servers.
     Servers,
+    /// Sites.
     Sites,
+    /// Databases.
     Databases,
+    /// Backups.
     Backups,
+    /// Port count.
     PortCount,
+    /// Tunnel port count.
     TunnelPortCount,
+    /// Email daily limit.
     EmailDailyLimit,
+    /// Email queue limit.
     EmailQueueLimit,
 }
 
 impl Resource {
+    /// All.
     pub const ALL: [Resource; 11] = [
         Resource::Memory,
         Resource::Disk,
@@ -83,6 +95,7 @@ impl FromStr for Resource {
 pub struct Limit(u64);
 
 impl Limit {
+    /// Unlimited.
     pub const UNLIMITED: Limit = Limit(0);
 
     /// Database columns are signed; a negative stored value is treated as corrupt.
@@ -90,14 +103,17 @@ impl Limit {
         u64::try_from(raw).ok().map(Limit)
     }
 
+    /// Creates it from its parts.
     pub fn new(value: u64) -> Limit {
         Limit(value)
     }
 
+    /// Value.
     pub fn value(self) -> u64 {
         self.0
     }
 
+    /// Whether it is unlimited.
     pub fn is_unlimited(self) -> bool {
         self.0 == 0
     }
@@ -121,23 +137,28 @@ impl Limit {
 pub struct Limits([Limit; 11]);
 
 impl Limits {
+    /// Unlimited.
     pub fn unlimited() -> Limits {
         Limits::default()
     }
 
+    /// The raw value.
     pub fn get(&self, resource: Resource) -> Limit {
         self.0[resource.index()]
     }
 
+    /// Set.
     pub fn set(&mut self, resource: Resource, limit: Limit) {
         self.0[resource.index()] = limit;
     }
 
+    /// With.
     pub fn with(mut self, resource: Resource, limit: Limit) -> Limits {
         self.set(resource, limit);
         self
     }
 
+    /// The iter.
     pub fn iter(&self) -> impl Iterator<Item = (Resource, Limit)> + '_ {
         Resource::ALL.into_iter().map(|r| (r, self.get(r)))
     }
@@ -146,17 +167,22 @@ impl Limits {
 /// Create/update/delete permissions for servers or sites.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Permissions {
+    /// Create.
     pub create: bool,
+    /// Update.
     pub update: bool,
+    /// Delete.
     pub delete: bool,
 }
 
 impl Permissions {
+    /// All.
     pub const ALL: Permissions = Permissions {
         create: true,
         update: true,
         delete: true,
     };
+    /// None.
     pub const NONE: Permissions = Permissions {
         create: false,
         update: false,

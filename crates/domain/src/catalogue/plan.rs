@@ -4,22 +4,26 @@ use chrono::{DateTime, Utc};
 use std::fmt;
 use std::str::FromStr;
 
-use crate::audit::snapshot::AuditState;
+use crate::audit::snapshot::{PermissionsSnapshot, PlanSnapshot};
 use crate::catalogue::limits::{Limit, Limits, Permissions, Resource};
 use crate::shared::ids::PlanId;
 use crate::shared::money::{Currency, Money, MoneyError};
-use serde_json::{json, Map, Value};
 
 /// What kind of plan this is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PlanType {
+    /// Free.
     Free,
+    /// Paid.
     Paid,
+    /// Edu.
     Edu,
+    /// Enterprise.
     Enterprise,
 }
 
 impl PlanType {
+    /// All.
     pub const ALL: [PlanType; 4] = [
         PlanType::Free,
         PlanType::Paid,
@@ -27,6 +31,7 @@ impl PlanType {
         PlanType::Enterprise,
     ];
 
+    /// The text form.
     pub fn as_str(self) -> &'static str {
         match self {
             PlanType::Free => "free",
@@ -63,11 +68,14 @@ impl FromStr for PlanType {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {message}")]
 pub struct PlanValidationError {
+    /// Field.
     pub field: &'static str,
+    /// Message.
     pub message: String,
 }
 
 impl PlanValidationError {
+    /// Creates it from its parts.
     pub fn new(field: &'static str, message: impl Into<String>) -> Self {
         Self {
             field,
@@ -80,19 +88,33 @@ impl PlanValidationError {
 /// Prices are decimal text so that they are parsed exactly.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PlanDraft {
+    /// Name.
     pub name: String,
+    /// Plan type.
     pub plan_type: String,
+    /// Description.
     pub description: Option<String>,
+    /// Currency.
     pub currency: String,
+    /// Price.
     pub price: String,
+    /// Price hourly.
     pub price_hourly: String,
+    /// Price yearly.
     pub price_yearly: String,
+    /// Limits.
     pub limits: Limits,
+    /// Server permissions.
     pub server_permissions: Permissions,
+    /// Site permissions.
     pub site_permissions: Permissions,
+    /// Features.
     pub features: serde_json::Map<String, serde_json::Value>,
+    /// Hidden.
     pub hidden: bool,
+    /// Whether it is the default plan.
     pub is_default: bool,
+    /// Stripe plan id.
     pub stripe_plan_id: Option<String>,
 }
 
@@ -121,19 +143,33 @@ impl Default for PlanDraft {
 /// fields, `Some(None)` clears them.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PlanPatch {
+    /// Name.
     pub name: Option<String>,
+    /// Plan type.
     pub plan_type: Option<String>,
+    /// Description.
     pub description: Option<Option<String>>,
+    /// Currency.
     pub currency: Option<String>,
+    /// Price.
     pub price: Option<String>,
+    /// Price hourly.
     pub price_hourly: Option<String>,
+    /// Price yearly.
     pub price_yearly: Option<String>,
+    /// Limits.
     pub limits: Vec<(Resource, Limit)>,
+    /// Server permissions.
     pub server_permissions: Option<Permissions>,
+    /// Site permissions.
     pub site_permissions: Option<Permissions>,
+    /// Features.
     pub features: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Hidden.
     pub hidden: Option<bool>,
+    /// Whether it is the default plan.
     pub is_default: Option<bool>,
+    /// Stripe plan id.
     pub stripe_plan_id: Option<Option<String>>,
 }
 
@@ -341,15 +377,19 @@ impl PlanSpec {
         }
     }
 
+    /// The name.
     pub fn name(&self) -> &str {
         &self.name
     }
+    /// The plan type.
     pub fn plan_type(&self) -> PlanType {
         self.plan_type
     }
+    /// The description.
     pub fn description(&self) -> Option<&str> {
         self.description.as_deref()
     }
+    /// The currency.
     pub fn currency(&self) -> Currency {
         self.price.currency()
     }
@@ -357,30 +397,39 @@ impl PlanSpec {
     pub fn price(&self) -> Money {
         self.price
     }
+    /// The price hourly.
     pub fn price_hourly(&self) -> Money {
         self.price_hourly
     }
+    /// The price yearly.
     pub fn price_yearly(&self) -> Money {
         self.price_yearly
     }
+    /// The limits.
     pub fn limits(&self) -> &Limits {
         &self.limits
     }
+    /// The server permissions.
     pub fn server_permissions(&self) -> Permissions {
         self.server_permissions
     }
+    /// The site permissions.
     pub fn site_permissions(&self) -> Permissions {
         self.site_permissions
     }
+    /// The features.
     pub fn features(&self) -> &serde_json::Map<String, serde_json::Value> {
         &self.features
     }
+    /// The hidden.
     pub fn hidden(&self) -> bool {
         self.hidden
     }
+    /// Whether it is default.
     pub fn is_default(&self) -> bool {
         self.is_default
     }
+    /// The stripe plan id.
     pub fn stripe_plan_id(&self) -> Option<&str> {
         self.stripe_plan_id.as_deref()
     }
@@ -395,6 +444,7 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// Creates it from its parts.
     pub fn new(id: PlanId, spec: PlanSpec, created_at: DateTime<Utc>) -> Plan {
         Plan {
             id,
@@ -402,12 +452,15 @@ impl Plan {
             created_at,
         }
     }
+    /// The id.
     pub fn id(&self) -> PlanId {
         self.id
     }
+    /// The spec.
     pub fn spec(&self) -> &PlanSpec {
         &self.spec
     }
+    /// When it was created.
     pub fn created_at(&self) -> DateTime<Utc> {
         self.created_at
     }
@@ -424,31 +477,35 @@ impl std::ops::Deref for Plan {
     }
 }
 
-impl AuditState for Plan {
-    fn audit_state(&self) -> Value {
-        let limits: Map<String, Value> = self
-            .limits()
-            .iter()
-            .map(|(resource, limit)| (resource.key().to_owned(), json!(limit.value())))
-            .collect();
-        let permissions = |p: crate::catalogue::limits::Permissions| json!({"create": p.create, "update": p.update, "delete": p.delete});
-        json!({
-            "id": self.id().get(),
-            "name": self.name(),
-            "type": self.plan_type().as_str(),
-            "description": self.description(),
-            "price": self.price().to_fixed_string(),
-            "priceHourly": self.price_hourly().to_fixed_string(),
-            "priceYearly": self.price_yearly().to_fixed_string(),
-            "currency": self.currency().code(),
-            "limits": limits,
-            "serverPermissions": permissions(self.server_permissions()),
-            "sitePermissions": permissions(self.site_permissions()),
-            "features": self.features(),
-            "hidden": self.hidden(),
-            "isDefault": self.is_default(),
-            "stripePlanId": self.stripe_plan_id(),
-        })
+impl Plan {
+    /// The plan as the audit log records it.
+    pub fn audit_state(&self) -> PlanSnapshot {
+        let permissions = |p: Permissions| PermissionsSnapshot {
+            create: p.create,
+            update: p.update,
+            delete: p.delete,
+        };
+        PlanSnapshot {
+            id: self.id().get(),
+            name: self.name().to_owned(),
+            plan_type: self.plan_type().as_str().to_owned(),
+            description: self.description().map(str::to_owned),
+            price: self.price().to_fixed_string(),
+            price_hourly: self.price_hourly().to_fixed_string(),
+            price_yearly: self.price_yearly().to_fixed_string(),
+            currency: self.currency().code().to_owned(),
+            limits: self
+                .limits()
+                .iter()
+                .map(|(resource, limit)| (resource.key().to_owned(), limit.value()))
+                .collect(),
+            server_permissions: permissions(self.server_permissions()),
+            site_permissions: permissions(self.site_permissions()),
+            features: self.features().clone(),
+            hidden: self.hidden(),
+            is_default: self.is_default(),
+            stripe_plan_id: self.stripe_plan_id().map(str::to_owned),
+        }
     }
 }
 
@@ -566,7 +623,7 @@ mod tests {
         })
         .unwrap();
         let plan = Plan::new(PlanId::new(3).unwrap(), spec, Utc::now());
-        let state = plan.audit_state();
+        let state = serde_json::to_value(plan.audit_state()).unwrap();
         assert_eq!(state["price"], "9.99");
         assert_eq!(state["name"], "Pro");
         assert_eq!(state["limits"].as_object().unwrap().len(), 11);

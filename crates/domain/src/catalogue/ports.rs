@@ -11,7 +11,9 @@ use crate::shared::repo::RepoError;
 /// What an all-or-nothing import did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ImportOutcome {
+    /// Created.
     pub created: usize,
+    /// Updated.
     pub updated: usize,
 }
 

@@ -14,11 +14,14 @@ use crate::shared::repo::{ConflictKind, RepoError, StoreFailure};
 /// Errors of the catalogue use cases.
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogueError {
+    /// Plan not found.
     #[error("plan {0} not found")]
     NotFound(PlanId),
+    /// Invalid.
     #[error(transparent)]
     Invalid(#[from] PlanValidationError),
-    /// The store refused the write (worded for plans by [`plan_conflict`]).
+    /// The store refused the write; worded for plans (a taken name, a default moved
+    /// meanwhile, orders still referring to the plan).
     #[error("{}", plan_conflict(*.0))]
     Conflict(ConflictKind),
     /// The store failed: unreachable, or broken.
@@ -43,16 +46,33 @@ fn plan_conflict(kind: ConflictKind) -> String {
 pub enum ImportError {
     // The problem is part of the message and deliberately not a `source`: error
     // chains (`{:#}`) would print it twice.
+    /// Invalid plan.
     #[error("plan #{position} ({name}): {problem}")]
     InvalidPlan {
+        /// Position.
         position: usize,
+        /// Name.
         name: String,
+        /// Problem.
         problem: PlanValidationError,
     },
+    /// Duplicate name.
     #[error("plan #{position} ({name}): name appears twice in the file")]
-    DuplicateName { position: usize, name: String },
+    DuplicateName {
+        /// The plan's position in the file, from 1.
+        position: usize,
+        /// The repeated name.
+        name: String,
+    },
+    /// Several defaults.
     #[error("the file marks more than one plan as default ({first} and {second})")]
-    SeveralDefaults { first: String, second: String },
+    SeveralDefaults {
+        /// The first plan marked default.
+        first: String,
+        /// Another plan marked default.
+        second: String,
+    },
+    /// Store.
     #[error(transparent)]
     Store(CatalogueError),
 }
@@ -88,6 +108,7 @@ struct Freshness {
 pub struct CatalogueStamp(i64, u64);
 
 impl CatalogueService {
+    /// Builds the service on the ports it needs.
     pub fn new(plans: Arc<dyn PlanRepository>) -> Self {
         Self {
             plans,
@@ -263,6 +284,7 @@ impl CatalogueService {
         )
     }
 
+    /// The catalogue version.
     pub async fn catalogue_version(&self) -> Result<i64, CatalogueError> {
         self.plans
             .catalogue_version()

@@ -17,12 +17,16 @@ use crate::shared::text::AccountValidationError;
 /// Errors of the account use cases.
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
+    /// User not found.
     #[error("user {0} not found")]
     NotFound(UserId),
+    /// No user has the email.
     #[error("no user has the email {0}")]
     UnknownEmail(String),
+    /// Invalid.
     #[error(transparent)]
     Invalid(#[from] AccountValidationError),
+    /// A user with that email already exists.
     #[error("a user with that email already exists")]
     EmailTaken,
     /// The store failed: unreachable, or broken.
@@ -46,23 +50,30 @@ impl AccountError {
 /// A new user as an admin or the command line describes it.
 #[derive(Clone, Debug, Default)]
 pub struct NewUser {
+    /// Email.
     pub email: String,
+    /// Name.
     pub name: String,
     /// Without one the user cannot log in (API tokens still work).
     pub password: Option<String>,
     /// `user` (the default) or `admin`.
     pub role: Option<String>,
+    /// Billing.
     pub billing: BillingDraft,
 }
 
 /// A partial change to a user: `None` leaves a field as it is.
 #[derive(Clone, Debug, Default)]
 pub struct UserPatch {
+    /// Email.
     pub email: Option<String>,
+    /// Name.
     pub name: Option<String>,
+    /// Role.
     pub role: Option<String>,
     /// A new password; setting one ends the user's sessions.
     pub password: Option<String>,
+    /// Billing.
     pub billing: BillingPatch,
 }
 
@@ -91,6 +102,7 @@ pub struct AccountService {
 }
 
 impl AccountService {
+    /// Builds the service on the ports it needs.
     pub fn new(users: Arc<dyn UserRepository>, clock: Arc<dyn Clock>) -> Self {
         Self { users, clock }
     }
@@ -121,6 +133,7 @@ impl AccountService {
             .map_err(|e| AccountError::from_repo(e, None))
     }
 
+    /// The raw value.
     pub async fn get(&self, id: UserId) -> Result<User, AccountError> {
         self.users
             .get(id)

@@ -14,6 +14,7 @@ pub struct ApiToken {
 }
 
 impl ApiToken {
+    /// Creates it from its parts.
     pub fn new(
         id: TokenId,
         name: String,
@@ -27,12 +28,15 @@ impl ApiToken {
             last_used_at,
         }
     }
+    /// The id.
     pub fn id(&self) -> TokenId {
         self.id
     }
+    /// The name.
     pub fn name(&self) -> &str {
         &self.name
     }
+    /// When it was created.
     pub fn created_at(&self) -> DateTime<Utc> {
         self.created_at
     }

@@ -23,8 +23,12 @@ pub enum AuthError {
     /// Unknown email, wrong password or no password: deliberately one case.
     #[error("invalid email or password")]
     InvalidCredentials,
+    /// Too many login attempts; retry in s.
     #[error("too many login attempts; retry in {retry_after_secs} s")]
-    RateLimited { retry_after_secs: u64 },
+    RateLimited {
+        /// Seconds until an attempt is admitted again.
+        retry_after_secs: u64,
+    },
     /// The store failed: unreachable, or broken.
     #[error("authentication failure")]
     Store(#[source] StoreFailure),
@@ -42,17 +46,22 @@ impl From<RepoError> for AuthError {
 /// A login attempt. `client` is the caller's network address, when known.
 #[derive(Clone, Copy, Debug)]
 pub struct LoginAttempt<'a> {
+    /// Email.
     pub email: &'a str,
+    /// Password.
     pub password: &'a str,
+    /// Client.
     pub client: Option<&'a str>,
 }
 
 /// A successful login: the user and the session id to hand out, once.
 #[derive(Clone)]
 pub struct LoggedIn {
+    /// User.
     pub user: User,
     /// The secret for the cookie. Only its hash is stored.
     pub session_id: String,
+    /// When the paid period ends.
     pub expires_at: DateTime<Utc>,
 }
 
@@ -97,10 +106,12 @@ impl AuthService {
         }
     }
 
+    /// The session ttl.
     pub fn session_ttl(&self) -> TimeDelta {
         self.session_ttl
     }
 
+    /// Login.
     pub async fn login(&self, attempt: LoginAttempt<'_>) -> Result<LoggedIn, AuthError> {
         let now = self.clock.now();
         let email_key: String = attempt

@@ -11,11 +11,14 @@ use crate::shared::ids::UserId;
 /// A user's global role.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Role {
+    /// User.
     User,
+    /// Admin.
     Admin,
 }
 
 impl Role {
+    /// The text form.
     pub fn as_str(self) -> &'static str {
         match self {
             Role::User => "user",
@@ -49,12 +52,16 @@ impl FromStr for Role {
 /// A member's role in an organisation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum OrgRole {
+    /// Member.
     Member,
+    /// Admin.
     Admin,
+    /// Owner.
     Owner,
 }
 
 impl OrgRole {
+    /// The text form.
     pub fn as_str(self) -> &'static str {
         match self {
             OrgRole::Member => "member",
@@ -89,15 +96,19 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// Creates it from its parts.
     pub fn new(user_id: UserId, role: Role) -> Caller {
         Caller { user_id, role }
     }
+    /// User id.
     pub fn user_id(self) -> UserId {
         self.user_id
     }
+    /// Role.
     pub fn role(self) -> Role {
         self.role
     }
+    /// Whether it is admin.
     pub fn is_admin(self) -> bool {
         self.role == Role::Admin
     }
@@ -106,7 +117,9 @@ impl Caller {
 /// A presented secret: a session id from the cookie or an API token from `Authorization`.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Credential {
+    /// Session.
     Session(String),
+    /// Bearer.
     Bearer(String),
 }
 
@@ -121,6 +134,7 @@ impl fmt::Debug for Credential {
 }
 
 impl Credential {
+    /// The secret.
     pub fn secret(&self) -> &str {
         match self {
             Credential::Session(s) | Credential::Bearer(s) => s,

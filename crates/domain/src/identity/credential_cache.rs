@@ -39,6 +39,7 @@ pub struct CachedCallerResolver {
 }
 
 impl CachedCallerResolver {
+    /// Wraps `inner`, keeping each answer for `ttl`.
     pub fn new(inner: Arc<dyn CallerResolver>, ttl: Duration) -> Self {
         let ttl = chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::seconds(1));
         Self {

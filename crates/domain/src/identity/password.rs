@@ -28,6 +28,7 @@ const MAX_PASSWORD_CHARS: usize = 1024;
 pub struct Password(String);
 
 impl Password {
+    /// Creates it from its parts.
     pub fn new(text: String) -> Result<Password, AccountValidationError> {
         let chars = text.chars().count();
         if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&chars) {
@@ -39,6 +40,7 @@ impl Password {
         Ok(Password(text))
     }
 
+    /// The expose.
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -60,6 +62,7 @@ impl PasswordHash {
         PasswordHash(phc)
     }
 
+    /// The text form.
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -29,6 +29,7 @@ pub struct SlidingWindowLimiter {
 }
 
 impl SlidingWindowLimiter {
+    /// Creates it from its parts.
     pub fn new(limit: u32, window: TimeDelta) -> SlidingWindowLimiter {
         SlidingWindowLimiter {
             limit: usize::try_from(limit).unwrap_or(usize::MAX),
@@ -40,6 +41,7 @@ impl SlidingWindowLimiter {
         }
     }
 
+    /// Per minute.
     pub fn per_minute(limit: u32) -> SlidingWindowLimiter {
         SlidingWindowLimiter::new(limit, TimeDelta::minutes(1))
     }

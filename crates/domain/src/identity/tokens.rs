@@ -20,7 +20,9 @@ const MAX_TOKEN_NAME_CHARS: usize = 100;
 /// A freshly created token with its secret, which is never available again.
 #[derive(Clone)]
 pub struct CreatedToken {
+    /// Token.
     pub token: ApiToken,
+    /// Secret.
     pub secret: String,
 }
 
@@ -35,10 +37,13 @@ impl std::fmt::Debug for CreatedToken {
 /// Errors of the token use cases.
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
+    /// Token not found.
     #[error("token {0} not found")]
     NotFound(TokenId),
+    /// User not found.
     #[error("user {0} not found")]
     UnknownUser(UserId),
+    /// Invalid.
     #[error(transparent)]
     Invalid(#[from] AccountValidationError),
     /// The store failed: unreachable, or broken.
@@ -63,6 +68,7 @@ pub struct TokenService {
 }
 
 impl TokenService {
+    /// Builds the service on the ports it needs.
     pub fn new(tokens: Arc<dyn TokenRepository>, clock: Arc<dyn Clock>) -> Self {
         Self { tokens, clock }
     }

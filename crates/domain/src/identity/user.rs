@@ -5,12 +5,11 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 
-use crate::audit::snapshot::AuditState;
+use crate::audit::snapshot::UserSnapshot;
 use crate::identity::caller::Role;
 use crate::shared::billing::{BillingDetails, BillingDraft};
 use crate::shared::ids::UserId;
 use crate::shared::text::{required_name, AccountValidationError};
-use serde_json::{json, Value};
 
 const MAX_EMAIL_CHARS: usize = 254;
 const MAX_LOCAL_PART_CHARS: usize = 64;
@@ -21,6 +20,7 @@ const MAX_LOCAL_PART_CHARS: usize = 64;
 pub struct Email(String);
 
 impl Email {
+    /// Parses and validates text.
     pub fn parse(text: &str) -> Result<Email, AccountValidationError> {
         let invalid = || AccountValidationError::new("email", "must be a valid email address");
         let email = text.trim().to_lowercase();
@@ -57,6 +57,7 @@ impl Email {
         Ok(Email(email))
     }
 
+    /// The text form.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -95,15 +96,19 @@ impl UserSpec {
         })
     }
 
+    /// The email.
     pub fn email(&self) -> &Email {
         &self.email
     }
+    /// The name.
     pub fn name(&self) -> &str {
         &self.name
     }
+    /// The role.
     pub fn role(&self) -> Role {
         self.role
     }
+    /// The billing.
     pub fn billing(&self) -> &BillingDetails {
         &self.billing
     }
@@ -118,6 +123,7 @@ pub struct User {
 }
 
 impl User {
+    /// Creates it from its parts.
     pub fn new(id: UserId, spec: UserSpec, created_at: DateTime<Utc>) -> User {
         User {
             id,
@@ -125,12 +131,15 @@ impl User {
             created_at,
         }
     }
+    /// The id.
     pub fn id(&self) -> UserId {
         self.id
     }
+    /// The spec.
     pub fn spec(&self) -> &UserSpec {
         &self.spec
     }
+    /// When it was created.
     pub fn created_at(&self) -> DateTime<Utc> {
         self.created_at
     }
@@ -143,22 +152,26 @@ impl std::ops::Deref for User {
     }
 }
 
-impl AuditState for User {
-    fn audit_state(&self) -> Value {
+impl User {
+    /// The user as the audit log records it (never a password hash).
+    pub fn audit_state(&self) -> UserSnapshot {
         let billing = self.billing();
-        json!({
-            "id": self.id().get(),
-            "email": self.email().as_str(),
-            "name": self.name(),
-            "role": self.role().as_str(),
-            "company": billing.company(),
-            "addressLine1": billing.address().line1(),
-            "addressLine2": billing.address().line2(),
-            "city": billing.address().city(),
-            "postcode": billing.address().postcode(),
-            "country": billing.address().country_code(),
-            "taxId": billing.tax_id(),
-        })
+        let address = billing.address();
+        let own = |text: Option<&str>| text.map(str::to_owned);
+        UserSnapshot {
+            id: self.id().get(),
+            email: self.email().as_str().to_owned(),
+            name: self.name().to_owned(),
+            role: self.role().as_str().to_owned(),
+            company: own(billing.company()),
+            address_line1: own(address.line1()),
+            address_line2: own(address.line2()),
+            city: own(address.city()),
+            postcode: own(address.postcode()),
+            country: own(address.country_code()),
+            tax_id: own(billing.tax_id()),
+            password_changed: false,
+        }
     }
 }
 

@@ -13,7 +13,12 @@ use crate::shared::money::{Money, TaxRate};
 /// for an order that is still pending payment).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum InvoiceKind {
-    Invoice { number: String },
+    /// Invoice.
+    Invoice {
+        /// The invoice number.
+        number: String,
+    },
+    /// Proforma.
     Proforma,
 }
 
@@ -21,7 +26,9 @@ pub enum InvoiceKind {
 /// id line, an email...).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Party {
+    /// Name.
     pub name: String,
+    /// Lines.
     pub lines: Vec<String>,
 }
 
@@ -29,9 +36,13 @@ pub struct Party {
 /// shows exactly what the order recorded.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InvoiceLine {
+    /// Description.
     pub description: String,
+    /// Quantity.
     pub quantity: u32,
+    /// Unit price.
     pub unit_price: Money,
+    /// Amount.
     pub amount: Money,
 }
 
@@ -39,7 +50,9 @@ pub struct InvoiceLine {
 /// order, buyer). Totals come from the order; the renderer never does money arithmetic.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InvoiceDocument {
+    /// Kind.
     pub kind: InvoiceKind,
+    /// Order id.
     pub order_id: OrderId,
     /// The order status as in the API (`pending`, `active`, `cancelled`, `expired`).
     pub status: String,
@@ -47,7 +60,9 @@ pub struct InvoiceDocument {
     /// of a proforma. Written into the PDF as its creation date, so rendering a numbered
     /// invoice again gives the same bytes.
     pub issued_at: DateTime<Utc>,
+    /// Issue date.
     pub issue_date: NaiveDate,
+    /// Due date.
     pub due_date: NaiveDate,
     /// First and last day the invoice covers, when the order is a subscription period.
     pub service_period: Option<(NaiveDate, NaiveDate)>,
@@ -57,12 +72,19 @@ pub struct InvoiceDocument {
     pub seller: Party,
     /// The bill-to block.
     pub buyer: Party,
+    /// Lines.
     pub lines: Vec<InvoiceLine>,
+    /// Subtotal.
     pub subtotal: Money,
+    /// Tax rate.
     pub tax_rate: TaxRate,
+    /// Tax.
     pub tax: Money,
+    /// Total.
     pub total: Money,
+    /// Payment reference.
     pub payment_reference: Option<String>,
+    /// Footer.
     pub footer: Option<String>,
     /// `INVOICE_LOGO_PATH` as frozen when the invoice was numbered.
     pub logo_path: Option<String>,

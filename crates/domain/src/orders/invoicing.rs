@@ -22,8 +22,10 @@ use crate::shared::repo::{RepoError, StoreFailure};
 /// Why an invoice could not be produced.
 #[derive(Debug, thiserror::Error)]
 pub enum InvoiceError {
+    /// Order.
     #[error(transparent)]
     Order(#[from] OrderError),
+    /// Invoice rendering failed.
     #[error("invoice rendering failed")]
     Render(#[source] RenderError),
     #[error("stored invoice unavailable")]
@@ -83,6 +85,7 @@ pub struct InvoiceService {
 }
 
 impl InvoiceService {
+    /// Builds the service on the ports it needs.
     pub fn new(
         orders: OrderService,
         directory: Arc<dyn BillingDirectory>,

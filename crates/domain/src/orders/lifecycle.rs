@@ -57,6 +57,7 @@ pub struct LifecycleService {
 }
 
 impl LifecycleService {
+    /// Builds the service on the ports it needs.
     pub fn new(
         store: Arc<dyn LifecycleStore>,
         plans: Arc<dyn PlanRepository>,

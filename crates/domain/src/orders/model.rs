@@ -7,24 +7,28 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Datelike, Months, Utc};
 
-use crate::audit::snapshot::AuditState;
+use crate::audit::snapshot::{AccountSnapshot, OrderSnapshot};
 use crate::catalogue::plan::Plan;
 use crate::shared::address::PostalAddress;
 use crate::shared::ids::AccountRef;
 use crate::shared::ids::{OrderId, PlanId, UserId};
 use crate::shared::money::{Currency, Money, MoneyError, TaxRate};
-use serde_json::{json, Value};
 
 /// Where an order stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum OrderStatus {
+    /// Pending.
     Pending,
+    /// Active.
     Active,
+    /// Cancelled.
     Cancelled,
+    /// Expired.
     Expired,
 }
 
 impl OrderStatus {
+    /// All.
     pub const ALL: [OrderStatus; 4] = [
         OrderStatus::Pending,
         OrderStatus::Active,
@@ -32,6 +36,7 @@ impl OrderStatus {
         OrderStatus::Expired,
     ];
 
+    /// The text form.
     pub fn as_str(self) -> &'static str {
         match self {
             OrderStatus::Pending => "pending",
@@ -89,7 +94,9 @@ impl FromStr for OrderStatus {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("an order that is {from} cannot become {to}")]
 pub struct IllegalTransition {
+    /// From.
     pub from: OrderStatus,
+    /// To.
     pub to: OrderStatus,
 }
 
@@ -151,15 +158,19 @@ impl OrderItem {
         })
     }
 
+    /// The description.
     pub fn description(&self) -> &str {
         &self.description
     }
+    /// The quantity.
     pub fn quantity(&self) -> u32 {
         self.quantity
     }
+    /// The unit price.
     pub fn unit_price(&self) -> Money {
         self.unit_price
     }
+    /// The amount.
     pub fn amount(&self) -> Money {
         self.amount
     }
@@ -214,15 +225,19 @@ impl Charges {
         })
     }
 
+    /// The items.
     pub fn items(&self) -> &[OrderItem] {
         &self.items
     }
+    /// The subtotal.
     pub fn subtotal(&self) -> Money {
         self.subtotal
     }
+    /// The tax rate.
     pub fn tax_rate(&self) -> TaxRate {
         self.tax_rate
     }
+    /// The tax.
     pub fn tax(&self) -> Money {
         self.tax
     }
@@ -230,6 +245,7 @@ impl Charges {
     pub fn total(&self) -> Money {
         self.total
     }
+    /// The currency.
     pub fn currency(&self) -> Currency {
         self.subtotal.currency()
     }
@@ -249,19 +265,28 @@ fn sum_items(items: &[OrderItem]) -> Result<Money, InvalidOrder> {
 /// The seller as printed on invoices, from configuration (`[invoice]`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SellerDetails {
+    /// Company name.
     pub company_name: String,
+    /// Issued from name.
     pub issued_from_name: String,
+    /// Issued from address.
     pub issued_from_address: String,
+    /// Logo path.
     pub logo_path: Option<String>,
 }
 
 /// A buyer's billing details, from the user or organisation record.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct BuyerDetails {
+    /// Name.
     pub name: String,
+    /// Email.
     pub email: Option<String>,
+    /// Company.
     pub company: Option<String>,
+    /// Address.
     pub address: PostalAddress,
+    /// Tax id.
     pub tax_id: Option<String>,
 }
 
@@ -269,17 +294,24 @@ pub struct BuyerDetails {
 /// address or branding never rewrite an issued invoice.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InvoiceSnapshot {
+    /// Seller.
     pub seller: SellerDetails,
+    /// Buyer.
     pub buyer: BuyerDetails,
+    /// When it was frozen.
     pub frozen_at: DateTime<Utc>,
 }
 
 /// The invoice an order received when it first became active.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IssuedInvoice {
+    /// Number.
     pub number: String,
+    /// Year.
     pub year: i32,
+    /// Seq.
     pub seq: i64,
+    /// Snapshot.
     pub snapshot: InvoiceSnapshot,
 }
 
@@ -337,27 +369,35 @@ impl NewOrder {
         self
     }
 
+    /// The account.
     pub fn account(&self) -> AccountRef {
         self.account
     }
+    /// The member who placed it.
     pub fn placed_by(&self) -> Option<UserId> {
         self.placed_by
     }
+    /// The plan id.
     pub fn plan_id(&self) -> PlanId {
         self.plan_id
     }
+    /// The description.
     pub fn description(&self) -> &str {
         &self.description
     }
+    /// The charges.
     pub fn charges(&self) -> &Charges {
         &self.charges
     }
+    /// The notes.
     pub fn notes(&self) -> Option<&str> {
         self.notes.as_deref()
     }
+    /// The order this one renews.
     pub fn renewal_of(&self) -> Option<OrderId> {
         self.renewal_of
     }
+    /// When it was created.
     pub fn created_at(&self) -> DateTime<Utc> {
         self.created_at
     }
@@ -370,20 +410,35 @@ impl NewOrder {
 /// Everything a stored order consists of, for adapters rebuilding one.
 #[derive(Clone, Debug)]
 pub struct OrderRecord {
+    /// Id.
     pub id: OrderId,
+    /// Account.
     pub account: AccountRef,
+    /// The member who placed it.
     pub placed_by: Option<UserId>,
+    /// Plan id.
     pub plan_id: PlanId,
+    /// Status.
     pub status: OrderStatus,
+    /// Description.
     pub description: String,
+    /// Charges.
     pub charges: Charges,
+    /// Notes.
     pub notes: Option<String>,
+    /// Payment reference.
     pub payment_reference: Option<String>,
+    /// Renewal of.
     pub renewal_of: Option<OrderId>,
+    /// When it was created.
     pub created_at: DateTime<Utc>,
+    /// When it was activated.
     pub activated_at: Option<DateTime<Utc>>,
+    /// When the paid period ends.
     pub expires_at: Option<DateTime<Utc>>,
+    /// When it was cancelled.
     pub cancelled_at: Option<DateTime<Utc>>,
+    /// Invoice.
     pub invoice: Option<IssuedInvoice>,
 }
 
@@ -447,9 +502,11 @@ impl Order {
         })
     }
 
+    /// The id.
     pub fn id(&self) -> OrderId {
         self.id
     }
+    /// The account.
     pub fn account(&self) -> AccountRef {
         self.account
     }
@@ -457,15 +514,19 @@ impl Order {
     pub fn placed_by(&self) -> Option<UserId> {
         self.placed_by
     }
+    /// The plan id.
     pub fn plan_id(&self) -> PlanId {
         self.plan_id
     }
+    /// The status.
     pub fn status(&self) -> OrderStatus {
         self.status
     }
+    /// The description.
     pub fn description(&self) -> &str {
         &self.description
     }
+    /// The charges.
     pub fn charges(&self) -> &Charges {
         &self.charges
     }
@@ -473,27 +534,35 @@ impl Order {
     pub fn notes(&self) -> Option<&str> {
         self.notes.as_deref()
     }
+    /// The payment reference.
     pub fn payment_reference(&self) -> Option<&str> {
         self.payment_reference.as_deref()
     }
+    /// The order this one renews.
     pub fn renewal_of(&self) -> Option<OrderId> {
         self.renewal_of
     }
+    /// When it was created.
     pub fn created_at(&self) -> DateTime<Utc> {
         self.created_at
     }
+    /// When it was activated.
     pub fn activated_at(&self) -> Option<DateTime<Utc>> {
         self.activated_at
     }
+    /// When the paid period ends.
     pub fn expires_at(&self) -> Option<DateTime<Utc>> {
         self.expires_at
     }
+    /// When it was cancelled.
     pub fn cancelled_at(&self) -> Option<DateTime<Utc>> {
         self.cancelled_at
     }
+    /// The invoice.
     pub fn invoice(&self) -> Option<&IssuedInvoice> {
         self.invoice.as_ref()
     }
+    /// The invoice number.
     pub fn invoice_number(&self) -> Option<&str> {
         self.invoice.as_ref().map(|i| i.number.as_str())
     }
@@ -534,26 +603,30 @@ pub fn next_anniversary(anchor: DateTime<Utc>, after: DateTime<Utc>) -> DateTime
     }
 }
 
-impl AuditState for Order {
-    fn audit_state(&self) -> Value {
+impl Order {
+    /// The order as the audit log records it.
+    pub fn audit_state(&self) -> OrderSnapshot {
         let charges = self.charges();
-        json!({
-            "id": self.id().get(),
-            "status": self.status().as_str(),
-            "planId": self.plan_id().get(),
-            "account": {"kind": self.account().kind(), "id": self.account().raw_id()},
-            "description": self.description(),
-            "subtotal": charges.subtotal().to_fixed_string(),
-            "taxRate": charges.tax_rate().to_percent_text(),
-            "taxAmount": charges.tax().to_fixed_string(),
-            "amount": charges.total().to_fixed_string(),
-            "currency": charges.currency().code(),
-            "invoiceNumber": self.invoice_number(),
-            "notes": self.notes(),
-            "paymentReference": self.payment_reference(),
-            "expiresAt": self.expires_at().map(|at| at.to_rfc3339()),
-            "cancelledAt": self.cancelled_at().map(|at| at.to_rfc3339()),
-        })
+        OrderSnapshot {
+            id: self.id().get(),
+            status: self.status().as_str().to_owned(),
+            plan_id: self.plan_id().get(),
+            account: AccountSnapshot {
+                kind: self.account().kind().to_owned(),
+                id: self.account().raw_id(),
+            },
+            description: self.description().to_owned(),
+            subtotal: charges.subtotal().to_fixed_string(),
+            tax_rate: charges.tax_rate().to_percent_text(),
+            tax_amount: charges.tax().to_fixed_string(),
+            amount: charges.total().to_fixed_string(),
+            currency: charges.currency().code().to_owned(),
+            invoice_number: self.invoice_number().map(str::to_owned),
+            notes: self.notes().map(str::to_owned),
+            payment_reference: self.payment_reference().map(str::to_owned),
+            expires_at: self.expires_at().map(|at| at.to_rfc3339()),
+            cancelled_at: self.cancelled_at().map(|at| at.to_rfc3339()),
+        }
     }
 }
 

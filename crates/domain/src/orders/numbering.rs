@@ -22,7 +22,9 @@ enum Piece {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invoice number format `{pattern}`: {reason}")]
 pub struct InvalidNumberFormat {
+    /// Pattern.
     pub pattern: String,
+    /// Reason.
     pub reason: String,
 }
 
@@ -32,6 +34,7 @@ pub const DEFAULT_NUMBER_FORMAT: &str = "INV-{year}-{seq:06}";
 const MAX_WIDTH: usize = 18;
 
 impl InvoiceNumberFormat {
+    /// Parses and validates text.
     pub fn parse(pattern: &str) -> Result<InvoiceNumberFormat, InvalidNumberFormat> {
         let fail = |reason: &str| InvalidNumberFormat {
             pattern: pattern.to_owned(),
@@ -132,6 +135,7 @@ impl InvoiceNumberFormat {
         seen_seq.then_some(slot)
     }
 
+    /// The pattern.
     pub fn pattern(&self) -> &str {
         &self.pattern
     }
@@ -141,9 +145,11 @@ impl InvoiceNumberFormat {
 /// [`InvoiceNumberFormat::around_seq`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SeqSlot {
+    /// Before.
     pub before: String,
     /// Zero-pad the sequence number to at least this many digits (0: no padding).
     pub width: usize,
+    /// After.
     pub after: String,
 }
 

@@ -15,10 +15,12 @@ use crate::shared::repo::RepoError;
 /// Filters of the administrators' order list; `None` matches everything.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct OrderFilter {
+    /// Status.
     pub status: Option<OrderStatus>,
     /// Orders whose `userId` is this user (their own, and those they placed for an
     /// organisation).
     pub user: Option<UserId>,
+    /// Org.
     pub org: Option<OrgId>,
 }
 
@@ -65,8 +67,11 @@ pub trait OrderRepository: Send + Sync {
 /// The terms of an activation.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Activation {
+    /// When it was activated.
     pub activated_at: DateTime<Utc>,
+    /// When the paid period ends.
     pub expires_at: DateTime<Utc>,
+    /// Payment reference.
     pub payment_reference: Option<String>,
     /// Frozen into the invoice snapshot.
     pub seller: SellerDetails,

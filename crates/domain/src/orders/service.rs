@@ -34,8 +34,11 @@ pub const MAX_REFERENCE_CHARS: usize = 255;
 /// and the lifecycle's time limits.
 #[derive(Clone, Debug)]
 pub struct BillingPolicy {
+    /// Tax.
     pub tax: TaxRules,
+    /// Numbering.
     pub numbering: InvoiceNumberFormat,
+    /// Seller.
     pub seller: SellerDetails,
     /// A pending order older than this expires.
     pub pending_ttl: TimeDelta,
@@ -64,26 +67,36 @@ impl Default for BillingPolicy {
 /// Errors of the order use cases.
 #[derive(Debug, thiserror::Error)]
 pub enum OrderError {
+    /// Order does not exist.
     #[error("order {0} does not exist")]
     OrderNotFound(OrderId),
+    /// Plan does not exist.
     #[error("plan {0} does not exist")]
     PlanNotFound(PlanId),
+    /// User does not exist.
     #[error("user {0} does not exist")]
     UserNotFound(UserId),
+    /// Organisation does not exist.
     #[error("organisation {0} does not exist")]
     OrgNotFound(OrgId),
+    /// Only the organisation's admins and owners may order for it.
     #[error("only the organisation's admins and owners may order for it")]
     NotOrgManager,
+    /// Only administrators may do this.
     #[error("only administrators may do this")]
     AdminOnly,
+    /// Illegal transition.
     #[error(transparent)]
     IllegalTransition(#[from] IllegalTransition),
     /// A concurrent change won; trying again may succeed.
     #[error("{}", order_conflict(*.0))]
     Conflict(ConflictKind),
+    /// Invalid.
     #[error("{field}: {message}")]
     Invalid {
+        /// Field.
         field: &'static str,
+        /// Message.
         message: String,
     },
     /// The store failed: unreachable, or broken.
@@ -131,7 +144,9 @@ impl From<InvalidOrder> for OrderError {
 /// The plan an account runs on now: its active order's plan, else the default plan.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CurrentPlan {
+    /// Plan.
     pub plan: Option<Plan>,
+    /// Order.
     pub order: Option<Order>,
     /// The plan's limits; all unlimited (0) only when there is no plan at all.
     pub limits: Limits,
@@ -140,20 +155,30 @@ pub struct CurrentPlan {
 /// What an administrator asks for with apply-plan.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ApplyPlan {
+    /// User.
     pub user: UserId,
+    /// Plan.
     pub plan: PlanId,
+    /// Notes.
     pub notes: Option<String>,
+    /// When the paid period ends.
     pub expires_at: Option<DateTime<Utc>>,
 }
 
 /// The ports the order service uses.
 #[derive(Clone)]
 pub struct OrderPorts {
+    /// Orders.
     pub orders: Arc<dyn OrderRepository>,
+    /// Activation.
     pub activation: Arc<dyn OrderActivation>,
+    /// Directory.
     pub directory: Arc<dyn BillingDirectory>,
+    /// Plans.
     pub plans: Arc<dyn PlanRepository>,
+    /// Memberships.
     pub memberships: Arc<dyn MembershipRepository>,
+    /// Clock.
     pub clock: Arc<dyn Clock>,
 }
 
@@ -170,11 +195,14 @@ pub struct OrderService {
 /// An order list and the stamp that says, later, whether it is still current.
 #[derive(Clone, Debug)]
 pub struct OrderList {
+    /// Orders.
     pub orders: Vec<Order>,
+    /// Stamp.
     pub stamp: ListStamp,
 }
 
 impl OrderService {
+    /// Builds the service on the ports it needs.
     pub fn new(ports: OrderPorts, policy: Arc<BillingPolicy>) -> OrderService {
         OrderService {
             ports,
@@ -218,6 +246,7 @@ impl OrderService {
         self.freshness.is_current(stamp)
     }
 
+    /// The policy.
     pub fn policy(&self) -> &BillingPolicy {
         &self.policy
     }

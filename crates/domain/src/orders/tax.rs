@@ -25,10 +25,17 @@ fn normalise(code: &str) -> String {
 /// A rule in the configuration that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TaxRuleError {
+    /// Tax.: use a two-letter country code, `EU` or `*`.
     #[error("tax.{0}: use a two-letter country code, `EU` or `*`")]
     BadRegion(String),
+    /// Bad rate.
     #[error("tax.{region}: `{rate}` is not a percentage from 0 to 100 with at most two decimals")]
-    BadRate { region: String, rate: String },
+    BadRate {
+        /// The country code or `default`.
+        region: String,
+        /// The rate as written.
+        rate: String,
+    },
 }
 
 /// Which rate applies to a buyer, decided by country: the country's own rule, else the

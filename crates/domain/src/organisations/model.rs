@@ -18,15 +18,18 @@ pub struct OrganisationSpec {
 }
 
 impl OrganisationSpec {
+    /// Creates it from its parts.
     pub fn new(name: &str, billing: BillingDraft) -> Result<Self, AccountValidationError> {
         Ok(OrganisationSpec {
             name: required_name("name", name, MAX_ORG_NAME_CHARS)?,
             billing: BillingDetails::new(billing)?,
         })
     }
+    /// The name.
     pub fn name(&self) -> &str {
         &self.name
     }
+    /// The billing.
     pub fn billing(&self) -> &BillingDetails {
         &self.billing
     }
@@ -41,6 +44,7 @@ pub struct Organisation {
 }
 
 impl Organisation {
+    /// Creates it from its parts.
     pub fn new(id: OrgId, spec: OrganisationSpec, created_at: DateTime<Utc>) -> Self {
         Organisation {
             id,
@@ -48,9 +52,11 @@ impl Organisation {
             created_at,
         }
     }
+    /// The id.
     pub fn id(&self) -> OrgId {
         self.id
     }
+    /// When it was created.
     pub fn created_at(&self) -> DateTime<Utc> {
         self.created_at
     }
@@ -66,17 +72,24 @@ impl std::ops::Deref for Organisation {
 /// A member as the organisation's members see them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Member {
+    /// User id.
     pub user_id: UserId,
+    /// Email.
     pub email: Email,
+    /// Name.
     pub name: String,
+    /// Role.
     pub role: OrgRole,
+    /// When they joined.
     pub joined_at: DateTime<Utc>,
 }
 
 /// An organisation with its members, and the caller's own role in it.
 #[derive(Clone, Debug)]
 pub struct OrganisationView {
+    /// Organisation.
     pub organisation: Organisation,
+    /// Members.
     pub members: Vec<Member>,
     /// `None` for a platform admin who is not a member.
     pub caller_role: Option<OrgRole>,

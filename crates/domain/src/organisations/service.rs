@@ -21,16 +21,20 @@ pub enum OrgError {
     /// No such organisation, or the caller may not know it exists.
     #[error("organisation {0} not found")]
     NotFound(OrgId),
+    /// User is not a member.
     #[error("user {0} is not a member")]
     NotAMember(UserId),
+    /// User not found.
     #[error("user {0} not found")]
     UnknownUser(UserId),
     /// The caller is a member but lacks the role for this.
     #[error("{0}")]
     Forbidden(&'static str),
+    /// Invalid.
     #[error(transparent)]
     Invalid(#[from] AccountValidationError),
-    /// The store refused the change (worded by [`membership_conflict`]).
+    /// The store refused the change; worded for memberships (the last owner, a role
+    /// changed meanwhile).
     #[error("{}", membership_conflict(*.0))]
     Conflict(ConflictKind),
     /// The store failed: unreachable, or broken.
@@ -71,6 +75,7 @@ pub struct OrganisationService {
 }
 
 impl OrganisationService {
+    /// Builds the service on the ports it needs.
     pub fn new(
         orgs: Arc<dyn OrganisationRepository>,
         memberships: Arc<dyn MembershipRepository>,

@@ -10,6 +10,7 @@ use std::fmt;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
+use crate::audit::snapshot::OverridesSnapshot;
 use crate::catalogue::limits::{Limit, Limits, Permissions, Resource};
 use crate::shared::ids::{AccountRef, PlanId};
 use crate::shared::repo::{RepoError, StoreFailure};
@@ -42,6 +43,7 @@ pub enum Allowance {
 }
 
 impl Allowance {
+    /// Built from limit.
     pub fn from_limit(limit: Limit) -> Allowance {
         if limit.is_unlimited() {
             Allowance::Unlimited
@@ -101,6 +103,7 @@ pub enum PlanSource {
 }
 
 impl PlanSource {
+    /// The text form.
     pub fn as_str(self) -> &'static str {
         match self {
             PlanSource::ActiveOrder => "order",
@@ -112,11 +115,17 @@ impl PlanSource {
 /// The plan an account's limits come from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PlanBasis {
+    /// Plan id.
     pub plan_id: PlanId,
+    /// Name.
     pub name: String,
+    /// Source.
     pub source: PlanSource,
+    /// Limits.
     pub limits: Limits,
+    /// Server permissions.
     pub server_permissions: Permissions,
+    /// Site permissions.
     pub site_permissions: Permissions,
 }
 
@@ -128,10 +137,24 @@ pub struct EffectiveLimits {
 }
 
 impl EffectiveLimits {
+    /// The overrides as the audit log records them: resource key → limit (0 means
+    /// unlimited).
+    pub fn audit_state(&self) -> OverridesSnapshot {
+        OverridesSnapshot {
+            overrides: self
+                .overrides()
+                .iter()
+                .map(|(resource, limit)| (resource.key().to_owned(), limit.value()))
+                .collect(),
+        }
+    }
+
+    /// Creates it from its parts.
     pub fn new(plan: Option<PlanBasis>, overrides: BTreeMap<Resource, Limit>) -> EffectiveLimits {
         EffectiveLimits { plan, overrides }
     }
 
+    /// The plan.
     pub fn plan(&self) -> Option<&PlanBasis> {
         self.plan.as_ref()
     }
@@ -141,6 +164,7 @@ impl EffectiveLimits {
         &self.overrides
     }
 
+    /// Allowance.
     pub fn allowance(&self, resource: Resource) -> Allowance {
         if let Some(limit) = self.overrides.get(&resource) {
             return Allowance::from_limit(*limit);
@@ -197,18 +221,22 @@ pub enum Refusal {
 pub struct Usage(BTreeMap<Resource, u64>);
 
 impl Usage {
+    /// Creates it from its parts.
     pub fn new() -> Usage {
         Usage::default()
     }
 
+    /// The raw value.
     pub fn get(&self, resource: Resource) -> u64 {
         self.0.get(&resource).copied().unwrap_or(0)
     }
 
+    /// Set.
     pub fn set(&mut self, resource: Resource, used: u64) {
         self.0.insert(resource, used);
     }
 
+    /// With.
     pub fn with(mut self, resource: Resource, used: u64) -> Usage {
         self.set(resource, used);
         self
@@ -218,11 +246,14 @@ impl Usage {
 /// An account's limits and usage, read together.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct QuotaSnapshot {
+    /// Limits.
     pub limits: EffectiveLimits,
+    /// Usage.
     pub usage: Usage,
 }
 
 impl QuotaSnapshot {
+    /// Remaining.
     pub fn remaining(&self, resource: Resource) -> Option<u64> {
         self.limits
             .allowance(resource)
@@ -246,6 +277,7 @@ pub struct UsageChange {
 }
 
 impl UsageChange {
+    /// Creates it from its parts.
     pub fn new(resource: Resource, delta: i64) -> Result<UsageChange, QuotaError> {
         if delta == 0 {
             return Err(QuotaError::InvalidDelta(
@@ -260,10 +292,12 @@ impl UsageChange {
         Ok(UsageChange { resource, delta })
     }
 
+    /// Resource.
     pub fn resource(self) -> Resource {
         self.resource
     }
 
+    /// Delta.
     pub fn delta(self) -> i64 {
         self.delta
     }
@@ -275,6 +309,7 @@ impl UsageChange {
 pub struct IdempotencyKey(String);
 
 impl IdempotencyKey {
+    /// Creates it from its parts.
     pub fn new(key: &str) -> Result<IdempotencyKey, QuotaError> {
         let chars = key.chars().count();
         if chars == 0 || chars > MAX_IDEMPOTENCY_KEY_CHARS || key.chars().any(char::is_control) {
@@ -283,6 +318,7 @@ impl IdempotencyKey {
         Ok(IdempotencyKey(key.to_owned()))
     }
 
+    /// The text form.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -297,12 +333,16 @@ impl fmt::Display for IdempotencyKey {
 /// A resource's usage after a change, with its allowance.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct UsageLevel {
+    /// Resource.
     pub resource: Resource,
+    /// Used.
     pub used: u64,
+    /// Allowance.
     pub allowance: Allowance,
 }
 
 impl UsageLevel {
+    /// Remaining.
     pub fn remaining(self) -> Option<u64> {
         self.allowance.remaining(self.used)
     }
@@ -312,22 +352,33 @@ impl UsageLevel {
 /// This is what an idempotency key replays.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UsageOutcome {
+    /// Applied.
     Applied(UsageLevel),
     /// `used + requested` would pass `limit`.
     Exceeded {
+        /// Resource.
         resource: Resource,
+        /// Limit.
         limit: u64,
+        /// Used.
         used: u64,
+        /// Requested.
         requested: u64,
     },
+    /// Not permitted.
     NotPermitted {
+        /// Resource.
         resource: Resource,
+        /// Reason.
         reason: Refusal,
     },
     /// Releasing more than is used.
     BelowZero {
+        /// Resource.
         resource: Resource,
+        /// Used.
         used: u64,
+        /// Released.
         released: u64,
     },
 }
@@ -369,6 +420,7 @@ impl UsageOutcome {
 pub enum Decision {
     /// Apply it; the allowance is what the storage's conditional update must hold.
     Apply(Allowance),
+    /// Refuse.
     Refuse(UsageOutcome),
 }
 
@@ -408,11 +460,15 @@ pub fn decide(limits: &EffectiveLimits, change: UsageChange, used: u64) -> Decis
 /// One change for the ledger to apply atomically.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LedgerRequest {
+    /// Account.
     pub account: AccountRef,
+    /// Change.
     pub change: UsageChange,
     /// The UTC day daily resources count in.
     pub today: NaiveDate,
+    /// When.
     pub at: DateTime<Utc>,
+    /// Idempotency key.
     pub idempotency_key: Option<IdempotencyKey>,
 }
 
@@ -430,29 +486,49 @@ pub enum LedgerAnswer {
 /// Errors of the quota use cases.
 #[derive(Debug, thiserror::Error)]
 pub enum QuotaError {
+    /// Account not found.
     #[error("{} {} does not exist", account_noun(*.0), .0.raw_id())]
     AccountNotFound(AccountRef),
+    /// Delta.
     #[error("delta {0}")]
     InvalidDelta(&'static str),
+    /// IdempotencyKey must be 1 to 255 characters without control characters.
     #[error("idempotencyKey must be 1 to 255 characters without control characters")]
     InvalidIdempotencyKey,
+    /// The override for is too large.
     #[error("the override for {0} is too large")]
     OverrideTooLarge(Resource),
+    /// Exceeded.
     #[error("{resource}: {used} used of {limit}, {requested} more requested")]
     Exceeded {
+        /// Resource.
         resource: Resource,
+        /// Limit.
         limit: u64,
+        /// Used.
         used: u64,
+        /// Requested.
         requested: u64,
     },
+    /// Not permitted.
     #[error("{resource}: growth not permitted ({reason:?})")]
-    NotPermitted { resource: Resource, reason: Refusal },
+    NotPermitted {
+        /// The resource.
+        resource: Resource,
+        /// Why growth is refused.
+        reason: Refusal,
+    },
+    /// Below zero.
     #[error("{resource}: cannot release {released}, only {used} used")]
     BelowZero {
+        /// Resource.
         resource: Resource,
+        /// Used.
         used: u64,
+        /// Released.
         released: u64,
     },
+    /// The idempotency key was already used for a different request.
     #[error("the idempotency key was already used for a different request")]
     IdempotencyKeyReused,
     /// The store failed: unreachable, or broken.

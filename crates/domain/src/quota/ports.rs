@@ -34,7 +34,7 @@ pub trait QuotaRepository: Send + Sync {
 
     /// Applies one change in ONE transaction: replays a known idempotency key; else locks
     /// the counter row, resets a daily counter from another day, reads the effective
-    /// limits, applies [`decide`] and a conditional update that holds the limit, and
+    /// limits, applies [`decide`](crate::quota::decide) and a conditional update that holds the limit, and
     /// stores the outcome under the key. Refusals are answers, not errors.
     /// Errors: `NotFound` (no such account), `Unavailable`, `Internal`.
     async fn change_usage(

@@ -14,21 +14,27 @@ use crate::shared::ids::AccountRef;
 /// A usage change's answer and whether it was replayed from an idempotency key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct UsageAnswer {
+    /// Outcome.
     pub outcome: UsageOutcome,
+    /// Replayed.
     pub replayed: bool,
 }
 
 /// The answer of a check-only call: what a change would do now, changing nothing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct UsageCheck {
+    /// Change.
     pub change: UsageChange,
+    /// Used.
     pub used: u64,
+    /// Allowance.
     pub allowance: Allowance,
     /// `None` when the change would be applied; else the refusal it would get.
     pub refusal: Option<UsageOutcome>,
 }
 
 impl UsageCheck {
+    /// The allowed.
     pub fn allowed(&self) -> bool {
         self.refusal.is_none()
     }
@@ -47,6 +53,7 @@ pub struct QuotaService {
 }
 
 impl QuotaService {
+    /// Builds the service on the ports it needs.
     pub fn new(repo: Arc<dyn QuotaRepository>, clock: Arc<dyn Clock>) -> QuotaService {
         QuotaService { repo, clock }
     }

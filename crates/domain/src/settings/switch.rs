@@ -21,6 +21,7 @@ impl BillingSwitch {
         }
     }
 
+    /// Whether it is enabled.
     pub fn is_enabled(&self) -> bool {
         self.enabled.load(Ordering::Acquire)
     }

@@ -18,6 +18,7 @@ VC VE VG VI VN VU WF WS YE YT ZA ZM ZW";
 pub struct Country(String);
 
 impl Country {
+    /// Parses and validates text.
     pub fn parse(text: &str) -> Result<Country, AccountValidationError> {
         let code = text.trim().to_ascii_uppercase();
         let known = code.len() == 2
@@ -36,6 +37,7 @@ impl Country {
         }
     }
 
+    /// The code.
     pub fn code(&self) -> &str {
         &self.0
     }

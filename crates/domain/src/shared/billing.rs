@@ -7,28 +7,43 @@ use crate::shared::text::{optional_text, AccountValidationError};
 /// Unvalidated billing details, as they come from a request body.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct BillingDraft {
+    /// Company.
     pub company: Option<String>,
+    /// Address line1.
     pub address_line1: Option<String>,
+    /// Address line2.
     pub address_line2: Option<String>,
+    /// City.
     pub city: Option<String>,
+    /// Postcode.
     pub postcode: Option<String>,
+    /// Country.
     pub country: Option<String>,
+    /// Tax id.
     pub tax_id: Option<String>,
 }
 
 /// A partial change to billing details: `None` keeps a field, `Some(None)` clears it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct BillingPatch {
+    /// Company.
     pub company: Option<Option<String>>,
+    /// Address line1.
     pub address_line1: Option<Option<String>>,
+    /// Address line2.
     pub address_line2: Option<Option<String>>,
+    /// City.
     pub city: Option<Option<String>>,
+    /// Postcode.
     pub postcode: Option<Option<String>>,
+    /// Country.
     pub country: Option<Option<String>>,
+    /// Tax id.
     pub tax_id: Option<Option<String>>,
 }
 
 impl BillingPatch {
+    /// Apply to.
     pub fn apply_to(self, draft: &mut BillingDraft) {
         macro_rules! take {
             ($($field:ident),*) => { $( if let Some(v) = self.$field { draft.$field = v; } )* };
@@ -54,6 +69,7 @@ pub struct BillingDetails {
 }
 
 impl BillingDetails {
+    /// Creates it from its parts.
     pub fn new(draft: BillingDraft) -> Result<BillingDetails, AccountValidationError> {
         let country = Country::parse_optional(draft.country)?;
         Ok(BillingDetails {
@@ -69,6 +85,7 @@ impl BillingDetails {
         })
     }
 
+    /// As draft.
     pub fn to_draft(&self) -> BillingDraft {
         BillingDraft {
             company: self.company.clone(),
@@ -81,6 +98,7 @@ impl BillingDetails {
         }
     }
 
+    /// The company.
     pub fn company(&self) -> Option<&str> {
         self.company.as_deref()
     }
@@ -88,6 +106,7 @@ impl BillingDetails {
     pub fn address(&self) -> &PostalAddress {
         &self.address
     }
+    /// The tax id.
     pub fn tax_id(&self) -> Option<&str> {
         self.tax_id.as_deref()
     }

@@ -12,12 +12,14 @@ pub struct ManualClock {
 }
 
 impl ManualClock {
+    /// Creates it from its parts.
     pub fn new(start: DateTime<Utc>) -> ManualClock {
         ManualClock {
             now: Mutex::new(start),
         }
     }
 
+    /// Set.
     pub fn set(&self, to: DateTime<Utc>) {
         *self
             .now
@@ -25,6 +27,7 @@ impl ManualClock {
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = to;
     }
 
+    /// Advance.
     pub fn advance(&self, by: TimeDelta) {
         let mut now = self
             .now
@@ -46,6 +49,7 @@ impl Clock for ManualClock {
 /// The time source. Production uses the system clock; tests move a fake one.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 pub trait Clock: Send + Sync {
+    /// The now.
     fn now(&self) -> DateTime<Utc>;
 }
 

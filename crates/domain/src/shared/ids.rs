@@ -14,6 +14,7 @@ macro_rules! id_newtype {
                 (raw > 0).then_some(Self(raw))
             }
 
+            /// The raw value.
             pub fn get(self) -> i64 {
                 self.0
             }
@@ -51,7 +52,9 @@ id_newtype!(
 /// Who holds a plan, usage and orders: a single user or an organisation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum AccountRef {
+    /// User.
     User(UserId),
+    /// Org.
     Org(OrgId),
 }
 
@@ -64,6 +67,7 @@ impl AccountRef {
         }
     }
 
+    /// Raw id.
     pub fn raw_id(self) -> i64 {
         match self {
             AccountRef::User(id) => id.get(),

@@ -6,20 +6,29 @@ use std::fmt;
 /// Errors from building or combining money values.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MoneyError {
+    /// Unknown currency code ``.
     #[error("unknown currency code `{0}`")]
     UnknownCurrency(String),
+    /// `` is not a decimal amount.
     #[error("`{0}` is not a decimal amount")]
     NotADecimal(String),
+    /// Too many decimals.
     #[error("`{amount}` has more decimals than {currency} allows ({allowed})")]
     TooManyDecimals {
+        /// Amount.
         amount: String,
+        /// Currency.
         currency: &'static str,
+        /// Allowed.
         allowed: u8,
     },
+    /// Amount must not be negative.
     #[error("amount must not be negative")]
     Negative,
+    /// Amount is too large.
     #[error("amount is too large")]
     Overflow,
+    /// Currency mismatch.
     #[error("currencies differ: {0} and {1}")]
     CurrencyMismatch(&'static str, &'static str),
 }
@@ -84,10 +93,12 @@ const CURRENCIES: &[(&str, u8)] = &[
 ];
 
 impl Currency {
+    /// Usd.
     pub const USD: Currency = Currency {
         code: "USD",
         decimals: 2,
     };
+    /// Eur.
     pub const EUR: Currency = Currency {
         code: "EUR",
         decimals: 2,
@@ -131,22 +142,27 @@ pub struct Money {
 }
 
 impl Money {
+    /// Built from minor.
     pub fn from_minor(minor: i64, currency: Currency) -> Self {
         Self { minor, currency }
     }
 
+    /// Zero.
     pub fn zero(currency: Currency) -> Self {
         Self { minor: 0, currency }
     }
 
+    /// Minor.
     pub fn minor(self) -> i64 {
         self.minor
     }
 
+    /// Currency.
     pub fn currency(self) -> Currency {
         self.currency
     }
 
+    /// Whether it is zero.
     pub fn is_zero(self) -> bool {
         self.minor == 0
     }
@@ -248,6 +264,7 @@ impl Money {
         }
     }
 
+    /// Checked add.
     pub fn checked_add(self, other: Money) -> Result<Money, MoneyError> {
         self.same_currency(other)?;
         let minor = self
@@ -257,6 +274,7 @@ impl Money {
         Ok(Money::from_minor(minor, self.currency))
     }
 
+    /// Checked sub.
     pub fn checked_sub(self, other: Money) -> Result<Money, MoneyError> {
         self.same_currency(other)?;
         let minor = self
@@ -266,6 +284,7 @@ impl Money {
         Ok(Money::from_minor(minor, self.currency))
     }
 
+    /// Checked mul.
     pub fn checked_mul(self, quantity: u32) -> Result<Money, MoneyError> {
         let minor = self
             .minor
@@ -286,6 +305,7 @@ impl fmt::Display for Money {
 pub struct TaxRate(u32);
 
 impl TaxRate {
+    /// Zero.
     pub const ZERO: TaxRate = TaxRate(0);
 
     /// Rates run from 0% to 100% inclusive.
@@ -313,6 +333,7 @@ impl TaxRate {
         Self::from_basis_points(whole.checked_mul(100)?.checked_add(frac)?)
     }
 
+    /// Basis points.
     pub fn basis_points(self) -> u32 {
         self.0
     }

@@ -17,8 +17,10 @@ pub const MAX_PAGE: u32 = 2_147_483_647;
 /// The page number or size is out of range. `field` is the query parameter's name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum PageRequestError {
+    /// Page must be a whole number from 1 to.
     #[error("page must be a whole number from 1 to {MAX_PAGE}")]
     Page,
+    /// Per_page must be a whole number from 1 to.
     #[error("per_page must be a whole number from 1 to {MAX_PER_PAGE}")]
     PerPage,
 }
@@ -70,6 +72,7 @@ impl PageRequest {
         self.page
     }
 
+    /// Per page.
     pub fn per_page(self) -> u32 {
         self.per_page
     }
@@ -94,11 +97,14 @@ impl PageRequest {
 /// A page of results and the true total of the whole list (not of this page).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Page<T> {
+    /// Items.
     pub items: Vec<T>,
+    /// Total.
     pub total: u64,
 }
 
 impl<T> Page<T> {
+    /// Creates it from its parts.
     pub fn new(items: Vec<T>, total: u64) -> Page<T> {
         Page { items, total }
     }

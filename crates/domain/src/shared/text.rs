@@ -4,11 +4,14 @@
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {message}")]
 pub struct AccountValidationError {
+    /// Field.
     pub field: &'static str,
+    /// Message.
     pub message: String,
 }
 
 impl AccountValidationError {
+    /// Creates it from its parts.
     pub fn new(field: &'static str, message: impl Into<String>) -> Self {
         Self {
             field,

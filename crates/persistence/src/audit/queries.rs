@@ -15,9 +15,9 @@ use crate::errors::DbError;
 use crate::statements::{SqlBackend, Statement};
 
 /// Records `entry` inside the caller's transaction; `None` records nothing.
-pub(crate) fn record(c: &mut DbConn<'_>, entry: Option<&AuditEntry>) -> QueryResult<()> {
+pub(crate) fn record(c: &mut DbConn<'_>, entry: Option<&AuditEntry>) -> Result<(), DbError> {
     if let Some(entry) = entry {
-        c.execute(NewAuditRow::from_entry(entry))?;
+        c.execute(NewAuditRow::from_entry(entry)?)?;
     }
     Ok(())
 }

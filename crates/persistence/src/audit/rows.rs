@@ -4,9 +4,10 @@
 use chrono::{NaiveDateTime, TimeZone, Utc};
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
-use tariff_domain::audit::{AuditEntry, AuditRecord};
+use tariff_domain::audit::{AuditEntry, AuditRecord, AuditState};
 use tariff_domain::{RepoError, UserId};
 
+use crate::errors::DbError;
 use crate::schema::audit_log;
 use crate::statements::{SqlBackend, Statement};
 
@@ -50,16 +51,23 @@ impl<DB: SqlBackend> QueryFragment<DB> for NewAuditRow {
 impl<C> RunQueryDsl<C> for NewAuditRow {}
 
 impl NewAuditRow {
-    pub(crate) fn from_entry(entry: &AuditEntry) -> NewAuditRow {
-        NewAuditRow {
+    /// The row for `entry`, its states serialised from their typed snapshots.
+    pub(crate) fn from_entry(entry: &AuditEntry) -> Result<NewAuditRow, DbError> {
+        let json = |state: Option<&AuditState>| {
+            state
+                .map(AuditState::to_json)
+                .transpose()
+                .map_err(|e| DbError::Repo(RepoError::Internal(Box::new(e))))
+        };
+        Ok(NewAuditRow {
             actor_user_id: entry.actor().user_id().map(UserId::get),
             action: entry.action().as_str(),
             target_kind: entry.target_kind().as_str(),
             target_id: entry.target_id(),
-            before_state: entry.before().map(ToString::to_string),
-            after_state: entry.after().map(ToString::to_string),
+            before_state: json(entry.before())?,
+            after_state: json(entry.after())?,
             created_at: Utc::now().naive_utc(),
-        }
+        })
     }
 }
 

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::OptionalExtension;
-use tariff_domain::audit::{AuditEntry, AuditState};
+use tariff_domain::audit::{AuditEntry, UserSnapshot};
 use tariff_domain::identity::PasswordHash;
 use tariff_domain::identity::UserRepository;
 use tariff_domain::shared::ConflictKind;
@@ -177,12 +177,8 @@ impl UserRepository for DieselUsers {
 }
 
 /// A user's audit state; says when a password was set (never what it is).
-fn user_state(user: &User, password_set: bool) -> serde_json::Value {
-    let mut state = user.audit_state();
-    if password_set {
-        state["passwordChanged"] = serde_json::Value::Bool(true);
-    }
-    state
+fn user_state(user: &User, password_set: bool) -> UserSnapshot {
+    user.audit_state().with_password_changed(password_set)
 }
 
 #[cfg(test)]

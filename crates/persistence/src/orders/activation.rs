@@ -12,8 +12,7 @@ use std::sync::{Mutex, PoisonError};
 use chrono::{Datelike, NaiveDateTime};
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
-use serde_json::Value;
-use tariff_domain::audit::{AuditEntry, AuditState};
+use tariff_domain::audit::{AuditEntry, AuditState, OrderSnapshot};
 use tariff_domain::orders::{Activation, NewOrder, Order, OrderStatus};
 use tariff_domain::shared::ConflictKind;
 use tariff_domain::{AccountRef, RepoError};
@@ -128,8 +127,9 @@ pub(super) fn create_active(
     let before = match (audit, replaced.into_iter().next_back()) {
         (Some(_), Some((previous, lines))) => to_order(previous, lines)
             .map_err(DbError::Repo)?
-            .audit_state(),
-        _ => Value::Null,
+            .audit_state()
+            .into(),
+        _ => AuditState::Absent,
     };
     // Activate before numbering: waiting on the one-active-order index (for a
     // concurrent activation of the same account) must never happen while holding the
@@ -263,12 +263,6 @@ fn next_invoice_seq(c: &mut DbConn<'_>, year: i32) -> Result<i64, DbError> {
     Ok(c.get_result(bump())?)
 }
 
-/// The audit's `invoiceNumber` before the database knows it: [`NumberAndRecord`] puts
-/// the number in its place. serde_json writes U+0001 as `\u0001`, so no other value of
-/// the compact JSON can read `"invoiceNumber":"\u0001"` (the quotes of any string value
-/// inside are escaped).
-const NUMBER_MARK: &str = "\u{1}";
-
 /// PostgreSQL: [`NumberAndRecord`] when the number format has one sequence number, else
 /// [`number_and_record_stepwise`].
 fn number_and_record_at_once(
@@ -284,22 +278,21 @@ fn number_and_record_at_once(
         let c = &mut DbConn::Postgres(conn);
         return number_and_record_stepwise(c, active, items, snapshot, activation, audit);
     };
-    let key = "\"invoiceNumber\":";
-    let mark = serde_json::to_string(NUMBER_MARK).map_err(|e| corrupt_json(&e))?;
     let id = active.id;
     let entry = match audit {
         Some(entry) => {
-            // The order as it will be numbered, with the number's place marked (the
-            // sequence is not part of the audit state).
-            let mut marked = active;
-            marked.invoice_year = Some(year);
-            marked.invoice_seq = Some(0);
-            marked.invoice_number = Some(NUMBER_MARK.to_owned());
-            marked.invoice_snapshot = Some(snapshot.clone());
-            let after = to_order(marked, items.to_vec())
+            // The order as it will be numbered, but for the number, which only the
+            // statement knows: it sets the snapshot's `invoiceNumber` there.
+            let mut numbered = active;
+            numbered.invoice_year = Some(year);
+            numbered.invoice_seq = Some(0);
+            numbered.invoice_number = Some(String::new());
+            numbered.invoice_snapshot = Some(snapshot.clone());
+            let mut after = to_order(numbered, items.to_vec())
                 .map_err(DbError::Repo)?
                 .audit_state();
-            Some(NewAuditRow::from_entry(&entry.with_after(after)))
+            after.invoice_number = None;
+            Some(NewAuditRow::from_entry(&entry.with_after(after))?)
         }
         None => None,
     };
@@ -316,12 +309,13 @@ fn number_and_record_at_once(
         target_kind: entry.as_ref().map_or("", |e| e.target_kind),
         target_id: entry.as_ref().and_then(|e| e.target_id),
         before_state: entry.as_ref().and_then(|e| e.before_state.clone()),
+        // Without an entry nothing is inserted, but the statement still parses (and
+        // may fold) its JSON: an empty object keeps it valid.
         after_state: entry
             .as_ref()
             .and_then(|e| e.after_state.clone())
-            .unwrap_or_default(),
-        mark: mark.clone(),
-        key,
+            .unwrap_or_else(|| "{}".to_owned()),
+        number_field: OrderSnapshot::INVOICE_NUMBER_FIELD,
         created_at: entry
             .as_ref()
             .map_or(activation.activated_at.naive_utc(), |e| e.created_at),
@@ -332,8 +326,4 @@ fn number_and_record_at_once(
     // The year's first invoice: create its counter, then number.
     create_invoice_counter(&mut DbConn::Postgres(conn), year)?;
     Ok(statement().get_result(conn)?)
-}
-
-fn corrupt_json(err: &serde_json::Error) -> DbError {
-    DbError::Repo(RepoError::internal(format!("cannot encode JSON: {err}")))
 }

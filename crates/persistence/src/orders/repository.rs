@@ -3,7 +3,6 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 use tariff_domain::audit::{AuditEntry, AuditState};
 use tariff_domain::orders::{
     Activation, BillingDirectory, BuyerDetails, ChangeVersions, LifecycleStore, NewOrder, Order,
@@ -111,7 +110,9 @@ impl OrderRepository for DieselOrderRepository {
                     let audit = audit.map(|entry| {
                         entry
                             .with_before(
-                                before.as_ref().map_or(Value::Null, AuditState::audit_state),
+                                before
+                                    .as_ref()
+                                    .map_or(AuditState::Absent, |order| order.audit_state().into()),
                             )
                             .with_after(after.audit_state())
                     });

@@ -352,8 +352,9 @@ impl<C> RunQueryDsl<C> for InsertOrderWithLine {}
 /// until commit, and every activation of the year waits for it; one round trip instead
 /// of three while holding it more than doubled activations per second. The number is
 /// `before || seq zero-padded to width || after` (see `InvoiceNumberFormat::around_seq`);
-/// the audit's after-state has the number's place marked (`mark`). No row when the year
-/// has no counter yet.
+/// the audit's after-state is given without the number, which the statement sets as
+/// that snapshot's `invoiceNumber` field (`number_field`) with `jsonb_set`. No row when
+/// the year has no counter yet.
 #[derive(Debug, QueryId)]
 pub(super) struct NumberAndRecord {
     pub(super) id: i64,
@@ -369,8 +370,7 @@ pub(super) struct NumberAndRecord {
     pub(super) target_id: Option<i64>,
     pub(super) before_state: Option<String>,
     pub(super) after_state: String,
-    pub(super) mark: String,
-    pub(super) key: &'static str,
+    pub(super) number_field: &'static str,
     pub(super) created_at: NaiveDateTime,
 }
 
@@ -411,15 +411,11 @@ impl QueryFragment<Pg> for NumberAndRecord {
             .bind(&self.target_id)?
             .sql(", ")
             .bind(&self.before_state)?
-            .sql(", replace(")
+            .sql(", jsonb_set(CAST(")
             .bind(&self.after_state)?
-            .sql(", ")
-            .bind(self.key)?
-            .sql(" || ")
-            .bind(&self.mark)?
-            .sql(", ")
-            .bind(self.key)?
-            .sql(" || to_json(numbered.number)::text), ")
+            .sql(" AS jsonb), ARRAY[")
+            .bind(self.number_field)?
+            .sql("], to_jsonb(numbered.number))::text, ")
             .bind(&self.created_at)?
             .sql(" FROM numbered WHERE ")
             .bind(&self.with_audit)?

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use chrono::Utc;
 use diesel::OptionalExtension;
-use tariff_domain::audit::{AuditEntry, AuditState};
+use tariff_domain::audit::AuditEntry;
 use tariff_domain::catalogue::{ImportOutcome, PlanRepository};
 use tariff_domain::shared::ConflictKind;
 use tariff_domain::{Page, PageRequest, Plan, PlanId, PlanSpec, RepoError};

@@ -4,8 +4,7 @@
 
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use serde_json::json;
-use tariff_domain::audit::AuditEntry;
+use tariff_domain::audit::{AuditEntry, UsageChangeSnapshot, UsageLevelSnapshot};
 use tariff_domain::quota::{
     decide, resets_daily, Allowance, Decision, LedgerAnswer, LedgerRequest, UsageChange,
     UsageLevel, UsageOutcome, MAX_USAGE,
@@ -76,21 +75,28 @@ pub(super) fn apply_change(
                 .optional()?;
             match after {
                 Some(after) => {
+                    let after = stored_usage(after)?;
                     let audit = audit.map(|entry| {
                         entry
                             .clone()
-                            .with_before(json!({"resource": resource.key(), "used": used}))
-                            .with_after(json!({
-                                "resource": resource.key(),
-                                "used": after,
-                                "delta": change.delta(),
-                                "idempotencyKey": request.idempotency_key.as_ref().map(|k| k.as_str()),
-                            }))
+                            .with_before(UsageLevelSnapshot {
+                                resource: resource.key().to_owned(),
+                                used,
+                            })
+                            .with_after(UsageChangeSnapshot {
+                                resource: resource.key().to_owned(),
+                                used: after,
+                                delta: change.delta(),
+                                idempotency_key: request
+                                    .idempotency_key
+                                    .as_ref()
+                                    .map(|k| k.as_str().to_owned()),
+                            })
                     });
                     audit::record(c, audit.as_ref())?;
                     UsageOutcome::Applied(UsageLevel {
                         resource,
-                        used: stored_usage(after)?,
+                        used: after,
                         allowance,
                     })
                 }

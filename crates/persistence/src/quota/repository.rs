@@ -2,7 +2,6 @@
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
-use serde_json::json;
 use tariff_domain::audit::AuditEntry;
 use tariff_domain::quota::{
     EffectiveLimits, LedgerAnswer, LedgerRequest, QuotaRepository, QuotaSnapshot,
@@ -15,16 +14,6 @@ use super::queries;
 use crate::audit;
 use crate::db::Database;
 use crate::errors::DbError;
-
-/// An account's overrides as recorded in the audit log: resource key → limit (0 = unlimited).
-fn overrides_state(limits: &EffectiveLimits) -> serde_json::Value {
-    let overrides: serde_json::Map<String, serde_json::Value> = limits
-        .overrides()
-        .iter()
-        .map(|(resource, limit)| (resource.key().to_owned(), json!(limit.value())))
-        .collect();
-    json!({ "overrides": overrides })
-}
 
 /// Diesel-backed quota storage for both backends.
 #[derive(Clone)]
@@ -71,17 +60,15 @@ impl QuotaRepository for DieselQuotaRepository {
                         return Err(DbError::Repo(RepoError::NotFound));
                     }
                     let before = match &audit {
-                        Some(_) => Some(overrides_state(&queries::effective_limits(c, account)?)),
+                        Some(_) => Some(queries::effective_limits(c, account)?.audit_state()),
                         None => None,
                     };
                     queries::write_overrides(c, account, &changes)?;
                     let limits = queries::effective_limits(c, account)?;
                     let audit = match (audit, before) {
-                        (Some(entry), Some(before)) => Some(
-                            entry
-                                .with_before(before)
-                                .with_after(overrides_state(&limits)),
-                        ),
+                        (Some(entry), Some(before)) => {
+                            Some(entry.with_before(before).with_after(limits.audit_state()))
+                        }
                         _ => None,
                     };
                     audit::record(c, audit.as_ref())?;

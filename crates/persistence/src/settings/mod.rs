@@ -4,7 +4,7 @@
 mod queries;
 
 use async_trait::async_trait;
-use tariff_domain::audit::AuditEntry;
+use tariff_domain::audit::{AuditEntry, SettingsSnapshot};
 use tariff_domain::settings::SettingsRepository;
 use tariff_domain::RepoError;
 
@@ -41,8 +41,12 @@ impl SettingsRepository for DieselSettingsRepository {
                     let version = queries::set_billing_enabled(c, enabled)?;
                     let audit = audit.map(|entry| {
                         entry
-                            .with_before(serde_json::json!({"billingEnabled": was_enabled}))
-                            .with_after(serde_json::json!({"billingEnabled": enabled}))
+                            .with_before(SettingsSnapshot {
+                                billing_enabled: was_enabled,
+                            })
+                            .with_after(SettingsSnapshot {
+                                billing_enabled: enabled,
+                            })
                     });
                     audit::record(c, audit.as_ref())?;
                     Ok(version)
