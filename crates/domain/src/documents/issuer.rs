@@ -20,8 +20,10 @@ const BACKFILL_BATCH: u32 = 100;
 /// Why an issued document could not be produced.
 #[derive(Debug, thiserror::Error)]
 pub enum IssueError {
+    /// The document store failed.
     #[error("document storage failed")]
     Repo(#[source] RepoError),
+    /// The renderer could not produce the PDF.
     #[error("document rendering failed")]
     Render(#[source] RenderError),
 }
@@ -77,6 +79,7 @@ impl Cache {
 }
 
 impl DocumentIssuer {
+    /// An issuer storing into `store` what `renderer` makes.
     pub fn new(
         store: Arc<dyn DocumentStore>,
         renderer: Arc<dyn InvoiceRenderer>,

@@ -13,6 +13,7 @@ use crate::shared::repo::RepoError;
 /// belongs to its order (one invoice per order).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum DocumentKind {
+    /// An order's invoice; the owner id is the order id.
     Invoice,
 }
 
@@ -24,6 +25,7 @@ impl DocumentKind {
         }
     }
 
+    /// The kind stored under `text`.
     pub fn parse(text: &str) -> Result<DocumentKind, UnknownDocumentKind> {
         match text {
             "invoice" => Ok(DocumentKind::Invoice),
@@ -98,10 +100,12 @@ impl StoredDocument {
         Ok(document)
     }
 
+    /// Which kind of document this is.
     pub fn kind(&self) -> DocumentKind {
         self.kind
     }
 
+    /// The id of what the document belongs to (see [`DocumentKind`]).
     pub fn owner_id(&self) -> i64 {
         self.owner_id
     }
@@ -111,10 +115,12 @@ impl StoredDocument {
         &self.number
     }
 
+    /// The PDF bytes, exactly as issued.
     pub fn content(&self) -> &[u8] {
         &self.content
     }
 
+    /// When the document was stored.
     pub fn created_at(&self) -> DateTime<Utc> {
         self.created_at
     }

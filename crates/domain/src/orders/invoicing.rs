@@ -28,6 +28,7 @@ pub enum InvoiceError {
     /// Invoice rendering failed.
     #[error("invoice rendering failed")]
     Render(#[source] RenderError),
+    /// The stored invoice could not be read or written.
     #[error("stored invoice unavailable")]
     Store(#[source] StoreFailure),
 }
@@ -45,11 +46,14 @@ impl From<IssueError> for InvoiceError {
 /// for this request.
 #[derive(Clone, Debug)]
 pub enum InvoicePdf {
+    /// The stored PDF of a numbered invoice.
     Issued(Arc<StoredDocument>),
+    /// A proforma rendered for this request.
     Proforma(Vec<u8>),
 }
 
 impl InvoicePdf {
+    /// The PDF bytes.
     pub fn bytes(&self) -> &[u8] {
         match self {
             InvoicePdf::Issued(document) => document.content(),
@@ -66,6 +70,7 @@ impl InvoicePdf {
         }
     }
 
+    /// The PDF bytes, owned.
     pub fn into_bytes(self) -> Vec<u8> {
         match self {
             InvoicePdf::Issued(document) => document.content().to_vec(),
