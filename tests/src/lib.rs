@@ -24,6 +24,7 @@ pub struct TestApp {
     pub db: tariff_persistence::Database,
     handle: actix_web::dev::ServerHandle,
     workers: Vec<tokio::task::JoinHandle<()>>,
+    webhooks: tariff_app::wiring::WebhookWorkerTask,
 }
 
 impl TestApp {
@@ -108,6 +109,7 @@ impl Drop for TestApp {
         for worker in &self.workers {
             worker.abort();
         }
+        self.webhooks.request_stop();
     }
 }
 
@@ -156,6 +158,7 @@ async fn spawn_on(
         .unwrap_or_else(|e| panic!("client: {e}"));
     let db = running.wired.db.clone();
     let workers = running.workers;
+    let webhooks = running.webhooks;
     TestApp {
         address: running.address,
         base_url,
@@ -165,6 +168,7 @@ async fn spawn_on(
         db,
         handle,
         workers,
+        webhooks,
     }
 }
 

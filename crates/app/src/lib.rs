@@ -21,6 +21,8 @@ pub struct Running {
     pub wired: wiring::Wired,
     /// The settings poll and the lifecycle sweep; they end with the runtime.
     pub workers: Vec<tokio::task::JoinHandle<()>>,
+    /// The webhook delivery worker; stop it after the server for a graceful shutdown.
+    pub webhooks: wiring::WebhookWorkerTask,
 }
 
 /// Migrates, wires and binds the service; the caller awaits (or spawns) `server`.
@@ -36,11 +38,13 @@ pub async fn launch(settings: &Settings) -> anyhow::Result<Running> {
     )?;
     let mut workers = wiring::spawn_workers(&wired, settings);
     workers.push(wiring::spawn_pollers(&wired));
+    let webhooks = wiring::start_webhook_worker(&wired);
     tracing::info!(%address, backend = wired.db.backend().name(), "tariff listening");
     Ok(Running {
         address,
         server,
         wired,
         workers,
+        webhooks,
     })
 }

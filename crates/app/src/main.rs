@@ -165,7 +165,11 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     // Tests and scripts read the bound address (port 0 picks a free one) from stdout.
     println!("tariff listening on http://{}", running.address);
     let _ = std::io::stdout().flush();
-    running.server.await.context("server")?;
+    let served = running.server.await.context("server");
+    if let Some(report) = running.webhooks.stop().await {
+        tracing::info!(?report, "webhook worker stopped");
+    }
+    served?;
     tracing::info!("stopped");
     Ok(())
 }

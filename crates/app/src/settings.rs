@@ -18,6 +18,7 @@ pub struct Settings {
     pub invoice: InvoiceSettings,
     pub billing: BillingSettings,
     pub auth: AuthSettings,
+    pub webhooks: WebhookSettings,
     /// Country code (ISO 3166-1 alpha-2), `EU` or `*` to a percentage, e.g. `DE = "19"`.
     pub tax: BTreeMap<String, String>,
 }
@@ -115,6 +116,32 @@ pub struct AuthSettings {
     pub credential_cache_ms: u64,
 }
 
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// How long one delivery attempt may take, connection to the end of the answer.
+    pub timeout_ms: u64,
+    /// The delays between attempts, e.g. `5s,30s,2m`: n delays give n + 1 attempts.
+    pub retry_delays: String,
+}
+
+/// The longest attempt time accepted: a delivery's lease outlasts it.
+const MAX_WEBHOOK_TIMEOUT_MS: u64 = 5 * 60 * 1000;
+
+impl WebhookSettings {
+    /// The parsed retry schedule (checked at load).
+    pub fn retry_schedule(
+        &self,
+    ) -> Result<tariff_domain::webhooks::RetrySchedule, tariff_domain::webhooks::RetryScheduleError>
+    {
+        self.retry_delays.parse()
+    }
+
+    pub fn timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.timeout_ms)
+    }
+}
+
 impl AuthSettings {
     /// How long a session lasts.
     pub fn session_ttl(&self) -> chrono::TimeDelta {
@@ -167,6 +194,10 @@ cookie_secure = false
 login_attempts_per_minute = 10
 trust_forwarded_for = false
 credential_cache_ms = 1000
+
+[webhooks]
+timeout_ms = 10000
+retry_delays = "5s,30s,2m,10m,30m,1h,3h,6h,12h,24h"
 
 [tax]
 "#;
@@ -284,6 +315,15 @@ impl Settings {
             if secs == 0 || secs > 10 * 365 * 24 * 3600 {
                 return bad("auth.session_ttl_secs", "must be from 1 second to 10 years");
             }
+        }
+        if self.webhooks.timeout_ms == 0 || self.webhooks.timeout_ms > MAX_WEBHOOK_TIMEOUT_MS {
+            return bad(
+                "webhooks.timeout_ms",
+                "must be from 1 to 300000 (five minutes)",
+            );
+        }
+        if let Err(e) = self.webhooks.retry_schedule() {
+            return Err(SettingsError(format!("webhooks.{e}")));
         }
         if let Err(e) = tariff_domain::orders::TaxRules::parse(&self.tax) {
             return Err(SettingsError(e.to_string()));

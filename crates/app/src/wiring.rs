@@ -21,14 +21,19 @@ use tariff_domain::orders::{
 use tariff_domain::organisations::OrganisationService;
 use tariff_domain::quota::QuotaService;
 use tariff_domain::settings::SettingsService;
+use tariff_domain::webhooks::{
+    DeliveryWorker, EventPayloads, InstanceId, WebhookAdmin, WorkerReport, WorkerSettings,
+};
 use tariff_domain::SystemClock;
+use tariff_http_api::dto::webhook::ApiEventPayloads;
 use tariff_http_api::state::SessionCookieOptions;
 use tariff_http_api::{ApiState, ServerOptions};
 use tariff_persistence::{
     Database, DieselAuditRepository, DieselDocumentStore, DieselIdentity, DieselOrderRepository,
-    DieselOrganisations, DieselPlanRepository, DieselQuotaRepository, DieselSettingsRepository,
-    DieselUsers, PoolOptions,
+    DieselOrganisations, DieselOutbox, DieselPlanRepository, DieselQuotaRepository,
+    DieselSettingsRepository, DieselUsers, DieselWebhookEndpoints, PoolOptions,
 };
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::settings::{Settings, SqliteSynchronous};
@@ -45,6 +50,9 @@ pub struct Wired {
     pub lifecycle: LifecycleService,
     /// The shared per-shard order versions the order-list freshness polls.
     pub change_versions: Arc<dyn ChangeVersions>,
+    /// This instance's webhook delivery worker, built but not started (see
+    /// [`start_webhook_worker`]).
+    pub webhook_worker: DeliveryWorker,
 }
 
 /// The billing rules from configuration: tax, invoice numbering, the seller on invoices
@@ -88,7 +96,11 @@ pub async fn wire(settings: &Settings) -> anyhow::Result<Wired> {
     if !applied.is_empty() {
         tracing::info!(migrations = ?applied, backend = db.backend().name(), "migrated database");
     }
-    let catalogue = CatalogueService::new(Arc::new(DieselPlanRepository::new(db.clone())));
+    let payloads: Arc<dyn EventPayloads> = Arc::new(ApiEventPayloads);
+    let catalogue = CatalogueService::new(Arc::new(DieselPlanRepository::with_events(
+        db.clone(),
+        payloads.clone(),
+    )));
     if catalogue
         .ensure_starter_plan()
         .await
@@ -112,7 +124,8 @@ pub async fn wire(settings: &Settings) -> anyhow::Result<Wired> {
     ));
     let policy = Arc::new(billing_policy(settings)?);
     let order_store = Arc::new(DieselOrderRepository::new(db.clone()));
-    let plans: Arc<dyn PlanRepository> = Arc::new(DieselPlanRepository::new(db.clone()));
+    let plans: Arc<dyn PlanRepository> =
+        Arc::new(DieselPlanRepository::with_events(db.clone(), payloads));
     let font_path = settings
         .invoice
         .font_path
@@ -164,6 +177,28 @@ pub async fn wire(settings: &Settings) -> anyhow::Result<Wired> {
         Duration::from_millis(settings.auth.credential_cache_ms),
     ));
     let orders_freshness = orders.freshness().clone();
+    let outbox = Arc::new(DieselOutbox::new(db.clone()));
+    let webhooks = WebhookAdmin::new(
+        Arc::new(DieselWebhookEndpoints::new(db.clone())),
+        outbox.clone(),
+        clock.clone(),
+    );
+    let schedule = settings
+        .webhooks
+        .retry_schedule()
+        .map_err(|e| anyhow::anyhow!("webhooks.{e}"))?;
+    let transport = tariff_webhook_http::HttpTransport::new().context("webhook transport")?;
+    let webhook_worker = DeliveryWorker::new(
+        outbox,
+        Arc::new(transport),
+        clock.clone(),
+        schedule,
+        WorkerSettings {
+            timeout: settings.webhooks.timeout(),
+            ..WorkerSettings::default()
+        },
+        InstanceId::generate(&instance_name()),
+    );
     let state = ApiState {
         catalogue,
         health: Arc::new(db.clone()),
@@ -197,6 +232,8 @@ pub async fn wire(settings: &Settings) -> anyhow::Result<Wired> {
         )
         .with_order_freshness(orders_freshness),
         audit: AuditService::new(Arc::new(DieselAuditRepository::new(db.clone()))),
+        webhooks,
+        webhook_worker: Some(webhook_worker.clone()),
         session_cookie: SessionCookieOptions {
             secure: settings.auth.cookie_secure,
             trust_forwarded_for: settings.auth.trust_forwarded_for,
@@ -207,7 +244,50 @@ pub async fn wire(settings: &Settings) -> anyhow::Result<Wired> {
         state,
         lifecycle,
         change_versions,
+        webhook_worker,
     })
+}
+
+/// The host name for the worker's instance id (in the lease columns and the logs).
+fn instance_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|name| !name.trim().is_empty())
+        .unwrap_or_else(|| "tariff".to_owned())
+}
+
+/// A running webhook delivery worker and the switch that stops it.
+pub struct WebhookWorkerTask {
+    stop: watch::Sender<bool>,
+    task: JoinHandle<WorkerReport>,
+}
+
+impl WebhookWorkerTask {
+    /// Asks the worker to stop without waiting: attempts in flight get the worker's
+    /// grace time, then the rest are released for any instance to send again.
+    pub fn request_stop(&self) {
+        let _ = self.stop.send(true);
+    }
+
+    /// Stops the worker and waits for it: in-flight attempts finish or are released.
+    pub async fn stop(self) -> Option<WorkerReport> {
+        self.request_stop();
+        match self.task.await {
+            Ok(report) => Some(report),
+            Err(err) => {
+                tracing::warn!(error = %err, "the webhook worker ended abnormally");
+                None
+            }
+        }
+    }
+}
+
+/// Starts the webhook delivery worker of a serving instance.
+pub fn start_webhook_worker(wired: &Wired) -> WebhookWorkerTask {
+    let (stop, stopped) = watch::channel(false);
+    let worker = wired.webhook_worker.clone();
+    let task = tokio::spawn(async move { worker.run(stopped).await });
+    WebhookWorkerTask { stop, task }
 }
 
 /// Starts the serving instance's background work: the settings poll (keeps the

@@ -15,6 +15,7 @@ use tariff_domain::orders::{InvoiceError, OrderError};
 use tariff_domain::organisations::OrgError;
 use tariff_domain::quota::QuotaError;
 use tariff_domain::settings::SettingsError;
+use tariff_domain::webhooks::{EndpointError, WebhookAdminError};
 use tariff_domain::{PageRequestError, RepoError, StoreFailure};
 
 /// The contract's error codes.
@@ -270,6 +271,30 @@ impl From<CatalogueError> for ApiError {
                 ApiError::conflict(capitalised_sentence(&err.to_string()))
             }
             CatalogueError::Store(failure) => failure.into(),
+        }
+    }
+}
+
+impl From<EndpointError> for ApiError {
+    fn from(err: EndpointError) -> ApiError {
+        ApiError::validation(err.field(), capitalised_sentence(&err.to_string()))
+    }
+}
+
+impl From<WebhookAdminError> for ApiError {
+    fn from(err: WebhookAdminError) -> ApiError {
+        match err {
+            WebhookAdminError::EndpointNotFound => {
+                ApiError::not_found("The webhook endpoint does not exist.")
+            }
+            WebhookAdminError::DeliveryNotFound => {
+                ApiError::not_found("The webhook delivery does not exist.")
+            }
+            WebhookAdminError::InFlight => ApiError::conflict(
+                "The delivery is being attempted right now; try again in a moment.",
+            ),
+            err @ WebhookAdminError::Unavailable(_) => ApiError::unavailable(&err),
+            err @ WebhookAdminError::Internal(_) => ApiError::internal(&err),
         }
     }
 }

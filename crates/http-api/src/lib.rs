@@ -195,6 +195,29 @@ fn configure_accounts(cfg: &mut web::ServiceConfig) {
         )
         .service(web::resource("/api/admin/audit").route(web::get().to(routes::audit::list_audit)))
         .service(
+            web::resource("/api/admin/webhooks")
+                .route(web::get().to(routes::webhooks::list_webhooks))
+                .route(web::post().to(routes::webhooks::create_webhook)),
+        )
+        .service(
+            web::resource("/api/admin/webhooks/{id}")
+                .route(web::get().to(routes::webhooks::get_webhook))
+                .route(web::put().to(routes::webhooks::update_webhook))
+                .route(web::delete().to(routes::webhooks::delete_webhook)),
+        )
+        .service(
+            web::resource("/api/admin/webhooks/{id}/rotate-secret")
+                .route(web::post().to(routes::webhooks::rotate_secret)),
+        )
+        .service(
+            web::resource("/api/admin/webhooks/{id}/deliveries")
+                .route(web::get().to(routes::webhooks::list_deliveries)),
+        )
+        .service(
+            web::resource("/api/admin/webhook-deliveries/{id}/redeliver")
+                .route(web::post().to(routes::webhooks::redeliver)),
+        )
+        .service(
             web::resource("/api/admin/users")
                 .route(web::get().to(admin_users::list_users))
                 .route(web::post().to(admin_users::create_user)),

@@ -7,6 +7,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+use tariff_domain::webhooks::{QueueStats, WorkerReport};
+
 /// Upper bounds of the latency buckets, in microseconds.
 const BUCKETS_US: [u64; 10] = [
     250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 1_000_000,
@@ -84,6 +87,48 @@ impl Metrics {
         }
         out
     }
+}
+
+/// The webhook section: this instance's deliveries by outcome (counted by its worker
+/// since it started), and the outbox's depth and oldest pending age (shared by every
+/// instance; omitted when the database could not be read).
+pub fn render_webhooks(
+    report: Option<WorkerReport>,
+    queue: Option<QueueStats>,
+    now: DateTime<Utc>,
+) -> String {
+    let mut out = String::with_capacity(512);
+    if let Some(report) = report {
+        out.push_str(
+            "# HELP tariff_webhook_deliveries_total Webhook attempts by outcome (this instance).\n",
+        );
+        out.push_str("# TYPE tariff_webhook_deliveries_total counter\n");
+        for (outcome, count) in [
+            ("delivered", report.delivered),
+            ("retrying", report.retrying),
+            ("failed", report.failed),
+        ] {
+            let _ = writeln!(
+                out,
+                "tariff_webhook_deliveries_total{{outcome=\"{outcome}\"}} {count}"
+            );
+        }
+    }
+    if let Some(queue) = queue {
+        out.push_str("# HELP tariff_webhook_queue_depth Pending webhook deliveries.\n");
+        out.push_str("# TYPE tariff_webhook_queue_depth gauge\n");
+        let _ = writeln!(out, "tariff_webhook_queue_depth {}", queue.pending);
+        out.push_str(
+            "# HELP tariff_webhook_oldest_pending_age_seconds Age of the oldest pending webhook event.\n",
+        );
+        out.push_str("# TYPE tariff_webhook_oldest_pending_age_seconds gauge\n");
+        let _ = writeln!(
+            out,
+            "tariff_webhook_oldest_pending_age_seconds {}",
+            queue.oldest_pending_age(now).num_seconds()
+        );
+    }
+    out
 }
 
 /// Microseconds as decimal seconds text, without floats: 2500 → `0.0025`.

@@ -8,6 +8,7 @@ use tariff_domain::identity::AccountService;
 use tariff_domain::identity::AuthService;
 use tariff_domain::orders::{InvoiceService, OrderService};
 use tariff_domain::settings::SettingsService;
+use tariff_domain::webhooks::{DeliveryWorker, WebhookAdmin};
 use tariff_domain::{
     identity::{CallerResolver, MembershipRepository},
     shared::{Clock, HealthProbe},
@@ -50,6 +51,11 @@ pub struct ApiState {
     pub session_cookie: SessionCookieOptions,
     /// The audit log (written by the repositories, read here).
     pub audit: AuditService,
+    /// Webhook endpoints, their deliveries, and the outbox's size.
+    pub webhooks: WebhookAdmin,
+    /// This instance's delivery worker (its counts for the metrics; woken by a
+    /// redelivery); `None` where no worker runs.
+    pub webhook_worker: Option<DeliveryWorker>,
 }
 
 /// How the session cookie is set and how the client's address is found.

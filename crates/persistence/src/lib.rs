@@ -2,7 +2,7 @@
 //! default) and PostgreSQL.
 //!
 //! One folder per aggregate (`orders/`, `plans/`, `quota/`, `identity/`,
-//! `organisations/`, `audit/`, `settings/`), each with its rows (apart from the domain
+//! `organisations/`, `audit/`, `settings/`, `webhooks/`), each with its rows (apart from the domain
 //! types, converted in one place), its statements and its repository. Statements are
 //! written once against [`DbConn`], the backend split (`db/conn.rs`): a query is a
 //! diesel value, and `DbConn` runs it on whichever backend the URL chose. Reads run on
@@ -26,6 +26,7 @@ mod settings;
 mod statements;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod webhooks;
 
 pub use audit::DieselAuditRepository;
 pub use db::{backend_of, sql_bounds, Backend, Database, DbConn, PoolOptions, SetupError};
@@ -36,3 +37,4 @@ pub use organisations::DieselOrganisations;
 pub use plans::DieselPlanRepository;
 pub use quota::DieselQuotaRepository;
 pub use settings::DieselSettingsRepository;
+pub use webhooks::{store_event, DieselOutbox, DieselWebhookEndpoints};

@@ -213,12 +213,67 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    webhook_endpoints (id) {
+        id -> BigInt,
+        url -> Text,
+        events -> Text,
+        description -> Nullable<Text>,
+        enabled -> Bool,
+        secret -> Text,
+        previous_secret -> Nullable<Text>,
+        previous_signs_until -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_events (id) {
+        id -> BigInt,
+        event_id -> Text,
+        event_type -> Text,
+        stream -> Text,
+        sequence -> BigInt,
+        body -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_sequences (stream) {
+        stream -> Text,
+        last_value -> BigInt,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> BigInt,
+        endpoint_id -> BigInt,
+        event_row_id -> BigInt,
+        status -> Text,
+        attempts -> Integer,
+        series_attempt -> Integer,
+        last_status_code -> Nullable<Integer>,
+        last_error -> Nullable<Text>,
+        next_attempt_at -> Nullable<Timestamp>,
+        delivered_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        lease_holder -> Nullable<Text>,
+        lease_token -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(org_members -> organisations (org_id));
 diesel::joinable!(org_members -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(orders -> plans (plan_id));
 diesel::joinable!(order_items -> orders (order_id));
+diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
+diesel::joinable!(webhook_deliveries -> webhook_events (event_row_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     plans,
@@ -237,6 +292,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     limit_overrides,
     idempotency_keys,
     audit_log,
+    webhook_endpoints,
+    webhook_events,
+    webhook_sequences,
+    webhook_deliveries,
 );
 
 diesel::table! {

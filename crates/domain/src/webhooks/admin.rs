@@ -7,7 +7,7 @@ use chrono::TimeDelta;
 
 use super::delivery::{Delivery, DeliveryId};
 use super::endpoint::{EndpointId, EndpointSpec, WebhookEndpoint};
-use super::ports::{OutboxError, OutboxStore, WebhookEndpoints};
+use super::ports::{OutboxError, OutboxStore, QueueStats, WebhookEndpoints};
 use super::secret::{SigningKeys, WebhookSecret, DEFAULT_ROTATION_OVERLAP};
 use crate::shared::BoxError;
 use crate::{Clock, Page, PageRequest, RepoError};
@@ -166,6 +166,13 @@ impl WebhookAdmin {
             .redeliver(id, self.clock.now())
             .await
             .map_err(|e| WebhookAdminError::from_outbox(e, WebhookAdminError::DeliveryNotFound))
+    }
+
+    /// The outbox's depth and the creation time of its oldest pending event (metrics).
+    pub async fn queue_stats(&self) -> Result<QueueStats, WebhookAdminError> {
+        self.outbox.queue_stats().await.map_err(|e| {
+            WebhookAdminError::from_outbox(e, WebhookAdminError::Internal("no queue".into()))
+        })
     }
 }
 

@@ -9,6 +9,7 @@ pub mod admin;
 pub mod delivery;
 pub mod endpoint;
 pub mod events;
+pub mod payloads;
 pub mod ports;
 pub mod retry;
 pub mod secret;
@@ -21,6 +22,7 @@ pub use endpoint::{
     EndpointError, EndpointId, EndpointSpec, EndpointUrl, EventFilter, WebhookEndpoint,
 };
 pub use events::{Envelope, EventDraft, EventId, EventType, Sequence};
+pub use payloads::EventPayloads;
 pub use ports::{
     AttemptRecord, ClaimRequest, ClaimedAttempt, InstanceId, Lease, LeaseToken, OutboxError,
     OutboxStore, OutgoingRequest, QueueStats, TransportError, TransportResponse, WebhookEndpoints,

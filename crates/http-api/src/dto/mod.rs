@@ -8,6 +8,7 @@ pub mod package;
 pub mod plan;
 pub mod quota;
 pub mod settings;
+pub mod webhook;
 
 use chrono::{DateTime, Utc};
 use serde::de::Error as _;

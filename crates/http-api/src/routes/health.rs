@@ -15,9 +15,22 @@ pub async fn healthz() -> HttpResponse {
 /// Prometheus metrics in the text exposition format.
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text", content_type = "text/plain")))]
 pub async fn metrics(state: web::Data<ApiState>) -> HttpResponse {
+    let mut text = state.metrics.render();
+    let queue = match state.webhooks.queue_stats().await {
+        Ok(stats) => Some(stats),
+        Err(err) => {
+            tracing::warn!(error = %err, "metrics: cannot read the webhook queue");
+            None
+        }
+    };
+    text.push_str(&crate::metrics::render_webhooks(
+        state.webhook_worker.as_ref().map(|w| w.report()),
+        queue,
+        state.clock.now(),
+    ));
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(state.metrics.render())
+        .body(text)
 }
 
 /// The database answers.

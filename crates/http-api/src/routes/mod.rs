@@ -14,6 +14,7 @@ pub mod plans;
 pub mod quota;
 pub mod settings;
 pub mod tokens;
+pub mod webhooks;
 
 use crate::error::ApiError;
 

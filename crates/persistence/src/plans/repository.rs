@@ -1,18 +1,22 @@
 //! `PlanRepository` on diesel.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use chrono::Utc;
 use diesel::OptionalExtension;
 use tariff_domain::audit::AuditEntry;
 use tariff_domain::catalogue::{ImportOutcome, PlanRepository};
 use tariff_domain::shared::ConflictKind;
+use tariff_domain::webhooks::{EventDraft, EventPayloads, EventType};
 use tariff_domain::{Page, PageRequest, Plan, PlanId, PlanSpec, RepoError};
 
 use super::queries;
 use super::rows::PlanRow;
 use crate::audit;
-use crate::db::{sql_bounds, Database};
+use crate::db::{sql_bounds, Database, DbConn};
 use crate::errors::DbError;
+use crate::webhooks::store_event;
 
 fn to_plans(rows: Vec<PlanRow>) -> Result<Vec<Plan>, RepoError> {
     rows.into_iter().map(Plan::try_from).collect()
@@ -22,12 +26,40 @@ fn to_plans(rows: Vec<PlanRow>) -> Result<Vec<Plan>, RepoError> {
 #[derive(Clone)]
 pub struct DieselPlanRepository {
     db: Database,
+    events: Option<Arc<dyn EventPayloads>>,
 }
 
 impl DieselPlanRepository {
+    /// A repository that emits no webhook events (commands and tests that do not
+    /// serve).
     pub fn new(db: Database) -> Self {
-        Self { db }
+        Self { db, events: None }
     }
+
+    /// A repository whose writes store `plan.created`, `plan.updated` and
+    /// `plan.deleted` in their own transactions, with `payloads`' plan JSON as data.
+    pub fn with_events(db: Database, payloads: Arc<dyn EventPayloads>) -> Self {
+        Self {
+            db,
+            events: Some(payloads),
+        }
+    }
+}
+
+/// Stores a `plan.*` event for `plan` in the open transaction, when events are on.
+fn emit(
+    c: &mut DbConn<'_>,
+    payloads: Option<&Arc<dyn EventPayloads>>,
+    event: EventType,
+    plan: &Plan,
+) -> Result<(), DbError> {
+    let Some(payloads) = payloads else {
+        return Ok(());
+    };
+    let draft = EventDraft::new(event, None, payloads.plan(plan))
+        .map_err(|e| RepoError::internal(e.to_string()))?;
+    store_event(c, draft, Utc::now())?;
+    Ok(())
 }
 
 #[async_trait]
@@ -82,6 +114,7 @@ impl PlanRepository for DieselPlanRepository {
     }
 
     async fn create(&self, spec: PlanSpec, audit: Option<AuditEntry>) -> Result<Plan, RepoError> {
+        let events = self.events.clone();
         self.db
             .write(move |conn| {
                 conn.write_transaction(|c| {
@@ -92,6 +125,7 @@ impl PlanRepository for DieselPlanRepository {
                     let row = queries::insert(c, &spec, now)?;
                     queries::bump_catalogue_version(c)?;
                     let plan = Plan::try_from(row)?;
+                    emit(c, events.as_ref(), EventType::PlanCreated, &plan)?;
                     let audit = audit.map(|a| {
                         a.with_target_id(plan.id().get())
                             .with_after(plan.audit_state())
@@ -109,6 +143,7 @@ impl PlanRepository for DieselPlanRepository {
         spec: PlanSpec,
         audit: Option<AuditEntry>,
     ) -> Result<Plan, RepoError> {
+        let events = self.events.clone();
         self.db
             .write(move |conn| {
                 conn.write_transaction(|c| {
@@ -123,6 +158,7 @@ impl PlanRepository for DieselPlanRepository {
                     let row = queries::update(c, id.get(), &spec, now)?;
                     queries::bump_catalogue_version(c)?;
                     let plan = Plan::try_from(row)?;
+                    emit(c, events.as_ref(), EventType::PlanUpdated, &plan)?;
                     let audit = match (audit, before) {
                         (Some(entry), Some(before)) => Some(
                             entry
@@ -139,6 +175,7 @@ impl PlanRepository for DieselPlanRepository {
     }
 
     async fn delete(&self, id: PlanId, audit: Option<AuditEntry>) -> Result<(), RepoError> {
+        let events = self.events.clone();
         self.db
             .write(move |conn| {
                 conn.write_transaction(|c| {
@@ -154,11 +191,9 @@ impl PlanRepository for DieselPlanRepository {
                         return Err(DbError::Repo(RepoError::NotFound));
                     };
                     queries::bump_catalogue_version(c)?;
-                    let audit = audit
-                        .map(|a| {
-                            Plan::try_from(deleted).map(|plan| a.with_before(plan.audit_state()))
-                        })
-                        .transpose()?;
+                    let deleted = Plan::try_from(deleted)?;
+                    emit(c, events.as_ref(), EventType::PlanDeleted, &deleted)?;
+                    let audit = audit.map(|a| a.with_before(deleted.audit_state()));
                     audit::record(c, audit.as_ref())?;
                     Ok(())
                 })
@@ -171,6 +206,7 @@ impl PlanRepository for DieselPlanRepository {
         specs: Vec<PlanSpec>,
         audit: Option<AuditEntry>,
     ) -> Result<ImportOutcome, RepoError> {
+        let events = self.events.clone();
         self.db
             .write(move |conn| {
                 conn.write_transaction(|c| {
@@ -184,11 +220,23 @@ impl PlanRepository for DieselPlanRepository {
                             Some(before) => {
                                 let after = queries::update(c, before.id, spec, now)?;
                                 outcome.updated += 1;
+                                emit(
+                                    c,
+                                    events.as_ref(),
+                                    EventType::PlanUpdated,
+                                    &Plan::try_from(after.clone())?,
+                                )?;
                                 (Some(before), after)
                             }
                             None => {
                                 let after = queries::insert(c, spec, now)?;
                                 outcome.created += 1;
+                                emit(
+                                    c,
+                                    events.as_ref(),
+                                    EventType::PlanCreated,
+                                    &Plan::try_from(after.clone())?,
+                                )?;
                                 (None, after)
                             }
                         };

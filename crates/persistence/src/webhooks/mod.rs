@@ -1,0 +1,14 @@
+//! The webhook ports on diesel: endpoints and their signing keys ([`endpoints`]), the
+//! outbox's delivery side ([`outbox`]), and [`store_event`], which every change that
+//! emits an event calls inside its own transaction. Rows are apart from the domain's
+//! types ([`rows`]); the statements are in [`queries`].
+
+mod emit;
+mod endpoints;
+mod outbox;
+mod queries;
+mod rows;
+
+pub use emit::store_event;
+pub use endpoints::DieselWebhookEndpoints;
+pub use outbox::DieselOutbox;
