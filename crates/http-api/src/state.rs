@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use tariff_domain::audit::AuditService;
+use tariff_domain::billing::{CouponService, CreditService};
 use tariff_domain::catalogue::CatalogueService;
 use tariff_domain::identity::AccountService;
 use tariff_domain::identity::AuthService;
@@ -50,6 +51,10 @@ pub struct ApiState {
     pub session_cookie: SessionCookieOptions,
     /// The audit log (written by the repositories, read here).
     pub audit: AuditService,
+    /// Account credit: balances, entries, administrators' grants and debits.
+    pub credit: CreditService,
+    /// The coupon catalogue.
+    pub coupons: CouponService,
 }
 
 /// How the session cookie is set and how the client's address is found.

@@ -12,6 +12,8 @@
 //! prepared (`statements.rs`).
 
 mod audit;
+mod coupons;
+mod credit;
 pub mod db;
 mod documents;
 pub mod errors;
@@ -28,6 +30,8 @@ mod statements;
 pub mod testing;
 
 pub use audit::DieselAuditRepository;
+pub use coupons::DieselCouponRepository;
+pub use credit::DieselCreditLedger;
 pub use db::{backend_of, sql_bounds, Backend, Database, DbConn, PoolOptions, SetupError};
 pub use documents::DieselDocumentStore;
 pub use identity::{DieselIdentity, DieselUsers};
