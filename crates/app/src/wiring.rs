@@ -6,6 +6,7 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::TimeDelta;
 use tariff_domain::audit::AuditService;
+use tariff_domain::billing::{CouponService, CreditService};
 use tariff_domain::catalogue::CatalogueService;
 use tariff_domain::catalogue::PlanRepository;
 use tariff_domain::documents::DocumentIssuer;
@@ -25,9 +26,10 @@ use tariff_domain::SystemClock;
 use tariff_http_api::state::SessionCookieOptions;
 use tariff_http_api::{ApiState, ServerOptions};
 use tariff_persistence::{
-    Database, DieselAuditRepository, DieselDocumentStore, DieselIdentity, DieselOrderRepository,
-    DieselOrganisations, DieselPlanRepository, DieselQuotaRepository, DieselSettingsRepository,
-    DieselUsers, PoolOptions,
+    Database, DieselAuditRepository, DieselCouponRepository, DieselCreditLedger,
+    DieselDocumentStore, DieselIdentity, DieselOrderRepository, DieselOrganisations,
+    DieselPlanRepository, DieselQuotaRepository, DieselSettingsRepository, DieselUsers,
+    PoolOptions,
 };
 use tokio::task::JoinHandle;
 
@@ -104,6 +106,11 @@ pub async fn wire(settings: &Settings) -> anyhow::Result<Wired> {
     let clock: Arc<dyn tariff_domain::Clock> = Arc::new(SystemClock);
     let quota = QuotaService::new(
         Arc::new(DieselQuotaRepository::new(db.clone())),
+        clock.clone(),
+    );
+    let credit = CreditService::new(Arc::new(DieselCreditLedger::new(db.clone())), clock.clone());
+    let coupons = CouponService::new(
+        Arc::new(DieselCouponRepository::new(db.clone())),
         clock.clone(),
     );
     let users = Arc::new(DieselUsers::new(db.clone()));
@@ -197,6 +204,8 @@ pub async fn wire(settings: &Settings) -> anyhow::Result<Wired> {
         )
         .with_order_freshness(orders_freshness),
         audit: AuditService::new(Arc::new(DieselAuditRepository::new(db.clone()))),
+        credit,
+        coupons,
         session_cookie: SessionCookieOptions {
             secure: settings.auth.cookie_secure,
             trust_forwarded_for: settings.auth.trust_forwarded_for,
