@@ -634,6 +634,45 @@ const ROUTES: &[Route] = &[
         200,
         &[r#"{"resource": "cpus", "delta": 1}"#],
     ),
+    // Account credit and coupons.
+    route("GET", "/api/users/{me}/credit", SignedIn, GATED, None, 200, &[]),
+    route("GET", "/api/organisations/{org}/credit", SignedIn, GATED, None, 200, &[]),
+    route(
+        "POST",
+        "/api/admin/users/{user}/credit",
+        Admin,
+        GATED,
+        Some(r#"{"amount": 1.5, "currency": "USD", "reason": "grant {n}"}"#),
+        201,
+        &[
+            r#"{"amount": 0, "currency": "USD", "reason": "zero"}"#,
+            r#"{"amount": 1.001, "currency": "USD", "reason": "precise"}"#,
+            r#"{"amount": 1, "currency": "XXX", "reason": "unknown"}"#,
+            r#"{"amount": 1, "currency": "USD"}"#,
+        ],
+    ),
+    route(
+        "POST",
+        "/api/admin/organisations/{org}/credit",
+        Admin,
+        GATED,
+        Some(r#"{"amount": "2", "currency": "EUR", "reason": "grant {n}"}"#),
+        201,
+        &[r#"{"amount": 1, "currency": "EUR", "reason": ""}"#],
+    ),
+    route("GET", "/api/admin/coupons", Admin, GATED, None, 200, &[]),
+    route(
+        "POST",
+        "/api/admin/coupons",
+        Admin,
+        GATED,
+        Some(r#"{"code": "C{n}", "percentOff": 10, "duration": "once"}"#),
+        201,
+        &[
+            r#"{"code": "X", "duration": "once"}"#,
+            r#"{"code": "X", "percentOff": 10, "duration": "weekly"}"#,
+        ],
+    ),
     // Admin: users and plans.
     route("GET", "/api/admin/users", Admin, FREE, None, 200, &[]),
     route(

@@ -33,5 +33,5 @@ pub use credit::{
 pub use cycle::{BillingCycle, CycleError, Period};
 pub use ports::{CouponRepository, CreditLedger, OrderPlacement, PlacementError, PlacementExtras};
 pub use pricing::{price_order, Bill, BillLine, LineKind, PricingError, PricingInput, UnusedTime};
-pub use service::{AccountCredit, CouponError, CouponService, CreditService, CreditServiceError};
 pub use proration::{unused_time_credit, ProrationCredit, ProrationError};
+pub use service::{AccountCredit, CouponError, CouponService, CreditService, CreditServiceError};

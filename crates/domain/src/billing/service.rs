@@ -59,13 +59,17 @@ impl CreditService {
 
     /// The account's balances and entries. Authorisation is the caller's (the account
     /// itself or an admin).
-    pub async fn statement(&self, account: AccountRef) -> Result<AccountCredit, CreditServiceError> {
+    pub async fn statement(
+        &self,
+        account: AccountRef,
+    ) -> Result<AccountCredit, CreditServiceError> {
         let entries = self.ledger.entries(account).await.map_err(|e| match e {
             RepoError::NotFound => CreditServiceError::AccountNotFound(account),
             other => other.into(),
         })?;
-        let balances = super::credit::balances(&entries)
-            .map_err(|e| CreditServiceError::Store(StoreFailure::from(RepoError::internal(e.to_string()))))?;
+        let balances = super::credit::balances(&entries).map_err(|e| {
+            CreditServiceError::Store(StoreFailure::from(RepoError::internal(e.to_string())))
+        })?;
         Ok(AccountCredit { balances, entries })
     }
 
@@ -173,7 +177,12 @@ impl CouponService {
     /// `coupon.deactivate`; an inactive coupon is answered as it is.
     pub async fn deactivate(&self, code: &str, actor: Actor) -> Result<Coupon, CouponError> {
         let parsed = known_code(code)?;
-        let audit = AuditEntry::new(actor, AuditAction::CouponDeactivate, TargetKind::Coupon, None);
+        let audit = AuditEntry::new(
+            actor,
+            AuditAction::CouponDeactivate,
+            TargetKind::Coupon,
+            None,
+        );
         self.repo
             .deactivate(parsed, self.clock.now(), Some(audit))
             .await

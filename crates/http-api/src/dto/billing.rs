@@ -3,9 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use tariff_domain::billing::{
-    AccountCredit, Coupon, CouponDiscount, CouponDraft, CreditEntry,
-};
+use tariff_domain::billing::{AccountCredit, Coupon, CouponDiscount, CouponDraft, CreditEntry};
 use tariff_domain::Money;
 use utoipa::ToSchema;
 
@@ -70,7 +68,12 @@ pub struct CreditJson {
 impl From<&AccountCredit> for CreditJson {
     fn from(credit: &AccountCredit) -> Self {
         CreditJson {
-            balances: credit.balances.iter().copied().map(BalanceJson::from).collect(),
+            balances: credit
+                .balances
+                .iter()
+                .copied()
+                .map(BalanceJson::from)
+                .collect(),
             entries: credit.entries.iter().map(CreditEntryJson::from).collect(),
         }
     }

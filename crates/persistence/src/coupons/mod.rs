@@ -125,7 +125,8 @@ impl CouponRepository for DieselCouponRepository {
             .into_iter()
             .map(Coupon::try_from)
             .collect::<Result<Vec<_>, _>>()?;
-        let total = u64::try_from(total).map_err(|_| RepoError::internal("negative coupon count"))?;
+        let total =
+            u64::try_from(total).map_err(|_| RepoError::internal("negative coupon count"))?;
         Ok(Page::new(coupons, total))
     }
 

@@ -67,7 +67,11 @@ pub(super) fn deactivate(c: &mut DbConn<'_>, code: &str, at: NaiveDateTime) -> Q
 }
 
 /// Whether `account` holds a standing (not given back) redemption of the coupon.
-pub(super) fn redeemed_by(c: &mut DbConn<'_>, code: &str, account: AccountRef) -> QueryResult<bool> {
+pub(super) fn redeemed_by(
+    c: &mut DbConn<'_>,
+    code: &str,
+    account: AccountRef,
+) -> QueryResult<bool> {
     let found: i64 = c.get_result(
         coupon_redemptions::table
             .inner_join(coupons::table)
@@ -104,7 +108,9 @@ pub(crate) fn redeem(
                     .filter(
                         coupons::max_redemptions
                             .is_null()
-                            .or(coupons::times_redeemed.nullable().lt(coupons::max_redemptions)),
+                            .or(coupons::times_redeemed
+                                .nullable()
+                                .lt(coupons::max_redemptions)),
                     ),
             )
             .set(coupons::times_redeemed.eq(coupons::times_redeemed + 1))
@@ -155,8 +161,7 @@ fn refusal(c: &mut DbConn<'_>, code: &str) -> QueryResult<RejectionReason> {
         None => RejectionReason::Unknown,
         Some(false) => RejectionReason::Inactive,
         Some(true) => RejectionReason::Exhausted,
-    }
-    )
+    })
 }
 
 fn uncount(c: &mut DbConn<'_>, coupon_id: i64) -> QueryResult<usize> {

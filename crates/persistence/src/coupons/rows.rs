@@ -2,9 +2,7 @@
 
 use chrono::{NaiveDateTime, TimeZone, Utc};
 use diesel::prelude::*;
-use tariff_domain::billing::{
-    Coupon, CouponDiscount, CouponDraft, CouponRecord, CouponSpec,
-};
+use tariff_domain::billing::{Coupon, CouponDiscount, CouponDraft, CouponRecord, CouponSpec};
 use tariff_domain::RepoError;
 
 use crate::schema::coupons;
@@ -62,7 +60,9 @@ impl NewCouponRow {
     pub(super) fn from_spec(spec: &CouponSpec, now: NaiveDateTime) -> Result<Self, RepoError> {
         let (percent_off_bp, amount_off_minor, currency) = match spec.discount() {
             CouponDiscount::Percent(p) => (Some(to_i32(p.basis_points())?), None, None),
-            CouponDiscount::Amount(m) => (None, Some(m.minor()), Some(m.currency().code().to_owned())),
+            CouponDiscount::Amount(m) => {
+                (None, Some(m.minor()), Some(m.currency().code().to_owned()))
+            }
         };
         let plan_ids: Vec<i64> = spec.plan_ids().iter().map(|id| id.get()).collect();
         Ok(NewCouponRow {
@@ -71,7 +71,11 @@ impl NewCouponRow {
             amount_off_minor,
             currency,
             duration: spec.duration().as_str(),
-            duration_in_cycles: spec.duration().duration_in_cycles().map(to_i32).transpose()?,
+            duration_in_cycles: spec
+                .duration()
+                .duration_in_cycles()
+                .map(to_i32)
+                .transpose()?,
             max_redemptions: spec.max_redemptions().map(to_i32).transpose()?,
             once_per_account: spec.once_per_account(),
             valid_from: spec.valid_from().map(|t| t.naive_utc()),
@@ -113,8 +117,8 @@ impl TryFrom<CouponRow> for Coupon {
             }
             (None, Some(minor)) => {
                 let code = row.currency.as_deref().ok_or_else(|| corrupt("currency"))?;
-                let currency = tariff_domain::Currency::from_code(code)
-                    .map_err(|_| corrupt("currency"))?;
+                let currency =
+                    tariff_domain::Currency::from_code(code).map_err(|_| corrupt("currency"))?;
                 (None, Some(decimal_text(minor, currency.decimals())))
             }
             _ => return Err(corrupt("discount")),

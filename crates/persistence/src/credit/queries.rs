@@ -39,7 +39,11 @@ pub(super) fn lock_account(c: &mut DbConn<'_>, account: AccountRef) -> QueryResu
             .get_result(users::table.find(id.get()).select(users::id))
             .optional()?,
         (AccountRef::Org(id), DbConn::Sqlite(_)) => c
-            .get_result(organisations::table.find(id.get()).select(organisations::id))
+            .get_result(
+                organisations::table
+                    .find(id.get())
+                    .select(organisations::id),
+            )
             .optional()?,
     };
     Ok(found.is_some())
@@ -51,7 +55,11 @@ pub(super) fn account_exists(c: &mut DbConn<'_>, account: AccountRef) -> QueryRe
             .get_result(users::table.find(id.get()).select(users::id))
             .optional()?,
         AccountRef::Org(id) => c
-            .get_result(organisations::table.find(id.get()).select(organisations::id))
+            .get_result(
+                organisations::table
+                    .find(id.get())
+                    .select(organisations::id),
+            )
             .optional()?,
     };
     Ok(found.is_some())
