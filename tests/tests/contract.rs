@@ -635,8 +635,24 @@ const ROUTES: &[Route] = &[
         &[r#"{"resource": "cpus", "delta": 1}"#],
     ),
     // Account credit and coupons.
-    route("GET", "/api/users/{me}/credit", SignedIn, GATED, None, 200, &[]),
-    route("GET", "/api/organisations/{org}/credit", SignedIn, GATED, None, 200, &[]),
+    route(
+        "GET",
+        "/api/users/{me}/credit",
+        SignedIn,
+        GATED,
+        None,
+        200,
+        &[],
+    ),
+    route(
+        "GET",
+        "/api/organisations/{org}/credit",
+        SignedIn,
+        GATED,
+        None,
+        200,
+        &[],
+    ),
     route(
         "POST",
         "/api/admin/users/{user}/credit",

@@ -73,6 +73,15 @@ impl CreditService {
         Ok(AccountCredit { balances, entries })
     }
 
+    /// The balance in one currency (zero without entries).
+    pub async fn balance(
+        &self,
+        account: AccountRef,
+        currency: Currency,
+    ) -> Result<Money, CreditServiceError> {
+        Ok(self.ledger.balance(account, currency).await?)
+    }
+
     /// An administrator's grant (`amount` above 0) or debit (below 0), exact decimal
     /// text in `currency`, audited as `credit.adjust` in the same transaction. A debit
     /// the balance does not cover is refused and changes nothing, also when debits race.
@@ -199,5 +208,105 @@ fn not_found(err: RepoError, code: &str) -> CouponError {
     match err {
         RepoError::NotFound => CouponError::NotFound(code.trim().to_ascii_uppercase()),
         other => other.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::billing::ports::{MockCouponRepository, MockCreditLedger};
+    use crate::shared::clock::ManualClock;
+    use crate::UserId;
+    use chrono::TimeZone;
+
+    fn clock() -> Arc<dyn Clock> {
+        Arc::new(ManualClock::new(
+            chrono::Utc
+                .with_ymd_and_hms(2026, 11, 30, 12, 0, 0)
+                .unwrap(),
+        ))
+    }
+
+    fn alice() -> AccountRef {
+        AccountRef::User(UserId::new(5).unwrap())
+    }
+
+    fn admin() -> Actor {
+        Actor::User(UserId::new(1).unwrap())
+    }
+
+    #[tokio::test]
+    async fn bad_input_never_reaches_the_ledger_and_names_its_field() {
+        let service = CreditService::new(Arc::new(MockCreditLedger::new()), clock());
+        for (amount, currency, reason, field) in [
+            ("0", "USD", "zero", "amount"),
+            ("1.001", "USD", "precise", "amount"),
+            ("abc", "USD", "text", "amount"),
+            ("1", "XXX", "unknown", "currency"),
+            ("1", "USD", " ", "reason"),
+        ] {
+            match service
+                .adjust(alice(), amount, currency, reason, admin())
+                .await
+            {
+                Err(CreditServiceError::Invalid(e)) => {
+                    assert_eq!(e.field(), Some(field), "{amount} {currency}")
+                }
+                other => panic!("{amount} {currency} {reason}: {other:?}"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refused_debit_reports_the_balance_the_store_holds() {
+        let mut ledger = MockCreditLedger::new();
+        ledger
+            .expect_append()
+            .withf(|entry, audit| {
+                entry.amount() == Money::from_minor(-500, Currency::USD)
+                    && audit
+                        .as_ref()
+                        .is_some_and(|a| a.action() == AuditAction::CreditAdjust)
+            })
+            .returning(|_, _| Err(RepoError::Conflict(ConflictKind::InsufficientBalance)));
+        ledger
+            .expect_balance()
+            .returning(|_, currency| Ok(Money::from_minor(250, currency)));
+        let service = CreditService::new(Arc::new(ledger), clock());
+        let err = service
+            .adjust(alice(), "-5", "usd", "Correction", admin())
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the USD balance is 2.50; a change of -5.00 would take it below zero"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_taken_code_is_a_conflict_and_an_unknown_one_not_found() {
+        let mut repo = MockCouponRepository::new();
+        repo.expect_create()
+            .returning(|_, _| Err(RepoError::Conflict(ConflictKind::AlreadyExists)));
+        repo.expect_get().returning(|_| Err(RepoError::NotFound));
+        let service = CouponService::new(Arc::new(repo), clock());
+        let draft = CouponDraft {
+            code: "spring20".into(),
+            percent_off: Some("20".into()),
+            duration: "once".into(),
+            ..CouponDraft::default()
+        };
+        assert!(matches!(
+            service.create(draft, admin()).await,
+            Err(CouponError::CodeTaken(code)) if code == "SPRING20"
+        ));
+        assert!(matches!(
+            service.get("nope").await,
+            Err(CouponError::NotFound(code)) if code == "NOPE"
+        ));
+        assert!(matches!(
+            service.get("not a code").await,
+            Err(CouponError::NotFound(_))
+        ));
     }
 }

@@ -104,14 +104,7 @@ async fn adjust(
             admin.actor(),
         )
         .await?;
-    let balance = state
-        .credit
-        .statement(account)
-        .await?
-        .balances
-        .into_iter()
-        .find(|b| b.currency() == entry.currency())
-        .unwrap_or_else(|| tariff_domain::Money::zero(entry.currency()));
+    let balance = state.credit.balance(account, entry.currency()).await?;
     Ok(HttpResponse::Created().json(CreditAdjustedJson {
         entry: CreditEntryJson::from(&entry),
         balance: BalanceJson::from(balance),
