@@ -2,6 +2,7 @@
 
 use chrono::{NaiveDateTime, TimeZone, Utc};
 use diesel::prelude::*;
+use tariff_domain::audit::CouponSnapshot;
 use tariff_domain::billing::{Coupon, CouponDiscount, CouponDraft, CouponRecord, CouponSpec};
 use tariff_domain::RepoError;
 
@@ -149,23 +150,27 @@ impl TryFrom<CouponRow> for Coupon {
 }
 
 /// What the audit log records of a coupon.
-pub(super) fn audit_state(coupon: &Coupon) -> serde_json::Value {
+pub(super) fn audit_state(coupon: &Coupon) -> CouponSnapshot {
     let spec = coupon.spec();
     let (percent_off, amount_off, currency) = match spec.discount() {
         CouponDiscount::Percent(p) => (Some(p.to_percent_text()), None, None),
-        CouponDiscount::Amount(m) => (None, Some(m.to_fixed_string()), Some(m.currency().code())),
+        CouponDiscount::Amount(m) => (
+            None,
+            Some(m.to_fixed_string()),
+            Some(m.currency().code().to_owned()),
+        ),
     };
-    serde_json::json!({
-        "code": spec.code().as_str(),
-        "percentOff": percent_off,
-        "amountOff": amount_off,
-        "currency": currency,
-        "duration": spec.duration().as_str(),
-        "durationInCycles": spec.duration().duration_in_cycles(),
-        "maxRedemptions": spec.max_redemptions(),
-        "oncePerAccount": spec.once_per_account(),
-        "planIds": spec.plan_ids().iter().map(|id| id.get()).collect::<Vec<_>>(),
-        "active": coupon.active(),
-        "timesRedeemed": coupon.times_redeemed(),
-    })
+    CouponSnapshot {
+        code: spec.code().to_string(),
+        percent_off,
+        amount_off,
+        currency,
+        duration: spec.duration().as_str().to_owned(),
+        duration_in_cycles: spec.duration().duration_in_cycles(),
+        max_redemptions: spec.max_redemptions(),
+        once_per_account: spec.once_per_account(),
+        plan_ids: spec.plan_ids().iter().map(|id| id.get()).collect(),
+        active: coupon.active(),
+        times_redeemed: coupon.times_redeemed(),
+    }
 }

@@ -7,8 +7,7 @@ pub(crate) mod queries;
 mod rows;
 
 use async_trait::async_trait;
-use serde_json::json;
-use tariff_domain::audit::AuditEntry;
+use tariff_domain::audit::{AuditEntry, CreditBalanceSnapshot, CreditEntrySnapshot};
 use tariff_domain::billing::{balances, CreditEntry, CreditLedger, NewCreditEntry};
 use tariff_domain::{AccountRef, Currency, Money, RepoError};
 
@@ -68,17 +67,17 @@ impl CreditLedger for DieselCreditLedger {
                     let stored = &appended.entry;
                     let audit = audit.map(|entry| {
                         entry
-                            .with_before(json!({
-                                "currency": stored.currency().code(),
-                                "balance": appended.before.to_fixed_string(),
-                            }))
-                            .with_after(json!({
-                                "entryId": stored.id().get(),
-                                "amount": stored.amount().to_fixed_string(),
-                                "currency": stored.currency().code(),
-                                "reason": stored.reason().text(),
-                                "balance": appended.balance_after.to_fixed_string(),
-                            }))
+                            .with_before(CreditBalanceSnapshot {
+                                currency: stored.currency().code().to_owned(),
+                                balance: appended.before.to_fixed_string(),
+                            })
+                            .with_after(CreditEntrySnapshot {
+                                entry_id: stored.id().get(),
+                                amount: stored.amount().to_fixed_string(),
+                                currency: stored.currency().code().to_owned(),
+                                reason: stored.reason().text().to_owned(),
+                                balance: appended.balance_after.to_fixed_string(),
+                            })
                     });
                     audit::record(c, audit.as_ref())?;
                     Ok(appended.entry)
