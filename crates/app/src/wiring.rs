@@ -6,6 +6,7 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::TimeDelta;
 use tariff_domain::audit::AuditService;
+use tariff_domain::billing::{CouponService, CreditService};
 use tariff_domain::catalogue::CatalogueService;
 use tariff_domain::catalogue::PlanRepository;
 use tariff_domain::documents::DocumentIssuer;
@@ -29,9 +30,10 @@ use tariff_http_api::dto::webhook::ApiEventPayloads;
 use tariff_http_api::state::SessionCookieOptions;
 use tariff_http_api::{ApiState, ServerOptions};
 use tariff_persistence::{
-    Database, DieselAuditRepository, DieselDocumentStore, DieselIdentity, DieselOrderRepository,
-    DieselOrganisations, DieselOutbox, DieselPlanRepository, DieselQuotaRepository,
-    DieselSettingsRepository, DieselUsers, DieselWebhookEndpoints, PoolOptions,
+    Database, DieselAuditRepository, DieselCouponRepository, DieselCreditLedger,
+    DieselDocumentStore, DieselIdentity, DieselOrderRepository, DieselOrganisations,
+    DieselOutbox, DieselPlanRepository, DieselQuotaRepository, DieselSettingsRepository,
+    DieselUsers, DieselWebhookEndpoints, PoolOptions,
 };
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -116,6 +118,11 @@ pub async fn wire(settings: &Settings) -> anyhow::Result<Wired> {
     let clock: Arc<dyn tariff_domain::Clock> = Arc::new(SystemClock);
     let quota = QuotaService::new(
         Arc::new(DieselQuotaRepository::new(db.clone())),
+        clock.clone(),
+    );
+    let credit = CreditService::new(Arc::new(DieselCreditLedger::new(db.clone())), clock.clone());
+    let coupons = CouponService::new(
+        Arc::new(DieselCouponRepository::new(db.clone())),
         clock.clone(),
     );
     let users = Arc::new(DieselUsers::new(db.clone()));
@@ -234,6 +241,8 @@ pub async fn wire(settings: &Settings) -> anyhow::Result<Wired> {
         audit: AuditService::new(Arc::new(DieselAuditRepository::new(db.clone()))),
         webhooks,
         webhook_worker: Some(webhook_worker.clone()),
+        credit,
+        coupons,
         session_cookie: SessionCookieOptions {
             secure: settings.auth.cookie_secure,
             trust_forwarded_for: settings.auth.trust_forwarded_for,

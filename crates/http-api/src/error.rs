@@ -7,6 +7,7 @@ use std::fmt;
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
+use tariff_domain::billing::{CouponError, CreditServiceError};
 use tariff_domain::catalogue::CatalogueError;
 use tariff_domain::identity::AccountError;
 use tariff_domain::identity::AuthError;
@@ -256,6 +257,43 @@ impl From<StoreFailure> for ApiError {
             ApiError::unavailable(&failure)
         } else {
             ApiError::internal(&failure)
+        }
+    }
+}
+
+impl From<CreditServiceError> for ApiError {
+    fn from(err: CreditServiceError) -> ApiError {
+        match err {
+            CreditServiceError::Invalid(e) => match e.field() {
+                Some(field) => ApiError::validation(field, capitalised_sentence(&e.to_string())),
+                None => ApiError::conflict(capitalised_sentence(&e.to_string())),
+            },
+            CreditServiceError::AccountNotFound(account) => ApiError::not_found(match account {
+                tariff_domain::AccountRef::User(id) => format!("User {id} does not exist."),
+                tariff_domain::AccountRef::Org(id) => format!("Organisation {id} does not exist."),
+            }),
+            err @ CreditServiceError::WouldGoNegative { .. } => {
+                ApiError::conflict(capitalised_sentence(&err.to_string()))
+            }
+            CreditServiceError::Store(failure) => failure.into(),
+        }
+    }
+}
+
+impl From<CouponError> for ApiError {
+    fn from(err: CouponError) -> ApiError {
+        match err {
+            CouponError::Invalid(e) => {
+                let field = e.field;
+                ApiError::validation(field, format!("{field} {}.", e.message))
+            }
+            err @ CouponError::NotFound(_) => {
+                ApiError::not_found(capitalised_sentence(&err.to_string()))
+            }
+            err @ CouponError::CodeTaken(_) => {
+                ApiError::conflict(capitalised_sentence(&err.to_string()))
+            }
+            CouponError::Store(failure) => failure.into(),
         }
     }
 }

@@ -127,7 +127,38 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(routes::packages::get_package)),
         )
         .configure(configure_orders)
-        .configure(configure_quota);
+        .configure(configure_quota)
+        .configure(configure_billing);
+}
+
+/// Account credit and coupons, behind the billing switch like every billing route.
+fn configure_billing(cfg: &mut web::ServiceConfig) {
+    use routes::billing;
+    cfg.service(
+        billing_resource("/api/users/{id}/credit").route(web::get().to(billing::user_credit)),
+    )
+    .service(
+        billing_resource("/api/organisations/{id}/credit")
+            .route(web::get().to(billing::org_credit)),
+    )
+    .service(
+        billing_resource("/api/admin/users/{id}/credit")
+            .route(web::post().to(billing::adjust_user_credit)),
+    )
+    .service(
+        billing_resource("/api/admin/organisations/{id}/credit")
+            .route(web::post().to(billing::adjust_org_credit)),
+    )
+    .service(
+        billing_resource("/api/admin/coupons")
+            .route(web::get().to(billing::list_coupons))
+            .route(web::post().to(billing::create_coupon)),
+    )
+    .service(
+        billing_resource("/api/admin/coupons/{code}")
+            .route(web::get().to(billing::get_coupon))
+            .route(web::delete().to(billing::deactivate_coupon)),
+    );
 }
 
 /// Quota routes: reading for accounts, overrides and the usage ledger for admins.

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use tariff_domain::audit::AuditService;
+use tariff_domain::billing::{CouponService, CreditService};
 use tariff_domain::catalogue::CatalogueService;
 use tariff_domain::identity::AccountService;
 use tariff_domain::identity::AuthService;
@@ -56,6 +57,10 @@ pub struct ApiState {
     /// This instance's delivery worker (its counts for the metrics; woken by a
     /// redelivery); `None` where no worker runs.
     pub webhook_worker: Option<DeliveryWorker>,
+    /// Account credit: balances, entries, administrators' grants and debits.
+    pub credit: CreditService,
+    /// The coupon catalogue.
+    pub coupons: CouponService,
 }
 
 /// How the session cookie is set and how the client's address is found.

@@ -6,6 +6,7 @@ pub mod admin_plans;
 pub mod admin_users;
 pub mod audit;
 pub mod auth;
+pub mod billing;
 pub mod health;
 pub mod orders;
 pub mod organisations;
