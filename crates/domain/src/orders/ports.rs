@@ -5,8 +5,9 @@ use crate::audit::entry::AuditEntry;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::model::{BuyerDetails, NewOrder, Order, OrderStatus, SellerDetails};
+use super::model::{NewOrder, Order, OrderStatus};
 use super::numbering::InvoiceNumberFormat;
+use super::parties::{BuyerDetails, SellerDetails};
 use crate::shared::ids::AccountRef;
 use crate::shared::ids::{OrderId, OrgId, UserId};
 use crate::shared::pagination::{Page, PageRequest};

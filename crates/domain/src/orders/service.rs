@@ -5,11 +5,12 @@ use std::sync::Arc;
 
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 
+use super::error::OrderError;
 use super::freshness::{ListStamp, OrderFreshness};
-use super::model::{
-    one_month_after, IllegalTransition, InvalidOrder, NewOrder, Order, OrderStatus, SellerDetails,
-};
+use super::model::{NewOrder, Order, OrderStatus};
 use super::numbering::InvoiceNumberFormat;
+use super::parties::{BuyerDetails, SellerDetails};
+use super::periods::one_month_after;
 use super::ports::{Activation, BillingDirectory, OrderActivation, OrderFilter, OrderRepository};
 use super::tax::TaxRules;
 use crate::audit::entry::{Actor, AuditAction, AuditEntry, TargetKind};
@@ -23,7 +24,7 @@ use crate::shared::clock::Clock;
 use crate::shared::ids::AccountRef;
 use crate::shared::ids::{OrderId, OrgId, PlanId, UserId};
 use crate::shared::pagination::{Page, PageRequest};
-use crate::shared::repo::{ConflictKind, RepoError, StoreFailure};
+use crate::shared::repo::{ConflictKind, RepoError};
 
 /// Longest internal note an administrator may attach.
 pub const MAX_NOTES_CHARS: usize = 2_000;
@@ -61,83 +62,6 @@ impl Default for BillingPolicy {
             due_days: 14,
             footer: None,
         }
-    }
-}
-
-/// Errors of the order use cases.
-#[derive(Debug, thiserror::Error)]
-pub enum OrderError {
-    /// Order does not exist.
-    #[error("order {0} does not exist")]
-    OrderNotFound(OrderId),
-    /// Plan does not exist.
-    #[error("plan {0} does not exist")]
-    PlanNotFound(PlanId),
-    /// User does not exist.
-    #[error("user {0} does not exist")]
-    UserNotFound(UserId),
-    /// Organisation does not exist.
-    #[error("organisation {0} does not exist")]
-    OrgNotFound(OrgId),
-    /// Only the organisation's admins and owners may order for it.
-    #[error("only the organisation's admins and owners may order for it")]
-    NotOrgManager,
-    /// Only administrators may do this.
-    #[error("only administrators may do this")]
-    AdminOnly,
-    /// Illegal transition.
-    #[error(transparent)]
-    IllegalTransition(#[from] IllegalTransition),
-    /// A concurrent change won; trying again may succeed.
-    #[error("{}", order_conflict(*.0))]
-    Conflict(ConflictKind),
-    /// Invalid.
-    #[error("{field}: {message}")]
-    Invalid {
-        /// Field.
-        field: &'static str,
-        /// Message.
-        message: String,
-    },
-    /// The store failed: unreachable, or broken.
-    #[error("order failure")]
-    Store(#[from] StoreFailure),
-}
-
-/// A refused order write, in the orders' words.
-fn order_conflict(kind: ConflictKind) -> String {
-    match kind {
-        ConflictKind::RaceLost => {
-            "another change to this account's plan happened at the same time; try again".to_owned()
-        }
-        ConflictKind::ChangedMeanwhile => {
-            "the order changed at the same time; reload it and try again".to_owned()
-        }
-        other => other.to_string(),
-    }
-}
-
-impl OrderError {
-    /// Maps a repository error; `not_found` says what a `NotFound` means here.
-    pub(crate) fn from_repo(err: RepoError, not_found: impl FnOnce() -> OrderError) -> OrderError {
-        match err {
-            RepoError::NotFound => not_found(),
-            other => OrderError::repo(other),
-        }
-    }
-
-    /// A repository error where no `NotFound` was expected: a vanished row is a fault.
-    fn repo(err: RepoError) -> OrderError {
-        match err {
-            RepoError::Conflict(kind) => OrderError::Conflict(kind),
-            err => OrderError::Store(err.into()),
-        }
-    }
-}
-
-impl From<InvalidOrder> for OrderError {
-    fn from(err: InvalidOrder) -> Self {
-        OrderError::Store(RepoError::Internal(Box::new(err)).into())
     }
 }
 
@@ -606,7 +530,7 @@ impl OrderService {
             .map_err(|e| OrderError::from_repo(e, || OrderError::PlanNotFound(id)))
     }
 
-    async fn buyer(&self, account: AccountRef) -> Result<super::model::BuyerDetails, OrderError> {
+    async fn buyer(&self, account: AccountRef) -> Result<BuyerDetails, OrderError> {
         self.ports
             .directory
             .billing_details(account)
