@@ -583,6 +583,15 @@ macro_rules! filtered_orders {
         if let Some(org) = filter.org {
             query = query.filter(orders::org_id.eq(org.get()));
         }
+        if let Some(text) = &filter.text {
+            let pattern = crate::users::contains_pattern(text);
+            query = query.filter(
+                orders::description
+                    .like(pattern.clone())
+                    .escape('\\')
+                    .or(orders::invoice_number.like(pattern).escape('\\')),
+            );
+        }
         query
     }};
 }

@@ -96,7 +96,7 @@ impl TryFrom<UserRow> for User {
 }
 
 /// `%text%` for LIKE, with the wildcards in `text` taken literally.
-fn contains_pattern(text: &str) -> String {
+pub(crate) fn contains_pattern(text: &str) -> String {
     let mut pattern = String::with_capacity(text.len() + 2);
     pattern.push('%');
     for c in text.chars() {
@@ -114,6 +114,30 @@ fn email_conflict(err: DbError) -> DbError {
     match RepoError::from(err) {
         RepoError::Conflict(_) => DbError::Repo(RepoError::Conflict(ConflictKind::EmailTaken)),
         other => DbError::Repo(other),
+    }
+}
+
+/// After a user is stored under an id chosen outside (the panel's), generated ids must
+/// continue above it. SQLite's AUTOINCREMENT follows by itself; PostgreSQL's serial does
+/// not.
+trait SerialCatchUp {
+    fn catch_up_user_ids(&mut self) -> Result<(), DbError>;
+}
+
+impl SerialCatchUp for diesel::SqliteConnection {
+    fn catch_up_user_ids(&mut self) -> Result<(), DbError> {
+        Ok(())
+    }
+}
+
+impl SerialCatchUp for diesel::PgConnection {
+    fn catch_up_user_ids(&mut self) -> Result<(), DbError> {
+        diesel::sql_query(
+            "SELECT setval(pg_get_serial_sequence('users', 'id'), \
+             GREATEST((SELECT MAX(id) FROM users), 1))",
+        )
+        .execute(self)?;
+        Ok(())
     }
 }
 
@@ -252,6 +276,52 @@ impl UserRepository for DieselUsers {
             .collect::<Result<Vec<_>, _>>()?;
         let total = u64::try_from(total).map_err(|_| RepoError::internal("negative user count"))?;
         Ok(Page::new(users, total))
+    }
+
+    async fn ensure_with_id(
+        &self,
+        id: UserId,
+        spec: UserSpec,
+        refresh_email: bool,
+        now: DateTime<Utc>,
+    ) -> Result<User, RepoError> {
+        let now = now.naive_utc();
+        self.db
+            .write(move |conn| {
+                transaction!(conn, c => {
+                    let existing = users::table
+                        .find(id.get())
+                        .select(UserRow::as_select())
+                        .get_result(c)
+                        .optional()?;
+                    let row = match existing {
+                        Some(row) if !refresh_email || row.email == spec.email().as_str() => row,
+                        Some(_) => diesel::update(users::table.find(id.get()))
+                            .set((
+                                users::email.eq(spec.email().as_str()),
+                                users::updated_at.eq(now),
+                            ))
+                            .returning(UserRow::as_returning())
+                            .get_result(c)
+                            .map_err(|e| email_conflict(e.into()))?,
+                        None => {
+                            let row: UserRow = diesel::insert_into(users::table)
+                                .values((
+                                    users::id.eq(id.get()),
+                                    UserChanges::from_spec(&spec, now),
+                                    users::created_at.eq(now),
+                                ))
+                                .returning(UserRow::as_returning())
+                                .get_result(c)
+                                .map_err(|e| email_conflict(e.into()))?;
+                            SerialCatchUp::catch_up_user_ids(c)?;
+                            row
+                        }
+                    };
+                    Ok(User::try_from(row)?)
+                })
+            })
+            .await
     }
 
     async fn update(
