@@ -436,28 +436,34 @@ mod tests {
         assert_eq!(s.auth.panel.cookie, "token");
         assert_eq!(s.auth.panel.admin_roles, ["*", "rootAdmin", "admin"]);
         assert_eq!(s.auth.panel.cache_ms, 5000);
-        let s = load(
-            &[
-                ("TARIFF_API__PROFILE", "eclipanel"),
-                (
-                    "TARIFF_AUTH__PANEL__SESSION_URL",
-                    "http://panel.internal/api/auth/session",
-                ),
-                ("TARIFF_AUTH__PANEL__ADMIN_ROLES", "staff,owner"),
-            ],
-            None,
+        let dir = tempfile_dir();
+        let path = dir.join("panel.toml");
+        std::fs::write(
+            &path,
+            "[api]\nprofile = \"eclipanel\"\n[auth.panel]\nsession_url = \"http://panel.internal/api/auth/session\"\nadmin_roles = [\"staff\", \"owner\"]\n",
         )
         .unwrap();
+        let s = load(&[], Some(&path)).unwrap();
         assert_eq!(s.api.profile, ApiProfile::Eclipanel);
         assert_eq!(
             s.auth.panel.session_url.as_deref(),
             Some("http://panel.internal/api/auth/session")
         );
         assert_eq!(s.auth.panel.admin_roles, ["staff", "owner"]);
-        let err = load(&[("TARIFF_API__PROFILE", "whmcs")], None)
-            .unwrap_err()
-            .to_string();
+        assert_eq!(
+            s.auth.panel.cookie, "token",
+            "unnamed keys keep their defaults"
+        );
+        std::fs::write(&path, "[api]\nprofile = \"whmcs\"\n").unwrap();
+        let err = load(&[], Some(&path)).unwrap_err().to_string();
         assert!(err.contains("profile"), "{err}");
+        std::fs::write(
+            &path,
+            "[auth.panel]\nsession_url = \"https://panel.example/api/auth/session\"\n",
+        )
+        .unwrap();
+        let err = load(&[], Some(&path)).unwrap_err().to_string();
+        assert!(err.contains("auth.panel.session_url"), "{err}");
     }
 
     #[test]
