@@ -71,13 +71,16 @@ pub fn billing_policy(settings: &Settings) -> anyhow::Result<BillingPolicy> {
     })
 }
 
+/// Who signs requests in: the resolver, and the panel's cookie name when the panel does.
+type SignIn = (Arc<dyn CallerResolver>, Option<Arc<str>>);
+
 /// Tariff's own credentials, and with `auth.panel.session_url` the panel's session
 /// cookie in front of them; the panel cookie's name when panel sign-in is on.
 fn caller_resolver(
     settings: &Settings,
     own: Arc<CachedCallerResolver>,
     accounts: &AccountService,
-) -> anyhow::Result<(Arc<dyn CallerResolver>, Option<Arc<str>>)> {
+) -> anyhow::Result<SignIn> {
     let panel = &settings.auth.panel;
     let Some(session_url) = panel.session_url.clone() else {
         return Ok((own, None));
