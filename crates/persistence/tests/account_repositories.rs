@@ -263,3 +263,64 @@ async fn membership_writes_check_the_expected_role_and_the_owner_count() {
         ));
     }
 }
+
+#[tokio::test]
+async fn panel_users_keep_the_panels_ids_and_generated_ids_continue_above_them() {
+    for test_db in TestDatabase::all() {
+        let db = open(&test_db).await;
+        let users = DieselUsers::new(db.clone());
+        let id = tariff_domain::UserId::new(5000).unwrap();
+        let first = users
+            .ensure_with_id(id, spec("panel@example.com"), true, Utc::now())
+            .await
+            .unwrap();
+        assert_eq!(first.id(), id);
+        assert_eq!(first.email().as_str(), "panel@example.com");
+
+        // Seen again: the same user; the email refreshes only when asked to.
+        let same = users
+            .ensure_with_id(id, spec("other@example.com"), false, Utc::now())
+            .await
+            .unwrap();
+        assert_eq!(same.email().as_str(), "panel@example.com");
+        let refreshed = users
+            .ensure_with_id(id, spec("new@example.com"), true, Utc::now())
+            .await
+            .unwrap();
+        assert_eq!(refreshed.email().as_str(), "new@example.com");
+        assert_eq!(
+            users.get(id).await.unwrap().email().as_str(),
+            "new@example.com"
+        );
+
+        // A generated id never collides with the panel's.
+        let generated = users
+            .create(spec("local@example.com"), None, Utc::now(), None)
+            .await
+            .unwrap();
+        assert!(generated.id().get() > 5000, "{:?}", generated.id());
+
+        // Another user's email is not taken over; nothing changes.
+        let taken = users
+            .ensure_with_id(id, spec("local@example.com"), true, Utc::now())
+            .await;
+        assert!(matches!(taken, Err(RepoError::Conflict(_))), "{taken:?}");
+        assert_eq!(
+            users.get(id).await.unwrap().email().as_str(),
+            "new@example.com"
+        );
+        let newcomer = users
+            .ensure_with_id(
+                tariff_domain::UserId::new(6000).unwrap(),
+                spec("local@example.com"),
+                true,
+                Utc::now(),
+            )
+            .await;
+        assert!(matches!(newcomer, Err(RepoError::Conflict(_))));
+        assert!(matches!(
+            users.get(tariff_domain::UserId::new(6000).unwrap()).await,
+            Err(RepoError::NotFound)
+        ));
+    }
+}
