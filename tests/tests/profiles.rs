@@ -677,3 +677,45 @@ async fn the_openapi_document_lists_every_status_an_operation_can_answer() {
     }
     assert!(checked > 40, "only {checked} operations");
 }
+
+#[tokio::test]
+async fn an_order_is_cancelled_with_no_body_an_empty_body_or_an_empty_object() {
+    for (db, profile) in cases() {
+        let app = spawn(db, profile).await;
+        let admin = app.seed_user("admin@example.com", "admin").await;
+        let customer = app.seed_user("customer@example.com", "user").await;
+        let pro = plan(&app, &admin.token, "Pro", "9.99", false).await;
+        for (content_type, body) in [
+            (None, None),
+            (None, Some("")),
+            (Some("application/json"), Some("")),
+            (Some("application/json"), Some("{}")),
+            (None, Some("{}")),
+        ] {
+            let placed = app
+                .post_as(&customer.token, "/api/orders", &json!({"planId": pro}))
+                .await;
+            let placed = json(placed).await;
+            let id = placed.get("order").unwrap_or(&placed)["id"]
+                .as_i64()
+                .unwrap();
+            let mut request = app
+                .client
+                .post(app.url(&format!("/api/orders/{id}/cancel")))
+                .bearer_auth(&customer.token);
+            if let Some(content_type) = content_type {
+                request = request.header("content-type", content_type);
+            }
+            if let Some(body) = body {
+                request = request.body(body);
+            }
+            let response = request.send().await.unwrap();
+            assert_eq!(
+                response.status(),
+                StatusCode::OK,
+                "{content_type:?} {body:?}"
+            );
+            assert_eq!(json(response).await["status"], "cancelled");
+        }
+    }
+}
