@@ -343,10 +343,10 @@ impl Settings {
             }
         }
         if let Some(url) = &self.auth.panel.session_url {
-            if !url.starts_with("http://") {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
                 return bad(
                     "auth.panel.session_url",
-                    "must be an http:// URL (the panel's internal address)",
+                    "must be an http:// or https:// URL",
                 );
             }
         }
@@ -459,7 +459,7 @@ mod tests {
         assert!(err.contains("profile"), "{err}");
         std::fs::write(
             &path,
-            "[auth.panel]\nsession_url = \"https://panel.example/api/auth/session\"\n",
+            "[auth.panel]\nsession_url = \"ftp://panel.example/api/auth/session\"\n",
         )
         .unwrap();
         let err = load(&[], Some(&path)).unwrap_err().to_string();

@@ -564,7 +564,7 @@ fn the_profile_and_panel_sign_in_are_read_from_the_environment() {
         ("TARIFF_API__PROFILE", "eclipanel"),
         (
             "TARIFF_AUTH__PANEL__SESSION_URL",
-            "http://127.0.0.1:9/api/auth/session",
+            "https://panel.example/api/auth/session",
         ),
         ("TARIFF_AUTH__PANEL__ADMIN_ROLES", "staff,owner"),
     ]);
@@ -573,7 +573,7 @@ fn the_profile_and_panel_sign_in_are_read_from_the_environment() {
         ("TARIFF_API__PROFILE", "whmcs", "profile"),
         (
             "TARIFF_AUTH__PANEL__SESSION_URL",
-            "https://panel.example/api/auth/session",
+            "panel.example/api/auth/session",
             "auth.panel.session_url",
         ),
         ("TARIFF_AUTH__PANEL__CACHE_MS", "soon", "cache_ms"),

@@ -31,7 +31,7 @@ const MAX_ENTRIES: usize = 10_000;
 /// How to ask the panel (`auth.panel.*`).
 #[derive(Clone)]
 pub struct PanelConfig {
-    /// The panel's session endpoint, e.g. `http://panel.internal:3001/api/auth/session`.
+    /// The panel's session endpoint, e.g. `https://panel.example.com/api/auth/session`.
     pub session_url: String,
     /// The panel's session cookie name (`token` for EcliPanel).
     pub cookie: String,
@@ -61,7 +61,7 @@ impl std::fmt::Debug for PanelConfig {
 /// A configuration the resolver cannot work with.
 #[derive(Debug, thiserror::Error)]
 pub enum PanelConfigError {
-    #[error("auth.panel.session_url must be an http:// URL (this build speaks plain HTTP to the panel; point it at the panel's internal address)")]
+    #[error("auth.panel.session_url must be an http:// or https:// URL")]
     SessionUrl,
     #[error("auth.panel.cookie must be a cookie name (letters, digits, - and _)")]
     Cookie,
@@ -96,9 +96,9 @@ impl PanelSignIn {
         accounts: AccountService,
         inner: Arc<dyn CallerResolver>,
     ) -> Result<PanelSignIn, PanelConfigError> {
-        if !config.session_url.starts_with("http://")
-            || reqwest::Url::parse(&config.session_url).is_err()
-        {
+        let scheme_ok =
+            config.session_url.starts_with("http://") || config.session_url.starts_with("https://");
+        if !scheme_ok || reqwest::Url::parse(&config.session_url).is_err() {
             return Err(PanelConfigError::SessionUrl);
         }
         if config.cookie.is_empty()
@@ -279,5 +279,86 @@ impl CallerResolver for PanelSignIn {
         let caller = Caller::new(user.id, role);
         self.remember(key, caller, now);
         Ok(Some(caller))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
+    use super::*;
+    use serde_json::json;
+    use tariff_domain::identity::{MockCallerResolver, MockUserRepository};
+    use tariff_domain::SystemClock;
+
+    fn config(url: &str) -> PanelConfig {
+        PanelConfig {
+            session_url: url.into(),
+            cookie: "token".into(),
+            id_pointer: "/user/id".into(),
+            email_pointer: "/user/email".into(),
+            role_pointer: "/user/role".into(),
+            admin_roles: vec!["*".into(), "rootAdmin".into(), "admin".into()],
+            cache_ttl: Duration::from_secs(5),
+            timeout: Duration::from_secs(2),
+        }
+    }
+
+    fn sign_in(config: PanelConfig) -> Result<PanelSignIn, PanelConfigError> {
+        let accounts =
+            AccountService::new(Arc::new(MockUserRepository::new()), Arc::new(SystemClock));
+        PanelSignIn::new(config, accounts, Arc::new(MockCallerResolver::new()))
+    }
+
+    #[test]
+    fn the_configuration_is_checked() {
+        assert!(sign_in(config("https://panel.example/api/auth/session")).is_ok());
+        assert!(sign_in(config("http://10.0.0.2:3001/api/auth/session")).is_ok());
+        assert!(matches!(
+            sign_in(config("ftp://panel.example/")),
+            Err(PanelConfigError::SessionUrl)
+        ));
+        let mut bad = config("http://panel.example/");
+        bad.cookie = "to ken".into();
+        assert!(matches!(sign_in(bad), Err(PanelConfigError::Cookie)));
+        let mut bad = config("http://panel.example/");
+        bad.role_pointer = "user.role".into();
+        assert!(matches!(
+            sign_in(bad),
+            Err(PanelConfigError::Pointer("role_pointer"))
+        ));
+    }
+
+    #[test]
+    fn the_panels_answer_is_read_at_the_pointers() {
+        let panel = sign_in(config("http://panel.example/")).unwrap();
+        let user = panel
+            .read_user(&json!({"user": {"id": "17", "email": "a@b.example", "role": ["user", "rootAdmin"]}}))
+            .unwrap();
+        assert_eq!(user.id.get(), 17);
+        assert_eq!(user.email.as_deref(), Some("a@b.example"));
+        assert!(user.is_admin);
+        let user = panel
+            .read_user(&json!({"user": {"id": 3, "role": "moderator"}}))
+            .unwrap();
+        assert!(!user.is_admin);
+        assert!(user.email.is_none());
+        for body in [
+            json!({"user": null}),
+            json!({"user": {"id": 0}}),
+            json!({"user": {"id": -4}}),
+            json!({"user": {"id": true}}),
+            json!({"error": "Unauthorized"}),
+        ] {
+            assert!(panel.read_user(&body).is_none(), "{body}");
+        }
+    }
+
+    #[test]
+    fn the_cookie_is_not_in_the_debug_output() {
+        let text = format!("{:?}", Credential::Panel("secret-cookie".into()));
+        assert!(!text.contains("secret-cookie"));
+        let text = format!("{:?}", config("http://panel.example/"));
+        assert!(text.contains("panel.example"));
     }
 }
