@@ -21,16 +21,17 @@ pub use freshness::{ChangeVersions, FreshnessSnapshot, ListStamp, OrderFreshness
 pub use invoicing::{invoice_document, InvoiceError, InvoicePdf, InvoiceService};
 pub use lifecycle::{LifecycleError, LifecycleService, SweepReport};
 pub use model::{
-    months_after, next_anniversary, one_month_after, BuyerDetails, Charges, IllegalTransition,
-    InvalidOrder, InvoiceSnapshot, IssuedInvoice, NewOrder, Order, OrderItem, OrderRecord,
-    OrderStatus, SellerDetails, UnknownStatus,
+    lifetime_end, months_after, next_anniversary, one_month_after, BuyerDetails, Charges,
+    IllegalTransition, InvalidOrder, InvoiceSnapshot, IssuedInvoice, NewOrder, Order, OrderItem,
+    OrderRecord, OrderStatus, SellerDetails, UnknownStatus,
 };
 pub use numbering::{InvalidNumberFormat, InvoiceNumberFormat, SeqSlot, DEFAULT_NUMBER_FORMAT};
 pub use ports::{
     Activation, BillingDirectory, LifecycleStore, OrderActivation, OrderFilter, OrderRepository,
 };
 pub use service::{
-    ApplyPlan, BillingPolicy, CurrentPlan, OrderError, OrderList, OrderPorts, OrderService,
+    ApplyPlan, ApplyPlanOptions, BillingPolicy, CurrentPlan, OrderError, OrderList, OrderPorts,
+    OrderService, TaxOverride, MAX_NOTES_CHARS,
 };
 pub use tax::{is_eu_member, TaxRuleError, TaxRules, EU_MEMBER_STATES};
 

@@ -488,6 +488,10 @@ impl Order {
     pub fn expires_at(&self) -> Option<DateTime<Utc>> {
         self.expires_at
     }
+    /// Applied for a lifetime: its period never ends.
+    pub fn is_lifetime(&self) -> bool {
+        self.expires_at.is_some_and(|at| at >= lifetime_end())
+    }
     pub fn cancelled_at(&self) -> Option<DateTime<Utc>> {
         self.cancelled_at
     }
@@ -501,6 +505,12 @@ impl Order {
     pub fn check_transition(&self, to: OrderStatus) -> Result<(), IllegalTransition> {
         self.status.transition(to).map(|_| ())
     }
+}
+
+/// The end of a lifetime plan's period: the last second of year 9999, later than any
+/// sweep or renewal looks. The API shows such an order with no expiry.
+pub fn lifetime_end() -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp(253_402_300_799, 0).unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 /// One calendar month after `at`, clamped at month end: Jan 31 -> Feb 28 (29 in a leap

@@ -13,13 +13,15 @@ use crate::shared::pagination::{Page, PageRequest};
 use crate::shared::repo::RepoError;
 
 /// Filters of the administrators' order list; `None` matches everything.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct OrderFilter {
     pub status: Option<OrderStatus>,
     /// Orders whose `userId` is this user (their own, and those they placed for an
     /// organisation).
     pub user: Option<UserId>,
     pub org: Option<OrgId>,
+    /// Orders whose description or invoice number contains this text (case as stored).
+    pub text: Option<String>,
 }
 
 /// Reading orders, storing pending ones and simple status changes.
