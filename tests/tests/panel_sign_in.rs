@@ -105,6 +105,81 @@ async fn panel_admin_roles_act_as_admins_and_admin_calls_create_the_named_users(
 }
 
 #[tokio::test]
+async fn admin_quota_calls_create_the_named_users() {
+    for db in backends() {
+        let panel = FakePanel::start().await;
+        let app = spawn(db, &panel, 0).await;
+        panel.sign_in("sess-root", 1, "root@example.com", "rootAdmin");
+        let client = reqwest::Client::new();
+        let send = |method: reqwest::Method, path: &str, body: serde_json::Value| {
+            client
+                .request(method, app.url(path))
+                .header("cookie", "token=sess-root")
+                .json(&body)
+                .send()
+        };
+
+        // Each of the admin's quota calls names a panel user Tariff has never seen.
+        let check = send(
+            reqwest::Method::POST,
+            "/api/admin/users/801/usage/check",
+            json!({"resource": "servers", "delta": 1}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(check.status(), StatusCode::OK);
+        let limits = send(
+            reqwest::Method::PUT,
+            "/api/admin/users/802/limits",
+            json!({"servers": 5}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(limits.status(), StatusCode::OK);
+        let usage = send(
+            reqwest::Method::POST,
+            "/api/admin/users/803/usage",
+            json!({"resource": "servers", "delta": 1}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(usage.status(), StatusCode::OK);
+        assert_eq!(json(usage).await["used"], 1);
+        let quota = get_with_cookie(&app, "sess-root", "/api/users/804/quota").await;
+        assert_eq!(quota.status(), StatusCode::OK);
+
+        // Each exists under the panel's id with the placeholder email.
+        let listed =
+            json(get_with_cookie(&app, "sess-root", "/api/admin/users?email=panel-user-").await)
+                .await;
+        let emails: Vec<&str> = listed["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|user| user["email"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            emails,
+            [801, 802, 803, 804].map(|id| format!("panel-user-{id}@panel.invalid")),
+            "{listed}"
+        );
+        let quota = json(get_with_cookie(&app, "sess-root", "/api/users/802/quota").await).await;
+        assert_eq!(quota["limits"]["servers"], 5, "{quota}");
+        let quota = json(get_with_cookie(&app, "sess-root", "/api/users/803/quota").await).await;
+        assert_eq!(quota["usage"]["servers"], 1, "{quota}");
+
+        // A non-admin naming someone else still learns nothing, and creates nobody.
+        panel.sign_in("sess-user", 3, "user@example.com", "user");
+        let foreign = get_with_cookie(&app, "sess-user", "/api/users/805/quota").await;
+        assert_eq!(foreign.status(), StatusCode::NOT_FOUND);
+        let listed =
+            json(get_with_cookie(&app, "sess-root", "/api/admin/users?email=panel-user-805").await)
+                .await;
+        assert_eq!(listed["data"], json!([]), "{listed}");
+    }
+}
+
+#[tokio::test]
 async fn a_stale_bearer_token_does_not_hide_a_valid_panel_cookie() {
     for db in backends() {
         let panel = FakePanel::start().await;
