@@ -36,6 +36,8 @@ pub enum ErrorCode {
     Internal,
     FeatureDisabled,
     DatabaseUnavailable,
+    /// The panel that signs users in did not answer usably.
+    UpstreamUnavailable,
 }
 
 impl ErrorCode {
@@ -55,6 +57,7 @@ impl ErrorCode {
             ErrorCode::Internal => "internal",
             ErrorCode::FeatureDisabled => "feature_disabled",
             ErrorCode::DatabaseUnavailable => "database_unavailable",
+            ErrorCode::UpstreamUnavailable => "upstream_unavailable",
         }
     }
 
@@ -71,9 +74,9 @@ impl ErrorCode {
             ErrorCode::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-            ErrorCode::FeatureDisabled | ErrorCode::DatabaseUnavailable => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            ErrorCode::FeatureDisabled
+            | ErrorCode::DatabaseUnavailable
+            | ErrorCode::UpstreamUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -184,12 +187,31 @@ impl ApiError {
 
     /// The database could not be reached: logged once, answered 503.
     pub fn unavailable(cause: &(dyn std::error::Error + 'static)) -> ApiError {
+        if is_upstream(cause) {
+            tracing::warn!(error = %error_chain(cause), "panel unavailable");
+            return ApiError::new(
+                ErrorCode::UpstreamUnavailable,
+                "The panel that signs users in is unavailable; try again shortly.",
+            );
+        }
         tracing::warn!(error = %error_chain(cause), "database unavailable");
         ApiError::new(
             ErrorCode::DatabaseUnavailable,
             "The database is unavailable; try again shortly.",
         )
     }
+}
+
+/// Whether an unavailability was the sign-in panel's rather than the database's.
+fn is_upstream(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(err);
+    while let Some(e) = current {
+        if e.is::<tariff_domain::UpstreamUnavailable>() {
+            return true;
+        }
+        current = e.source();
+    }
+    false
 }
 
 /// `outer: inner: innermost`, for logs.

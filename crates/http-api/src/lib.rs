@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod middleware;
 pub mod openapi;
 pub mod pagination;
+pub mod profile;
 pub mod routes;
 pub mod state;
 
@@ -308,7 +309,8 @@ fn configure_orders(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// CORS for the configured origins (the middleware is not mounted at all without any).
+/// CORS for the configured origins (the middleware is not mounted at all without any):
+/// the panel's frontend calls with credentials and its own headers.
 fn cors(allowed_origins: &[String]) -> actix_cors::Cors {
     allowed_origins
         .iter()
@@ -319,7 +321,11 @@ fn cors(allowed_origins: &[String]) -> actix_cors::Cors {
         .allowed_headers([
             actix_web::http::header::AUTHORIZATION,
             actix_web::http::header::CONTENT_TYPE,
+            actix_web::http::header::ACCEPT,
+            actix_web::http::header::HeaderName::from_static("x-requested-with"),
+            actix_web::http::header::HeaderName::from_static("x-csrf-token"),
         ])
+        // Echoes the request's exact origin (never `*`) with Allow-Credentials.
         .supports_credentials()
         .max_age(600)
 }

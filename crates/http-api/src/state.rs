@@ -61,6 +61,11 @@ pub struct ApiState {
     pub credit: CreditService,
     /// The coupon catalogue.
     pub coupons: CouponService,
+    /// The JSON representation profile (`api.profile`), fixed at start-up.
+    pub profile: crate::profile::Profile,
+    /// Panel sign-in (`auth.panel.*`): the panel's session cookie name when it is on.
+    /// Users are then the panel's: an admin's call naming a user id creates that user.
+    pub panel_cookie: Option<std::sync::Arc<str>>,
 }
 
 /// How the session cookie is set and how the client's address is found.

@@ -31,11 +31,14 @@ pub use model::{
 };
 pub use numbering::{InvalidNumberFormat, InvoiceNumberFormat, SeqSlot, DEFAULT_NUMBER_FORMAT};
 pub use parties::{BuyerDetails, InvoiceSnapshot, IssuedInvoice, SellerDetails};
-pub use periods::{months_after, next_anniversary, one_month_after};
+pub use periods::{lifetime_end, months_after, next_anniversary, one_month_after};
 pub use ports::{
     Activation, BillingDirectory, LifecycleStore, OrderActivation, OrderFilter, OrderRepository,
 };
-pub use service::{ApplyPlan, BillingPolicy, CurrentPlan, OrderList, OrderPorts, OrderService};
+pub use service::{
+    ApplyPlan, ApplyPlanOptions, BillingPolicy, CurrentPlan, OrderList, OrderPorts, OrderService,
+    TaxOverride, MAX_NOTES_CHARS,
+};
 pub use tax::{is_eu_member, TaxRuleError, TaxRules, EU_MEMBER_STATES};
 
 #[cfg(any(test, feature = "mocks"))]

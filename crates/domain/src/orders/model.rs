@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 
 use super::charges::{Charges, OrderItem};
 use super::parties::IssuedInvoice;
+use super::periods::lifetime_end;
 use crate::audit::snapshot::{AccountSnapshot, OrderSnapshot};
 use crate::catalogue::plan::Plan;
 use crate::shared::ids::AccountRef;
@@ -351,6 +352,10 @@ impl Order {
     /// When the paid period ends.
     pub fn expires_at(&self) -> Option<DateTime<Utc>> {
         self.expires_at
+    }
+    /// Applied for a lifetime: its period never ends.
+    pub fn is_lifetime(&self) -> bool {
+        self.expires_at.is_some_and(|at| at >= lifetime_end())
     }
     /// When it was cancelled.
     pub fn cancelled_at(&self) -> Option<DateTime<Utc>> {

@@ -2,6 +2,12 @@
 
 use chrono::{DateTime, Datelike, Months, Utc};
 
+/// The end of a lifetime plan's period: the last second of year 9999, later than any
+/// sweep or renewal looks. The API shows such an order with no expiry.
+pub fn lifetime_end() -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp(253_402_300_799, 0).unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
 /// One calendar month after `at`, clamped at month end: Jan 31 -> Feb 28 (29 in a leap
 /// year), Mar 31 -> Apr 30. The time of day is kept.
 pub fn one_month_after(at: DateTime<Utc>) -> DateTime<Utc> {

@@ -14,7 +14,7 @@ use crate::shared::pagination::{Page, PageRequest};
 use crate::shared::repo::RepoError;
 
 /// Filters of the administrators' order list; `None` matches everything.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct OrderFilter {
     /// Status.
     pub status: Option<OrderStatus>,
@@ -23,6 +23,8 @@ pub struct OrderFilter {
     pub user: Option<UserId>,
     /// Org.
     pub org: Option<OrgId>,
+    /// Orders whose description or invoice number contains this text (case as stored).
+    pub text: Option<String>,
 }
 
 /// Reading orders, storing pending ones and simple status changes.
