@@ -33,9 +33,9 @@ use tariff_http_api::{ApiState, ServerOptions};
 use tariff_panel_auth::{PanelConfig, PanelSignIn};
 use tariff_persistence::{
     Database, DieselAuditRepository, DieselCouponRepository, DieselCreditLedger,
-    DieselDocumentStore, DieselIdentity, DieselOrderRepository, DieselOrganisations,
-    DieselOutbox, DieselPlanRepository, DieselQuotaRepository, DieselSettingsRepository,
-    DieselUsers, DieselWebhookEndpoints, PoolOptions,
+    DieselDocumentStore, DieselIdentity, DieselOrderRepository, DieselOrganisations, DieselOutbox,
+    DieselPlanRepository, DieselQuotaRepository, DieselSettingsRepository, DieselUsers,
+    DieselWebhookEndpoints, PoolOptions,
 };
 use tokio::sync::watch;
 use tokio::task::JoinHandle;

@@ -123,6 +123,7 @@ pub enum Credential {
     Session(String),
     /// Bearer.
     Bearer(String),
+    /// The panel's session cookie, checked with the panel (panel sign-in).
     Panel(String),
 }
 
@@ -152,6 +153,7 @@ impl Credential {
 #[derive(Debug, thiserror::Error)]
 #[error("the upstream service {service} did not answer usably")]
 pub struct UpstreamUnavailable {
+    /// Which upstream service failed (for logs).
     pub service: &'static str,
 }
 

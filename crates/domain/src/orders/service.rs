@@ -93,6 +93,7 @@ pub struct ApplyPlan {
 /// An administrator's tax for one applied order instead of the tax rules'.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TaxOverride {
+    /// The tax rate to apply instead of the tax rules'.
     pub rate: TaxRate,
     /// The administrator's own tax figure, as decimal text (the panel computes it with
     /// floating point, so it may carry more decimals than the currency). The stored tax
@@ -106,6 +107,7 @@ pub struct TaxOverride {
 pub struct ApplyPlanOptions {
     /// Give the plan to this organisation; the named user is recorded as the order's user.
     pub org: Option<OrgId>,
+    /// The administrator's tax for this order instead of the tax rules'.
     pub tax_override: Option<TaxOverride>,
     /// No expiry: the period never ends (`expires_at` is ignored).
     pub lifetime: bool,
@@ -369,7 +371,7 @@ impl OrderService {
         let plan = self.plan(input.plan).await?;
         let now = self.now();
         let expires_at = match input.expires_at {
-            _ if options.lifetime => super::model::lifetime_end(),
+            _ if options.lifetime => super::periods::lifetime_end(),
             None => one_month_after(now),
             Some(at) if at.trunc_subsecs(0) <= now => {
                 return Err(OrderError::Invalid {
