@@ -3,13 +3,17 @@
 #
 # Builds the debug binary, starts it on a fresh SQLite database in a temp dir, creates an
 # admin and an API token through the CLI, and lets schemathesis generate requests for
-# every documented operation with that token. `PUT /api/admin/settings` is left out: turning
-# billing off would (by design) answer 503 feature_disabled for the rest of the run. Fails on any 5xx or any response that
-# does not match the documented schema. Bounded: a fixed number of examples per
-# operation, a fixed seed (reproducible), and a hard time limit.
+# every documented operation with that token. While the main pass runs, a flipper switches
+# billing off and on again every few seconds (`PUT /api/admin/settings`), so operations
+# behind the switch also answer 503 feature_disabled: every status they answer must be in
+# the document (`status_code_conformance`). Fails on any 5xx other than a documented 503,
+# any undocumented status, or any response that does not match the documented schema.
+# Bounded: a fixed number of examples per operation, a fixed seed (reproducible), and a
+# hard time limit.
 #
 # Knobs: FUZZ_MAX_EXAMPLES (per operation, default 100), FUZZ_SEED, FUZZ_TIME_LIMIT
-# (seconds for the whole schemathesis run, default 170), FUZZ_WORKERS (default 1).
+# (seconds for the whole schemathesis run, default 170), FUZZ_WORKERS (default 1),
+# FUZZ_FLIP_SECS (seconds between billing switch flips, default 3; 0 turns flipping off).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +22,7 @@ seed="${FUZZ_SEED:-20261121}"
 time_limit="${FUZZ_TIME_LIMIT:-170}"
 # One worker: hypothesis on CPython 3.11 can trip over its own AST parsing from threads.
 workers="${FUZZ_WORKERS:-1}"
+flip_secs="${FUZZ_FLIP_SECS:-3}"
 venv="target/fuzz-venv"
 schemathesis_version="${SCHEMATHESIS_VERSION:-4.32.5}"
 
@@ -41,7 +46,9 @@ tariff="$PWD/target/debug/tariff"
 
 work="$(mktemp -d)"
 server_pid=""
+flipper_pid=""
 cleanup() {
+    if [ -n "$flipper_pid" ]; then kill "$flipper_pid" 2>/dev/null || true; wait "$flipper_pid" 2>/dev/null || true; fi
     if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
     rm -rf "$work"
 }
@@ -90,7 +97,7 @@ run_pass() { # name, time limit, filters...
     timeout --signal=INT --kill-after=15 "$limit" \
         "$venv/bin/schemathesis" run "$base/api/openapi.json" \
         --header "Authorization: Bearer $token" \
-        --checks not_a_server_error,response_schema_conformance \
+        --checks "$checks" \
         --max-examples "$max_examples" \
         --seed "$seed" \
         --workers "$workers" \
@@ -105,8 +112,33 @@ run_pass() { # name, time limit, filters...
     return "$status"
 }
 
+set_billing() { # true|false
+    curl -fsS -o /dev/null -X PUT "$base/api/admin/settings" -H "Authorization: Bearer $token" \
+        -H 'Content-Type: application/json' -d "{\"billingEnabled\":$1}"
+}
+flips=0
+# schemathesis's not_a_server_error fails every 5xx, the documented 503 feature_disabled
+# included; while the switch flips, the service's own count of 5xx other than 503 (below)
+# takes its place, and status_code_conformance checks that 503 is documented.
+checks="not_a_server_error,response_schema_conformance,status_code_conformance"
+if [ "$flip_secs" -gt 0 ]; then
+    checks="response_schema_conformance,status_code_conformance"
+    (
+        while true; do
+            sleep "$flip_secs"; set_billing false || true
+            sleep "$flip_secs"; set_billing true || true
+        done
+    ) &
+    flipper_pid=$!
+fi
+
 fuzz_status=0
 run_pass main "$time_limit" "${self_harm_excluded[@]}" || fuzz_status=$?
+if [ -n "$flipper_pid" ]; then
+    kill "$flipper_pid" 2>/dev/null || true; wait "$flipper_pid" 2>/dev/null || true; flipper_pid=""
+    flips="$(curl -fsS "$base/metrics" | awk '/^tariff_http_requests_total\{/ && /PUT/ && /settings/ { n += $NF } END { print n + 0 }')"
+fi
+set_billing true
 me_status="$(curl -s -o /dev/null -w '%{http_code}' "$base/api/me" -H "Authorization: Bearer $token")"
 if [ "$me_status" != 200 ]; then
     echo "FAIL: the fuzz token stopped working during the main pass (GET /api/me answered $me_status): the run was not authenticated throughout"
@@ -116,13 +148,14 @@ remaining=$(( time_limit - (SECONDS - started) ))
 [ "$remaining" -ge 20 ] || remaining=20
 run_pass credentials "$remaining" "${self_harm[@]}" || { s=$?; [ "$fuzz_status" != 0 ] || fuzz_status=$s; }
 
-# Cross-check from the service's side: every 5xx it answered is counted in /metrics.
-server_errors="$(curl -fsS "$base/metrics" | awk '/^tariff_http_requests_total\{/ && /status="5/ { n += $NF } END { print n + 0 }')"
+# Cross-check from the service's side: every 5xx it answered is counted in /metrics
+# (503 is documented for every operation: the switch was off, or the database busy).
+server_errors="$(curl -fsS "$base/metrics" | awk '/^tariff_http_requests_total\{/ && /status="5/ && !/status="503"/ { n += $NF } END { print n + 0 }')"
 cases="$(grep -hE '^ +[0-9]+ generated' "$work"/schemathesis-*.out | awk '{ n += $1 } END { print n + 0 }')"
 requests="$(curl -fsS "$base/metrics" | awk '/^tariff_http_requests_total\{/ { n += $NF } END { print n + 0 }')"
 
 step "fuzz summary"
-echo "schemathesis exit status: $fuzz_status; test cases generated: $cases; HTTP requests served: $requests; 5xx answered: $server_errors"
+echo "schemathesis exit status: $fuzz_status; test cases generated: $cases; HTTP requests served: $requests; 5xx other than 503 answered: $server_errors; billing switch writes during the main pass: $flips"
 echo "responses by status:"
 curl -fsS "$base/metrics" | awk '/^tariff_http_requests_total\{/ { split($0, p, "status=\""); split(p[2], a, "\""); n[a[1]] += $NF } END { for (s in n) print "  " s ": " n[s] }' | sort
 if [ "$server_errors" != "0" ]; then

@@ -2,6 +2,7 @@
 //! server) on 127.0.0.1 port 0 against a fresh database, and gives back a client.
 //! [`backends`] yields SQLite always and PostgreSQL when `TEST_DATABASE_URL` is set.
 
+pub mod fake_panel;
 pub mod pg_cluster;
 pub mod process;
 
@@ -194,4 +195,56 @@ pub async fn json(response: reqwest::Response) -> serde_json::Value {
     let text = response.text().await.unwrap_or_default();
     serde_json::from_str(&text)
         .unwrap_or_else(|_| panic!("status {status}: body is not JSON: {text}"))
+}
+
+/// The EcliPanel frontend's request bodies (`tests/fixtures/eclipanel/requests.json`),
+/// with `"$name"` placeholders replaced: a placeholder that is the whole string value
+/// becomes the number given for it; `$name` inside a path is replaced too.
+pub struct FrontendRequest {
+    pub method: String,
+    pub path: String,
+    /// `None`: the frontend sends no body at all.
+    pub body: Option<serde_json::Value>,
+}
+
+/// One named request from the fixture file, placeholders filled from `values`.
+pub fn frontend_request(name: &str, values: &[(&str, i64)]) -> FrontendRequest {
+    let text = include_str!("../fixtures/eclipanel/requests.json");
+    let all: serde_json::Value =
+        serde_json::from_str(text).unwrap_or_else(|e| panic!("fixture file: {e}"));
+    let entry = all
+        .get(name)
+        .unwrap_or_else(|| panic!("no fixture named {name}"));
+    let fill = |text: &str| {
+        values.iter().fold(text.to_owned(), |acc, (key, value)| {
+            acc.replace(&format!("${key}"), &value.to_string())
+        })
+    };
+    fn substitute(value: &mut serde_json::Value, values: &[(&str, i64)]) {
+        match value {
+            serde_json::Value::String(s) => {
+                if let Some((_, number)) = values.iter().find(|(k, _)| s == &format!("${k}")) {
+                    *value = serde_json::Value::from(*number);
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for item in items {
+                    substitute(item, values);
+                }
+            }
+            serde_json::Value::Object(map) => {
+                for item in map.values_mut() {
+                    substitute(item, values);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut body = entry["body"].clone();
+    substitute(&mut body, values);
+    FrontendRequest {
+        method: entry["method"].as_str().unwrap_or("GET").to_owned(),
+        path: fill(entry["path"].as_str().unwrap_or("/")),
+        body: (!body.is_null()).then_some(body),
+    }
 }

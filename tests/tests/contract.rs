@@ -634,6 +634,61 @@ const ROUTES: &[Route] = &[
         200,
         &[r#"{"resource": "cpus", "delta": 1}"#],
     ),
+    // Account credit and coupons.
+    route(
+        "GET",
+        "/api/users/{me}/credit",
+        SignedIn,
+        GATED,
+        None,
+        200,
+        &[],
+    ),
+    route(
+        "GET",
+        "/api/organisations/{org}/credit",
+        SignedIn,
+        GATED,
+        None,
+        200,
+        &[],
+    ),
+    route(
+        "POST",
+        "/api/admin/users/{user}/credit",
+        Admin,
+        GATED,
+        Some(r#"{"amount": 1.5, "currency": "USD", "reason": "grant {n}"}"#),
+        201,
+        &[
+            r#"{"amount": 0, "currency": "USD", "reason": "zero"}"#,
+            r#"{"amount": 1.001, "currency": "USD", "reason": "precise"}"#,
+            r#"{"amount": 1, "currency": "XXX", "reason": "unknown"}"#,
+            r#"{"amount": 1, "currency": "USD"}"#,
+        ],
+    ),
+    route(
+        "POST",
+        "/api/admin/organisations/{org}/credit",
+        Admin,
+        GATED,
+        Some(r#"{"amount": "2", "currency": "EUR", "reason": "grant {n}"}"#),
+        201,
+        &[r#"{"amount": 1, "currency": "EUR", "reason": ""}"#],
+    ),
+    route("GET", "/api/admin/coupons", Admin, GATED, None, 200, &[]),
+    route(
+        "POST",
+        "/api/admin/coupons",
+        Admin,
+        GATED,
+        Some(r#"{"code": "C{n}", "percentOff": 10, "duration": "once"}"#),
+        201,
+        &[
+            r#"{"code": "X", "duration": "once"}"#,
+            r#"{"code": "X", "percentOff": 10, "duration": "weekly"}"#,
+        ],
+    ),
     // Admin: users and plans.
     route("GET", "/api/admin/users", Admin, FREE, None, 200, &[]),
     route(
@@ -1188,6 +1243,23 @@ const PLAN_KEYS: [&str; 26] = [
     "createdAt",
 ];
 
+/// Keys part two of the contract adds to every plan in both profiles ("Profiles").
+const PLAN_ADDED_KEYS: [&str; 3] = [
+    "hiddenFromBilling",
+    "emailSendDailyLimit",
+    "emailSendQueueLimit",
+];
+
+/// Part one's plan keys and part two's additions: exactly what a plan carries.
+fn plan_keys() -> BTreeSet<&'static str> {
+    PLAN_KEYS.into_iter().chain(PLAN_ADDED_KEYS).collect()
+}
+
+/// Part one's order keys and part two's `createdAt`.
+fn order_keys() -> BTreeSet<&'static str> {
+    ORDER_KEYS.into_iter().chain(["createdAt"]).collect()
+}
+
 const ORDER_KEYS: [&str; 15] = [
     "id",
     "status",
@@ -1275,15 +1347,11 @@ async fn plan_json_is_the_contract_example_and_the_list_is_ordered_by_price_then
             )
             .await;
         assert_eq!(read, created);
-        assert_eq!(
-            keys(&read),
-            PLAN_KEYS.into_iter().collect(),
-            "exactly the contract's keys"
-        );
+        assert_eq!(keys(&read), plan_keys(), "exactly the contract's keys");
         assert!(is_panel_timestamp(&read["createdAt"]), "{read}");
         let mut without_time = read.clone();
         without_time["createdAt"] = Value::Null;
-        let expected = r#"{"id":ID,"name":"Pro","type":"paid","description":null,"price":9.99,"priceHourly":0.0,"priceYearly":99.0,"currency":"USD","memory":8192,"disk":51200,"cpu":400,"serverLimit":5,"sites":10,"databases":5,"backups":10,"portCount":3,"tunnelPortCount":10,"emailDailyLimit":100,"emailQueueLimit":10,"serverPermissions":{"create":true,"update":true,"delete":true},"sitePermissions":{"create":true,"update":true,"delete":true},"features":{},"hidden":false,"isDefault":false,"stripePlanId":null,"createdAt":null}"#;
+        let expected = r#"{"id":ID,"name":"Pro","type":"paid","description":null,"price":9.99,"priceHourly":0.0,"priceYearly":99.0,"currency":"USD","memory":8192,"disk":51200,"cpu":400,"serverLimit":5,"sites":10,"databases":5,"backups":10,"portCount":3,"tunnelPortCount":10,"emailDailyLimit":100,"emailQueueLimit":10,"emailSendDailyLimit":100,"emailSendQueueLimit":10,"serverPermissions":{"create":true,"update":true,"delete":true},"sitePermissions":{"create":true,"update":true,"delete":true},"features":{},"hidden":false,"hiddenFromBilling":false,"isDefault":false,"stripePlanId":null,"createdAt":null}"#;
         // Compared as text: `9.99`, `0.0` and `99.0` are written exactly so.
         let text = w
             .call(
@@ -1352,7 +1420,7 @@ async fn plan_json_is_the_contract_example_and_the_list_is_ordered_by_price_then
             "{list}"
         );
         for plan in list.as_array().unwrap() {
-            assert_eq!(keys(plan), PLAN_KEYS.into_iter().collect());
+            assert_eq!(keys(plan), plan_keys());
         }
         // An admin's list includes the hidden plan.
         let all = w
@@ -1483,11 +1551,14 @@ async fn order_login_and_admin_plan_answers_have_the_contract_shapes() {
                 200,
             )
             .await;
+        // Part two embeds the order's plan here and adds `createdAt` (same as `date`).
         assert_eq!(
             keys(&order),
-            ORDER_KEYS.into_iter().collect(),
+            order_keys().into_iter().chain(["plan"]).collect(),
             "exactly the contract's keys: {order}"
         );
+        assert_eq!(order["createdAt"], order["date"]);
+        assert_eq!(keys(&order["plan"]), plan_keys());
         for key in ["amount", "subtotal", "taxRate", "taxAmount"] {
             assert!(order[key].is_number(), "{key}: {order}");
         }
@@ -1539,8 +1610,12 @@ async fn order_login_and_admin_plan_answers_have_the_contract_shapes() {
                 200,
             )
             .await;
-        assert_eq!(keys(&current), BTreeSet::from(["plan", "order", "limits"]));
-        assert_eq!(keys(&current["plan"]), PLAN_KEYS.into_iter().collect());
+        // Part two adds `plans` and `orders`.
+        assert_eq!(
+            keys(&current),
+            BTreeSet::from(["plan", "order", "limits", "plans", "orders"])
+        );
+        assert_eq!(keys(&current["plan"]), plan_keys());
         assert_has_keys(&current["order"], &ORDER_KEYS, "current-plan order");
         assert_eq!(
             keys(&current["limits"]),

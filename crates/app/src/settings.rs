@@ -19,6 +19,7 @@ pub struct Settings {
     pub billing: BillingSettings,
     pub auth: AuthSettings,
     pub webhooks: WebhookSettings,
+    pub api: ApiSettings,
     /// Country code (ISO 3166-1 alpha-2), `EU` or `*` to a percentage, e.g. `DE = "19"`.
     pub tax: BTreeMap<String, String>,
 }
@@ -114,6 +115,52 @@ pub struct AuthSettings {
     /// Revocations on another instance take effect within this time; on the same
     /// instance at once.
     pub credential_cache_ms: u64,
+    pub panel: PanelAuthSettings,
+}
+
+/// How the API speaks (CONTRACT.md part two, "Profiles").
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiSettings {
+    /// `seed` (the seed document exactly) or `eclipanel` (what the real EcliPanel
+    /// frontend reads). Read once at start-up.
+    pub profile: ApiProfile,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ApiProfile {
+    Seed,
+    Eclipanel,
+}
+
+impl ApiProfile {
+    pub fn to_http(self) -> tariff_http_api::profile::Profile {
+        match self {
+            ApiProfile::Seed => tariff_http_api::profile::Profile::Seed,
+            ApiProfile::Eclipanel => tariff_http_api::profile::Profile::Eclipanel,
+        }
+    }
+}
+
+/// Panel sign-in (`auth.panel.*`): on when `session_url` is set.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PanelAuthSettings {
+    /// The panel's session endpoint; Tariff forwards the panel's cookie there.
+    pub session_url: Option<String>,
+    /// The panel's session cookie name.
+    pub cookie: String,
+    /// JSON pointers into the panel's answer.
+    pub id_pointer: String,
+    pub email_pointer: String,
+    pub role_pointer: String,
+    /// Panel roles that act as Tariff administrators.
+    pub admin_roles: Vec<String>,
+    /// How long a successful answer is reused (only successes are cached).
+    pub cache_ms: u64,
+    /// How long the panel may take to answer.
+    pub timeout_ms: u64,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -199,6 +246,18 @@ credential_cache_ms = 1000
 timeout_ms = 10000
 retry_delays = "5s,30s,2m,10m,30m,1h,3h,6h,12h,24h"
 
+[auth.panel]
+cookie = "token"
+id_pointer = "/user/id"
+email_pointer = "/user/email"
+role_pointer = "/user/role"
+admin_roles = ["*", "rootAdmin", "admin"]
+cache_ms = 5000
+timeout_ms = 2000
+
+[api]
+profile = "seed"
+
 [tax]
 "#;
 
@@ -258,6 +317,7 @@ impl Settings {
                 .separator("__")
                 .list_separator(",")
                 .with_list_parse_key("server.cors_allowed_origins")
+                .with_list_parse_key("auth.panel.admin_roles")
                 .try_parsing(true)
                 .source(Some(vars)),
         );
@@ -324,6 +384,17 @@ impl Settings {
         }
         if let Err(e) = self.webhooks.retry_schedule() {
             return Err(SettingsError(format!("webhooks.{e}")));
+        }
+        if let Some(url) = &self.auth.panel.session_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return bad(
+                    "auth.panel.session_url",
+                    "must be an http:// or https:// URL",
+                );
+            }
+        }
+        if self.auth.panel.timeout_ms == 0 {
+            return bad("auth.panel.timeout_ms", "must be at least 1");
         }
         if let Err(e) = tariff_domain::orders::TaxRules::parse(&self.tax) {
             return Err(SettingsError(e.to_string()));
@@ -398,6 +469,44 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("database.url"), "{err}");
+    }
+
+    #[test]
+    fn profile_and_panel_sign_in_come_from_the_environment() {
+        let s = load(&[], None).unwrap();
+        assert_eq!(s.api.profile, ApiProfile::Seed);
+        assert!(s.auth.panel.session_url.is_none());
+        assert_eq!(s.auth.panel.cookie, "token");
+        assert_eq!(s.auth.panel.admin_roles, ["*", "rootAdmin", "admin"]);
+        assert_eq!(s.auth.panel.cache_ms, 5000);
+        let dir = tempfile_dir();
+        let path = dir.join("panel.toml");
+        std::fs::write(
+            &path,
+            "[api]\nprofile = \"eclipanel\"\n[auth.panel]\nsession_url = \"http://panel.internal/api/auth/session\"\nadmin_roles = [\"staff\", \"owner\"]\n",
+        )
+        .unwrap();
+        let s = load(&[], Some(&path)).unwrap();
+        assert_eq!(s.api.profile, ApiProfile::Eclipanel);
+        assert_eq!(
+            s.auth.panel.session_url.as_deref(),
+            Some("http://panel.internal/api/auth/session")
+        );
+        assert_eq!(s.auth.panel.admin_roles, ["staff", "owner"]);
+        assert_eq!(
+            s.auth.panel.cookie, "token",
+            "unnamed keys keep their defaults"
+        );
+        std::fs::write(&path, "[api]\nprofile = \"whmcs\"\n").unwrap();
+        let err = load(&[], Some(&path)).unwrap_err().to_string();
+        assert!(err.contains("profile"), "{err}");
+        std::fs::write(
+            &path,
+            "[auth.panel]\nsession_url = \"ftp://panel.example/api/auth/session\"\n",
+        )
+        .unwrap();
+        let err = load(&[], Some(&path)).unwrap_err().to_string();
+        assert!(err.contains("auth.panel.session_url"), "{err}");
     }
 
     #[test]

@@ -6,12 +6,14 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::TimeDelta;
 use tariff_domain::audit::AuditService;
+use tariff_domain::billing::{CouponService, CreditService};
 use tariff_domain::catalogue::CatalogueService;
 use tariff_domain::catalogue::PlanRepository;
 use tariff_domain::documents::DocumentIssuer;
 use tariff_domain::identity::AccountService;
 use tariff_domain::identity::AuthService;
 use tariff_domain::identity::CachedCallerResolver;
+use tariff_domain::identity::CallerResolver;
 use tariff_domain::identity::SlidingWindowLimiter;
 use tariff_domain::identity::TokenService;
 use tariff_domain::orders::{
@@ -28,10 +30,12 @@ use tariff_domain::SystemClock;
 use tariff_http_api::dto::webhook::ApiEventPayloads;
 use tariff_http_api::state::SessionCookieOptions;
 use tariff_http_api::{ApiState, ServerOptions};
+use tariff_panel_auth::{PanelConfig, PanelSignIn};
 use tariff_persistence::{
-    Database, DieselAuditRepository, DieselDocumentStore, DieselIdentity, DieselOrderRepository,
-    DieselOrganisations, DieselOutbox, DieselPlanRepository, DieselQuotaRepository,
-    DieselSettingsRepository, DieselUsers, DieselWebhookEndpoints, PoolOptions,
+    Database, DieselAuditRepository, DieselCouponRepository, DieselCreditLedger,
+    DieselDocumentStore, DieselIdentity, DieselOrderRepository, DieselOrganisations, DieselOutbox,
+    DieselPlanRepository, DieselQuotaRepository, DieselSettingsRepository, DieselUsers,
+    DieselWebhookEndpoints, PoolOptions,
 };
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -78,6 +82,36 @@ pub fn billing_policy(settings: &Settings) -> anyhow::Result<BillingPolicy> {
     })
 }
 
+/// Who signs requests in: the resolver, and the panel's cookie name when the panel does.
+type SignIn = (Arc<dyn CallerResolver>, Option<Arc<str>>);
+
+/// Tariff's own credentials, and with `auth.panel.session_url` the panel's session
+/// cookie in front of them; the panel cookie's name when panel sign-in is on.
+fn caller_resolver(
+    settings: &Settings,
+    own: Arc<CachedCallerResolver>,
+    accounts: &AccountService,
+) -> anyhow::Result<SignIn> {
+    let panel = &settings.auth.panel;
+    let Some(session_url) = panel.session_url.clone() else {
+        return Ok((own, None));
+    };
+    let config = PanelConfig {
+        session_url,
+        cookie: panel.cookie.clone(),
+        id_pointer: panel.id_pointer.clone(),
+        email_pointer: panel.email_pointer.clone(),
+        role_pointer: panel.role_pointer.clone(),
+        admin_roles: panel.admin_roles.clone(),
+        cache_ttl: Duration::from_millis(panel.cache_ms),
+        timeout: Duration::from_millis(panel.timeout_ms),
+    };
+    let sign_in = PanelSignIn::new(config, accounts.clone(), own)
+        .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+    tracing::info!(cookie = %panel.cookie, "panel sign-in is on");
+    Ok((Arc::new(sign_in), Some(panel.cookie.as_str().into())))
+}
+
 /// Opens the database pool (without touching the schema).
 pub fn open_database(settings: &Settings) -> anyhow::Result<Database> {
     let options = PoolOptions {
@@ -116,6 +150,11 @@ pub async fn wire(settings: &Settings) -> anyhow::Result<Wired> {
     let clock: Arc<dyn tariff_domain::Clock> = Arc::new(SystemClock);
     let quota = QuotaService::new(
         Arc::new(DieselQuotaRepository::new(db.clone())),
+        clock.clone(),
+    );
+    let credit = CreditService::new(Arc::new(DieselCreditLedger::new(db.clone())), clock.clone());
+    let coupons = CouponService::new(
+        Arc::new(DieselCouponRepository::new(db.clone())),
         clock.clone(),
     );
     let users = Arc::new(DieselUsers::new(db.clone()));
@@ -176,6 +215,8 @@ pub async fn wire(settings: &Settings) -> anyhow::Result<Wired> {
         identity.clone(),
         Duration::from_millis(settings.auth.credential_cache_ms),
     ));
+    let accounts = AccountService::new(users.clone(), clock.clone());
+    let (auth, panel_cookie) = caller_resolver(settings, credential_cache.clone(), &accounts)?;
     let orders_freshness = orders.freshness().clone();
     let outbox = Arc::new(DieselOutbox::new(db.clone()));
     let webhooks = WebhookAdmin::new(
@@ -202,7 +243,7 @@ pub async fn wire(settings: &Settings) -> anyhow::Result<Wired> {
     let state = ApiState {
         catalogue,
         health: Arc::new(db.clone()),
-        auth: credential_cache.clone(),
+        auth,
         credential_cache,
         memberships: identity.clone(),
         clock: clock.clone(),
@@ -215,7 +256,7 @@ pub async fn wire(settings: &Settings) -> anyhow::Result<Wired> {
         settings: settings_service,
         public_url: settings.server.public_url.trim_end_matches('/').into(),
         quota,
-        accounts: AccountService::new(users.clone(), clock.clone()),
+        accounts,
         authentication: AuthService::new(
             users.clone(),
             identity.clone(),
@@ -234,10 +275,14 @@ pub async fn wire(settings: &Settings) -> anyhow::Result<Wired> {
         audit: AuditService::new(Arc::new(DieselAuditRepository::new(db.clone()))),
         webhooks,
         webhook_worker: Some(webhook_worker.clone()),
+        credit,
+        coupons,
         session_cookie: SessionCookieOptions {
             secure: settings.auth.cookie_secure,
             trust_forwarded_for: settings.auth.trust_forwarded_for,
         },
+        profile: settings.api.profile.to_http(),
+        panel_cookie,
     };
     Ok(Wired {
         db,

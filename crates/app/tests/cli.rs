@@ -550,3 +550,37 @@ fn configuration_layers_and_bad_values() {
         }
     }
 }
+
+#[test]
+fn the_profile_and_panel_sign_in_are_read_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("t.db").display());
+    let with = |env: &[(&str, &str)]| {
+        let mut all = vec![("DATABASE_URL", db.as_str())];
+        all.extend_from_slice(env);
+        tariff_in(dir.path(), &all, &["migrate"])
+    };
+    let good = with(&[
+        ("TARIFF_API__PROFILE", "eclipanel"),
+        (
+            "TARIFF_AUTH__PANEL__SESSION_URL",
+            "https://panel.example/api/auth/session",
+        ),
+        ("TARIFF_AUTH__PANEL__ADMIN_ROLES", "staff,owner"),
+    ]);
+    assert!(good.status.success(), "{good:?}");
+    for (key, value, named) in [
+        ("TARIFF_API__PROFILE", "whmcs", "profile"),
+        (
+            "TARIFF_AUTH__PANEL__SESSION_URL",
+            "panel.example/api/auth/session",
+            "auth.panel.session_url",
+        ),
+        ("TARIFF_AUTH__PANEL__CACHE_MS", "soon", "cache_ms"),
+    ] {
+        let output = with(&[(key, value)]);
+        assert_eq!(output.status.code(), Some(2), "{key}={value}: {output:?}");
+        let line = one_line_error(&output);
+        assert!(line.contains(named), "{key}: {line}");
+    }
+}

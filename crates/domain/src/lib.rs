@@ -107,7 +107,7 @@ pub use catalogue::{
     Limit, Limits, Permissions, Plan, PlanDraft, PlanPatch, PlanSpec, PlanType,
     PlanValidationError, Resource,
 };
-pub use identity::{Caller, Credential, Email, OrgRole, Role, User, UserSpec};
+pub use identity::{Caller, Credential, Email, OrgRole, Role, UpstreamUnavailable, User, UserSpec};
 pub use shared::{
     AccountRef, AccountValidationError, BillingDetails, BillingDraft, BillingPatch, Clock,
     ConflictKind, Country, Currency, Money, MoneyError, OrderId, OrgId, Page, PageRequest,

@@ -30,15 +30,31 @@ pub fn credential_of(req: &HttpRequest) -> Option<Credential> {
         .map(Credential::Session)
 }
 
+/// The panel's session cookie, when panel sign-in is on and the request carries it.
+fn panel_credential_of(req: &HttpRequest, state: &ApiState) -> Option<Credential> {
+    let name = state.panel_cookie.as_deref()?;
+    req.cookie(name)
+        .map(|c| c.value().to_owned())
+        .filter(|v| !v.is_empty())
+        .map(Credential::Panel)
+}
+
+/// Tariff's own credential first; when it is missing or unknown, the panel's session
+/// cookie (a stale panel token in `Authorization` must not hide a valid panel cookie).
 async fn resolve(req: HttpRequest) -> Result<Option<Caller>, ApiError> {
-    let Some(credential) = credential_of(&req) else {
-        return Ok(None);
-    };
     let state = req
         .app_data::<web::Data<ApiState>>()
         .ok_or_else(|| ApiError::internal(&std::io::Error::other("ApiState missing")))?;
     let now = state.clock.now();
-    Ok(state.auth.resolve(&credential, now).await?)
+    if let Some(credential) = credential_of(&req) {
+        if let Some(caller) = state.auth.resolve(&credential, now).await? {
+            return Ok(Some(caller));
+        }
+    }
+    match panel_credential_of(&req, state) {
+        Some(panel) => Ok(state.auth.resolve(&panel, now).await?),
+        None => Ok(None),
+    }
 }
 
 /// An authenticated caller; 401 without valid credentials.

@@ -7,6 +7,7 @@ use std::fmt;
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
+use tariff_domain::billing::{CouponError, CreditServiceError};
 use tariff_domain::catalogue::CatalogueError;
 use tariff_domain::identity::AccountError;
 use tariff_domain::identity::AuthError;
@@ -35,6 +36,8 @@ pub enum ErrorCode {
     Internal,
     FeatureDisabled,
     DatabaseUnavailable,
+    /// The panel that signs users in did not answer usably.
+    UpstreamUnavailable,
 }
 
 impl ErrorCode {
@@ -54,6 +57,7 @@ impl ErrorCode {
             ErrorCode::Internal => "internal",
             ErrorCode::FeatureDisabled => "feature_disabled",
             ErrorCode::DatabaseUnavailable => "database_unavailable",
+            ErrorCode::UpstreamUnavailable => "upstream_unavailable",
         }
     }
 
@@ -70,9 +74,9 @@ impl ErrorCode {
             ErrorCode::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-            ErrorCode::FeatureDisabled | ErrorCode::DatabaseUnavailable => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            ErrorCode::FeatureDisabled
+            | ErrorCode::DatabaseUnavailable
+            | ErrorCode::UpstreamUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -183,12 +187,31 @@ impl ApiError {
 
     /// The database could not be reached: logged once, answered 503.
     pub fn unavailable(cause: &(dyn std::error::Error + 'static)) -> ApiError {
+        if is_upstream(cause) {
+            tracing::warn!(error = %error_chain(cause), "panel unavailable");
+            return ApiError::new(
+                ErrorCode::UpstreamUnavailable,
+                "The panel that signs users in is unavailable; try again shortly.",
+            );
+        }
         tracing::warn!(error = %error_chain(cause), "database unavailable");
         ApiError::new(
             ErrorCode::DatabaseUnavailable,
             "The database is unavailable; try again shortly.",
         )
     }
+}
+
+/// Whether an unavailability was the sign-in panel's rather than the database's.
+fn is_upstream(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(err);
+    while let Some(e) = current {
+        if e.is::<tariff_domain::UpstreamUnavailable>() {
+            return true;
+        }
+        current = e.source();
+    }
+    false
 }
 
 /// `outer: inner: innermost`, for logs.
@@ -256,6 +279,43 @@ impl From<StoreFailure> for ApiError {
             ApiError::unavailable(&failure)
         } else {
             ApiError::internal(&failure)
+        }
+    }
+}
+
+impl From<CreditServiceError> for ApiError {
+    fn from(err: CreditServiceError) -> ApiError {
+        match err {
+            CreditServiceError::Invalid(e) => match e.field() {
+                Some(field) => ApiError::validation(field, capitalised_sentence(&e.to_string())),
+                None => ApiError::conflict(capitalised_sentence(&e.to_string())),
+            },
+            CreditServiceError::AccountNotFound(account) => ApiError::not_found(match account {
+                tariff_domain::AccountRef::User(id) => format!("User {id} does not exist."),
+                tariff_domain::AccountRef::Org(id) => format!("Organisation {id} does not exist."),
+            }),
+            err @ CreditServiceError::WouldGoNegative { .. } => {
+                ApiError::conflict(capitalised_sentence(&err.to_string()))
+            }
+            CreditServiceError::Store(failure) => failure.into(),
+        }
+    }
+}
+
+impl From<CouponError> for ApiError {
+    fn from(err: CouponError) -> ApiError {
+        match err {
+            CouponError::Invalid(e) => {
+                let field = e.field;
+                ApiError::validation(field, format!("{field} {}.", e.message))
+            }
+            err @ CouponError::NotFound(_) => {
+                ApiError::not_found(capitalised_sentence(&err.to_string()))
+            }
+            err @ CouponError::CodeTaken(_) => {
+                ApiError::conflict(capitalised_sentence(&err.to_string()))
+            }
+            CouponError::Store(failure) => failure.into(),
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod middleware;
 pub mod openapi;
 pub mod pagination;
+pub mod profile;
 pub mod routes;
 pub mod state;
 
@@ -127,7 +128,38 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(routes::packages::get_package)),
         )
         .configure(configure_orders)
-        .configure(configure_quota);
+        .configure(configure_quota)
+        .configure(configure_billing);
+}
+
+/// Account credit and coupons, behind the billing switch like every billing route.
+fn configure_billing(cfg: &mut web::ServiceConfig) {
+    use routes::billing;
+    cfg.service(
+        billing_resource("/api/users/{id}/credit").route(web::get().to(billing::user_credit)),
+    )
+    .service(
+        billing_resource("/api/organisations/{id}/credit")
+            .route(web::get().to(billing::org_credit)),
+    )
+    .service(
+        billing_resource("/api/admin/users/{id}/credit")
+            .route(web::post().to(billing::adjust_user_credit)),
+    )
+    .service(
+        billing_resource("/api/admin/organisations/{id}/credit")
+            .route(web::post().to(billing::adjust_org_credit)),
+    )
+    .service(
+        billing_resource("/api/admin/coupons")
+            .route(web::get().to(billing::list_coupons))
+            .route(web::post().to(billing::create_coupon)),
+    )
+    .service(
+        billing_resource("/api/admin/coupons/{code}")
+            .route(web::get().to(billing::get_coupon))
+            .route(web::delete().to(billing::deactivate_coupon)),
+    );
 }
 
 /// Quota routes: reading for accounts, overrides and the usage ledger for admins.
@@ -277,7 +309,8 @@ fn configure_orders(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// CORS for the configured origins (the middleware is not mounted at all without any).
+/// CORS for the configured origins (the middleware is not mounted at all without any):
+/// the panel's frontend calls with credentials and its own headers.
 fn cors(allowed_origins: &[String]) -> actix_cors::Cors {
     allowed_origins
         .iter()
@@ -288,7 +321,11 @@ fn cors(allowed_origins: &[String]) -> actix_cors::Cors {
         .allowed_headers([
             actix_web::http::header::AUTHORIZATION,
             actix_web::http::header::CONTENT_TYPE,
+            actix_web::http::header::ACCEPT,
+            actix_web::http::header::HeaderName::from_static("x-requested-with"),
+            actix_web::http::header::HeaderName::from_static("x-csrf-token"),
         ])
+        // Echoes the request's exact origin (never `*`) with Allow-Credentials.
         .supports_credentials()
         .max_age(600)
 }

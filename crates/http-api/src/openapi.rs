@@ -60,6 +60,14 @@ use utoipa::OpenApi;
         crate::routes::webhooks::rotate_secret,
         crate::routes::webhooks::list_deliveries,
         crate::routes::webhooks::redeliver,
+        crate::routes::billing::user_credit,
+        crate::routes::billing::org_credit,
+        crate::routes::billing::adjust_user_credit,
+        crate::routes::billing::adjust_org_credit,
+        crate::routes::billing::create_coupon,
+        crate::routes::billing::list_coupons,
+        crate::routes::billing::get_coupon,
+        crate::routes::billing::deactivate_coupon,
         openapi_json,
     ),
     components(schemas(
@@ -89,6 +97,13 @@ use utoipa::OpenApi;
         crate::dto::order::ApplyPlanInput,
         crate::dto::order::MarkPaidInput,
         crate::dto::order::CurrentPlanJson,
+        crate::dto::order::PlanOrderJson,
+        crate::dto::order::OrderWithPlanJson,
+        crate::dto::order::PlacedOrderJson,
+        crate::dto::order::AdminOrderPageJson,
+        crate::dto::order::ActivateMode,
+        crate::dto::order::BillingType,
+        crate::dto::plan::PlanOutcomeJson,
         crate::dto::settings::SettingsJson,
         crate::dto::settings::SettingsInput,
         crate::dto::audit::AuditEntryJson,
@@ -96,8 +111,15 @@ use utoipa::OpenApi;
         crate::dto::webhook::WebhookJson,
         crate::dto::webhook::WebhookWithSecretJson,
         crate::dto::webhook::WebhookDeliveryJson,
+        crate::dto::billing::CreditJson,
+        crate::dto::billing::BalanceJson,
+        crate::dto::billing::CreditEntryJson,
+        crate::dto::billing::CreditAdjustInput,
+        crate::dto::billing::CreditAdjustedJson,
+        crate::dto::billing::CouponJson,
+        crate::dto::billing::CouponInput,
     )),
-    modifiers(&SecuritySchemes),
+    modifiers(&SecuritySchemes, &CommonResponses),
     tags(
         (name = "plans", description = "Plan catalogue (panel dialect)"),
         (name = "packages", description = "Plan catalogue (packages dialect, paginated)"),
@@ -106,6 +128,7 @@ use utoipa::OpenApi;
         (name = "tokens", description = "The caller's API tokens"),
         (name = "organisations", description = "Organisations and memberships"),
         (name = "admin", description = "Administration (role admin only)"),
+        (name = "billing", description = "Account credit and coupons"),
         (name = "orders", description = "A customer's orders (panel dialect)"),
         (name = "operations", description = "Health, readiness, metrics, this document"),
     )
@@ -137,6 +160,85 @@ impl utoipa::Modify for SecuritySchemes {
                 "The session cookie set by `POST /api/auth/login`",
             ))),
         );
+    }
+}
+
+/// Operations anyone may call without credentials: they never answer 401 or 403.
+const PUBLIC_PATHS: [&str; 7] = [
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/api/openapi.json",
+    "/api/plans",
+    "/api/plans/{id}",
+    "/api/auth/login",
+];
+
+/// The one place that lists the statuses every operation can answer besides its own:
+/// 400 (a malformed query, body, or non-numeric path id), 408 (a body that did not
+/// arrive in time), 413 (a body over 64 KiB), 415 (a body that is not JSON), 429 (rate
+/// limited), 500, 503 (`feature_disabled`, `database_unavailable`,
+/// `upstream_unavailable`); 401 and 403 for operations that need a caller; 404 for
+/// operations with a path id. An operation's own description of a status is kept.
+struct CommonResponses;
+
+impl utoipa::Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{Ref, RefOr, ResponseBuilder};
+        let error = |description: &str| {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(description)
+                    .content(
+                        "application/json",
+                        utoipa::openapi::ContentBuilder::new()
+                            .schema(Some(Ref::from_schema_name("ErrorBody")))
+                            .build(),
+                    )
+                    .build(),
+            )
+        };
+        let common: [(&str, &str); 7] = [
+            ("400", "validation_failed: a malformed query, body or path id"),
+            ("408", "request_timeout: the body did not arrive in time"),
+            ("413", "payload_too_large: the body is over 64 KiB"),
+            ("415", "unsupported_media_type: the body is not JSON"),
+            ("429", "rate_limited (with Retry-After)"),
+            ("500", "internal: an unexpected failure (no details)"),
+            (
+                "503",
+                "feature_disabled (billing is switched off), database_unavailable or upstream_unavailable (the sign-in panel)",
+            ),
+        ];
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let authenticated = !PUBLIC_PATHS.contains(&path.as_str());
+            let has_path_id = path.contains('{');
+            let operations = [
+                item.get.as_mut(),
+                item.put.as_mut(),
+                item.post.as_mut(),
+                item.delete.as_mut(),
+                item.patch.as_mut(),
+            ];
+            for operation in operations.into_iter().flatten() {
+                let responses = &mut operation.responses.responses;
+                let mut add = |status: &str, description: &str| {
+                    responses
+                        .entry(status.to_owned())
+                        .or_insert_with(|| error(description));
+                };
+                for (status, description) in common {
+                    add(status, description);
+                }
+                if authenticated {
+                    add("401", "unauthorized: no valid credentials");
+                    add("403", "forbidden: not allowed for this caller");
+                }
+                if has_path_id {
+                    add("404", "not_found");
+                }
+            }
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use tariff_domain::audit::AuditService;
+use tariff_domain::billing::{CouponService, CreditService};
 use tariff_domain::catalogue::CatalogueService;
 use tariff_domain::identity::AccountService;
 use tariff_domain::identity::AuthService;
@@ -56,6 +57,15 @@ pub struct ApiState {
     /// This instance's delivery worker (its counts for the metrics; woken by a
     /// redelivery); `None` where no worker runs.
     pub webhook_worker: Option<DeliveryWorker>,
+    /// Account credit: balances, entries, administrators' grants and debits.
+    pub credit: CreditService,
+    /// The coupon catalogue.
+    pub coupons: CouponService,
+    /// The JSON representation profile (`api.profile`), fixed at start-up.
+    pub profile: crate::profile::Profile,
+    /// Panel sign-in (`auth.panel.*`): the panel's session cookie name when it is on.
+    /// Users are then the panel's: an admin's call naming a user id creates that user.
+    pub panel_cookie: Option<std::sync::Arc<str>>,
 }
 
 /// How the session cookie is set and how the client's address is found.

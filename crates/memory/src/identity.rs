@@ -113,6 +113,55 @@ impl UserRepository for MemoryStore {
         })
     }
 
+    async fn ensure_with_id(
+        &self,
+        id: UserId,
+        spec: UserSpec,
+        refresh_email: bool,
+        now: DateTime<Utc>,
+    ) -> Result<User, RepoError> {
+        self.with(|state| {
+            let existing = state.users.get(&id.get()).map(|row| row.user.clone());
+            match existing {
+                Some(user) if !refresh_email || user.email() == spec.email() => Ok(user),
+                Some(user) => {
+                    if state.email_owner(spec.email(), Some(id)).is_some() {
+                        return Err(RepoError::Conflict(ConflictKind::EmailTaken));
+                    }
+                    // Only the email changes: the rest stays as Tariff knows it.
+                    let kept = user.spec();
+                    let refreshed = UserSpec::new(
+                        spec.email().as_str(),
+                        kept.name(),
+                        kept.role(),
+                        kept.billing().to_draft(),
+                    )
+                    .map_err(|_| RepoError::internal("a stored user no longer validates"))?;
+                    let user = User::new(id, refreshed, user.created_at());
+                    if let Some(row) = state.users.get_mut(&id.get()) {
+                        row.user = user.clone();
+                    }
+                    Ok(user)
+                }
+                None => {
+                    if state.email_owner(spec.email(), None).is_some() {
+                        return Err(RepoError::Conflict(ConflictKind::EmailTaken));
+                    }
+                    let user = User::new(id, spec, now);
+                    state.users.insert(
+                        id.get(),
+                        UserRow {
+                            user: user.clone(),
+                            password: None,
+                        },
+                    );
+                    state.note_id("users", id.get());
+                    Ok(user)
+                }
+            }
+        })
+    }
+
     async fn update(
         &self,
         id: UserId,
@@ -260,6 +309,9 @@ impl CallerResolver for MemoryStore {
     ) -> Result<Option<Caller>, RepoError> {
         let hash = hash_secret(credential.secret());
         self.with(|state| match credential {
+            // The panel's cookie means nothing to Tariff's own tables; the panel adapter
+            // resolves it.
+            Credential::Panel(_) => Ok(None),
             Credential::Session(_) => Ok(state
                 .sessions
                 .get(&hash)

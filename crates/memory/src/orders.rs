@@ -227,6 +227,10 @@ impl OrderRepository for MemoryStore {
                     && filter
                         .org
                         .is_none_or(|org| o.account() == AccountRef::Org(org))
+                    && filter.text.as_deref().is_none_or(|text| {
+                        o.description().contains(text)
+                            || o.invoice_number().is_some_and(|n| n.contains(text))
+                    })
             });
             Ok(page_of(matching.cloned(), page))
         })

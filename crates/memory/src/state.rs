@@ -116,6 +116,12 @@ impl State {
         *last
     }
 
+    /// Records that `table` holds `id`, chosen outside: generated ids continue above it.
+    pub fn note_id(&mut self, table: &'static str, id: i64) {
+        let last = self.next_id.entry(table).or_insert(0);
+        *last = (*last).max(id);
+    }
+
     pub fn account_exists(&self, account: AccountRef) -> bool {
         match account {
             AccountRef::User(user) => self.users.contains_key(&user.get()),

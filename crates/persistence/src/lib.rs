@@ -12,6 +12,8 @@
 //! prepared (`statements.rs`).
 
 mod audit;
+mod coupons;
+mod credit;
 pub mod db;
 mod documents;
 pub mod errors;
@@ -29,6 +31,8 @@ pub mod testing;
 mod webhooks;
 
 pub use audit::DieselAuditRepository;
+pub use coupons::DieselCouponRepository;
+pub use credit::DieselCreditLedger;
 pub use db::{backend_of, sql_bounds, Backend, Database, DbConn, PoolOptions, SetupError};
 pub use documents::DieselDocumentStore;
 pub use identity::{DieselIdentity, DieselUsers};

@@ -266,6 +266,58 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    coupons (id) {
+        id -> BigInt,
+        code -> Text,
+        percent_off_bp -> Nullable<Integer>,
+        amount_off_minor -> Nullable<BigInt>,
+        currency -> Nullable<Text>,
+        duration -> Text,
+        duration_in_cycles -> Nullable<Integer>,
+        max_redemptions -> Nullable<Integer>,
+        once_per_account -> Bool,
+        valid_from -> Nullable<Timestamp>,
+        valid_until -> Nullable<Timestamp>,
+        plan_ids -> Text,
+        active -> Bool,
+        times_redeemed -> Integer,
+        created_at -> Timestamp,
+        deactivated_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    coupon_redemptions (id) {
+        id -> BigInt,
+        coupon_id -> BigInt,
+        account_kind -> Text,
+        account_id -> BigInt,
+        order_id -> Nullable<BigInt>,
+        discount_minor -> BigInt,
+        currency -> Text,
+        once_slot -> Nullable<Integer>,
+        redeemed_at -> Timestamp,
+        released_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    credit_entries (id) {
+        id -> BigInt,
+        account_kind -> Text,
+        account_id -> BigInt,
+        currency -> Text,
+        amount_minor -> BigInt,
+        balance_after_minor -> BigInt,
+        reason_kind -> Text,
+        reason_text -> Text,
+        order_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(coupon_redemptions -> coupons (coupon_id));
 diesel::joinable!(org_members -> organisations (org_id));
 diesel::joinable!(org_members -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
@@ -296,6 +348,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_events,
     webhook_sequences,
     webhook_deliveries,
+    coupons,
+    coupon_redemptions,
+    credit_entries,
 );
 
 diesel::table! {

@@ -147,6 +147,32 @@ impl<'a, 'b, DB: Backend> Statement<'a, 'b, DB> {
         Ok(self)
     }
 
+    /// ` WHERE (a LIKE ? ESCAPE '\' OR b LIKE ? ...)`, or with ` AND ` after the first
+    /// condition: `pattern` (already escaped) matched against any of `columns`.
+    pub(crate) fn and_like_any<T>(
+        &mut self,
+        columns: &[&str],
+        pattern: &'b T,
+    ) -> QueryResult<&mut Self>
+    where
+        T: Param + ?Sized,
+        DB: Binds<T>,
+    {
+        self.sql(if self.has_where { " AND (" } else { " WHERE (" });
+        for (i, column) in columns.iter().enumerate() {
+            if i > 0 {
+                self.sql(" OR ");
+            }
+            self.sql(column)
+                .sql(" LIKE ")
+                .bind(pattern)?
+                .sql(" ESCAPE '\\'");
+        }
+        self.sql(")");
+        self.has_where = true;
+        Ok(self)
+    }
+
     /// A diesel fragment, such as a selectable's column list or another statement.
     pub(crate) fn fragment(
         &mut self,

@@ -156,6 +156,84 @@ pub async fn user_updates_keep_emails_unique(repos: Repos) {
     ));
 }
 
+pub async fn users_under_outside_ids_keep_them_and_generated_ids_continue_above(repos: Repos) {
+    let users = &repos.users;
+    let id = UserId::new(5000).unwrap();
+    let first = users
+        .ensure_with_id(id, user_spec("panel@example.com", "DE"), true, Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(first.id(), id);
+    assert_eq!(first.email().as_str(), "panel@example.com");
+    assert_eq!(users.get(id).await.unwrap(), first);
+    let no_password = users
+        .find_login(&Email::parse("panel@example.com").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        no_password.1.is_none(),
+        "a panel user has no Tariff password"
+    );
+
+    // Seen again: the same user; the email refreshes only when asked to, and nothing
+    // else changes with it.
+    let same = users
+        .ensure_with_id(id, user_spec("other@example.com", "FR"), false, Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(same, first);
+    let refreshed = users
+        .ensure_with_id(id, user_spec("new@example.com", "FR"), true, Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(refreshed.email().as_str(), "new@example.com");
+    assert_eq!(refreshed.spec().name(), first.spec().name());
+    assert_eq!(
+        refreshed.spec().billing(),
+        first.spec().billing(),
+        "only the email is refreshed"
+    );
+    assert_eq!(refreshed.created_at(), first.created_at());
+    assert_eq!(users.get(id).await.unwrap(), refreshed);
+
+    // A generated id never collides with the panel's.
+    let generated = users
+        .create(user_spec("local@example.com", "DE"), None, Utc::now(), None)
+        .await
+        .unwrap();
+    assert!(generated.id().get() > 5000, "{:?}", generated.id());
+
+    // Another user's email is not taken over; nothing changes.
+    let taken = users
+        .ensure_with_id(id, user_spec("LOCAL@example.com", "DE"), true, Utc::now())
+        .await;
+    assert_eq!(conflict(taken), ConflictKind::EmailTaken);
+    assert_eq!(users.get(id).await.unwrap(), refreshed);
+    let newcomer_id = UserId::new(6000).unwrap();
+    let newcomer = users
+        .ensure_with_id(
+            newcomer_id,
+            user_spec("local@example.com", "DE"),
+            true,
+            Utc::now(),
+        )
+        .await;
+    assert_eq!(conflict(newcomer), ConflictKind::EmailTaken);
+    assert!(matches!(
+        users.get(newcomer_id).await,
+        Err(RepoError::NotFound)
+    ));
+
+    // The panel's cookie means nothing to Tariff's own credential tables.
+    let panel = repos
+        .callers
+        .resolve(&Credential::Panel("panel-cookie".into()), Utc::now())
+        .await
+        .unwrap();
+    assert!(panel.is_none());
+}
+
 pub async fn users_list_filters_by_email_and_pages(repos: Repos) {
     let fx = Fixture::new(repos);
     let mut ids = Vec::new();

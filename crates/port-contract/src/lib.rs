@@ -177,6 +177,7 @@ macro_rules! contract_tests {
             plan_writes_store_their_audit_rows,
             users_round_trip_and_keep_the_hash_apart,
             user_updates_keep_emails_unique,
+            users_under_outside_ids_keep_them_and_generated_ids_continue_above,
             users_list_filters_by_email_and_pages,
             sessions_expire_and_a_new_password_ends_them,
             tokens_are_revoked_only_by_their_owner,

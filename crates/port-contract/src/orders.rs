@@ -500,7 +500,12 @@ pub async fn orders_list_and_search(repos: Repos) {
         .await
         .unwrap();
     assert_eq!((past.total, past.items.len()), (3, 0));
-    let filter = |status, user, org| OrderFilter { status, user, org };
+    let filter = |status, user, org| OrderFilter {
+        status,
+        user,
+        org,
+        text: None,
+    };
     let active = orders
         .search(
             filter(Some(OrderStatus::Active), None, None),
@@ -531,6 +536,45 @@ pub async fn orders_list_and_search(repos: Repos) {
         .await
         .unwrap();
     assert_eq!(ids(&of_org.items), vec![o1.id()]);
+
+    // The text filter: the description or the invoice number contains it, wildcards
+    // taken literally.
+    let containing = |text: &str| OrderFilter {
+        text: Some(text.to_owned()),
+        ..OrderFilter::default()
+    };
+    let number = o1.invoice_number().unwrap().to_owned();
+    let by_number = orders
+        .search(containing(&number), PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!((by_number.total, ids(&by_number.items)), (1, vec![o1.id()]));
+    let by_description = orders
+        .search(containing("(monthly)"), PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        (by_description.total, ids(&by_description.items)),
+        (3, vec![o1.id(), b1.id(), a1.id()])
+    );
+    for literal in ["Pro%", "P_o", "nothing like it"] {
+        let none = orders
+            .search(containing(literal), PageRequest::default())
+            .await
+            .unwrap();
+        assert_eq!(none.total, 0, "{literal}");
+    }
+    let combined = orders
+        .search(
+            OrderFilter {
+                user: Some(bob),
+                ..containing("monthly")
+            },
+            PageRequest::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(ids(&combined.items), vec![b1.id()]);
 }
 
 pub async fn concurrent_activations_keep_one_active_order_and_consecutive_numbers(repos: Repos) {

@@ -40,16 +40,19 @@ pub enum TargetKind {
     Order,
     /// Settings.
     Settings,
+    /// Coupon.
+    Coupon,
 }
 
 impl TargetKind {
     /// All.
-    pub const ALL: [TargetKind; 5] = [
+    pub const ALL: [TargetKind; 6] = [
         TargetKind::Plan,
         TargetKind::User,
         TargetKind::Organisation,
         TargetKind::Order,
         TargetKind::Settings,
+        TargetKind::Coupon,
     ];
 
     /// The text form.
@@ -60,6 +63,7 @@ impl TargetKind {
             TargetKind::Organisation => "organisation",
             TargetKind::Order => "order",
             TargetKind::Settings => "settings",
+            TargetKind::Coupon => "coupon",
         }
     }
 
@@ -80,7 +84,7 @@ impl fmt::Display for TargetKind {
 
 /// Text that names no target kind.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("`{0}` is not a target kind; use plan, user, organisation, order or settings")]
+#[error("`{0}` is not a target kind; use plan, user, organisation, order, settings or coupon")]
 pub struct UnknownTargetKind(pub String);
 
 impl FromStr for TargetKind {
@@ -121,6 +125,12 @@ pub enum AuditAction {
     PlanCancel,
     /// Order mark paid.
     OrderMarkPaid,
+    /// Coupon create.
+    CouponCreate,
+    /// Coupon deactivate.
+    CouponDeactivate,
+    /// An administrator's account credit grant (positive) or debit (negative).
+    CreditAdjust,
 }
 
 impl AuditAction {
@@ -139,6 +149,9 @@ impl AuditAction {
             AuditAction::PlanApply => "plan.apply",
             AuditAction::PlanCancel => "plan.cancel",
             AuditAction::OrderMarkPaid => "order.mark_paid",
+            AuditAction::CouponCreate => "coupon.create",
+            AuditAction::CouponDeactivate => "coupon.deactivate",
+            AuditAction::CreditAdjust => "credit.adjust",
         }
     }
 }

@@ -27,6 +27,12 @@ pub enum AuditState {
     UsageChange(UsageChangeSnapshot),
     /// The service-wide settings.
     Settings(SettingsSnapshot),
+    /// A coupon.
+    Coupon(CouponSnapshot),
+    /// An account's credit balance in one currency, before a change.
+    CreditBalance(CreditBalanceSnapshot),
+    /// An account credit entry written, with the balance after it.
+    CreditEntry(CreditEntrySnapshot),
     /// Nothing there (an activation that replaced no order): stored as JSON `null`.
     Absent,
 }
@@ -217,6 +223,59 @@ pub struct SettingsSnapshot {
     pub billing_enabled: bool,
 }
 
+/// A coupon: the discount as exact text, its limits and its usage.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CouponSnapshot {
+    /// The upper-cased code.
+    pub code: String,
+    /// The percentage off (`20.0`), or `None` for an amount off.
+    pub percent_off: Option<String>,
+    /// The amount off as exact decimal text, or `None` for a percentage.
+    pub amount_off: Option<String>,
+    /// The amount's currency.
+    pub currency: Option<String>,
+    /// `once`, `repeating` or `forever`.
+    pub duration: String,
+    /// Periods of a repeating coupon.
+    pub duration_in_cycles: Option<u32>,
+    /// The redemption limit.
+    pub max_redemptions: Option<u32>,
+    /// Whether an account may redeem it once only.
+    pub once_per_account: bool,
+    /// The plans it is for (empty: every plan).
+    pub plan_ids: Vec<i64>,
+    /// Whether it can be redeemed.
+    pub active: bool,
+    /// Standing redemptions.
+    pub times_redeemed: u32,
+}
+
+/// An account's credit balance in one currency.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CreditBalanceSnapshot {
+    /// The currency code.
+    pub currency: String,
+    /// The balance as exact decimal text.
+    pub balance: String,
+}
+
+/// A credit entry written, and the balance after it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreditEntrySnapshot {
+    /// The entry's id.
+    pub entry_id: i64,
+    /// The signed amount as exact decimal text.
+    pub amount: String,
+    /// The currency code.
+    pub currency: String,
+    /// The reason shown to the account.
+    pub reason: String,
+    /// The balance after the entry, as exact decimal text.
+    pub balance: String,
+}
+
 macro_rules! into_state {
     ($($snapshot:ident => $variant:ident),* $(,)?) => {
         $(
@@ -237,6 +296,9 @@ into_state!(
     UsageLevelSnapshot => UsageLevel,
     UsageChangeSnapshot => UsageChange,
     SettingsSnapshot => Settings,
+    CouponSnapshot => Coupon,
+    CreditBalanceSnapshot => CreditBalance,
+    CreditEntrySnapshot => CreditEntry,
 );
 
 #[cfg(test)]

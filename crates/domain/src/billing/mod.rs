@@ -14,6 +14,7 @@ pub mod cycle;
 pub mod ports;
 pub mod pricing;
 pub mod proration;
+pub mod service;
 #[cfg(test)]
 mod tests;
 
@@ -33,3 +34,4 @@ pub use cycle::{BillingCycle, CycleError, Period};
 pub use ports::{CouponRepository, CreditLedger, OrderPlacement, PlacementError, PlacementExtras};
 pub use pricing::{price_order, Bill, BillLine, LineKind, PricingError, PricingInput, UnusedTime};
 pub use proration::{unused_time_credit, ProrationCredit, ProrationError};
+pub use service::{AccountCredit, CouponError, CouponService, CreditService, CreditServiceError};

@@ -58,7 +58,8 @@ pub trait CouponRepository: Send + Sync {
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait CreditLedger: Send + Sync {
-    /// Every entry of the account, newest first. Errors: `Unavailable`, `Internal`.
+    /// Every entry of the account, newest first. Errors: `NotFound` (no such account),
+    /// `Unavailable`, `Internal`.
     async fn entries(&self, account: AccountRef) -> Result<Vec<CreditEntry>, RepoError>;
 
     /// The balance in each currency the account has entries in (the sum of the
@@ -73,8 +74,9 @@ pub trait CreditLedger: Send + Sync {
     /// account and currency stays at or above zero. The store holds that rule under
     /// concurrency: it serialises appends per account and currency (a row lock on a
     /// per-account balance row, or an equivalent constraint) and sums within the same
-    /// transaction. Errors: `Conflict` (the balance would go below zero: nothing is
-    /// written), `Unavailable`, `Internal`.
+    /// transaction. Errors: `Conflict(InsufficientBalance)` (the balance would go below
+    /// zero: nothing is written), `NotFound` (no such account), `Unavailable`,
+    /// `Internal`.
     async fn append(
         &self,
         entry: NewCreditEntry,

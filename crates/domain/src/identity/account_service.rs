@@ -107,6 +107,49 @@ impl AccountService {
         Self { users, clock }
     }
 
+    /// Panel sign-in: the user the control panel knows under `id` exists at once (the
+    /// panel is the source of users). With `email` (the panel's answer at sign-in) a new
+    /// user gets it and a known one has it refreshed; without (an admin's call named the
+    /// id) a new user gets the placeholder `panel-user-<id>@panel.invalid` until it signs
+    /// in. An email another user holds is not taken over: a new user then gets the
+    /// placeholder, a known one keeps its email.
+    pub async fn ensure_panel_user(
+        &self,
+        id: UserId,
+        email: Option<&str>,
+    ) -> Result<User, AccountError> {
+        let placeholder = format!("panel-user-{id}@panel.invalid");
+        let wanted = email
+            .and_then(|e| Email::parse(e).ok())
+            .map(|e| e.as_str().to_owned());
+        let name = format!("Panel user {id}");
+        let spec_for = |email: &str| {
+            UserSpec::new(email, &name, Role::User, BillingDraft::default())
+                .map_err(AccountError::from)
+        };
+        let now = self.clock.now();
+        let first = match &wanted {
+            Some(email) => {
+                self.users
+                    .ensure_with_id(id, spec_for(email)?, true, now)
+                    .await
+            }
+            None => {
+                self.users
+                    .ensure_with_id(id, spec_for(&placeholder)?, false, now)
+                    .await
+            }
+        };
+        match first {
+            Err(RepoError::Conflict(_)) => self
+                .users
+                .ensure_with_id(id, spec_for(&placeholder)?, false, now)
+                .await
+                .map_err(|e| AccountError::from_repo(e, Some(id))),
+            other => other.map_err(|e| AccountError::from_repo(e, Some(id))),
+        }
+    }
+
     /// Validates everything before hashing the password, then stores the user.
     /// Audited as `user.create` by `actor`.
     pub async fn create(&self, new: NewUser, actor: Actor) -> Result<User, AccountError> {

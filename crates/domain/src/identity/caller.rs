@@ -114,13 +114,17 @@ impl Caller {
     }
 }
 
-/// A presented secret: a session id from the cookie or an API token from `Authorization`.
+/// A presented secret: a session id from the cookie, an API token from `Authorization`,
+/// or the session cookie of the control panel Tariff sits beside (resolved by asking
+/// the panel, see `auth.panel.*`).
 #[derive(Clone, PartialEq, Eq)]
 pub enum Credential {
     /// Session.
     Session(String),
     /// Bearer.
     Bearer(String),
+    /// The panel's session cookie, checked with the panel (panel sign-in).
+    Panel(String),
 }
 
 impl fmt::Debug for Credential {
@@ -129,6 +133,7 @@ impl fmt::Debug for Credential {
         match self {
             Credential::Session(_) => f.write_str("Credential::Session(..)"),
             Credential::Bearer(_) => f.write_str("Credential::Bearer(..)"),
+            Credential::Panel(_) => f.write_str("Credential::Panel(..)"),
         }
     }
 }
@@ -137,9 +142,19 @@ impl Credential {
     /// The secret.
     pub fn secret(&self) -> &str {
         match self {
-            Credential::Session(s) | Credential::Bearer(s) => s,
+            Credential::Session(s) | Credential::Bearer(s) | Credential::Panel(s) => s,
         }
     }
+}
+
+/// The cause inside a `RepoError::Unavailable` when an upstream service (the panel that
+/// signs users in) rather than the database could not answer. The HTTP adapter answers
+/// it 503 `upstream_unavailable` instead of `database_unavailable`.
+#[derive(Debug, thiserror::Error)]
+#[error("the upstream service {service} did not answer usably")]
+pub struct UpstreamUnavailable {
+    /// Which upstream service failed (for logs).
+    pub service: &'static str,
 }
 
 /// A fresh random secret (256 bits, URL-safe base64) for session ids and API tokens.

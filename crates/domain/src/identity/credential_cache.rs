@@ -69,6 +69,7 @@ fn key(credential: &Credential) -> String {
     let kind = match credential {
         Credential::Session(_) => 's',
         Credential::Bearer(_) => 'b',
+        Credential::Panel(_) => 'p',
     };
     format!("{kind}{}", hash_secret(credential.secret()))
 }

@@ -16,7 +16,10 @@ pub mod user;
 pub use account_service::{AccountError, AccountService, NewUser, UserPatch};
 pub use api_token::ApiToken;
 pub use authentication::{AuthError, AuthService, LoggedIn, LoginAttempt};
-pub use caller::{generate_secret, hash_secret, Caller, Credential, OrgRole, Role, UnknownRole};
+pub use caller::{
+    generate_secret, hash_secret, Caller, Credential, OrgRole, Role, UnknownRole,
+    UpstreamUnavailable,
+};
 pub use credential_cache::CachedCallerResolver;
 pub use password::{
     hash_password, verify_against_dummy, verify_password, warm_up, HashingError, Password,

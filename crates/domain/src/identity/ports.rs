@@ -76,6 +76,19 @@ pub trait UserRepository: Send + Sync {
         request: PageRequest,
     ) -> Result<Page<User>, RepoError>;
 
+    /// A user the control panel knows under `id` (panel sign-in): created with that id
+    /// and `spec` (no password) when absent; when present and `refresh_email` is set, its
+    /// email becomes `spec`'s (nothing else changes). Errors: `Conflict(EmailTaken)` (the
+    /// email belongs to another user, or a concurrent first sight of the same id won),
+    /// `Unavailable`, `Internal`.
+    async fn ensure_with_id(
+        &self,
+        id: UserId,
+        spec: UserSpec,
+        refresh_email: bool,
+        now: DateTime<Utc>,
+    ) -> Result<User, RepoError>;
+
     /// Replaces a user's spec; with `password`, also sets the password and ends all the
     /// user's sessions in the same transaction. Errors: `NotFound`,
     /// `Conflict(EmailTaken)`, `Unavailable`, `Internal`.

@@ -8,9 +8,11 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::model::{BuyerDetails, Order, SellerDetails};
+use super::error::OrderError;
+use super::model::Order;
+use super::parties::{BuyerDetails, SellerDetails};
 use super::ports::BillingDirectory;
-use super::service::{BillingPolicy, OrderError, OrderService};
+use super::service::{BillingPolicy, OrderService};
 use crate::documents::{DocumentIssuer, IssueError, StoredDocument};
 use crate::identity::caller::Caller;
 use crate::orders::document::{InvoiceDocument, InvoiceKind, InvoiceLine, Party, RenderError};
@@ -303,9 +305,8 @@ fn buyer_party(buyer: &BuyerDetails) -> Party {
 mod tests {
     use super::*;
     use crate::catalogue::plan::{Plan, PlanDraft, PlanSpec};
-    use crate::orders::model::{
-        InvoiceSnapshot, IssuedInvoice, NewOrder, OrderRecord, OrderStatus,
-    };
+    use crate::orders::model::{NewOrder, OrderRecord, OrderStatus};
+    use crate::orders::parties::{InvoiceSnapshot, IssuedInvoice};
     use crate::shared::address::{Country, PostalAddress};
     use crate::shared::ids::{PlanId, UserId};
     use crate::shared::money::TaxRate;

@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, SubsecRound, Utc};
 
-use super::model::{next_anniversary, NewOrder, Order};
+use super::model::{NewOrder, Order};
+use super::periods::next_anniversary;
 use super::ports::{BillingDirectory, LifecycleStore};
 use super::service::BillingPolicy;
 use crate::catalogue::plan::Plan;

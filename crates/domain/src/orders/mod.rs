@@ -2,35 +2,42 @@
 //! invoice document and its renderer port, the ports they need, and the use cases
 //! (ordering, administration, lifecycle, invoices).
 
+pub mod charges;
 pub mod document;
+pub mod error;
 pub mod freshness;
 pub mod invoicing;
 pub mod lifecycle;
 pub mod model;
 pub mod numbering;
+pub mod parties;
+pub mod periods;
 pub mod ports;
 pub mod service;
 pub mod tax;
 #[cfg(test)]
 mod tests;
 
+pub use charges::{Charges, OrderItem};
 pub use document::{
     InvoiceDocument, InvoiceKind, InvoiceLine, InvoiceRenderer, Party, RenderError,
 };
+pub use error::OrderError;
 pub use freshness::{ChangeVersions, FreshnessSnapshot, ListStamp, OrderFreshness};
 pub use invoicing::{invoice_document, InvoiceError, InvoicePdf, InvoiceService};
 pub use lifecycle::{LifecycleError, LifecycleService, SweepReport};
 pub use model::{
-    months_after, next_anniversary, one_month_after, BuyerDetails, Charges, IllegalTransition,
-    InvalidOrder, InvoiceSnapshot, IssuedInvoice, NewOrder, Order, OrderItem, OrderRecord,
-    OrderStatus, SellerDetails, UnknownStatus,
+    IllegalTransition, InvalidOrder, NewOrder, Order, OrderRecord, OrderStatus, UnknownStatus,
 };
 pub use numbering::{InvalidNumberFormat, InvoiceNumberFormat, SeqSlot, DEFAULT_NUMBER_FORMAT};
+pub use parties::{BuyerDetails, InvoiceSnapshot, IssuedInvoice, SellerDetails};
+pub use periods::{lifetime_end, months_after, next_anniversary, one_month_after};
 pub use ports::{
     Activation, BillingDirectory, LifecycleStore, OrderActivation, OrderFilter, OrderRepository,
 };
 pub use service::{
-    ApplyPlan, BillingPolicy, CurrentPlan, OrderError, OrderList, OrderPorts, OrderService,
+    ApplyPlan, ApplyPlanOptions, BillingPolicy, CurrentPlan, OrderList, OrderPorts, OrderService,
+    TaxOverride, MAX_NOTES_CHARS,
 };
 pub use tax::{is_eu_member, TaxRuleError, TaxRules, EU_MEMBER_STATES};
 

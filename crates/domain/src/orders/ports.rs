@@ -5,15 +5,16 @@ use crate::audit::entry::AuditEntry;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::model::{BuyerDetails, NewOrder, Order, OrderStatus, SellerDetails};
+use super::model::{NewOrder, Order, OrderStatus};
 use super::numbering::InvoiceNumberFormat;
+use super::parties::{BuyerDetails, SellerDetails};
 use crate::shared::ids::AccountRef;
 use crate::shared::ids::{OrderId, OrgId, UserId};
 use crate::shared::pagination::{Page, PageRequest};
 use crate::shared::repo::RepoError;
 
 /// Filters of the administrators' order list; `None` matches everything.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct OrderFilter {
     /// Status.
     pub status: Option<OrderStatus>,
@@ -22,6 +23,8 @@ pub struct OrderFilter {
     pub user: Option<UserId>,
     /// Org.
     pub org: Option<OrgId>,
+    /// Orders whose description or invoice number contains this text (case as stored).
+    pub text: Option<String>,
 }
 
 /// Reading orders, storing pending ones and simple status changes.

@@ -5,11 +5,12 @@ use std::sync::Arc;
 
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 
+use super::error::OrderError;
 use super::freshness::{ListStamp, OrderFreshness};
-use super::model::{
-    one_month_after, IllegalTransition, InvalidOrder, NewOrder, Order, OrderStatus, SellerDetails,
-};
+use super::model::{NewOrder, Order, OrderStatus};
 use super::numbering::InvoiceNumberFormat;
+use super::parties::{BuyerDetails, SellerDetails};
+use super::periods::one_month_after;
 use super::ports::{Activation, BillingDirectory, OrderActivation, OrderFilter, OrderRepository};
 use super::tax::TaxRules;
 use crate::audit::entry::{Actor, AuditAction, AuditEntry, TargetKind};
@@ -22,8 +23,9 @@ use crate::identity::ports::MembershipRepository;
 use crate::shared::clock::Clock;
 use crate::shared::ids::AccountRef;
 use crate::shared::ids::{OrderId, OrgId, PlanId, UserId};
+use crate::shared::money::{Money, TaxRate};
 use crate::shared::pagination::{Page, PageRequest};
-use crate::shared::repo::{ConflictKind, RepoError, StoreFailure};
+use crate::shared::repo::{ConflictKind, RepoError};
 
 /// Longest internal note an administrator may attach.
 pub const MAX_NOTES_CHARS: usize = 2_000;
@@ -64,83 +66,6 @@ impl Default for BillingPolicy {
     }
 }
 
-/// Errors of the order use cases.
-#[derive(Debug, thiserror::Error)]
-pub enum OrderError {
-    /// Order does not exist.
-    #[error("order {0} does not exist")]
-    OrderNotFound(OrderId),
-    /// Plan does not exist.
-    #[error("plan {0} does not exist")]
-    PlanNotFound(PlanId),
-    /// User does not exist.
-    #[error("user {0} does not exist")]
-    UserNotFound(UserId),
-    /// Organisation does not exist.
-    #[error("organisation {0} does not exist")]
-    OrgNotFound(OrgId),
-    /// Only the organisation's admins and owners may order for it.
-    #[error("only the organisation's admins and owners may order for it")]
-    NotOrgManager,
-    /// Only administrators may do this.
-    #[error("only administrators may do this")]
-    AdminOnly,
-    /// Illegal transition.
-    #[error(transparent)]
-    IllegalTransition(#[from] IllegalTransition),
-    /// A concurrent change won; trying again may succeed.
-    #[error("{}", order_conflict(*.0))]
-    Conflict(ConflictKind),
-    /// Invalid.
-    #[error("{field}: {message}")]
-    Invalid {
-        /// Field.
-        field: &'static str,
-        /// Message.
-        message: String,
-    },
-    /// The store failed: unreachable, or broken.
-    #[error("order failure")]
-    Store(#[from] StoreFailure),
-}
-
-/// A refused order write, in the orders' words.
-fn order_conflict(kind: ConflictKind) -> String {
-    match kind {
-        ConflictKind::RaceLost => {
-            "another change to this account's plan happened at the same time; try again".to_owned()
-        }
-        ConflictKind::ChangedMeanwhile => {
-            "the order changed at the same time; reload it and try again".to_owned()
-        }
-        other => other.to_string(),
-    }
-}
-
-impl OrderError {
-    /// Maps a repository error; `not_found` says what a `NotFound` means here.
-    pub(crate) fn from_repo(err: RepoError, not_found: impl FnOnce() -> OrderError) -> OrderError {
-        match err {
-            RepoError::NotFound => not_found(),
-            other => OrderError::repo(other),
-        }
-    }
-
-    /// A repository error where no `NotFound` was expected: a vanished row is a fault.
-    fn repo(err: RepoError) -> OrderError {
-        match err {
-            RepoError::Conflict(kind) => OrderError::Conflict(kind),
-            err => OrderError::Store(err.into()),
-        }
-    }
-}
-
-impl From<InvalidOrder> for OrderError {
-    fn from(err: InvalidOrder) -> Self {
-        OrderError::Store(RepoError::Internal(Box::new(err)).into())
-    }
-}
-
 /// The plan an account runs on now: its active order's plan, else the default plan.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CurrentPlan {
@@ -163,6 +88,29 @@ pub struct ApplyPlan {
     pub notes: Option<String>,
     /// When the paid period ends.
     pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// An administrator's tax for one applied order instead of the tax rules'.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaxOverride {
+    /// The tax rate to apply instead of the tax rules'.
+    pub rate: TaxRate,
+    /// The administrator's own tax figure, as decimal text (the panel computes it with
+    /// floating point, so it may carry more decimals than the currency). The stored tax
+    /// is always the rate applied to the price; this figure must agree with it to within
+    /// one minor unit, or the request is refused.
+    pub amount: Option<String>,
+}
+
+/// The optional choices of an apply-plan beyond [`ApplyPlan`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ApplyPlanOptions {
+    /// Give the plan to this organisation; the named user is recorded as the order's user.
+    pub org: Option<OrgId>,
+    /// The administrator's tax for this order instead of the tax rules'.
+    pub tax_override: Option<TaxOverride>,
+    /// No expiry: the period never ends (`expires_at` is ignored).
+    pub lifetime: bool,
 }
 
 /// The ports the order service uses.
@@ -325,6 +273,45 @@ impl OrderService {
         Ok(OrderList { orders, stamp })
     }
 
+    /// One organisation's orders, newest first: for its admins and owners and for
+    /// administrators; anyone else gets [`OrderError::NotOrgManager`].
+    pub async fn list_for_org(&self, caller: Caller, org: OrgId) -> Result<Vec<Order>, OrderError> {
+        self.require_manager(caller, org).await?;
+        self.ports
+            .orders
+            .list_for_accounts(vec![AccountRef::Org(org)])
+            .await
+            .map_err(OrderError::repo)
+    }
+
+    /// Whether the caller may see a hidden plan: administrators, and anyone whose own
+    /// account or a managed organisation holds or held an order for it.
+    pub async fn may_view_hidden_plan(
+        &self,
+        caller: Caller,
+        plan: PlanId,
+    ) -> Result<bool, OrderError> {
+        if caller.is_admin() {
+            return Ok(true);
+        }
+        let list = self.list_with_stamp(caller).await?;
+        Ok(list.orders.iter().any(|order| order.plan_id() == plan))
+    }
+
+    /// Administrators: every order of one account, newest first.
+    pub async fn orders_of(
+        &self,
+        admin: Caller,
+        account: AccountRef,
+    ) -> Result<Vec<Order>, OrderError> {
+        require_admin(admin)?;
+        self.ports
+            .orders
+            .list_for_accounts(vec![account])
+            .await
+            .map_err(OrderError::repo)
+    }
+
     /// Cancels an order the caller may see (pending or active; otherwise 409).
     /// Cancelling the active order puts the account back on the default plan.
     pub async fn cancel(&self, caller: Caller, id: OrderId) -> Result<Order, OrderError> {
@@ -361,12 +348,30 @@ impl OrderService {
     /// note "replaced by order #N". The period ends at `expires_at`, by default one
     /// calendar month from now.
     pub async fn apply_plan(&self, admin: Caller, input: ApplyPlan) -> Result<Order, OrderError> {
+        self.apply_plan_with(admin, input, ApplyPlanOptions::default())
+            .await
+    }
+
+    /// [`apply_plan`](Self::apply_plan) with the options an administrator may add: an
+    /// organisation as the account, a tax override (audited: the entry's order state
+    /// carries the rate and tax used), or a lifetime period.
+    pub async fn apply_plan_with(
+        &self,
+        admin: Caller,
+        input: ApplyPlan,
+        options: ApplyPlanOptions,
+    ) -> Result<Order, OrderError> {
         require_admin(admin)?;
-        let account = AccountRef::User(input.user);
+        self.buyer(AccountRef::User(input.user)).await?;
+        let account = match options.org {
+            Some(org) => AccountRef::Org(org),
+            None => AccountRef::User(input.user),
+        };
         let buyer = self.buyer(account).await?;
         let plan = self.plan(input.plan).await?;
         let now = self.now();
         let expires_at = match input.expires_at {
+            _ if options.lifetime => super::periods::lifetime_end(),
             None => one_month_after(now),
             Some(at) if at.trunc_subsecs(0) <= now => {
                 return Err(OrderError::Invalid {
@@ -377,9 +382,27 @@ impl OrderService {
             Some(at) => at.trunc_subsecs(0),
         };
         let notes = checked_text("notes", input.notes, MAX_NOTES_CHARS)?;
-        let rate = self.policy.tax.rate_for(buyer.address.country_code());
+        let rate = match &options.tax_override {
+            Some(tax) => tax.rate,
+            None => self.policy.tax.rate_for(buyer.address.country_code()),
+        };
         let order =
             NewOrder::for_plan(&plan, account, Some(input.user), rate, now)?.with_notes(notes);
+        if let Some(figure) = options
+            .tax_override
+            .as_ref()
+            .and_then(|t| t.amount.as_deref())
+        {
+            if !figure_agrees(figure, order.charges().tax()) {
+                return Err(OrderError::Invalid {
+                    field: "taxAmount",
+                    message: format!(
+                        "does not match taxRate: the rate gives {} on this plan",
+                        order.charges().tax().to_fixed_string()
+                    ),
+                });
+            }
+        }
         let activation = self.activation_terms(now, expires_at, None);
         let audit = AuditEntry::on_account(
             Actor::User(admin.user_id()),
@@ -606,7 +629,7 @@ impl OrderService {
             .map_err(|e| OrderError::from_repo(e, || OrderError::PlanNotFound(id)))
     }
 
-    async fn buyer(&self, account: AccountRef) -> Result<super::model::BuyerDetails, OrderError> {
+    async fn buyer(&self, account: AccountRef) -> Result<BuyerDetails, OrderError> {
         self.ports
             .directory
             .billing_details(account)
@@ -671,6 +694,33 @@ fn require_admin(caller: Caller) -> Result<(), OrderError> {
     }
 }
 
+/// Whether a decimal figure (any number of decimals, not negative) is within one minor
+/// unit of `tax`. Exact integer arithmetic: the figure is never a float here.
+fn figure_agrees(figure: &str, tax: Money) -> bool {
+    let figure = figure.trim();
+    let (whole, fraction) = figure.split_once('.').unwrap_or((figure, ""));
+    let fraction = fraction.trim_end_matches('0');
+    let digits_ok = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() || whole.len() > 18 || fraction.len() > 18 {
+        return false;
+    }
+    if !digits_ok(whole) || !digits_ok(fraction) {
+        return false;
+    }
+    let scale = 10_i128.pow(u32::try_from(fraction.len()).unwrap_or(0));
+    let parse = |t: &str| t.parse::<i128>().unwrap_or(0);
+    let figure_scaled = parse(whole) * scale
+        + if fraction.is_empty() {
+            0
+        } else {
+            parse(fraction)
+        };
+    let unit = 10_i128.pow(u32::from(tax.currency().decimals()));
+    // |figure - tax| <= one minor unit, both sides multiplied by `scale * unit`.
+    let difference = figure_scaled * unit - i128::from(tax.minor()) * scale;
+    difference.abs() <= scale
+}
+
 /// Trims optional free text; blank is none; too long or control characters (other than
 /// line breaks and tabs) are refused.
 fn checked_text(
@@ -697,4 +747,34 @@ fn checked_text(
         });
     }
     Ok(Some(text))
+}
+
+#[cfg(test)]
+mod figure_tests {
+    use super::figure_agrees;
+    use crate::shared::money::{Currency, Money};
+
+    #[test]
+    fn a_tax_figure_agrees_within_one_minor_unit() {
+        let tax = Money::from_minor(380, Currency::USD);
+        for figure in [
+            "3.80",
+            "3.8",
+            "3.7981",
+            "3.81",
+            "3.79",
+            "3.800000000000000001",
+        ] {
+            assert!(figure_agrees(figure, tax), "{figure}");
+        }
+        for figure in ["3.82", "3.78", "-3.80", "3,80", "", "abc", "1e2", "38"] {
+            assert!(!figure_agrees(figure, tax), "{figure}");
+        }
+        let zero = Money::from_minor(0, Currency::USD);
+        assert!(figure_agrees("0", zero));
+        assert!(figure_agrees("0.0", zero));
+        let yen = Money::from_minor(190, Currency::from_code("JPY").unwrap());
+        assert!(figure_agrees("190.4", yen));
+        assert!(!figure_agrees("192", yen));
+    }
 }

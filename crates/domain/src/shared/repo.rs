@@ -66,6 +66,9 @@ pub enum ConflictKind {
     /// The write refers to a row that does not exist.
     #[error("a record it refers to does not exist")]
     MissingReference,
+    /// An account credit change would take the balance below zero.
+    #[error("the balance does not cover the change")]
+    InsufficientBalance,
 }
 
 /// A repository failure a use case has no answer for: the store is unreachable, or

@@ -18,7 +18,7 @@ pub struct AuditEntryJson {
     /// e.g. `plan.update`, `plan.apply`, `usage.change`.
     #[schema(example = "plan.update")]
     pub action: String,
-    /// `plan`, `user`, `organisation`, `order` or `settings`.
+    /// `plan`, `user`, `organisation`, `order`, `settings` or `coupon`.
     #[schema(example = "plan")]
     pub target_kind: String,
     pub target_id: Option<i64>,

@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod audit;
+pub mod billing;
 pub mod order;
 pub mod package;
 pub mod plan;
@@ -28,6 +29,11 @@ impl DecimalNumber {
 
     pub fn percent(rate: TaxRate) -> DecimalNumber {
         DecimalNumber(rate.to_percent_text())
+    }
+
+    /// A coupon's percentage: `20.0`, `12.5`.
+    pub fn percent_off(percent: tariff_domain::billing::PercentOff) -> DecimalNumber {
+        DecimalNumber(percent.to_percent_text())
     }
 
     pub fn as_str(&self) -> &str {

@@ -7,7 +7,8 @@ use tariff_domain::{AccountRef, Limits, Resource};
 use utoipa::ToSchema;
 
 use super::plan::PlanJson;
-use super::{panel_timestamp, DecimalNumber};
+use super::{panel_timestamp, DecimalInput, DecimalNumber};
+use crate::profile::Profile;
 
 /// One line of an order.
 #[derive(Clone, Debug, Serialize, ToSchema)]
@@ -53,7 +54,10 @@ pub struct OrderJson {
     pub items: Vec<OrderItemJson>,
     /// Creation time, ISO 8601 UTC.
     pub date: String,
-    /// End of the paid period; null until the order is active.
+    /// The same instant as `date` (the name the EcliPanel frontend reads).
+    pub created_at: String,
+    /// End of the paid period; null until the order is active, and for a plan applied
+    /// for a lifetime.
     pub expires_at: Option<String>,
     /// Given when the order first becomes active; null before.
     pub invoice_number: Option<String>,
@@ -79,7 +83,11 @@ impl From<&Order> for OrderJson {
             },
             items: charges.items().iter().map(OrderItemJson::from).collect(),
             date: panel_timestamp(order.created_at()),
-            expires_at: order.expires_at().map(panel_timestamp),
+            created_at: panel_timestamp(order.created_at()),
+            expires_at: order
+                .expires_at()
+                .filter(|_| !order.is_lifetime())
+                .map(panel_timestamp),
             invoice_number: order.invoice_number().map(str::to_owned),
         }
     }
@@ -107,7 +115,26 @@ impl From<&Order> for AdminOrderJson {
     }
 }
 
-/// `POST /api/orders`.
+/// An order with its plan embedded (`GET /api/orders/:id`).
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct OrderWithPlanJson {
+    #[serde(flatten)]
+    pub order: OrderJson,
+    /// The ordered plan.
+    pub plan: PlanJson,
+}
+
+/// When a customer's plan change takes effect (`activateMode`). Accepted and checked;
+/// the plan-change rules decide what it does.
+#[derive(Clone, Copy, Debug, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ActivateMode {
+    Now,
+    Renewal,
+}
+
+/// `POST /api/orders`. The EcliPanel frontend also sends `amount`, `description` and
+/// `items` (any JSON; ignored: the server prices the order), `notes` and `activateMode`.
 #[derive(Clone, Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PlaceOrderInput {
@@ -115,6 +142,34 @@ pub struct PlaceOrderInput {
     /// Order for this organisation (the caller must be its admin or owner).
     #[serde(default)]
     pub org_id: Option<i64>,
+    /// Ignored: the server prices the order.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub amount: Option<serde_json::Value>,
+    /// Ignored: the server describes the order.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub description: Option<serde_json::Value>,
+    /// Ignored: the server prices the order (the panel sends a JSON-encoded string).
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub items: Option<serde_json::Value>,
+    /// The customer's note about the order.
+    #[serde(default)]
+    pub notes: Option<String>,
+    /// `now` or `renewal`.
+    #[serde(default)]
+    pub activate_mode: Option<ActivateMode>,
+}
+
+/// `billingType` of an apply-plan.
+#[derive(Clone, Copy, Debug, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum BillingType {
+    /// One calendar month (or until `expiresAt`): the default.
+    Monthly,
+    /// No expiry.
+    Lifetime,
 }
 
 /// `POST /api/admin/users/:id/apply-plan`.
@@ -125,10 +180,45 @@ pub struct ApplyPlanInput {
     /// Internal notes about why the plan was applied.
     #[serde(default)]
     pub notes: Option<String>,
-    /// End of the period, RFC 3339; default one calendar month from now.
-    #[serde(default)]
-    #[schema(value_type = Option<String>, format = DateTime)]
+    /// End of the period: RFC 3339, or a bare `YYYY-MM-DD` meaning the end of that day
+    /// (23:59:59 UTC); default one calendar month from now.
+    #[serde(default, deserialize_with = "expiry")]
+    #[schema(value_type = Option<String>, example = "2027-01-31")]
     pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Apply the plan to this organisation (the user is recorded as the order's user).
+    #[serde(default)]
+    pub org_id: Option<i64>,
+    /// The administrator's tax rate for this order, in percent (overrides the tax rules;
+    /// recorded in the audit log with the order).
+    #[serde(default)]
+    pub tax_rate: Option<DecimalInput>,
+    /// The administrator's tax figure; must agree with `taxRate` on the plan's price to
+    /// within one minor unit.
+    #[serde(default)]
+    pub tax_amount: Option<DecimalInput>,
+    #[serde(default)]
+    pub billing_type: Option<BillingType>,
+}
+
+/// `expiresAt`: RFC 3339, or `YYYY-MM-DD` for the last second of that day in UTC.
+fn expiry<'de, D>(deserializer: D) -> Result<Option<chrono::DateTime<chrono::Utc>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    use serde::de::Error as _;
+    let Some(text) = Option::<String>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    let text = text.trim();
+    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(Some(at.to_utc()));
+    }
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .filter(|_| text.len() == 10)
+        .and_then(|day| day.and_hms_opt(23, 59, 59))
+        .map(|at| Some(at.and_utc()))
+        .ok_or_else(|| D::Error::custom("expected an RFC 3339 time or a YYYY-MM-DD date"))
 }
 
 /// `POST /api/admin/orders/:id/mark-paid` (the body is optional).
@@ -157,26 +247,33 @@ pub struct CancelPlanJson {
     pub message: Option<String>,
 }
 
-/// Limits keyed by the contract's resource keys; 0 means unlimited.
+/// Limits keyed by the contract's resource keys; 0 means unlimited (`null` in the
+/// eclipanel profile).
 #[derive(Clone, Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LimitsJson {
-    pub memory: u64,
-    pub disk: u64,
-    pub cpu: u64,
-    pub servers: u64,
-    pub sites: u64,
-    pub databases: u64,
-    pub backups: u64,
-    pub port_count: u64,
-    pub tunnel_port_count: u64,
-    pub email_daily_limit: u64,
-    pub email_queue_limit: u64,
+    pub memory: Option<u64>,
+    pub disk: Option<u64>,
+    pub cpu: Option<u64>,
+    pub servers: Option<u64>,
+    pub sites: Option<u64>,
+    pub databases: Option<u64>,
+    pub backups: Option<u64>,
+    pub port_count: Option<u64>,
+    pub tunnel_port_count: Option<u64>,
+    pub email_daily_limit: Option<u64>,
+    pub email_queue_limit: Option<u64>,
 }
 
 impl LimitsJson {
-    /// One value per resource key, from `value`.
+    /// One value per resource key, from `value` (the seed profile's numbers).
     pub fn from_values(value: impl Fn(Resource) -> u64) -> LimitsJson {
+        LimitsJson::from_values_in(Profile::Seed, value)
+    }
+
+    /// One value per resource key, written as `profile` writes unlimited.
+    pub fn from_values_in(profile: Profile, value: impl Fn(Resource) -> u64) -> LimitsJson {
+        let value = |r| profile.limit(value(r));
         LimitsJson {
             memory: value(Resource::Memory),
             disk: value(Resource::Disk),
@@ -199,6 +296,13 @@ impl From<&Limits> for LimitsJson {
     }
 }
 
+/// One active plan order with its plan (`current-plan`'s `plans`).
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct PlanOrderJson {
+    pub plan: PlanJson,
+    pub order: AdminOrderJson,
+}
+
 /// `GET /api/admin/users/:id/current-plan`.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct CurrentPlanJson {
@@ -207,16 +311,49 @@ pub struct CurrentPlanJson {
     /// The active order, null when the account runs on the default plan.
     pub order: Option<AdminOrderJson>,
     pub limits: LimitsJson,
+    /// Every active plan order with its plan, newest first (an account holds at most one).
+    pub plans: Vec<PlanOrderJson>,
+    /// Every order of the user's own account, newest first.
+    pub orders: Vec<AdminOrderJson>,
 }
 
-impl From<&CurrentPlan> for CurrentPlanJson {
-    fn from(current: &CurrentPlan) -> Self {
+impl CurrentPlanJson {
+    /// The answer in `profile`, with the account's `orders`.
+    pub fn render(current: &CurrentPlan, orders: &[Order], profile: Profile) -> CurrentPlanJson {
+        let plans = match (&current.plan, &current.order) {
+            (Some(plan), Some(order)) => vec![PlanOrderJson {
+                plan: PlanJson::render(plan, profile),
+                order: AdminOrderJson::from(order),
+            }],
+            _ => Vec::new(),
+        };
         CurrentPlanJson {
-            plan: current.plan.as_ref().map(PlanJson::from),
+            plan: current.plan.as_ref().map(|p| PlanJson::render(p, profile)),
             order: current.order.as_ref().map(AdminOrderJson::from),
-            limits: LimitsJson::from(&current.limits),
+            limits: LimitsJson::from_values_in(profile, |r| current.limits.get(r).value()),
+            plans,
+            orders: orders.iter().map(AdminOrderJson::from).collect(),
         }
     }
+}
+
+/// `GET /api/admin/orders` in the eclipanel profile.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct AdminOrderPageJson {
+    pub orders: Vec<AdminOrderJson>,
+    pub total: u64,
+    pub page: u32,
+    pub per: u32,
+}
+
+/// `POST /api/orders` in the eclipanel profile.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PlacedOrderJson {
+    pub success: bool,
+    pub order: OrderJson,
+    /// True when the order is active at once (a price-0 plan).
+    pub auto_activated: bool,
 }
 
 /// Filters of `GET /api/admin/orders` (paging is read by `PageQuery`), as text so that
@@ -224,6 +361,12 @@ impl From<&CurrentPlan> for CurrentPlanJson {
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct AdminOrdersQuery {
     pub status: Option<String>,
+    /// Text in the description or invoice number.
+    pub q: Option<String>,
+    /// The page (eclipanel profile; the seed profile reads it through `PageQuery`).
+    pub page: Option<String>,
+    /// The page size (eclipanel profile).
+    pub per: Option<String>,
     #[serde(rename = "userId", alias = "user_id")]
     pub user_id: Option<String>,
     #[serde(rename = "orgId", alias = "org_id")]
@@ -301,10 +444,11 @@ mod tests {
 
     #[test]
     fn order_json_is_exactly_the_contract_example() {
+        // The contract's example plus the additive `createdAt` (part two, "Profiles").
         let json = serde_json::to_string(&OrderJson::from(&sample())).unwrap();
         assert_eq!(
             json,
-            r#"{"id":101,"status":"active","amount":11.89,"subtotal":9.99,"taxRate":19.0,"taxAmount":1.9,"currency":"USD","description":"Pro (monthly)","planId":3,"userId":55,"orgId":null,"items":[{"description":"Pro (monthly)","quantity":1,"unitPrice":9.99,"amount":9.99}],"date":"2026-11-21T10:00:00Z","expiresAt":"2026-12-21T10:00:00Z","invoiceNumber":"INV-2026-000001"}"#
+            r#"{"id":101,"status":"active","amount":11.89,"subtotal":9.99,"taxRate":19.0,"taxAmount":1.9,"currency":"USD","description":"Pro (monthly)","planId":3,"userId":55,"orgId":null,"items":[{"description":"Pro (monthly)","quantity":1,"unitPrice":9.99,"amount":9.99}],"date":"2026-11-21T10:00:00Z","createdAt":"2026-11-21T10:00:00Z","expiresAt":"2026-12-21T10:00:00Z","invoiceNumber":"INV-2026-000001"}"#
         );
         assert!(!json.contains("notes") && !json.contains("comped") && !json.contains("ref-1"));
     }
@@ -333,5 +477,64 @@ mod tests {
         assert!(
             serde_json::from_str::<ApplyPlanInput>(r#"{"planId":4,"expiresAt":"soon"}"#).is_err()
         );
+        let bare: ApplyPlanInput =
+            serde_json::from_str(r#"{"planId":4,"expiresAt":"2027-02-28"}"#).unwrap();
+        assert_eq!(
+            bare.expires_at.map(|t| t.to_rfc3339()),
+            Some("2027-02-28T23:59:59+00:00".into())
+        );
+        for bad in [
+            r#"{"planId":4,"expiresAt":"2027-02-30"}"#,
+            r#"{"planId":4,"expiresAt":"2027-2-3"}"#,
+            r#"{"planId":4,"billingType":"forever"}"#,
+            r#"{"planId":4,"taxRate":true}"#,
+        ] {
+            assert!(
+                serde_json::from_str::<ApplyPlanInput>(bad).is_err(),
+                "{bad}"
+            );
+        }
+        let panel: PlaceOrderInput = serde_json::from_str(
+            r#"{"planId":3,"amount":9.99,"description":"Pro","activateMode":"renewal","items":"[]","notes":"hi"}"#,
+        )
+        .unwrap();
+        assert_eq!(panel.activate_mode, Some(ActivateMode::Renewal));
+        assert!(
+            serde_json::from_str::<PlaceOrderInput>(r#"{"planId":3,"activateMode":"soon"}"#)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn lifetime_orders_have_no_expiry_and_every_order_a_created_at() {
+        let order = sample();
+        let json = serde_json::to_value(OrderJson::from(&order)).unwrap();
+        assert_eq!(json["createdAt"], json["date"]);
+        let mut record = record_of(&order);
+        record.expires_at = Some(tariff_domain::orders::lifetime_end());
+        let lifetime = Order::restore(record).unwrap();
+        assert!(lifetime.is_lifetime());
+        let json = serde_json::to_value(OrderJson::from(&lifetime)).unwrap();
+        assert!(json["expiresAt"].is_null());
+    }
+
+    fn record_of(order: &Order) -> OrderRecord {
+        OrderRecord {
+            id: order.id(),
+            account: order.account(),
+            placed_by: order.placed_by(),
+            plan_id: order.plan_id(),
+            status: order.status(),
+            description: order.description().to_owned(),
+            charges: order.charges().clone(),
+            notes: order.notes().map(str::to_owned),
+            payment_reference: order.payment_reference().map(str::to_owned),
+            renewal_of: order.renewal_of(),
+            created_at: order.created_at(),
+            activated_at: order.activated_at(),
+            expires_at: order.expires_at(),
+            cancelled_at: order.cancelled_at(),
+            invoice: order.invoice().cloned(),
+        }
     }
 }

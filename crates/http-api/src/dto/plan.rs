@@ -2,10 +2,11 @@
 //! importer.
 
 use serde::{Deserialize, Serialize};
-use tariff_domain::{Limit, Permissions, Plan, PlanDraft, PlanPatch, Resource};
+use tariff_domain::{Limit, Permissions, Plan, PlanDraft, PlanPatch, PlanType, Resource};
 use utoipa::ToSchema;
 
 use super::{nullable, panel_timestamp, DecimalInput, DecimalNumber};
+use crate::profile::Profile;
 
 /// `{create, update, delete}` permissions.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
@@ -36,13 +37,16 @@ impl From<PermissionsJson> for Permissions {
     }
 }
 
-/// A plan in the panel dialect (CONTRACT.md "Plan JSON"). Limits: 0 means unlimited.
+/// A plan in the panel dialect (CONTRACT.md "Plan JSON"). Limits: 0 means unlimited
+/// (`null` in the eclipanel profile). `hiddenFromBilling` repeats `hidden`, and
+/// `emailSendDailyLimit`/`emailSendQueueLimit` repeat the email limits, under the names
+/// the EcliPanel frontend reads (both profiles).
 #[derive(Clone, Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PlanJson {
     pub id: i64,
     pub name: String,
-    /// One of `free`, `paid`, `edu`, `enterprise`.
+    /// One of `free`, `paid`, `edu` (`educational` in the eclipanel profile), `enterprise`.
     #[serde(rename = "type")]
     pub plan_type: &'static str,
     pub description: Option<String>,
@@ -52,34 +56,47 @@ pub struct PlanJson {
     pub price_yearly: DecimalNumber,
     /// ISO 4217, upper case.
     pub currency: &'static str,
-    pub memory: u64,
-    pub disk: u64,
-    pub cpu: u64,
-    pub server_limit: u64,
-    pub sites: u64,
-    pub databases: u64,
-    pub backups: u64,
-    pub port_count: u64,
-    pub tunnel_port_count: u64,
-    pub email_daily_limit: u64,
-    pub email_queue_limit: u64,
+    pub memory: Option<u64>,
+    pub disk: Option<u64>,
+    pub cpu: Option<u64>,
+    pub server_limit: Option<u64>,
+    pub sites: Option<u64>,
+    pub databases: Option<u64>,
+    pub backups: Option<u64>,
+    pub port_count: Option<u64>,
+    pub tunnel_port_count: Option<u64>,
+    pub email_daily_limit: Option<u64>,
+    pub email_queue_limit: Option<u64>,
+    pub email_send_daily_limit: Option<u64>,
+    pub email_send_queue_limit: Option<u64>,
     pub server_permissions: PermissionsJson,
     pub site_permissions: PermissionsJson,
+    /// Any JSON object, answered as written (the panel writes `{"list":[...]}`).
     #[schema(value_type = Object)]
     pub features: serde_json::Map<String, serde_json::Value>,
     pub hidden: bool,
+    pub hidden_from_billing: bool,
     pub is_default: bool,
     pub stripe_plan_id: Option<String>,
     pub created_at: String,
 }
 
-impl From<&Plan> for PlanJson {
-    fn from(plan: &Plan) -> Self {
-        let limit = |r| plan.limits().get(r).value();
+/// A plan type's name in a profile: `edu` is `educational` to the EcliPanel frontend.
+pub fn plan_type_name(plan_type: PlanType, profile: Profile) -> &'static str {
+    match (plan_type, profile) {
+        (PlanType::Edu, Profile::Eclipanel) => "educational",
+        (other, _) => other.as_str(),
+    }
+}
+
+impl PlanJson {
+    /// The plan as `profile` writes it.
+    pub fn render(plan: &Plan, profile: Profile) -> PlanJson {
+        let limit = |r| profile.limit(plan.limits().get(r).value());
         PlanJson {
             id: plan.id().get(),
             name: plan.name().to_owned(),
-            plan_type: plan.plan_type().as_str(),
+            plan_type: plan_type_name(plan.plan_type(), profile),
             description: plan.description().map(str::to_owned),
             price: DecimalNumber::money(plan.price()),
             price_hourly: DecimalNumber::money(plan.price_hourly()),
@@ -96,10 +113,13 @@ impl From<&Plan> for PlanJson {
             tunnel_port_count: limit(Resource::TunnelPortCount),
             email_daily_limit: limit(Resource::EmailDailyLimit),
             email_queue_limit: limit(Resource::EmailQueueLimit),
+            email_send_daily_limit: limit(Resource::EmailDailyLimit),
+            email_send_queue_limit: limit(Resource::EmailQueueLimit),
             server_permissions: plan.server_permissions().into(),
             site_permissions: plan.site_permissions().into(),
             features: plan.features().clone(),
             hidden: plan.hidden(),
+            hidden_from_billing: plan.hidden(),
             is_default: plan.is_default(),
             stripe_plan_id: plan.stripe_plan_id().map(str::to_owned),
             created_at: panel_timestamp(plan.created_at()),
@@ -107,14 +127,48 @@ impl From<&Plan> for PlanJson {
     }
 }
 
+impl From<&Plan> for PlanJson {
+    /// The seed profile's plan.
+    fn from(plan: &Plan) -> Self {
+        PlanJson::render(plan, Profile::Seed)
+    }
+}
+
+/// `{"success":true,"plan":{...}}`: admin plan writes in the eclipanel profile.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct PlanOutcomeJson {
+    pub success: bool,
+    pub plan: PlanJson,
+}
+
+impl PlanOutcomeJson {
+    pub fn new(plan: PlanJson) -> PlanOutcomeJson {
+        PlanOutcomeJson {
+            success: true,
+            plan,
+        }
+    }
+}
+
+/// A limit in an input body: a non-negative number, or `null` for unlimited (0).
+pub type LimitInput = Option<Option<u64>>;
+
+fn limit_value(input: LimitInput) -> Option<u64> {
+    input.map(|value| value.unwrap_or(0))
+}
+
 /// Plan fields as sent to `POST/PUT /api/admin/plans` or written in an import file.
 /// Every field is optional: for a create, missing fields take their defaults (price 0,
 /// limits unlimited, all permissions); for a PUT, missing fields stay unchanged.
-/// Packages-dialect names are accepted as aliases (`maximum_servers`, `price_monthly`...).
+/// Packages-dialect names are accepted as aliases (`maximum_servers`, `price_monthly`...),
+/// and so are the EcliPanel frontend's (`hiddenFromBilling`, `emailSendDailyLimit`,
+/// `emailSendQueueLimit`, type `educational`). A limit of `null` is unlimited; `features`
+/// of `null` is the empty object.
 #[derive(Clone, Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PlanInput {
     pub name: Option<String>,
+    /// `free`, `paid`, `edu` (or `educational`), `enterprise`.
     #[serde(rename = "type")]
     #[schema(example = "paid")]
     pub plan_type: Option<String>,
@@ -128,29 +182,62 @@ pub struct PlanInput {
     #[serde(alias = "price_yearly")]
     pub price_yearly: Option<DecimalInput>,
     pub currency: Option<String>,
-    pub memory: Option<u64>,
-    pub disk: Option<u64>,
-    pub cpu: Option<u64>,
-    #[serde(alias = "maximum_servers", alias = "servers")]
-    pub server_limit: Option<u64>,
-    #[serde(alias = "maximum_sites")]
-    pub sites: Option<u64>,
-    pub databases: Option<u64>,
-    pub backups: Option<u64>,
-    #[serde(alias = "port_count")]
-    pub port_count: Option<u64>,
-    #[serde(alias = "tunnel_port_count")]
-    pub tunnel_port_count: Option<u64>,
-    #[serde(alias = "email_daily_limit")]
-    pub email_daily_limit: Option<u64>,
-    #[serde(alias = "email_queue_limit")]
-    pub email_queue_limit: Option<u64>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<u64>)]
+    pub memory: LimitInput,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<u64>)]
+    pub disk: LimitInput,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<u64>)]
+    pub cpu: LimitInput,
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        alias = "maximum_servers",
+        alias = "servers"
+    )]
+    #[schema(value_type = Option<u64>)]
+    pub server_limit: LimitInput,
+    #[serde(default, deserialize_with = "nullable", alias = "maximum_sites")]
+    #[schema(value_type = Option<u64>)]
+    pub sites: LimitInput,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<u64>)]
+    pub databases: LimitInput,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<u64>)]
+    pub backups: LimitInput,
+    #[serde(default, deserialize_with = "nullable", alias = "port_count")]
+    #[schema(value_type = Option<u64>)]
+    pub port_count: LimitInput,
+    #[serde(default, deserialize_with = "nullable", alias = "tunnel_port_count")]
+    #[schema(value_type = Option<u64>)]
+    pub tunnel_port_count: LimitInput,
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        alias = "email_daily_limit",
+        alias = "emailSendDailyLimit"
+    )]
+    #[schema(value_type = Option<u64>)]
+    pub email_daily_limit: LimitInput,
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        alias = "email_queue_limit",
+        alias = "emailSendQueueLimit"
+    )]
+    #[schema(value_type = Option<u64>)]
+    pub email_queue_limit: LimitInput,
     #[serde(alias = "server_permissions")]
     pub server_permissions: Option<PermissionsJson>,
     #[serde(alias = "site_permissions")]
     pub site_permissions: Option<PermissionsJson>,
+    #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<Object>)]
-    pub features: Option<serde_json::Map<String, serde_json::Value>>,
+    pub features: Option<Option<serde_json::Map<String, serde_json::Value>>>,
+    #[serde(alias = "hiddenFromBilling")]
     pub hidden: Option<bool>,
     #[serde(alias = "is_default")]
     pub is_default: Option<bool>,
@@ -176,11 +263,14 @@ impl PlanInput {
             (Resource::EmailQueueLimit, self.email_queue_limit),
         ]
         .into_iter()
-        .filter_map(|(r, v)| v.map(|v| (r, Limit::new(v))))
+        .filter_map(|(r, v)| limit_value(v).map(|v| (r, Limit::new(v))))
         .collect();
         PlanPatch {
             name: self.name,
-            plan_type: self.plan_type,
+            plan_type: self.plan_type.map(|t| match t.as_str() {
+                "educational" => PlanType::Edu.as_str().to_owned(),
+                _ => t,
+            }),
             description: self.description,
             currency: self.currency,
             price: self.price.map(|d| d.0),
@@ -189,7 +279,7 @@ impl PlanInput {
             limits,
             server_permissions: self.server_permissions.map(Into::into),
             site_permissions: self.site_permissions.map(Into::into),
-            features: self.features,
+            features: self.features.map(Option::unwrap_or_default),
             hidden: self.hidden,
             is_default: self.is_default,
             stripe_plan_id: self.stripe_plan_id,
@@ -278,13 +368,41 @@ mod tests {
     }
 
     #[test]
+    fn the_eclipanel_profile_writes_educational_and_null_for_unlimited() {
+        let input: PlanInput = serde_json::from_str(
+            r#"{"name":"Edu","type":"educational","memory":null,"disk":100,"emailSendQueueLimit":7,
+                "hiddenFromBilling":true,"features":{"list":["a"]}}"#,
+        )
+        .unwrap();
+        let spec = PlanSpec::new(input.into_draft()).unwrap();
+        let created = chrono::DateTime::parse_from_rfc3339("2026-11-21T10:00:00Z")
+            .unwrap()
+            .to_utc();
+        let plan = Plan::new(PlanId::new(4).unwrap(), spec, created);
+        let seed = serde_json::to_value(PlanJson::render(&plan, Profile::Seed)).unwrap();
+        assert_eq!(seed["type"], "edu");
+        assert_eq!(seed["memory"], 0);
+        assert_eq!(seed["disk"], 100);
+        assert_eq!(seed["emailQueueLimit"], 7);
+        assert_eq!(seed["emailSendQueueLimit"], 7);
+        assert_eq!(seed["hidden"], true);
+        assert_eq!(seed["hiddenFromBilling"], true);
+        assert_eq!(seed["features"]["list"][0], "a");
+        let panel = serde_json::to_value(PlanJson::render(&plan, Profile::Eclipanel)).unwrap();
+        assert_eq!(panel["type"], "educational");
+        assert!(panel["memory"].is_null());
+        assert_eq!(panel["disk"], 100);
+        assert!(panel["emailSendDailyLimit"].is_null());
+    }
+
+    #[test]
     fn unknown_fields_and_negative_limits_are_rejected() {
         assert!(serde_json::from_str::<PlanInput>(r#"{"name":"A","prise":1}"#).is_err());
         assert!(serde_json::from_str::<PlanInput>(r#"{"name":"A","memory":-1}"#).is_err());
         let input: PlanInput =
             serde_json::from_str(r#"{"name":"A","maximum_servers":2,"price_monthly":"1.5"}"#)
                 .unwrap();
-        assert_eq!(input.server_limit, Some(2));
+        assert_eq!(input.server_limit, Some(Some(2)));
         assert_eq!(input.price.map(|p| p.0).as_deref(), Some("1.5"));
     }
 }

@@ -4,7 +4,7 @@ use actix_web::{web, HttpResponse};
 use tariff_domain::PlanId;
 
 use crate::auth::Admin;
-use crate::dto::plan::{PlanInput, PlanJson};
+use crate::dto::plan::{PlanInput, PlanJson, PlanOutcomeJson};
 use crate::error::ApiError;
 use crate::json::Json;
 use crate::routes::path_id;
@@ -25,7 +25,10 @@ pub async fn list_plans(
     _admin: Admin,
 ) -> Result<HttpResponse, ApiError> {
     let plans = state.catalogue.list(true).await?;
-    let body: Vec<PlanJson> = plans.iter().map(PlanJson::from).collect();
+    let body: Vec<PlanJson> = plans
+        .iter()
+        .map(|plan| PlanJson::render(plan, state.profile))
+        .collect();
     Ok(HttpResponse::Ok().json(body))
 }
 
@@ -34,7 +37,7 @@ pub async fn list_plans(
     post, path = "/api/admin/plans", tag = "admin",
     request_body = PlanInput,
     responses(
-        (status = 201, body = PlanJson),
+        (status = 201, description = "The plan; `{\"success\":true,\"plan\":{...}}` in the eclipanel profile", body = PlanJson),
         (status = 400, description = "Invalid field (named in `field`)", body = crate::error::ErrorBody),
         (status = 401, description = "Not signed in", body = crate::error::ErrorBody),
         (status = 403, description = "Not an admin", body = crate::error::ErrorBody),
@@ -55,7 +58,11 @@ pub async fn create_plan(
         .catalogue
         .create(input.into_draft(), admin.actor())
         .await?;
-    Ok(HttpResponse::Created().json(PlanJson::from(&plan)))
+    let json = PlanJson::render(&plan, state.profile);
+    if state.profile.is_eclipanel() {
+        return Ok(HttpResponse::Created().json(PlanOutcomeJson::new(json)));
+    }
+    Ok(HttpResponse::Created().json(json))
 }
 
 /// Changes the named fields of a plan; the result is validated as a whole.
@@ -64,7 +71,7 @@ pub async fn create_plan(
     params(("id" = i64, Path, description = "Plan id")),
     request_body = PlanInput,
     responses(
-        (status = 200, body = PlanJson),
+        (status = 200, description = "The plan; `{\"success\":true,\"plan\":{...}}` in the eclipanel profile", body = PlanJson),
         (status = 400, description = "Invalid field", body = crate::error::ErrorBody),
         (status = 401, description = "Not signed in", body = crate::error::ErrorBody),
         (status = 403, description = "Not an admin", body = crate::error::ErrorBody),
@@ -84,7 +91,11 @@ pub async fn update_plan(
         .catalogue
         .update(id, body.into_inner().into_patch(), admin.actor())
         .await?;
-    Ok(HttpResponse::Ok().json(PlanJson::from(&plan)))
+    let json = PlanJson::render(&plan, state.profile);
+    if state.profile.is_eclipanel() {
+        return Ok(HttpResponse::Ok().json(PlanOutcomeJson::new(json)));
+    }
+    Ok(HttpResponse::Ok().json(json))
 }
 
 /// Deletes a plan no order references; a plan that was sold is retired by hiding it.

@@ -100,6 +100,7 @@ pub async fn get_user(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(id.into_inner(), UserId::new, "User")?;
+    crate::routes::known_user(&state, id).await?;
     let user = state.accounts.get(id).await?;
     Ok(HttpResponse::Ok().json(UserJson::from(&user)))
 }
@@ -126,6 +127,7 @@ pub async fn update_user(
     body: Json<UpdateUserRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(id.into_inner(), UserId::new, "User")?;
+    crate::routes::known_user(&state, id).await?;
     let user = state
         .accounts
         .update(id, body.into_inner().into_patch(), admin.actor())

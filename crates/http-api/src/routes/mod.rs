@@ -6,6 +6,7 @@ pub mod admin_plans;
 pub mod admin_users;
 pub mod audit;
 pub mod auth;
+pub mod billing;
 pub mod health;
 pub mod orders;
 pub mod organisations;
@@ -21,4 +22,16 @@ use crate::error::ApiError;
 /// A path id that is numeric but not positive names nothing: 404.
 pub fn path_id<T>(raw: i64, make: fn(i64) -> Option<T>, what: &str) -> Result<T, ApiError> {
     make(raw).ok_or_else(|| ApiError::not_found(format!("{what} {raw} does not exist.")))
+}
+
+/// Panel sign-in: users are the panel's, so a user id an administrator's call names
+/// exists at once (created on first sight). Without panel sign-in, nothing happens.
+pub async fn known_user(
+    state: &crate::state::ApiState,
+    user: tariff_domain::UserId,
+) -> Result<(), ApiError> {
+    if state.panel_cookie.is_some() {
+        state.accounts.ensure_panel_user(user, None).await?;
+    }
+    Ok(())
 }

@@ -22,7 +22,10 @@ pub async fn list_plans(state: web::Data<ApiState>) -> Result<HttpResponse, ApiE
         Some(body) => body,
         None => {
             let plans = state.catalogue.list_public().await?;
-            let dto: Vec<PlanJson> = plans.iter().map(PlanJson::from).collect();
+            let dto: Vec<PlanJson> = plans
+                .iter()
+                .map(|plan| PlanJson::render(plan, state.profile))
+                .collect();
             let body = Bytes::from(serde_json::to_vec(&dto).map_err(|e| ApiError::internal(&e))?);
             state.plan_list_cache.put((), stamp, body.clone());
             body
@@ -33,7 +36,8 @@ pub async fn list_plans(state: web::Data<ApiState>) -> Result<HttpResponse, ApiE
         .body(body))
 }
 
-/// One visible plan; admins also see hidden ones.
+/// One visible plan. A hidden plan is answered to administrators and to accounts that
+/// hold or held an order for it (the caller's own or a managed organisation's).
 #[utoipa::path(
     get, path = "/api/plans/{id}", tag = "plans",
     params(("id" = i64, Path, description = "Plan id")),
@@ -49,7 +53,15 @@ pub async fn get_plan(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(id.into_inner(), PlanId::new, "Plan")?;
-    let include_hidden = caller.is_some_and(|c| c.is_admin());
-    let plan = state.catalogue.get(id, include_hidden).await?;
-    Ok(HttpResponse::Ok().json(PlanJson::from(&plan)))
+    let plan = state.catalogue.get(id, true).await?;
+    if plan.hidden() {
+        let allowed = match caller {
+            Some(caller) => state.orders.may_view_hidden_plan(caller, id).await?,
+            None => false,
+        };
+        if !allowed {
+            return Err(ApiError::not_found(format!("Plan {id} does not exist.")));
+        }
+    }
+    Ok(HttpResponse::Ok().json(PlanJson::render(&plan, state.profile)))
 }

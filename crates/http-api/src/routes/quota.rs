@@ -12,7 +12,7 @@ use crate::dto::quota::{
 };
 use crate::error::{ApiError, ErrorBody};
 use crate::json::Json;
-use crate::routes::path_id;
+use crate::routes::{known_user, path_id};
 use crate::state::ApiState;
 
 /// Set on a usage answer replayed from its idempotency key.
@@ -20,6 +20,14 @@ pub const REPLAYED_HEADER: &str = "idempotent-replayed";
 
 fn user(raw: i64) -> Result<AccountRef, ApiError> {
     path_id(raw, UserId::new, "User").map(AccountRef::User)
+}
+
+/// A user an administrator's call names: with panel sign-in it exists at once, as for
+/// apply-plan (`known_user`).
+async fn named_user(state: &ApiState, raw: i64) -> Result<AccountRef, ApiError> {
+    let id = path_id(raw, UserId::new, "User")?;
+    known_user(state, id).await?;
+    Ok(AccountRef::User(id))
 }
 
 fn org(raw: i64) -> Result<AccountRef, ApiError> {
@@ -46,10 +54,13 @@ pub async fn user_quota(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let raw = id.into_inner();
-    let account = user(raw)?;
-    if !caller.is_admin() && caller.user_id().get() != raw {
+    let account = if caller.is_admin() {
+        named_user(&state, raw).await?
+    } else if caller.user_id().get() == raw {
+        user(raw)?
+    } else {
         return Err(ApiError::not_found(format!("User {raw} does not exist.")));
-    }
+    };
     Ok(snapshot_response(&state.quota.snapshot(account).await?))
 }
 
@@ -119,7 +130,8 @@ pub async fn set_user_limits(
     id: web::Path<i64>,
     body: Json<LimitOverridesInput>,
 ) -> Result<HttpResponse, ApiError> {
-    set_limits(&state, admin, user(id.into_inner())?, &body).await
+    let account = named_user(&state, id.into_inner()).await?;
+    set_limits(&state, admin, account, &body).await
 }
 
 /// Sets (number, 0 = unlimited) or removes (null) an organisation's limit overrides.
@@ -194,7 +206,8 @@ pub async fn change_user_usage(
     id: web::Path<i64>,
     body: Json<UsageInput>,
 ) -> Result<HttpResponse, ApiError> {
-    change_usage(&state, admin, user(id.into_inner())?, &body).await
+    let account = named_user(&state, id.into_inner()).await?;
+    change_usage(&state, admin, account, &body).await
 }
 
 /// Reserves (positive delta) or releases (negative delta) an organisation's usage, atomically.
@@ -249,7 +262,8 @@ pub async fn check_user_usage(
     id: web::Path<i64>,
     body: Json<UsageInput>,
 ) -> Result<HttpResponse, ApiError> {
-    check_usage(&state, user(id.into_inner())?, &body).await
+    let account = named_user(&state, id.into_inner()).await?;
+    check_usage(&state, account, &body).await
 }
 
 /// Would this change be granted now? Changes nothing.

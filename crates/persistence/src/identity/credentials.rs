@@ -64,6 +64,9 @@ impl CallerResolver for DieselIdentity {
         let hash = hash_secret(credential.secret());
         let now = now.naive_utc();
         let found: Option<(i64, String)> = match credential {
+            // The panel's cookie means nothing to Tariff's own tables; the panel adapter
+            // resolves it.
+            Credential::Panel(_) => return Ok(None),
             Credential::Session(_) => {
                 self.db
                     .query(move |c| Ok(queries::session_caller(c, &hash, now)?))

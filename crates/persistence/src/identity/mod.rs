@@ -7,4 +7,5 @@ mod rows;
 mod users;
 
 pub use credentials::DieselIdentity;
+pub(crate) use users::contains_pattern;
 pub use users::DieselUsers;

@@ -245,3 +245,49 @@ pub(super) fn set_password(c: &mut DbConn<'_>, id: i64, hash: &str) -> QueryResu
     c.execute(diesel::update(users::table.find(id)).set(users::password_hash.eq(hash)))?;
     Ok(())
 }
+
+/// A user stored under an id chosen outside Tariff (the panel's), with no password.
+pub(super) fn insert_user_with_id(
+    c: &mut DbConn<'_>,
+    id: i64,
+    spec: &UserSpec,
+    now: NaiveDateTime,
+) -> QueryResult<UserRow> {
+    c.get_result(
+        diesel::insert_into(users::table)
+            .values((
+                users::id.eq(id),
+                UserChanges::from_spec(spec, now),
+                users::created_at.eq(now),
+            ))
+            .returning(UserRow::columns()),
+    )
+}
+
+pub(super) fn set_user_email(
+    c: &mut DbConn<'_>,
+    id: i64,
+    email: &str,
+    now: NaiveDateTime,
+) -> QueryResult<UserRow> {
+    c.get_result(
+        diesel::update(users::table.find(id))
+            .set((users::email.eq(email), users::updated_at.eq(now)))
+            .returning(UserRow::columns()),
+    )
+}
+
+/// After a user is stored under an id chosen outside, generated ids must continue above
+/// it. SQLite's AUTOINCREMENT follows by itself; PostgreSQL's serial does not.
+pub(super) fn catch_up_user_ids(c: &mut DbConn<'_>) -> QueryResult<()> {
+    match c {
+        DbConn::Sqlite(_) => Ok(()),
+        DbConn::Postgres(_) => {
+            c.execute(diesel::sql_query(
+                "SELECT setval(pg_get_serial_sequence('users', 'id'), \
+                 GREATEST((SELECT MAX(id) FROM users), 1))",
+            ))?;
+            Ok(())
+        }
+    }
+}

@@ -16,7 +16,7 @@ use crate::db::{sql_bounds, Database};
 use crate::errors::DbError;
 
 /// `%text%` for LIKE, with the wildcards in `text` taken literally.
-fn contains_pattern(text: &str) -> String {
+pub(crate) fn contains_pattern(text: &str) -> String {
     let mut pattern = String::with_capacity(text.len() + 2);
     pattern.push('%');
     for c in text.chars() {
@@ -133,6 +133,35 @@ impl UserRepository for DieselUsers {
             .collect::<Result<Vec<_>, _>>()?;
         let total = u64::try_from(total).map_err(|_| RepoError::internal("negative user count"))?;
         Ok(Page::new(users, total))
+    }
+
+    async fn ensure_with_id(
+        &self,
+        id: UserId,
+        spec: UserSpec,
+        refresh_email: bool,
+        now: DateTime<Utc>,
+    ) -> Result<User, RepoError> {
+        let now = now.naive_utc();
+        self.db
+            .write(move |conn| {
+                conn.write_transaction(|c| {
+                    let existing = queries::user(c, id.get()).optional()?;
+                    let row = match existing {
+                        Some(row) if !refresh_email || row.email == spec.email().as_str() => row,
+                        Some(_) => queries::set_user_email(c, id.get(), spec.email().as_str(), now)
+                            .map_err(|e| email_conflict(e.into()))?,
+                        None => {
+                            let row = queries::insert_user_with_id(c, id.get(), &spec, now)
+                                .map_err(|e| email_conflict(e.into()))?;
+                            queries::catch_up_user_ids(c)?;
+                            row
+                        }
+                    };
+                    Ok(User::try_from(row)?)
+                })
+            })
+            .await
     }
 
     async fn update(

@@ -21,7 +21,7 @@ pub(super) fn search(
     page: PageRequest,
 ) -> Result<Page<Order>, DbError> {
     let matching = Matching::from(filter);
-    let total: i64 = c.get_result(CountMatching(matching))?;
+    let total: i64 = c.get_result(CountMatching(matching.clone()))?;
     let rows: Vec<OrderRow> = c.load(PageOfMatching {
         matching,
         limit: i64::try_from(page.limit()).unwrap_or(i64::MAX),
@@ -34,11 +34,13 @@ pub(super) fn search(
 }
 
 /// The conditions of an [`OrderFilter`], as bound values.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Matching {
     status: Option<&'static str>,
     user_id: Option<i64>,
     org_id: Option<i64>,
+    /// A LIKE pattern for the description or the invoice number.
+    text_pattern: Option<String>,
 }
 
 impl From<&OrderFilter> for Matching {
@@ -47,6 +49,10 @@ impl From<&OrderFilter> for Matching {
             status: filter.status.map(|status| status.as_str()),
             user_id: filter.user.map(|user| user.get()),
             org_id: filter.org.map(|org| org.get()),
+            text_pattern: filter
+                .text
+                .as_deref()
+                .map(crate::identity::contains_pattern),
         }
     }
 }
@@ -63,6 +69,9 @@ impl Matching {
         }
         if let Some(org) = &self.org_id {
             sql.and_where("org_id", org)?;
+        }
+        if let Some(pattern) = &self.text_pattern {
+            sql.and_like_any(&["description", "invoice_number"], pattern)?;
         }
         Ok(())
     }

@@ -1,0 +1,113 @@
+//! The lifecycle sweep: renewals, free extensions, expiries.
+
+use super::*;
+
+fn lifecycle(store: MockLifecycleStore, fx: Fixture) -> LifecycleService {
+    LifecycleService::new(
+        Arc::new(store),
+        Arc::new(fx.plans),
+        Arc::new(fx.directory),
+        fx.clock,
+        Arc::new(fx.policy),
+    )
+}
+
+#[tokio::test]
+async fn a_sweep_renews_paid_plans_extends_free_ones_and_expires_the_rest() {
+    let now = at(2026, 1, 31);
+    let account = AccountRef::User(user(2));
+    let fx = Fixture::new()
+        .buyer_in("DE")
+        .with_plan(plan(3, "9.99", false));
+    let mut store = MockLifecycleStore::new();
+    store
+        .expect_renewal_candidates()
+        .withf(move |horizon| *horizon == now + TimeDelta::days(7))
+        .returning(move |_| Ok(vec![existing(10, account, OrderStatus::Active)]));
+    store
+        .expect_insert_renewal()
+        .withf(|new| {
+            new.renewal_of().map(OrderId::get) == Some(10)
+                && new.charges().total().minor() == 1189
+                && new.notes() == Some("renewal of order #10")
+        })
+        .times(1)
+        .returning(|new| Ok(Some(stored(&new, 11, OrderStatus::Pending, None))));
+    // A free order activated on Oct 31, period ended Jan 30: runs on to Feb 28.
+    let free = {
+        let new = NewOrder::for_plan(
+            &plan(2, "0", false),
+            account,
+            None,
+            TaxRate::ZERO,
+            at(2025, 10, 31),
+        )
+        .unwrap();
+        let terms = Activation {
+            activated_at: at(2025, 10, 31),
+            expires_at: at(2026, 1, 30),
+            payment_reference: None,
+            seller: SellerDetails::default(),
+            numbering: InvoiceNumberFormat::default(),
+        };
+        stored(&new, 12, OrderStatus::Active, Some(&terms))
+    };
+    store
+        .expect_free_orders_due()
+        .returning(move |_| Ok(vec![free.clone()]));
+    store
+        .expect_extend()
+        .withf(|id, current, new| {
+            id.get() == 12 && *current == at(2026, 1, 30) && *new == at(2026, 2, 28)
+        })
+        .times(1)
+        .returning(|_, _, _| Ok(true));
+    store
+        .expect_expire_active()
+        .withf(move |when| *when == now)
+        .returning(|_| Ok(2));
+    store
+        .expect_expire_pending()
+        .withf(move |before| *before == now - TimeDelta::days(7))
+        .returning(|_| Ok(1));
+    let report = lifecycle(store, fx).sweep(now).await.unwrap();
+    assert_eq!(
+        report,
+        SweepReport {
+            renewals_created: 1,
+            free_extended: 1,
+            expired_active: 2,
+            expired_pending: 1,
+            skipped: 0,
+        }
+    );
+}
+
+#[tokio::test]
+async fn a_renewal_that_already_exists_is_not_counted_and_a_vanished_buyer_is_skipped() {
+    let account = AccountRef::User(user(2));
+    let mut fx = Fixture::new().with_plan(plan(3, "9.99", false));
+    fx.directory
+        .expect_billing_details()
+        .returning(|account| match account {
+            AccountRef::User(u) if u.get() == 2 => Ok(BuyerDetails::default()),
+            _ => Err(RepoError::NotFound),
+        });
+    let mut store = MockLifecycleStore::new();
+    store.expect_renewal_candidates().returning(move |_| {
+        Ok(vec![
+            existing(10, account, OrderStatus::Active),
+            existing(20, AccountRef::User(user(3)), OrderStatus::Active),
+        ])
+    });
+    store
+        .expect_insert_renewal()
+        .times(1)
+        .returning(|_| Ok(None));
+    store.expect_free_orders_due().returning(|_| Ok(vec![]));
+    store.expect_expire_active().returning(|_| Ok(0));
+    store.expect_expire_pending().returning(|_| Ok(0));
+    let report = lifecycle(store, fx).sweep(at(2026, 1, 31)).await.unwrap();
+    assert_eq!(report.renewals_created, 0);
+    assert_eq!(report.skipped, 1);
+}
