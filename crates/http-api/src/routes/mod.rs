@@ -35,3 +35,26 @@ pub async fn known_user(
     }
     Ok(())
 }
+
+/// The organisation of path id `raw` when the caller may read its account (quota,
+/// credit): a member, or an admin. Anyone else gets the same 404 as for an organisation
+/// that does not exist, so ids cannot be probed.
+pub async fn readable_org(
+    state: &crate::state::ApiState,
+    caller: &tariff_domain::Caller,
+    raw: i64,
+) -> Result<tariff_domain::OrgId, ApiError> {
+    let org_id = path_id(raw, tariff_domain::OrgId::new, "Organisation")?;
+    if !caller.is_admin()
+        && state
+            .memberships
+            .role_in(org_id, caller.user_id())
+            .await?
+            .is_none()
+    {
+        return Err(ApiError::not_found(format!(
+            "Organisation {raw} does not exist."
+        )));
+    }
+    Ok(org_id)
+}

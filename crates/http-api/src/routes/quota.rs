@@ -79,19 +79,7 @@ pub async fn org_quota(
     Authenticated(caller): Authenticated,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    let raw = id.into_inner();
-    let org_id = path_id(raw, OrgId::new, "Organisation")?;
-    if !caller.is_admin()
-        && state
-            .memberships
-            .role_in(org_id, caller.user_id())
-            .await?
-            .is_none()
-    {
-        return Err(ApiError::not_found(format!(
-            "Organisation {raw} does not exist."
-        )));
-    }
+    let org_id = super::readable_org(&state, &caller, id.into_inner()).await?;
     Ok(snapshot_response(
         &state.quota.snapshot(AccountRef::Org(org_id)).await?,
     ))
