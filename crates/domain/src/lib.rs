@@ -18,6 +18,7 @@
 //! | [`audit`] | audit entries and their typed snapshots; `AuditRepository`; `AuditService` |
 //! | [`settings`] | the billing switch; `SettingsRepository`; `SettingsService` |
 //! | [`billing`] | billing cycles, plan-change decisions, proration, coupons, account credit and price composition (pure functions); `CouponRepository`, `CreditLedger`, `OrderPlacement` |
+//! | [`credit_notes`] | refunds and credit notes: the sum rule, their own number series, `CreditNoteStore`, `OriginalPaymentRefunder`; `CreditNoteService` |
 //! | [`payments`] | the `PaymentGateway` port, the requests sent through it, its outcomes and verified inbound events |
 //! | [`webhooks`] | the outgoing event catalogue, endpoints and secrets, signatures, retries; `WebhookEndpoints`, `OutboxStore`, `WebhookTransport`; the delivery worker |
 //! | [`shared`] | ids, [`Money`], pagination, the [`Clock`], text validation, billing details and [`PostalAddress`], [`RepoError`] |
@@ -89,6 +90,7 @@ pub mod audit;
 #[allow(missing_docs)]
 pub mod billing;
 pub mod catalogue;
+pub mod credit_notes;
 pub mod documents;
 pub mod identity;
 pub mod orders;

@@ -170,6 +170,7 @@ fn pdf_title(invoice: &InvoiceDocument) -> String {
     let title = match &invoice.kind {
         InvoiceKind::Invoice { number } => format!("Invoice {number}"),
         InvoiceKind::Proforma => format!("Proforma invoice for order {}", invoice.order_id),
+        InvoiceKind::CreditNote { number, .. } => format!("Credit note {number}"),
     };
     title
         .chars()
@@ -309,6 +310,7 @@ impl<'a> PageBuilder<'a> {
         let title = match invoice.kind {
             InvoiceKind::Invoice { .. } => "INVOICE",
             InvoiceKind::Proforma => "PROFORMA",
+            InvoiceKind::CreditNote { .. } => "CREDIT NOTE",
         };
         let [left_width, right_width] = HEADER_COLUMNS;
         let left = self.text(title, left_width, style(24, ACCENT).bold(), Alignment::Left);
@@ -331,24 +333,39 @@ impl<'a> PageBuilder<'a> {
     /// Number, order, dates and status as label/value rows.
     fn meta(&mut self, invoice: &InvoiceDocument) -> Result<TableLayout, Error> {
         let mut rows: Vec<(&str, String)> = Vec::new();
-        if let InvoiceKind::Invoice { number } = &invoice.kind {
-            rows.push(("Invoice number", number.clone()));
+        let credit_note = matches!(invoice.kind, InvoiceKind::CreditNote { .. });
+        match &invoice.kind {
+            InvoiceKind::Invoice { number } => rows.push(("Invoice number", number.clone())),
+            InvoiceKind::CreditNote {
+                number,
+                invoice_number,
+                reason,
+            } => {
+                rows.push(("Credit note number", number.clone()));
+                rows.push(("For invoice", invoice_number.clone()));
+                rows.push(("Reason", reason.clone()));
+            }
+            InvoiceKind::Proforma => {}
         }
         rows.push(("Order", format!("#{}", invoice.order_id)));
         rows.push(("Issue date", date_text(invoice.issue_date)));
-        rows.push(("Due date", date_text(invoice.due_date)));
+        if !credit_note {
+            rows.push(("Due date", date_text(invoice.due_date)));
+        }
         if let Some((first, last)) = invoice.service_period {
             rows.push((
                 "Service period",
                 format!("{} – {}", date_text(first), date_text(last)),
             ));
         }
-        rows.push(("Status", capitalized(&invoice.status)));
+        if !credit_note {
+            rows.push(("Status", capitalized(&invoice.status)));
+        }
 
         let [label_width, value_width] = META_COLUMNS;
         let mut table = TableLayout::new(weights(&META_COLUMNS));
         for (label, value) in rows {
-            let bold_value = label == "Invoice number";
+            let bold_value = label == "Invoice number" || label == "Credit note number";
             let value_style = if bold_value {
                 style(9, INK).bold()
             } else {

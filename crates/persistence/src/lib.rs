@@ -14,6 +14,7 @@
 mod audit;
 mod coupons;
 mod credit;
+mod credit_notes;
 pub mod db;
 mod documents;
 pub mod errors;
@@ -33,6 +34,7 @@ mod webhooks;
 pub use audit::DieselAuditRepository;
 pub use coupons::DieselCouponRepository;
 pub use credit::DieselCreditLedger;
+pub use credit_notes::DieselCreditNotes;
 pub use db::{backend_of, sql_bounds, Backend, Database, DbConn, PoolOptions, SetupError};
 pub use documents::DieselDocumentStore;
 pub use identity::{DieselIdentity, DieselUsers};

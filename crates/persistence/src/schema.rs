@@ -365,3 +365,37 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(documents, orders);
+
+diesel::table! {
+    credit_note_counters (year) {
+        year -> Integer,
+        last_seq -> BigInt,
+    }
+}
+
+diesel::table! {
+    credit_notes (id) {
+        id -> BigInt,
+        number -> Text,
+        year -> Integer,
+        seq -> BigInt,
+        order_id -> BigInt,
+        account_kind -> Text,
+        account_id -> BigInt,
+        invoice_number -> Text,
+        amount_minor -> BigInt,
+        currency -> Text,
+        order_total_minor -> BigInt,
+        refunded_after_minor -> BigInt,
+        reason -> Text,
+        refund_to -> Text,
+        refund_provider -> Text,
+        refund_status -> Text,
+        refund_reference -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(credit_notes -> orders (order_id));
+diesel::allow_tables_to_appear_in_same_query!(credit_notes, orders);
+diesel::allow_tables_to_appear_in_same_query!(credit_notes, documents);

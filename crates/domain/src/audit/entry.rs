@@ -131,6 +131,8 @@ pub enum AuditAction {
     CouponDeactivate,
     /// An administrator's account credit grant (positive) or debit (negative).
     CreditAdjust,
+    /// A refund of (part of) an order, documented by a credit note.
+    OrderRefund,
 }
 
 impl AuditAction {
@@ -152,6 +154,7 @@ impl AuditAction {
             AuditAction::CouponCreate => "coupon.create",
             AuditAction::CouponDeactivate => "coupon.deactivate",
             AuditAction::CreditAdjust => "credit.adjust",
+            AuditAction::OrderRefund => "order.refund",
         }
     }
 }

@@ -14,6 +14,7 @@ pub use ports::{AuditFilter, AuditRecord, AuditRepository};
 pub use service::AuditService;
 pub use snapshot::{
     AccountSnapshot, AuditState, CouponSnapshot, CreditBalanceSnapshot, CreditEntrySnapshot,
+    CreditNoteSnapshot,
     OrderSnapshot, OverridesSnapshot, PermissionsSnapshot, PlanSnapshot, SettingsSnapshot,
     UsageChangeSnapshot, UsageLevelSnapshot, UserSnapshot,
 };

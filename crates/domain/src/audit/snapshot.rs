@@ -33,6 +33,8 @@ pub enum AuditState {
     CreditBalance(CreditBalanceSnapshot),
     /// An account credit entry written, with the balance after it.
     CreditEntry(CreditEntrySnapshot),
+    /// A credit note issued.
+    CreditNote(CreditNoteSnapshot),
     /// Nothing there (an activation that replaced no order): stored as JSON `null`.
     Absent,
 }
@@ -276,6 +278,32 @@ pub struct CreditEntrySnapshot {
     pub balance: String,
 }
 
+/// A credit note as issued.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreditNoteSnapshot {
+    /// The credit note's id.
+    pub credit_note_id: i64,
+    /// Its number.
+    pub number: String,
+    /// The order refunded.
+    pub order_id: i64,
+    /// The amount as exact decimal text.
+    pub amount: String,
+    /// The currency code.
+    pub currency: String,
+    /// The reason printed on it.
+    pub reason: String,
+    /// `original` or `credit`.
+    pub to: String,
+    /// `stripe`, `manual` or `credit`.
+    pub provider: String,
+    /// The gateway's refund id, if any.
+    pub reference: Option<String>,
+    /// Whether the order was cancelled with it.
+    pub cancelled_order: bool,
+}
+
 macro_rules! into_state {
     ($($snapshot:ident => $variant:ident),* $(,)?) => {
         $(
@@ -299,6 +327,7 @@ into_state!(
     CouponSnapshot => Coupon,
     CreditBalanceSnapshot => CreditBalance,
     CreditEntrySnapshot => CreditEntry,
+    CreditNoteSnapshot => CreditNote,
 );
 
 #[cfg(test)]

@@ -45,6 +45,8 @@ pub enum CreditReason {
     /// Credit an order used, given back because the order was cancelled or expired
     /// unpaid.
     ReturnedFromOrder,
+    /// A refund of a paid order to account credit (its credit note says why).
+    Refund,
 }
 
 impl CreditReason {
@@ -67,6 +69,7 @@ impl CreditReason {
             CreditReason::UnusedTime => "unused_time",
             CreditReason::AppliedToOrder => "applied_to_order",
             CreditReason::ReturnedFromOrder => "returned_from_order",
+            CreditReason::Refund => "refund",
         }
     }
 
@@ -77,6 +80,7 @@ impl CreditReason {
             CreditReason::UnusedTime => "Unused time from a plan change",
             CreditReason::AppliedToOrder => "Applied to an order",
             CreditReason::ReturnedFromOrder => "Given back from an order not paid",
+            CreditReason::Refund => "Refund of a paid order",
         }
     }
 
@@ -87,6 +91,7 @@ impl CreditReason {
             "unused_time" => Some(CreditReason::UnusedTime),
             "applied_to_order" => Some(CreditReason::AppliedToOrder),
             "returned_from_order" => Some(CreditReason::ReturnedFromOrder),
+            "refund" => Some(CreditReason::Refund),
             _ => None,
         }
     }
@@ -175,6 +180,16 @@ impl NewCreditEntry {
         at: DateTime<Utc>,
     ) -> Result<NewCreditEntry, CreditError> {
         Self::positive(account, leftover, CreditReason::UnusedTime, order, at)
+    }
+
+    /// `refunded` of paid `order`, given back as credit (a credit note's `to: credit`).
+    pub fn refund(
+        account: AccountRef,
+        refunded: Money,
+        order: OrderId,
+        at: DateTime<Utc>,
+    ) -> Result<NewCreditEntry, CreditError> {
+        Self::positive(account, refunded, CreditReason::Refund, order, at)
     }
 
     /// `applied` of the balance used to pay `order`: stored as a negative entry.

@@ -15,6 +15,8 @@ use crate::shared::repo::RepoError;
 pub enum DocumentKind {
     /// An order's invoice; the owner id is the order id.
     Invoice,
+    /// A credit note; the owner id is the credit note's id.
+    CreditNote,
 }
 
 impl DocumentKind {
@@ -22,6 +24,7 @@ impl DocumentKind {
     pub fn as_str(self) -> &'static str {
         match self {
             DocumentKind::Invoice => "invoice",
+            DocumentKind::CreditNote => "credit_note",
         }
     }
 
@@ -29,6 +32,7 @@ impl DocumentKind {
     pub fn parse(text: &str) -> Result<DocumentKind, UnknownDocumentKind> {
         match text {
             "invoice" => Ok(DocumentKind::Invoice),
+            "credit_note" => Ok(DocumentKind::CreditNote),
             other => Err(UnknownDocumentKind(other.to_owned())),
         }
     }

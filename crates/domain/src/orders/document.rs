@@ -20,6 +20,15 @@ pub enum InvoiceKind {
     },
     /// Proforma.
     Proforma,
+    /// A credit note: money given back on an invoiced order.
+    CreditNote {
+        /// The credit note's own number.
+        number: String,
+        /// The invoice it corrects.
+        invoice_number: String,
+        /// The administrator's reason, printed on it.
+        reason: String,
+    },
 }
 
 /// A seller or a buyer as printed: a name and free lines below it (address lines, a tax
