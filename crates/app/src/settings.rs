@@ -85,6 +85,8 @@ pub struct InvoiceSettings {
     pub font_path: Option<String>,
     /// `{year}` and `{seq:06}` (or `{seq}`) are replaced.
     pub number_format: String,
+    /// The credit notes' own series, written the same way (`CN-{year}-{seq:06}`).
+    pub credit_note_format: String,
     pub footer: String,
     pub due_days: u32,
 }
@@ -227,6 +229,7 @@ company_name = "Tariff Hosting"
 issued_from_name = "Tariff Hosting"
 issued_from_address = ""
 number_format = "INV-{year}-{seq:06}"
+credit_note_format = "CN-{year}-{seq:06}"
 footer = "Thank you for your business."
 due_days = 14
 
@@ -362,6 +365,14 @@ impl Settings {
         {
             return Err(SettingsError(format!(
                 "invoice.number_format: {}",
+                e.reason
+            )));
+        }
+        if let Err(e) =
+            tariff_domain::orders::InvoiceNumberFormat::parse(&self.invoice.credit_note_format)
+        {
+            return Err(SettingsError(format!(
+                "invoice.credit_note_format: {}",
                 e.reason
             )));
         }

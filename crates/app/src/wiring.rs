@@ -9,6 +9,7 @@ use tariff_domain::audit::AuditService;
 use tariff_domain::billing::{CouponService, CreditService};
 use tariff_domain::catalogue::CatalogueService;
 use tariff_domain::catalogue::PlanRepository;
+use tariff_domain::credit_notes::{CreditNotePorts, CreditNoteService};
 use tariff_domain::documents::DocumentIssuer;
 use tariff_domain::identity::AccountService;
 use tariff_domain::identity::AuthService;
@@ -32,7 +33,7 @@ use tariff_http_api::state::SessionCookieOptions;
 use tariff_http_api::{ApiState, ServerOptions};
 use tariff_panel_auth::{PanelConfig, PanelSignIn};
 use tariff_persistence::{
-    Database, DieselAuditRepository, DieselCouponRepository, DieselCreditLedger,
+    Database, DieselAuditRepository, DieselCouponRepository, DieselCreditLedger, DieselCreditNotes,
     DieselDocumentStore, DieselIdentity, DieselOrderRepository, DieselOrganisations, DieselOutbox,
     DieselPlanRepository, DieselQuotaRepository, DieselSettingsRepository, DieselUsers,
     DieselWebhookEndpoints, PoolOptions,
@@ -174,9 +175,11 @@ pub async fn wire(settings: &Settings) -> anyhow::Result<Wired> {
         .map(std::path::Path::new);
     let renderer = tariff_invoice::GenpdfInvoiceRenderer::with_extra_font(font_path)
         .map_err(|e| anyhow::anyhow!("invoice.font_path: {e}"))?;
+    let renderer = Arc::new(renderer);
+    let document_store = Arc::new(DieselDocumentStore::new(db.clone()));
     let documents = DocumentIssuer::new(
-        Arc::new(DieselDocumentStore::new(db.clone())),
-        Arc::new(renderer),
+        document_store.clone(),
+        renderer.clone(),
         order_store.clone(),
         policy.clone(),
     );
@@ -192,6 +195,19 @@ pub async fn wire(settings: &Settings) -> anyhow::Result<Wired> {
         policy.clone(),
     )
     .with_documents(documents.clone());
+    let credit_notes = CreditNoteService::new(CreditNotePorts {
+        store: Arc::new(DieselCreditNotes::new(
+            db.clone(),
+            Arc::new(tariff_http_api::dto::credit_note::ApiCreditNotePayloads),
+        )),
+        orders: orders.clone(),
+        documents: document_store,
+        renderer,
+        policy: policy.clone(),
+        numbering: InvoiceNumberFormat::parse(&settings.invoice.credit_note_format)
+            .map_err(|e| anyhow::anyhow!("invoice.credit_note_format: {e}"))?,
+        clock: clock.clone(),
+    });
     let invoices = InvoiceService::new(
         orders.clone(),
         order_store.clone(),
@@ -277,6 +293,7 @@ pub async fn wire(settings: &Settings) -> anyhow::Result<Wired> {
         webhook_worker: Some(webhook_worker.clone()),
         credit,
         coupons,
+        credit_notes,
         session_cookie: SessionCookieOptions {
             secure: settings.auth.cookie_secure,
             trust_forwarded_for: settings.auth.trust_forwarded_for,
@@ -337,17 +354,23 @@ pub fn start_webhook_worker(wired: &Wired) -> WebhookWorkerTask {
 
 /// Starts the serving instance's background work: the settings poll (keeps the
 /// billing switch current), the lifecycle sweep every `billing.sweep_interval_secs`,
-/// and, once, the backfill of invoice PDFs that are not stored yet (orders numbered
+/// and, once, the backfill of invoice and credit note PDFs that are not stored yet (orders numbered
 /// before documents were stored, or whose render a crash interrupted; downloads make
 /// them on first request meanwhile). Failures are logged and retried on the next tick
 /// (the backfill on the next start); the tasks end with the runtime.
 pub fn spawn_workers(wired: &Wired, settings: &Settings) -> Vec<JoinHandle<()>> {
     let invoices = wired.state.invoices.clone();
+    let credit_notes = wired.state.credit_notes.clone();
     let backfill = tokio::spawn(async move {
         match invoices.backfill().await {
             Ok(0) => {}
             Ok(made) => tracing::info!(made, "stored the PDFs of numbered invoices"),
             Err(err) => tracing::warn!(error = %chain(&err), "invoice backfill failed"),
+        }
+        match credit_notes.backfill().await {
+            Ok(0) => {}
+            Ok(made) => tracing::info!(made, "stored the PDFs of credit notes"),
+            Err(err) => tracing::warn!(error = %chain(&err), "credit note backfill failed"),
         }
     });
     let settings_service = wired.state.settings.clone();

@@ -307,6 +307,24 @@ fn configure_orders(cfg: &mut web::ServiceConfig) {
         billing_resource("/api/admin/orders/{id}/mark-paid")
             .route(web::post().to(admin_orders::mark_paid)),
     );
+    configure_credit_notes(cfg);
+}
+
+/// Refunds and credit notes (behind the billing switch, like invoices).
+fn configure_credit_notes(cfg: &mut web::ServiceConfig) {
+    use routes::credit_notes;
+    cfg.service(
+        billing_resource("/api/admin/orders/{id}/refund")
+            .route(web::post().to(credit_notes::refund_order)),
+    )
+    .service(
+        billing_resource("/api/orders/{id}/credit-notes")
+            .route(web::get().to(credit_notes::list_credit_notes)),
+    )
+    .service(
+        billing_resource("/api/credit-notes/{id}/pdf")
+            .route(web::get().to(credit_notes::credit_note_pdf)),
+    );
 }
 
 /// CORS for the configured origins (the middleware is not mounted at all without any):

@@ -68,6 +68,9 @@ use utoipa::OpenApi;
         crate::routes::billing::list_coupons,
         crate::routes::billing::get_coupon,
         crate::routes::billing::deactivate_coupon,
+        crate::routes::credit_notes::refund_order,
+        crate::routes::credit_notes::list_credit_notes,
+        crate::routes::credit_notes::credit_note_pdf,
         openapi_json,
     ),
     components(schemas(
@@ -118,6 +121,10 @@ use utoipa::OpenApi;
         crate::dto::billing::CreditAdjustedJson,
         crate::dto::billing::CouponJson,
         crate::dto::billing::CouponInput,
+        crate::dto::credit_note::RefundInput,
+        crate::dto::credit_note::RefundTo,
+        crate::dto::credit_note::RefundJson,
+        crate::dto::credit_note::CreditNoteBody,
     )),
     modifiers(&SecuritySchemes, &CommonResponses),
     tags(

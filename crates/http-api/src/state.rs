@@ -61,6 +61,8 @@ pub struct ApiState {
     pub credit: CreditService,
     /// The coupon catalogue.
     pub coupons: CouponService,
+    /// Refunds and credit notes.
+    pub credit_notes: tariff_domain::credit_notes::CreditNoteService,
     /// The JSON representation profile (`api.profile`), fixed at start-up.
     pub profile: crate::profile::Profile,
     /// Panel sign-in (`auth.panel.*`): the panel's session cookie name when it is on.

@@ -14,9 +14,8 @@ pub use ports::{AuditFilter, AuditRecord, AuditRepository};
 pub use service::AuditService;
 pub use snapshot::{
     AccountSnapshot, AuditState, CouponSnapshot, CreditBalanceSnapshot, CreditEntrySnapshot,
-    CreditNoteSnapshot,
-    OrderSnapshot, OverridesSnapshot, PermissionsSnapshot, PlanSnapshot, SettingsSnapshot,
-    UsageChangeSnapshot, UsageLevelSnapshot, UserSnapshot,
+    CreditNoteSnapshot, OrderSnapshot, OverridesSnapshot, PermissionsSnapshot, PlanSnapshot,
+    SettingsSnapshot, UsageChangeSnapshot, UsageLevelSnapshot, UserSnapshot,
 };
 
 #[cfg(any(test, feature = "mocks"))]

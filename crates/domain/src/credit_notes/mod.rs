@@ -21,12 +21,12 @@ pub use model::{
     CreditNote, CreditNoteId, CreditNoteReason, CreditNoteRecord, InvalidCreditNote,
     RefundDestination, RefundDetails, RefundProvider, RefundState,
 };
-#[cfg(any(test, feature = "mocks"))]
-pub use ports::{MockCreditNoteStore, MockOriginalPaymentRefunder};
 pub use ports::{
     CreditNoteJson, CreditNoteRequest, CreditNoteStore, GatewayRefund, IssueOutcome,
     OriginalPaymentRefunder, RefundGatewayError,
 };
+#[cfg(any(test, feature = "mocks"))]
+pub use ports::{MockCreditNoteStore, MockOriginalPaymentRefunder};
 pub use rules::{check_refundable, credit_note_document, decide_refund, tax_share, RefundRefusal};
 pub use service::{
     CreditNoteError, CreditNotePdf, CreditNotePorts, CreditNoteService, GatewayRefundNote,

@@ -4,12 +4,10 @@
 use std::sync::Arc;
 
 use super::model::{
-    CreditNote, CreditNoteId, CreditNoteReason, InvalidCreditNote, RefundDestination,
-    RefundDetails,
+    CreditNote, CreditNoteId, CreditNoteReason, InvalidCreditNote, RefundDestination, RefundDetails,
 };
 use super::ports::{
-    CreditNoteRequest, CreditNoteStore, IssueOutcome, OriginalPaymentRefunder,
-    RefundGatewayError,
+    CreditNoteRequest, CreditNoteStore, IssueOutcome, OriginalPaymentRefunder, RefundGatewayError,
 };
 use super::rules::{check_refundable, credit_note_document, decide_refund, RefundRefusal};
 use crate::audit::{Actor, AuditAction, AuditEntry, TargetKind};
@@ -286,8 +284,12 @@ impl CreditNoteService {
             provider.as_str()
         ))
         .map_err(invalid("reason"))?;
-        let audit =
-            AuditEntry::new(Actor::Operator, AuditAction::OrderRefund, TargetKind::Order, Some(order.get()));
+        let audit = AuditEntry::new(
+            Actor::Operator,
+            AuditAction::OrderRefund,
+            TargetKind::Order,
+            Some(order.get()),
+        );
         self.issue(CreditNoteRequest {
             order,
             amount: Some(amount),
@@ -374,7 +376,12 @@ impl CreditNoteService {
             };
             after = last.get();
             for id in missing {
-                let note = self.inner.store.get(id).await.map_err(CreditNoteError::repo)?;
+                let note = self
+                    .inner
+                    .store
+                    .get(id)
+                    .await
+                    .map_err(CreditNoteError::repo)?;
                 let order = self
                     .inner
                     .orders
@@ -390,7 +397,10 @@ impl CreditNoteService {
     /// Issues through the store, then renders and stores the PDF of a new note. A
     /// render failure is logged, not answered: the note stands, and its PDF is made on
     /// first download or at the next start.
-    async fn issue(&self, request: CreditNoteRequest) -> Result<GatewayRefundNote, CreditNoteError> {
+    async fn issue(
+        &self,
+        request: CreditNoteRequest,
+    ) -> Result<GatewayRefundNote, CreditNoteError> {
         let order_id = request.order;
         let outcome = match self.inner.store.issue(request).await {
             Ok(outcome) => outcome,
@@ -497,12 +507,11 @@ impl CreditNoteService {
 /// Parses an amount in the order's currency: exact, above zero.
 fn parse_amount(text: &str, order: &Order) -> Result<Money, CreditNoteError> {
     let currency = order.charges().currency();
-    let amount = Money::parse_decimal(text.trim(), currency).map_err(|e| {
-        CreditNoteError::Invalid {
+    let amount =
+        Money::parse_decimal(text.trim(), currency).map_err(|e| CreditNoteError::Invalid {
             field: "amount",
             message: e.to_string(),
-        }
-    })?;
+        })?;
     if amount.minor() <= 0 {
         return Err(invalid("amount")(InvalidCreditNote::NotPositive));
     }

@@ -32,7 +32,10 @@ fn more_than_is_left_is_refused_with_what_is_left() {
             left: usd(400)
         })
     );
-    assert_eq!(decide_refund(usd(1000), usd(600), Some(usd(400))), Ok(usd(400)));
+    assert_eq!(
+        decide_refund(usd(1000), usd(600), Some(usd(400))),
+        Ok(usd(400))
+    );
 }
 
 #[test]

@@ -4,6 +4,7 @@
 pub mod account;
 pub mod audit;
 pub mod billing;
+pub mod credit_note;
 pub mod order;
 pub mod package;
 pub mod plan;

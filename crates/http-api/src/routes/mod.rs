@@ -7,6 +7,7 @@ pub mod admin_users;
 pub mod audit;
 pub mod auth;
 pub mod billing;
+pub mod credit_notes;
 pub mod health;
 pub mod orders;
 pub mod organisations;

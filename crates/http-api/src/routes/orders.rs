@@ -253,7 +253,7 @@ pub async fn get_invoice(
 
 /// True when one of the `If-None-Match` values names `etag` or is `*` (the weak
 /// comparison RFC 9110 asks for here: a `W/` prefix does not matter).
-fn names_etag<'a>(values: impl Iterator<Item = &'a str>, etag: &str) -> bool {
+pub(crate) fn names_etag<'a>(values: impl Iterator<Item = &'a str>, etag: &str) -> bool {
     values
         .flat_map(|value| value.split(','))
         .map(str::trim)

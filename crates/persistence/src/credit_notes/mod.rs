@@ -22,8 +22,8 @@ use diesel::prelude::*;
 use tariff_domain::audit::CreditNoteSnapshot;
 use tariff_domain::billing::NewCreditEntry;
 use tariff_domain::credit_notes::{
-    check_refundable, decide_refund, CreditNote, CreditNoteId, CreditNoteJson,
-    CreditNoteRequest, CreditNoteStore, IssueOutcome, RefundDestination,
+    check_refundable, decide_refund, CreditNote, CreditNoteId, CreditNoteJson, CreditNoteRequest,
+    CreditNoteStore, IssueOutcome, RefundDestination,
 };
 use tariff_domain::documents::DocumentKind;
 use tariff_domain::orders::OrderStatus;
@@ -81,15 +81,13 @@ fn lock_order(c: &mut DbConn<'_>, id: i64) -> QueryResult<Option<OrderFacts>> {
         DbConn::Sqlite(_) => c.get_result(query).optional()?,
     };
     Ok(row.map(
-        |(status, account_kind, account_id, currency, total_minor, invoice_number)| {
-            OrderFacts {
-                status,
-                account_kind,
-                account_id,
-                currency,
-                total_minor,
-                invoice_number,
-            }
+        |(status, account_kind, account_id, currency, total_minor, invoice_number)| OrderFacts {
+            status,
+            account_kind,
+            account_id,
+            currency,
+            total_minor,
+            invoice_number,
         },
     ))
 }

@@ -3,8 +3,8 @@
 use chrono::{NaiveDateTime, TimeZone, Utc};
 use diesel::prelude::*;
 use tariff_domain::credit_notes::{
-    CreditNote, CreditNoteId, CreditNoteReason, CreditNoteRecord, RefundDestination,
-    RefundDetails, RefundProvider, RefundState,
+    CreditNote, CreditNoteId, CreditNoteReason, CreditNoteRecord, RefundDestination, RefundDetails,
+    RefundProvider, RefundState,
 };
 use tariff_domain::{AccountRef, Currency, Money, OrderId, RepoError};
 
