@@ -20,8 +20,8 @@ use sha2::{Digest, Sha256};
 use tariff_domain::audit::{Actor, AuditAction, AuditEntry, TargetKind};
 use tariff_domain::catalogue::CatalogueService;
 use tariff_domain::credit_notes::{
-    CreditNote, CreditNoteJson, CreditNoteReason, CreditNoteRequest, CreditNoteStore,
-    IssueOutcome, RefundDetails, RefundProvider, RefundState, DEFAULT_CREDIT_NOTE_FORMAT,
+    CreditNote, CreditNoteJson, CreditNoteReason, CreditNoteRequest, CreditNoteStore, IssueOutcome,
+    RefundDetails, RefundProvider, RefundState, DEFAULT_CREDIT_NOTE_FORMAT,
 };
 use tariff_domain::documents::{DocumentKind, DocumentStore};
 use tariff_domain::orders::InvoiceNumberFormat;
@@ -302,7 +302,10 @@ async fn administrators_refund_paid_orders_with_credit_notes() {
         assert_eq!(audited.len(), 3, "{label}");
         let events = stored_events(&app, "credit_note.issued").await;
         assert_eq!(events.len(), 3, "{label}");
-        assert_eq!(events[0]["data"], first, "{label}: the event carries the note");
+        assert_eq!(
+            events[0]["data"], first,
+            "{label}: the event carries the note"
+        );
         assert_eq!(
             events[0]["account"],
             json!({"kind": "user", "id": alice.id})
@@ -478,7 +481,11 @@ async fn assert_concurrent_refunds_hold(apps: &[&TestApp], label: &str) {
         numbers.len()
     );
     for id in &ids {
-        assert_eq!(accepted.get(id), Some(&2), "{label}: order {id}: {answers:?}");
+        assert_eq!(
+            accepted.get(id),
+            Some(&2),
+            "{label}: order {id}: {answers:?}"
+        );
     }
     numbers.sort();
     let expected: Vec<String> = (1..=(2 * orders as i64)).map(number).collect();
@@ -487,16 +494,14 @@ async fn assert_concurrent_refunds_hold(apps: &[&TestApp], label: &str) {
     let rows: Vec<(i64, i64, i64, i64)> = first
         .db
         .query(|c| {
-            Ok(c.load(
-                credit_notes::table
-                    .order(credit_notes::id.asc())
-                    .select((
-                        credit_notes::order_id,
-                        credit_notes::amount_minor,
-                        credit_notes::refunded_after_minor,
-                        credit_notes::order_total_minor,
-                    )),
-            )?)
+            Ok(
+                c.load(credit_notes::table.order(credit_notes::id.asc()).select((
+                    credit_notes::order_id,
+                    credit_notes::amount_minor,
+                    credit_notes::refunded_after_minor,
+                    credit_notes::order_total_minor,
+                )))?,
+            )
         })
         .await
         .unwrap();
@@ -507,7 +512,10 @@ async fn assert_concurrent_refunds_hold(apps: &[&TestApp], label: &str) {
         assert_eq!(*sum, after, "{label}: running sum of order {order}");
         assert!(after <= total, "{label}");
     }
-    assert!(running.values().all(|sum| *sum == 800), "{label}: {running:?}");
+    assert!(
+        running.values().all(|sum| *sum == 800),
+        "{label}: {running:?}"
+    );
 }
 
 #[tokio::test]
@@ -635,7 +643,9 @@ async fn refund_routes_are_in_the_openapi_document_and_behind_the_billing_switch
         (
             "/api/admin/orders/{id}/refund",
             "post",
-            &["201", "400", "401", "403", "404", "409", "413", "415", "429", "503"][..],
+            &[
+                "201", "400", "401", "403", "404", "409", "413", "415", "429", "503",
+            ][..],
         ),
         (
             "/api/orders/{id}/credit-notes",

@@ -565,6 +565,42 @@ impl From<SettingsError> for ApiError {
     }
 }
 
+impl From<CreditNoteError> for ApiError {
+    fn from(err: CreditNoteError) -> ApiError {
+        match err {
+            err @ CreditNoteError::AdminOnly => {
+                ApiError::new(ErrorCode::Forbidden, capitalised_sentence(&err.to_string()))
+            }
+            CreditNoteError::OrderNotFound(id) => {
+                ApiError::not_found(format!("Order {id} does not exist."))
+            }
+            CreditNoteError::NotFound(id) => {
+                ApiError::not_found(format!("Credit note {id} does not exist."))
+            }
+            CreditNoteError::Invalid { field, message } => {
+                ApiError::validation(field, capitalised_sentence(&message))
+            }
+            CreditNoteError::Refused(refusal) => {
+                ApiError::conflict(capitalised_sentence(&refusal.to_string()))
+            }
+            err @ CreditNoteError::GatewayRefused(_) => {
+                tracing::info!(error = %error_chain(&err), "refund refused by the gateway");
+                ApiError::conflict("The payment gateway refused the refund; nothing was refunded.")
+            }
+            err @ CreditNoteError::GatewayUnavailable(_) => {
+                tracing::warn!(error = %error_chain(&err), "payment gateway unavailable");
+                ApiError::new(
+                    ErrorCode::UpstreamUnavailable,
+                    "The payment gateway is unavailable; nothing was refunded. Try again shortly.",
+                )
+            }
+            err @ CreditNoteError::Render(_) => ApiError::internal(&err),
+            CreditNoteError::Order(e) => ApiError::from(e),
+            CreditNoteError::Store(failure) => failure.into(),
+        }
+    }
+}
+
 /// Makes a domain message read as one sentence.
 pub fn capitalised_sentence(text: &str) -> String {
     let mut chars = text.chars();
@@ -614,41 +650,5 @@ mod tests {
             error_chain(&err),
             "catalogue failure: repository failure: disk on fire"
         );
-    }
-}
-
-impl From<CreditNoteError> for ApiError {
-    fn from(err: CreditNoteError) -> ApiError {
-        match err {
-            err @ CreditNoteError::AdminOnly => {
-                ApiError::new(ErrorCode::Forbidden, capitalised_sentence(&err.to_string()))
-            }
-            CreditNoteError::OrderNotFound(id) => {
-                ApiError::not_found(format!("Order {id} does not exist."))
-            }
-            CreditNoteError::NotFound(id) => {
-                ApiError::not_found(format!("Credit note {id} does not exist."))
-            }
-            CreditNoteError::Invalid { field, message } => {
-                ApiError::validation(field, capitalised_sentence(&message))
-            }
-            CreditNoteError::Refused(refusal) => {
-                ApiError::conflict(capitalised_sentence(&refusal.to_string()))
-            }
-            err @ CreditNoteError::GatewayRefused(_) => {
-                tracing::info!(error = %error_chain(&err), "refund refused by the gateway");
-                ApiError::conflict("The payment gateway refused the refund; nothing was refunded.")
-            }
-            err @ CreditNoteError::GatewayUnavailable(_) => {
-                tracing::warn!(error = %error_chain(&err), "payment gateway unavailable");
-                ApiError::new(
-                    ErrorCode::UpstreamUnavailable,
-                    "The payment gateway is unavailable; nothing was refunded. Try again shortly.",
-                )
-            }
-            err @ CreditNoteError::Render(_) => ApiError::internal(&err),
-            CreditNoteError::Order(e) => ApiError::from(e),
-            CreditNoteError::Store(failure) => failure.into(),
-        }
     }
 }
