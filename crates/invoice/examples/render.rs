@@ -1,6 +1,7 @@
 //! Writes a sample invoice to a file, to look at the layout:
 //! `cargo run -p tariff-invoice --example render -- invoice.pdf [SAMPLE] [LOGO] [FONT]`,
-//! where SAMPLE is `latin` (the default), `cyrillic`, `hebrew`, `proforma` or `cjk`
+//! where SAMPLE is `latin` (the default), `cyrillic`, `hebrew`, `proforma`, `credit-note`
+//! or `cjk`
 //! (a Japanese and Chinese buyer: give a CJK TrueType font as FONT, as
 //! `invoice.font_path` would; LOGO may be `-` for none).
 
@@ -17,12 +18,13 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mut args = std::env::args().skip(1);
     let out = args
         .next()
-        .ok_or("usage: render OUT.pdf [latin|cyrillic|hebrew|proforma|cjk] [LOGO] [FONT]")?;
+        .ok_or("usage: render OUT.pdf [latin|cyrillic|hebrew|proforma|credit-note|cjk] [LOGO] [FONT]")?;
     let mut document = match args.next().as_deref() {
         None | Some("latin") => common::typical(),
         Some("cyrillic") => common::cyrillic_and_greek(),
         Some("hebrew") => common::hebrew(),
         Some("proforma") => common::proforma(),
+        Some("credit-note") => common::credit_note(),
         Some("cjk") => common::cjk(),
         Some(other) => return Err(format!("unknown sample `{other}`").into()),
     };

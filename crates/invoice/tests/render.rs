@@ -14,7 +14,7 @@ use image::{DynamicImage, ImageOutputFormat, Rgba, RgbaImage};
 use tariff_domain::orders::{InvoiceDocument, InvoiceLine, InvoiceRenderer, RenderError};
 use tariff_invoice::GenpdfInvoiceRenderer;
 
-use common::{cyrillic_and_greek, hebrew, proforma, typical, usd};
+use common::{credit_note, cyrillic_and_greek, hebrew, proforma, typical, usd};
 
 fn renderer() -> GenpdfInvoiceRenderer {
     GenpdfInvoiceRenderer::new().unwrap()
@@ -159,6 +159,28 @@ async fn pending_order_renders_as_a_proforma_without_number() {
         assert!(!text.contains("INVOICE"), "{text}");
         assert!(!text.contains("INV-2026-000001"), "{text}");
         assert!(!text.contains("Invoice number"), "{text}");
+    }
+}
+
+#[tokio::test]
+async fn a_credit_note_names_itself_the_invoice_it_corrects_and_the_amount() {
+    let pdf = render(&credit_note()).await;
+    assert_structure(&pdf, 1);
+    if let Some(text) = extract_text(&pdf) {
+        assert_contains_all(
+            &text,
+            &[
+                "CREDIT NOTE",
+                "Credit note number",
+                "CN-2026-000001",
+                "For invoice",
+                "INV-2026-000101",
+                "Service outage on 3 November",
+                "Total 5.00 USD",
+            ],
+        );
+        assert!(!text.contains("Due date"), "{text}");
+        assert!(!text.contains("PROFORMA"), "{text}");
     }
 }
 

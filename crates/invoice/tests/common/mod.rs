@@ -80,6 +80,30 @@ pub fn proforma() -> InvoiceDocument {
     }
 }
 
+/// A credit note for part of the typical invoice: one line before tax, the tax share,
+/// the refunded amount.
+pub fn credit_note() -> InvoiceDocument {
+    let typical = typical();
+    InvoiceDocument {
+        kind: InvoiceKind::CreditNote {
+            number: "CN-2026-000001".to_owned(),
+            invoice_number: "INV-2026-000101".to_owned(),
+            reason: "Service outage on 3 November".to_owned(),
+        },
+        lines: vec![InvoiceLine {
+            description: "Credit for invoice INV-2026-000101".to_owned(),
+            quantity: 1,
+            unit_price: usd(421),
+            amount: usd(421),
+        }],
+        subtotal: usd(421),
+        tax: usd(79),
+        total: usd(500),
+        payment_reference: None,
+        ..typical
+    }
+}
+
 /// The typical invoice for a buyer in Cyrillic and Greek (embedded font subsets).
 pub fn cyrillic_and_greek() -> InvoiceDocument {
     let mut document = typical();
