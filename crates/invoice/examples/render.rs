@@ -16,9 +16,9 @@ mod common;
 
 fn main() -> Result<(), Box<dyn Error>> {
     let mut args = std::env::args().skip(1);
-    let out = args
-        .next()
-        .ok_or("usage: render OUT.pdf [latin|cyrillic|hebrew|proforma|credit-note|cjk] [LOGO] [FONT]")?;
+    let out = args.next().ok_or(
+        "usage: render OUT.pdf [latin|cyrillic|hebrew|proforma|credit-note|cjk] [LOGO] [FONT]",
+    )?;
     let mut document = match args.next().as_deref() {
         None | Some("latin") => common::typical(),
         Some("cyrillic") => common::cyrillic_and_greek(),

@@ -21,7 +21,7 @@ use crate::schema::{credit_entries, organisations, users};
 
 /// Whether the account exists; on PostgreSQL its row is also locked until the
 /// transaction ends, so that appends for one account take turns.
-pub(super) fn lock_account(c: &mut DbConn<'_>, account: AccountRef) -> QueryResult<bool> {
+pub(crate) fn lock_account(c: &mut DbConn<'_>, account: AccountRef) -> QueryResult<bool> {
     let found: Option<i64> = match (account, &mut *c) {
         (AccountRef::User(id), DbConn::Postgres(conn)) => users::table
             .find(id.get())

@@ -1,8 +1,8 @@
 //! `CreditNoteStore` on diesel: the `credit_notes` table and its own number series.
 //!
 //! Issuing is one write transaction that first serialises on the order (PostgreSQL: its
-//! row locked `FOR UPDATE` until commit; SQLite: the one writer, which the transaction
-//! holds), then reads what the order's notes add up to (the latest note's
+//! row locked `FOR UPDATE` until commit, after the account's row for a refund to credit;
+//! SQLite: the one writer, which the transaction holds), then reads what the order's notes add up to (the latest note's
 //! `refunded_after_minor`) and applies the domain's sum rule; the row also stores the
 //! running sum and the order's total, which `CHECK (refunded_after_minor <=
 //! order_total_minor)` and the unique `(order_id, refunded_after_minor)` hold even if a
@@ -152,6 +152,23 @@ fn issue_in(
         }
     }
     let order_id = request.order.get();
+    if request.refund.to == RefundDestination::Credit {
+        // Account first, then order: the order write path takes the account's lock
+        // (to spend credit) before it touches the account's orders, so taking them in
+        // the other order here could deadlock with it.
+        let account: Option<(String, i64)> = c
+            .get_result(
+                orders::table
+                    .find(order_id)
+                    .select((orders::account_kind, orders::account_id)),
+            )
+            .optional()?;
+        let Some((kind, id)) = account else {
+            return Err(DbError::Repo(RepoError::NotFound));
+        };
+        let account = AccountRef::from_parts(&kind, id).ok_or_else(|| corrupt("account"))?;
+        credit::lock_account(c, account)?;
+    }
     let Some(order) = lock_order(c, order_id)? else {
         return Err(DbError::Repo(RepoError::NotFound));
     };
