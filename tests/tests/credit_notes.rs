@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::{Datelike, Utc};
 use diesel::prelude::*;
@@ -29,7 +29,8 @@ use tariff_domain::{Currency, Limit, Limits, Money, OrderId, PlanDraft, Resource
 use tariff_persistence::schema::{credit_notes, webhook_events};
 use tariff_persistence::{DieselCreditNotes, DieselDocumentStore, DieselPlanRepository};
 use tariff_tests::{
-    backends, json, spawn_app, spawn_app_on_url_with, spawn_app_with, TestApp, TestDatabase,
+    backends, execute_sql, json, spawn_app, spawn_app_on_url_with, spawn_app_with, TestApp,
+    TestDatabase,
 };
 
 fn patient(settings: &mut tariff_app::settings::Settings) {
@@ -425,6 +426,69 @@ async fn a_credit_note_pdf_is_stored_once_and_served_with_an_etag() {
             assert!(text.contains("4.25"), "{label}: {text}");
             assert!(text.contains("Service outage"), "{label}: {text}");
         }
+    }
+}
+
+/// The stored credit note `id`, as the quoted hash of its bytes.
+async fn stored_pdf(app: &TestApp, id: i64) -> Option<String> {
+    DieselDocumentStore::new(app.db.clone())
+        .get(DocumentKind::CreditNote, id)
+        .await
+        .unwrap()
+        .map(|document| quoted_sha256(document.content()))
+}
+
+/// Waits (bounded) for the start-up backfill to store credit note `id`.
+async fn stored_pdf_soon(app: &TestApp, id: i64) -> String {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if let Some(hash) = stored_pdf(app, id).await {
+            return hash;
+        }
+        assert!(Instant::now() < deadline, "credit note {id} not stored");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_credit_note_a_crash_left_unstored_gets_the_same_bytes_back() {
+    for database in backends() {
+        let app = spawn_app(database).await;
+        let label = app.backend().name();
+        let admin = app.seed_user("admin@example.com", "admin").await;
+        let alice = app.seed_user("alice@example.com", "user").await;
+        let plan = create_plan(&app, "Pro", "9.99").await;
+        let id = pending_order(&app, &alice.token, plan).await;
+        mark_paid(&app, &admin.token, id).await;
+        let note = json(refund(&app, &admin.token, id, json!({"reason": "Outage"})).await).await;
+        let note_id = note["id"].as_i64().unwrap();
+        let original = stored_pdf(&app, note_id).await.expect("stored at issue");
+        let url = app.database.url().to_owned();
+
+        // A crash between the issuing commit and storing the PDF: the next start's
+        // backfill makes it, with the same bytes.
+        let crash =
+            format!("DELETE FROM documents WHERE kind = 'credit_note' AND owner_id = {note_id}");
+        execute_sql(&app.db, crash.clone()).await.unwrap();
+        assert_eq!(stored_pdf(&app, note_id).await, None);
+        let restarted = spawn_app_on_url_with(&url, |_| {}).await;
+        assert_eq!(
+            stored_pdf_soon(&restarted, note_id).await,
+            original,
+            "{label}"
+        );
+
+        // The same crash, then a download: made on first request, the same bytes.
+        execute_sql(&app.db, crash).await.unwrap();
+        let (status, etag, body) = fetch_pdf(&app, &alice.token, note_id, None).await;
+        assert_eq!(status, StatusCode::OK, "{label}");
+        assert_eq!(
+            quoted_sha256(&body),
+            original,
+            "{label}: re-rendered identically"
+        );
+        assert_eq!(etag, Some(original.clone()));
+        assert_eq!(stored_pdf(&app, note_id).await, Some(original));
     }
 }
 
