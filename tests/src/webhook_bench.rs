@@ -28,12 +28,21 @@ use tariff_persistence::{Backend, Database, PoolOptions};
 #[derive(Clone, Debug)]
 pub struct WebhookFigures {
     pub deliveries: usize,
-    pub deliveries_per_sec: f64,
-    pub offered_events_per_sec: f64,
+    pub deliveries_per_sec: u64,
+    pub offered_events_per_sec: u64,
     pub latency_events: usize,
-    pub p50_ms: f64,
-    pub p99_ms: f64,
-    pub max_ms: f64,
+    /// Commit to arrival, microseconds; `u64::MAX` for an event that never arrived.
+    pub p50_us: u64,
+    pub p99_us: u64,
+    pub max_us: u64,
+}
+
+/// `count` per second over `elapsed`, in whole numbers.
+fn per_second(count: u64, elapsed: Duration) -> u64 {
+    let micros = u64::try_from(elapsed.as_micros())
+        .unwrap_or(u64::MAX)
+        .max(1);
+    count.saturating_mul(1_000_000) / micros
 }
 
 #[derive(Default)]
@@ -220,7 +229,7 @@ pub async fn run(
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let throughput_secs = started.elapsed().as_secs_f64();
+    let throughput = started.elapsed();
 
     // Latency: one committed event (and its delivery) every 1/rate s.
     let total = u64::from(rate) * seconds;
@@ -252,7 +261,7 @@ pub async fn run(
         .unwrap_or_else(|e| panic!("{e}"));
         committed.insert(n, Instant::now());
     }
-    let offered = total as f64 / offered_from.elapsed().as_secs_f64();
+    let offered = per_second(total, offered_from.elapsed());
     let waited = Instant::now();
     loop {
         let arrived = arrivals.latency.lock().map(|l| l.len()).unwrap_or(0);
@@ -266,26 +275,32 @@ pub async fn run(
         .lock()
         .map(|l| l.clone())
         .unwrap_or_default();
-    let mut latencies: Vec<f64> = committed
+    let mut latencies: Vec<u64> = committed
         .iter()
         .map(|(n, at)| match arrived.get(n) {
-            Some(when) => when.saturating_duration_since(*at).as_secs_f64() * 1000.0,
-            None => f64::INFINITY,
+            Some(when) => {
+                u64::try_from(when.saturating_duration_since(*at).as_micros()).unwrap_or(u64::MAX)
+            }
+            None => u64::MAX,
         })
         .collect();
-    latencies.sort_by(f64::total_cmp);
-    let pick = |q: f64| {
-        let index = ((latencies.len() as f64 * q).ceil() as usize).saturating_sub(1);
-        latencies.get(index).copied().unwrap_or(f64::NAN)
+    latencies.sort_unstable();
+    // The nearest-rank percentile: the smallest value at or above `permille` of them.
+    let pick = |permille: usize| {
+        let rank = (latencies.len() * permille).div_ceil(1000);
+        latencies
+            .get(rank.saturating_sub(1))
+            .copied()
+            .unwrap_or(u64::MAX)
     };
     drop(receiver_handle.stop(false));
     WebhookFigures {
         deliveries,
-        deliveries_per_sec: deliveries as f64 / throughput_secs,
+        deliveries_per_sec: per_second(u64::try_from(deliveries).unwrap_or(u64::MAX), throughput),
         offered_events_per_sec: offered,
         latency_events: latencies.len(),
-        p50_ms: pick(0.50),
-        p99_ms: pick(0.99),
-        max_ms: latencies.last().copied().unwrap_or(f64::NAN),
+        p50_us: pick(500),
+        p99_us: pick(990),
+        max_us: latencies.last().copied().unwrap_or(u64::MAX),
     }
 }

@@ -704,14 +704,14 @@ async fn webhooks(options: &Options) {
         )
         .await;
         println!(
-            "{backend:<9} webhooks: {} deliveries at {:.0}/s (target >= 2000/s); {} events offered at {:.0}/s: commit to delivery p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms (target p99 < 500 ms)",
+            "{backend:<9} webhooks: {} deliveries at {}/s (target >= 2000/s); {} events offered at {}/s: commit to delivery p50 {}, p99 {}, max {} (target p99 < 500 ms)",
             figures.deliveries,
             figures.deliveries_per_sec,
             figures.latency_events,
             figures.offered_events_per_sec,
-            figures.p50_ms,
-            figures.p99_ms,
-            figures.max_ms
+            format_us(figures.p50_us),
+            format_us(figures.p99_us),
+            format_us(figures.max_us)
         );
     }
 }
