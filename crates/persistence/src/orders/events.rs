@@ -22,40 +22,52 @@ use crate::plans::PlanRow;
 use crate::schema::{orders, plans};
 use crate::webhooks::store_event;
 
-/// What an activation needs to know from before it: which order it replaces and
-/// whether its order already had an invoice number.
+/// What an activation needs to know from before it: whether its order is new, and
+/// whether it already had an invoice number.
 pub(super) struct BeforeActivation {
     new_order: bool,
-    replaced: Option<i64>,
     numbered: bool,
 }
 
 /// Reads, inside the activation's transaction and before it writes, what
-/// [`activated`] needs: the account's active order, and for a stored pending order
-/// (`pending`) whether it was numbered. `None` when events are off.
+/// [`activated`] needs: for a stored pending order (`pending`), whether it was
+/// numbered; `None` for a new order. `None` when events are off.
 pub(super) fn before_activation(
     c: &mut DbConn<'_>,
     events: Option<&dyn EventPayloads>,
-    account: Option<AccountRef>,
     pending: Option<i64>,
 ) -> Result<Option<BeforeActivation>, DbError> {
     if events.is_none() {
         return Ok(None);
     }
-    let (account, numbered) = match (account, pending) {
-        (_, Some(id)) => {
-            let order = load_order(c, id)?;
-            (order.account(), order.invoice_number().is_some())
-        }
-        (Some(account), None) => (account, false),
-        (None, None) => return Ok(None),
+    let numbered = match pending {
+        Some(id) => load_order(c, id)?.invoice_number().is_some(),
+        None => false,
     };
-    let replaced = active_for(c, account)?.map(|order| order.id().get());
     Ok(Some(BeforeActivation {
         new_order: pending.is_none(),
-        replaced,
         numbered,
     }))
+}
+
+/// The orders activation `id` replaced: the activation cancels them with the note
+/// "replaced by order #id" (alone or as the last line), which names them exactly even
+/// when a concurrent activation changed the account's active order meanwhile.
+fn replaced_by(c: &mut DbConn<'_>, account: AccountRef, id: i64) -> Result<Vec<i64>, DbError> {
+    let note = format!("replaced by order #{id}");
+    Ok(c.load(
+        orders::table
+            .filter(orders::account_kind.eq(account.kind()))
+            .filter(orders::account_id.eq(account.raw_id()))
+            .filter(orders::status.eq(OrderStatus::Cancelled.as_str()))
+            .filter(
+                orders::notes
+                    .eq(note.clone())
+                    .or(orders::notes.like(format!("%\n{note}"))),
+            )
+            .order(orders::id.asc())
+            .select(orders::id),
+    )?)
 }
 
 /// The events of an activation of order `id` (see the module docs for their order).
@@ -79,7 +91,7 @@ pub(super) fn activated(
             data.clone(),
         )?;
     }
-    if let Some(replaced) = before.replaced.filter(|replaced| *replaced != id) {
+    for replaced in replaced_by(c, order.account(), id)? {
         let replaced = load_order(c, replaced)?;
         order_event(c, events, EventType::OrderCancelled, &replaced)?;
     }

@@ -160,12 +160,7 @@ impl OrderActivation for DieselOrderRepository {
                 // (see `Database::counter_turn`). SQLite's writer is already alone.
                 let turn = matches!(conn, DbConn::Postgres(_)).then_some(&*turn);
                 conn.write_transaction(|c| {
-                    let before = events::before_activation(
-                        c,
-                        events.as_deref(),
-                        Some(order.account()),
-                        None,
-                    )?;
+                    let before = events::before_activation(c, events.as_deref(), None)?;
                     let active = create_active(c, &order, &activation, audit.as_ref(), turn)?;
                     events::activated(c, events.as_deref(), before, active.id().get())?;
                     Ok(active)
@@ -184,8 +179,7 @@ impl OrderActivation for DieselOrderRepository {
         self.db
             .write(move |conn| {
                 conn.write_transaction(|c| {
-                    let prior =
-                        events::before_activation(c, events.as_deref(), None, Some(id.get()))?;
+                    let prior = events::before_activation(c, events.as_deref(), Some(id.get()))?;
                     let before = match &audit {
                         Some(_) => Some(load_order(c, id.get())?.audit_state()),
                         None => None,
