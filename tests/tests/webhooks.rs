@@ -453,15 +453,20 @@ async fn plan_changes_arrive_signed_with_the_standard_webhooks_headers() {
             &last.signatures
         ));
 
-        let metrics = app.get("/metrics").await.text().await.unwrap();
-        assert_eq!(
-            metric(
-                &metrics,
-                "tariff_webhook_deliveries_total{outcome=\"delivered\"}"
-            ),
-            Some(4),
-            "{metrics}"
-        );
+        // The receiver has the fourth request before the worker records its answer:
+        // the metrics are read once it is recorded.
+        let delivered = "tariff_webhook_deliveries_total{outcome=\"delivered\"}";
+        let recorded = Instant::now();
+        let metrics = loop {
+            let metrics = app.get("/metrics").await.text().await.unwrap();
+            if metric(&metrics, delivered) >= Some(4)
+                || recorded.elapsed() > Duration::from_secs(15)
+            {
+                break metrics;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert_eq!(metric(&metrics, delivered), Some(4), "{metrics}");
         assert_eq!(
             metric(&metrics, "tariff_webhook_queue_depth"),
             Some(0),

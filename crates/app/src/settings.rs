@@ -172,6 +172,27 @@ pub struct WebhookSettings {
     pub timeout_ms: u64,
     /// The delays between attempts, e.g. `5s,30s,2m`: n delays give n + 1 attempts.
     pub retry_delays: String,
+    /// The base64 of 32 bytes that seals the endpoints' signing secrets (AES-256-GCM).
+    /// Unset: a key generated at first start and kept in the database.
+    #[serde(default)]
+    pub encryption_key: Option<RedactedText>,
+}
+
+/// A setting that must never be printed: `Debug` shows only whether it is set.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct RedactedText(String);
+
+impl RedactedText {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for RedactedText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RedactedText(..)")
+    }
 }
 
 /// The longest attempt time accepted: a delivery's lease outlasts it.
@@ -188,6 +209,18 @@ impl WebhookSettings {
 
     pub fn timeout(&self) -> std::time::Duration {
         std::time::Duration::from_millis(self.timeout_ms)
+    }
+
+    /// The configured sealing key; `None` when unset or blank (checked at load).
+    pub fn sealing_key(
+        &self,
+    ) -> Result<Option<tariff_persistence::SealingKey>, tariff_persistence::InvalidSealingKey> {
+        self.encryption_key
+            .as_ref()
+            .map(RedactedText::expose)
+            .filter(|text| !text.trim().is_empty())
+            .map(tariff_persistence::SealingKey::from_base64)
+            .transpose()
     }
 }
 
@@ -395,6 +428,9 @@ impl Settings {
         }
         if let Err(e) = self.webhooks.retry_schedule() {
             return Err(SettingsError(format!("webhooks.{e}")));
+        }
+        if let Err(e) = self.webhooks.sealing_key() {
+            return Err(SettingsError(e.to_string()));
         }
         if let Some(url) = &self.auth.panel.session_url {
             if !(url.starts_with("http://") || url.starts_with("https://")) {

@@ -113,6 +113,36 @@ fn caller_resolver(
     Ok((Arc::new(sign_in), Some(panel.cookie.as_str().into())))
 }
 
+/// The sealer of webhook secrets, after sealing those stored in clear or under a key
+/// that a configured key replaces.
+async fn webhook_sealer(
+    db: &Database,
+    settings: &Settings,
+) -> anyhow::Result<Arc<dyn tariff_domain::webhooks::SecretSealer>> {
+    let configured = settings
+        .webhooks
+        .sealing_key()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (sealer, report) = tariff_persistence::open_sealer(db, configured)
+        .await
+        .context("webhook secrets")?;
+    if report.source == tariff_persistence::KeySource::Stored {
+        tracing::warn!(
+            "webhooks.encryption_key is not set: webhook secrets are sealed with a key kept in \
+             the database; set the key so that the database alone does not reveal them"
+        );
+    }
+    if report.resealed > 0 || report.dropped_stored_key {
+        tracing::info!(
+            resealed = report.resealed,
+            dropped_generated_key = report.dropped_stored_key,
+            "sealed webhook secrets with the current key"
+        );
+    }
+    let sealer: Arc<dyn tariff_domain::webhooks::SecretSealer> = sealer;
+    Ok(sealer)
+}
+
 /// Opens the database pool (without touching the schema).
 pub fn open_database(settings: &Settings) -> anyhow::Result<Database> {
     let options = PoolOptions {
@@ -163,7 +193,10 @@ pub async fn wire(settings: &Settings) -> anyhow::Result<Wired> {
         settings.auth.login_attempts_per_minute,
     ));
     let policy = Arc::new(billing_policy(settings)?);
-    let order_store = Arc::new(DieselOrderRepository::new(db.clone()));
+    let order_store = Arc::new(DieselOrderRepository::with_events(
+        db.clone(),
+        payloads.clone(),
+    ));
     let plans: Arc<dyn PlanRepository> =
         Arc::new(DieselPlanRepository::with_events(db.clone(), payloads));
     let font_path = settings
@@ -234,9 +267,10 @@ pub async fn wire(settings: &Settings) -> anyhow::Result<Wired> {
     let accounts = AccountService::new(users.clone(), clock.clone());
     let (auth, panel_cookie) = caller_resolver(settings, credential_cache.clone(), &accounts)?;
     let orders_freshness = orders.freshness().clone();
-    let outbox = Arc::new(DieselOutbox::new(db.clone()));
+    let sealer = webhook_sealer(&db, settings).await?;
+    let outbox = Arc::new(DieselOutbox::new(db.clone(), sealer.clone()));
     let webhooks = WebhookAdmin::new(
-        Arc::new(DieselWebhookEndpoints::new(db.clone())),
+        Arc::new(DieselWebhookEndpoints::new(db.clone(), sealer)),
         outbox.clone(),
         clock.clone(),
     );

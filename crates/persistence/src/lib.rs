@@ -43,4 +43,7 @@ pub use organisations::DieselOrganisations;
 pub use plans::DieselPlanRepository;
 pub use quota::DieselQuotaRepository;
 pub use settings::DieselSettingsRepository;
-pub use webhooks::{store_event, DieselOutbox, DieselWebhookEndpoints};
+pub use webhooks::{
+    open_sealer, store_event, AeadSealer, DieselOutbox, DieselWebhookEndpoints, InvalidSealingKey,
+    KeySource, SealerReport, SealingKey, SEALING_KEY_BYTES,
+};

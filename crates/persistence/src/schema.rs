@@ -317,6 +317,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    webhook_sealing_key (id) {
+        id -> BigInt,
+        key -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(coupon_redemptions -> coupons (coupon_id));
 diesel::joinable!(org_members -> organisations (org_id));
 diesel::joinable!(org_members -> users (user_id));

@@ -17,7 +17,7 @@ use tariff_domain::{AccountRef, PageRequest, RepoError, UserId};
 use tariff_persistence::errors::DbError;
 use tariff_persistence::testing::TestDatabase;
 use tariff_persistence::{
-    store_event, Database, DieselOutbox, DieselWebhookEndpoints, PoolOptions,
+    open_sealer, store_event, Database, DieselOutbox, DieselWebhookEndpoints, PoolOptions,
 };
 
 fn at(seconds: i64) -> DateTime<Utc> {
@@ -56,8 +56,9 @@ async fn the_outbox_keeps_its_promises() {
         let backend = test_db.backend();
         let db = Database::connect(test_db.url(), &PoolOptions::default()).unwrap();
         db.migrate().await.unwrap();
-        let endpoints = DieselWebhookEndpoints::new(db.clone());
-        let outbox = DieselOutbox::new(db.clone());
+        let (sealer, _) = open_sealer(&db, None).await.unwrap();
+        let endpoints = DieselWebhookEndpoints::new(db.clone(), sealer.clone());
+        let outbox = DieselOutbox::new(db.clone(), sealer);
         let spec = |events: &[&str], enabled| {
             EndpointSpec::new("http://127.0.0.1:9/hook", events, None, Some(enabled)).unwrap()
         };

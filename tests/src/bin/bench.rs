@@ -5,7 +5,8 @@
 //! written to `target/bench/results.json`.
 //!
 //! Options: `--duration SECS` (default 10), `--connections N` (32), `--threads N` (2),
-//! `--backend sqlite|postgres|all` (all).
+//! `--backend sqlite|postgres|all` (all), `--scenario webhooks` (only the webhook
+//! delivery scenario, see `tariff_tests::webhook_bench`).
 
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader};
@@ -32,6 +33,7 @@ struct Options {
     connections: u32,
     threads: u32,
     backends: Vec<String>,
+    scenario: String,
 }
 
 fn parse_options() -> Options {
@@ -40,6 +42,7 @@ fn parse_options() -> Options {
         connections: 32,
         threads: 2,
         backends: vec![],
+        scenario: "all".to_owned(),
     };
     let mut backend = "all".to_owned();
     let mut args = std::env::args().skip(1);
@@ -50,6 +53,7 @@ fn parse_options() -> Options {
             "--connections" => options.connections = value.parse().unwrap_or(32),
             "--threads" => options.threads = value.parse().unwrap_or(2),
             "--backend" => backend = value,
+            "--scenario" => options.scenario = value,
             other => {
                 eprintln!("unknown option {other}");
                 std::process::exit(2);
@@ -406,6 +410,10 @@ struct Row {
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let options = parse_options();
+    if options.scenario == "webhooks" {
+        webhooks(&options).await;
+        return;
+    }
     let scratch = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
     let dir = scratch.path();
     let mut rows: Vec<Row> = Vec::new();
@@ -672,6 +680,39 @@ async fn main() {
     match std::fs::write(out_dir.join("results.json"), text) {
         Ok(()) => println!("\nfigures written to target/bench/results.json"),
         Err(e) => eprintln!("cannot write results: {e}"),
+    }
+}
+
+/// `--scenario webhooks`: deliveries per second to a local receiver, and commit-to-delivery
+/// latency at 500 events/s, per backend.
+async fn webhooks(options: &Options) {
+    for backend in &options.backends {
+        let test_db = match backend.as_str() {
+            "postgres" => match TestDatabase::postgres() {
+                Some(db) => db,
+                None => continue,
+            },
+            _ => TestDatabase::sqlite(),
+        };
+        eprintln!("== {backend}: webhook deliveries");
+        let figures = tariff_tests::webhook_bench::run(
+            &bin_dir().join("tariff"),
+            &test_db,
+            20_000,
+            500,
+            options.duration_secs,
+        )
+        .await;
+        println!(
+            "{backend:<9} webhooks: {} deliveries at {}/s (target >= 2000/s); {} events offered at {}/s: commit to delivery p50 {}, p99 {}, max {} (target p99 < 500 ms)",
+            figures.deliveries,
+            figures.deliveries_per_sec,
+            figures.latency_events,
+            figures.offered_events_per_sec,
+            format_us(figures.p50_us),
+            format_us(figures.p99_us),
+            format_us(figures.max_us)
+        );
     }
 }
 

@@ -12,6 +12,7 @@ pub mod events;
 pub mod payloads;
 pub mod ports;
 pub mod retry;
+pub mod sealing;
 pub mod secret;
 pub mod signature;
 pub mod worker;
@@ -29,6 +30,7 @@ pub use ports::{
     WebhookTransport,
 };
 pub use retry::{RetrySchedule, RetryScheduleError, DEFAULT_RETRY_DELAYS};
+pub use sealing::{SealError, SecretSealer};
 pub use secret::{SigningKeys, WebhookSecret, DEFAULT_ROTATION_OVERLAP};
 pub use signature::{sign, verify, SignedHeaders, VerifyError};
 pub use worker::{DeliveryWorker, WorkerReport, WorkerSettings};

@@ -51,7 +51,10 @@ impl Default for WorkerSettings {
         WorkerSettings {
             timeout: Duration::from_millis(10_000),
             max_in_flight: 64,
-            per_endpoint: 8,
+            // An endpoint's next batch is claimed only when its previous one has ended,
+            // so the batch size bounds one endpoint's throughput; half the instance's
+            // slots still leaves the other half to the other endpoints.
+            per_endpoint: 32,
             poll_interval: Duration::from_millis(250),
             lease_margin: Duration::from_secs(30),
             requeue_interval: Duration::from_secs(15),

@@ -2,12 +2,14 @@
 //! event payloads the HTTP shapes define.
 
 use serde::{Deserialize, Serialize};
+use tariff_domain::orders::Order;
 use tariff_domain::webhooks::{
     Delivery, EndpointSpec, EndpointWithSecret, EventPayloads, WebhookEndpoint,
 };
-use tariff_domain::Plan;
+use tariff_domain::{Limits, Plan};
 use utoipa::ToSchema;
 
+use super::order::{LimitsJson, OrderJson, OrderWithPlanJson};
 use super::panel_timestamp;
 use super::plan::PlanJson;
 use crate::error::ApiError;
@@ -167,5 +169,18 @@ pub struct ApiEventPayloads;
 impl EventPayloads for ApiEventPayloads {
     fn plan(&self, plan: &Plan) -> serde_json::Value {
         serde_json::to_value(PlanJson::from(plan)).unwrap_or_default()
+    }
+
+    /// Exactly the body of `GET /api/orders/:id` in the seed profile.
+    fn order(&self, order: &Order, plan: &Plan) -> serde_json::Value {
+        serde_json::to_value(OrderWithPlanJson {
+            order: OrderJson::from(order),
+            plan: PlanJson::from(plan),
+        })
+        .unwrap_or_default()
+    }
+
+    fn limits(&self, limits: &Limits) -> serde_json::Value {
+        serde_json::to_value(LimitsJson::from(limits)).unwrap_or_default()
     }
 }

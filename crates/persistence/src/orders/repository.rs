@@ -1,6 +1,8 @@
 //! The order ports on diesel: orders, activations, billing details, change versions and
 //! the lifecycle store.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tariff_domain::audit::{AuditEntry, AuditState};
@@ -10,9 +12,11 @@ use tariff_domain::orders::{
 };
 use tariff_domain::shared::ConflictKind;
 use tariff_domain::shared::{Page, PageRequest};
+use tariff_domain::webhooks::EventPayloads;
 use tariff_domain::{AccountRef, OrderId, RepoError};
 
 use super::activation::{activate, create_active, insert_order};
+use super::events;
 use super::queries::{self, load_order};
 use super::search::search;
 use crate::audit;
@@ -23,21 +27,35 @@ use crate::errors::DbError;
 #[derive(Clone)]
 pub struct DieselOrderRepository {
     db: Database,
+    events: Option<Arc<dyn EventPayloads>>,
 }
 
 impl DieselOrderRepository {
+    /// A repository that emits no webhook events (commands and tests that do not
+    /// serve).
     pub fn new(db: Database) -> Self {
-        Self { db }
+        Self { db, events: None }
+    }
+
+    /// A repository whose writes store the order events (`order.*`, `invoice.issued`,
+    /// `account.plan_changed`) in their own transactions, with `payloads`' JSON as data.
+    pub fn with_events(db: Database, payloads: Arc<dyn EventPayloads>) -> Self {
+        Self {
+            db,
+            events: Some(payloads),
+        }
     }
 }
 
 #[async_trait]
 impl OrderRepository for DieselOrderRepository {
     async fn insert_pending(&self, order: NewOrder) -> Result<Order, RepoError> {
+        let events = self.events.clone();
         self.db
             .write(move |conn| {
                 conn.write_transaction(|c| {
                     let (id, _) = insert_order(c, &order, OrderStatus::Pending)?;
+                    events::created(c, events.as_deref(), id)?;
                     load_order(c, id)
                 })
             })
@@ -91,6 +109,7 @@ impl OrderRepository for DieselOrderRepository {
         audit: Option<AuditEntry>,
     ) -> Result<Order, RepoError> {
         let cancelled_at = (to == OrderStatus::Cancelled).then(|| at.naive_utc());
+        let events = self.events.clone();
         self.db
             .write(move |conn| {
                 conn.write_transaction(|c| {
@@ -117,6 +136,7 @@ impl OrderRepository for DieselOrderRepository {
                             .with_after(after.audit_state())
                     });
                     audit::record(c, audit.as_ref())?;
+                    events::transitioned(c, events.as_deref(), from, &after)?;
                     Ok(after)
                 })
             })
@@ -133,13 +153,17 @@ impl OrderActivation for DieselOrderRepository {
         audit: Option<AuditEntry>,
     ) -> Result<Order, RepoError> {
         let turn = self.db.counter_turn();
+        let events = self.events.clone();
         self.db
             .write(move |conn| {
                 // On PostgreSQL this instance's activations take turns for the counter
                 // (see `Database::counter_turn`). SQLite's writer is already alone.
                 let turn = matches!(conn, DbConn::Postgres(_)).then_some(&*turn);
                 conn.write_transaction(|c| {
-                    create_active(c, &order, &activation, audit.as_ref(), turn)
+                    let before = events::before_activation(c, events.as_deref(), None)?;
+                    let active = create_active(c, &order, &activation, audit.as_ref(), turn)?;
+                    events::activated(c, events.as_deref(), before, active.id().get())?;
+                    Ok(active)
                 })
             })
             .await
@@ -151,9 +175,11 @@ impl OrderActivation for DieselOrderRepository {
         activation: Activation,
         audit: Option<AuditEntry>,
     ) -> Result<Order, RepoError> {
+        let events = self.events.clone();
         self.db
             .write(move |conn| {
                 conn.write_transaction(|c| {
+                    let prior = events::before_activation(c, events.as_deref(), Some(id.get()))?;
                     let before = match &audit {
                         Some(_) => Some(load_order(c, id.get())?.audit_state()),
                         None => None,
@@ -164,7 +190,7 @@ impl OrderActivation for DieselOrderRepository {
                         let entry = entry.clone().with_before(before).with_after(after);
                         audit::record(c, Some(&entry))?;
                     }
-                    Ok(())
+                    events::activated(c, events.as_deref(), prior, id.get())
                 })?;
                 load_order(conn, id.get())
             })
@@ -202,10 +228,11 @@ impl LifecycleStore for DieselOrderRepository {
     }
 
     async fn insert_renewal(&self, order: NewOrder) -> Result<Option<Order>, RepoError> {
+        let events = self.events.clone();
         self.db
             .write(move |conn| {
                 conn.write_transaction(|c| match queries::insert_renewal_if_absent(c, &order)? {
-                    Some(id) => Ok(Some(load_order(c, id)?)),
+                    Some(id) => Ok(Some(events::renewal_created(c, events.as_deref(), id)?)),
                     None => Ok(None),
                 })
             })
@@ -233,15 +260,23 @@ impl LifecycleStore for DieselOrderRepository {
 
     async fn expire_active(&self, now: DateTime<Utc>) -> Result<u64, RepoError> {
         let now = now.naive_utc();
+        let events = self.events.clone();
         self.db
-            .write(move |c| Ok(queries::expire_active(c, now)?))
+            .write(move |c| match events.as_deref() {
+                Some(events) => events::expire_active(c, events, now),
+                None => Ok(queries::expire_active(c, now)?),
+            })
             .await
     }
 
     async fn expire_pending(&self, created_before: DateTime<Utc>) -> Result<u64, RepoError> {
         let before = created_before.naive_utc();
+        let events = self.events.clone();
         self.db
-            .write(move |c| Ok(queries::expire_pending(c, before)?))
+            .write(move |c| match events.as_deref() {
+                Some(events) => events::expire_pending(c, events, before),
+                None => Ok(queries::expire_pending(c, before)?),
+            })
             .await
     }
 }

@@ -1,9 +1,12 @@
 //! `WebhookEndpoints` on diesel.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
 use tariff_domain::webhooks::{
-    EndpointId, EndpointSpec, SigningKeys, WebhookEndpoint, WebhookEndpoints, WebhookSecret,
+    EndpointId, EndpointSpec, SecretSealer, SigningKeys, WebhookEndpoint, WebhookEndpoints,
+    WebhookSecret,
 };
 use tariff_domain::{Page, PageRequest, RepoError};
 
@@ -11,15 +14,17 @@ use super::queries;
 use super::rows::{keys_of, EndpointSettings, KeyColumns};
 use crate::db::{sql_bounds, Database};
 
-/// Webhook endpoints and their signing keys, on both backends.
+/// Webhook endpoints and their signing keys, on both backends; the secrets are stored
+/// sealed by `sealer`.
 #[derive(Clone)]
 pub struct DieselWebhookEndpoints {
     db: Database,
+    sealer: Arc<dyn SecretSealer>,
 }
 
 impl DieselWebhookEndpoints {
-    pub fn new(db: Database) -> Self {
-        Self { db }
+    pub fn new(db: Database, sealer: Arc<dyn SecretSealer>) -> Self {
+        Self { db, sealer }
     }
 }
 
@@ -39,22 +44,18 @@ impl WebhookEndpoints for DieselWebhookEndpoints {
         keys: SigningKeys,
         now: DateTime<Utc>,
     ) -> Result<WebhookEndpoint, RepoError> {
+        let columns = KeyColumns::from_keys(&*self.sealer, &keys)?;
         let row = self
             .db
             .write(move |conn| {
                 conn.write_transaction(|c| {
                     let now = now.naive_utc();
                     let settings = EndpointSettings::from_spec(&spec, now);
-                    Ok(queries::insert_endpoint(
-                        c,
-                        &settings,
-                        &KeyColumns::from_keys(&keys),
-                        now,
-                    )?)
+                    Ok(queries::insert_endpoint(c, &settings, &columns, now)?)
                 })
             })
             .await?;
-        WebhookEndpoint::try_from(row)
+        row.into_endpoint(&*self.sealer)
     }
 
     async fn list(&self, page: PageRequest) -> Result<Page<WebhookEndpoint>, RepoError> {
@@ -75,7 +76,7 @@ impl WebhookEndpoints for DieselWebhookEndpoints {
             u64::try_from(total).map_err(|_| RepoError::internal("negative endpoint count"))?;
         let items = rows
             .into_iter()
-            .map(WebhookEndpoint::try_from)
+            .map(|row| row.into_endpoint(&*self.sealer))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Page::new(items, total))
     }
@@ -85,7 +86,7 @@ impl WebhookEndpoints for DieselWebhookEndpoints {
             .db
             .query(move |c| Ok(queries::get_endpoint(c, id.get())?))
             .await?;
-        WebhookEndpoint::try_from(row)
+        row.into_endpoint(&*self.sealer)
     }
 
     async fn update(
@@ -103,7 +104,7 @@ impl WebhookEndpoints for DieselWebhookEndpoints {
                 })
             })
             .await?;
-        WebhookEndpoint::try_from(row)
+        row.into_endpoint(&*self.sealer)
     }
 
     async fn delete(&self, id: EndpointId) -> Result<(), RepoError> {
@@ -123,6 +124,7 @@ impl WebhookEndpoints for DieselWebhookEndpoints {
         now: DateTime<Utc>,
         overlap: TimeDelta,
     ) -> Result<WebhookEndpoint, RepoError> {
+        let sealer = self.sealer.clone();
         let row = self
             .db
             .write(move |conn| {
@@ -132,16 +134,17 @@ impl WebhookEndpoints for DieselWebhookEndpoints {
                     not_found_if_absent(queries::touch_endpoint(c, id.get())?)?;
                     let stored = queries::get_endpoint(c, id.get())?;
                     let keys = keys_of(
+                        &*sealer,
                         &stored.secret,
                         stored.previous_secret.as_deref(),
                         stored.previous_signs_until,
                     )?;
                     let rotated = keys.rotate(new, now, overlap);
-                    queries::set_keys(c, id.get(), &KeyColumns::from_keys(&rotated))?;
+                    queries::set_keys(c, id.get(), &KeyColumns::from_keys(&*sealer, &rotated)?)?;
                     Ok(queries::get_endpoint(c, id.get())?)
                 })
             })
             .await?;
-        WebhookEndpoint::try_from(row)
+        row.into_endpoint(&*self.sealer)
     }
 }

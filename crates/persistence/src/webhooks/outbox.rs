@@ -1,11 +1,13 @@
 //! `OutboxStore` on diesel: claims under a lease, outcomes, requeues, the deliveries
 //! log, redelivery and the queue's size.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tariff_domain::webhooks::{
     AttemptRecord, ClaimRequest, ClaimedAttempt, Delivery, DeliveryId, EndpointId, EndpointUrl,
-    EventId, Lease, LeaseToken, NextStep, OutboxError, OutboxStore, QueueStats,
+    EventId, Lease, LeaseToken, NextStep, OutboxError, OutboxStore, QueueStats, SecretSealer,
 };
 use tariff_domain::{Page, PageRequest, RepoError};
 
@@ -13,19 +15,25 @@ use super::queries::{self, ClaimedRow, Outcome};
 use super::rows::{keys_of, to_delivery, utc, DeliveryRow};
 use crate::db::{sql_bounds, Database};
 
-/// The outbox's delivery side, on both backends.
+/// The outbox's delivery side, on both backends; `sealer` opens the endpoints' secrets
+/// to sign.
 #[derive(Clone)]
 pub struct DieselOutbox {
     db: Database,
+    sealer: Arc<dyn SecretSealer>,
 }
 
 impl DieselOutbox {
-    pub fn new(db: Database) -> Self {
-        Self { db }
+    pub fn new(db: Database, sealer: Arc<dyn SecretSealer>) -> Self {
+        Self { db, sealer }
     }
 }
 
-fn to_claimed(row: ClaimedRow, token: &LeaseToken) -> Result<ClaimedAttempt, RepoError> {
+fn to_claimed(
+    sealer: &dyn SecretSealer,
+    row: ClaimedRow,
+    token: &LeaseToken,
+) -> Result<ClaimedAttempt, RepoError> {
     let (id, endpoint_id, series_attempt, url, secret, previous, until, event_id, body) = row;
     Ok(ClaimedAttempt {
         lease: Lease {
@@ -34,7 +42,7 @@ fn to_claimed(row: ClaimedRow, token: &LeaseToken) -> Result<ClaimedAttempt, Rep
         },
         endpoint: EndpointId::new(endpoint_id).ok_or_else(|| RepoError::internal("endpoint id"))?,
         url: EndpointUrl::parse(&url).map_err(|_| RepoError::internal("stored endpoint url"))?,
-        keys: keys_of(&secret, previous.as_deref(), until)?,
+        keys: keys_of(sealer, &secret, previous.as_deref(), until)?,
         event_id: EventId::parse(&event_id).map_err(|_| RepoError::internal("stored event id"))?,
         body,
         series_attempt: u32::try_from(series_attempt).unwrap_or(1).max(1),
@@ -85,7 +93,7 @@ impl OutboxStore for DieselOutbox {
             })
             .await?;
         rows.into_iter()
-            .map(|row| to_claimed(row, &token).map_err(OutboxError::from))
+            .map(|row| to_claimed(&*self.sealer, row, &token).map_err(OutboxError::from))
             .collect()
     }
 

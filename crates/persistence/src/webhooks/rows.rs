@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use tariff_domain::webhooks::secret::PreviousSecret;
 use tariff_domain::webhooks::{
     Delivery, DeliveryId, DeliveryStatus, EndpointId, EndpointSpec, EventFilter, EventId,
-    EventType, SigningKeys, WebhookEndpoint, WebhookSecret,
+    EventType, SecretSealer, SigningKeys, WebhookEndpoint,
 };
 use tariff_domain::RepoError;
 
@@ -63,12 +63,21 @@ pub(super) struct KeyColumns {
 }
 
 impl KeyColumns {
-    pub fn from_keys(keys: &SigningKeys) -> KeyColumns {
-        KeyColumns {
-            secret: keys.current().expose(),
-            previous_secret: keys.previous().map(|p| p.secret.expose()),
+    /// The columns of `keys`, their secrets sealed by `sealer`.
+    pub fn from_keys(
+        sealer: &dyn SecretSealer,
+        keys: &SigningKeys,
+    ) -> Result<KeyColumns, RepoError> {
+        let seal = |secret| {
+            sealer
+                .seal(secret)
+                .map_err(|e| RepoError::internal(e.to_string()))
+        };
+        Ok(KeyColumns {
+            secret: seal(keys.current())?,
+            previous_secret: keys.previous().map(|p| seal(&p.secret)).transpose()?,
             previous_signs_until: keys.previous().map(|p| p.signs_until.naive_utc()),
-        }
+        })
     }
 }
 
@@ -84,13 +93,17 @@ pub(super) fn parse_filter(text: &str) -> Result<EventFilter, RepoError> {
         .map_err(|e| RepoError::internal(format!("stored webhook event filter: {e}")))
 }
 
+/// The signing keys of stored (sealed, or from before sealing, clear) secrets.
 pub(super) fn keys_of(
+    sealer: &dyn SecretSealer,
     secret: &str,
     previous_secret: Option<&str>,
     previous_signs_until: Option<NaiveDateTime>,
 ) -> Result<SigningKeys, RepoError> {
     let parse = |text: &str| {
-        WebhookSecret::parse(text).map_err(|_| RepoError::internal("stored webhook secret"))
+        sealer
+            .open(text)
+            .map_err(|e| RepoError::internal(e.to_string()))
     };
     let previous = match (previous_secret, previous_signs_until) {
         (Some(secret), Some(until)) => Some(PreviousSecret {
@@ -102,10 +115,10 @@ pub(super) fn keys_of(
     Ok(SigningKeys::with_previous(parse(secret)?, previous))
 }
 
-impl TryFrom<EndpointRow> for WebhookEndpoint {
-    type Error = RepoError;
-
-    fn try_from(row: EndpointRow) -> Result<Self, Self::Error> {
+impl EndpointRow {
+    /// The endpoint, its secrets opened by `sealer`.
+    pub fn into_endpoint(self, sealer: &dyn SecretSealer) -> Result<WebhookEndpoint, RepoError> {
+        let row = self;
         let id = EndpointId::new(row.id).ok_or_else(|| RepoError::internal("endpoint id"))?;
         let filter = parse_filter(&row.events)?;
         let names = filter.to_names();
@@ -117,6 +130,7 @@ impl TryFrom<EndpointRow> for WebhookEndpoint {
         )
         .map_err(|e| RepoError::internal(format!("stored webhook endpoint: {e}")))?;
         let keys = keys_of(
+            sealer,
             &row.secret,
             row.previous_secret.as_deref(),
             row.previous_signs_until,
