@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::TimeDelta;
 use tariff_domain::audit::AuditService;
-use tariff_domain::billing::{CouponService, CreditService};
+use tariff_domain::billing::{CouponService, CreditService, PlanOrderService};
 use tariff_domain::catalogue::CatalogueService;
 use tariff_domain::catalogue::PlanRepository;
 use tariff_domain::documents::DocumentIssuer;
@@ -192,6 +192,12 @@ pub async fn wire(settings: &Settings) -> anyhow::Result<Wired> {
         policy.clone(),
     )
     .with_documents(documents.clone());
+    let plan_orders = PlanOrderService::new(
+        orders.clone(),
+        Arc::new(DieselCouponRepository::new(db.clone())),
+        Arc::new(DieselCreditLedger::new(db.clone())),
+        order_store.clone(),
+    );
     let invoices = InvoiceService::new(
         orders.clone(),
         order_store.clone(),
@@ -277,6 +283,7 @@ pub async fn wire(settings: &Settings) -> anyhow::Result<Wired> {
         webhook_worker: Some(webhook_worker.clone()),
         credit,
         coupons,
+        plan_orders,
         session_cookie: SessionCookieOptions {
             secure: settings.auth.cookie_secure,
             trust_forwarded_for: settings.auth.trust_forwarded_for,

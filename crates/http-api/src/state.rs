@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use tariff_domain::audit::AuditService;
-use tariff_domain::billing::{CouponService, CreditService};
+use tariff_domain::billing::{CouponService, CreditService, PlanOrderService};
 use tariff_domain::catalogue::CatalogueService;
 use tariff_domain::identity::AccountService;
 use tariff_domain::identity::AuthService;
@@ -61,6 +61,8 @@ pub struct ApiState {
     pub credit: CreditService,
     /// The coupon catalogue.
     pub coupons: CouponService,
+    /// Plan orders with cycles, coupons, account credit and plan changes.
+    pub plan_orders: PlanOrderService,
     /// The JSON representation profile (`api.profile`), fixed at start-up.
     pub profile: crate::profile::Profile,
     /// Panel sign-in (`auth.panel.*`): the panel's session cookie name when it is on.

@@ -61,6 +61,7 @@ impl State {
             expires_at: None,
             cancelled_at: None,
             invoice: None,
+            billing: order.billing().clone(),
         })
         .map_err(|e| RepoError::Internal(Box::new(e)))
     }

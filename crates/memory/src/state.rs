@@ -189,6 +189,7 @@ pub(crate) fn record_of(order: &Order) -> OrderRecord {
         expires_at: order.expires_at(),
         cancelled_at: order.cancelled_at(),
         invoice: order.invoice().cloned(),
+        billing: order.billing().clone(),
     }
 }
 

@@ -131,6 +131,13 @@ pub enum AuditAction {
     CouponDeactivate,
     /// An administrator's account credit grant (positive) or debit (negative).
     CreditAdjust,
+    /// A coupon redeemed by a new order.
+    CouponRedeem,
+    /// A coupon redemption given back with its pending order (cancelled or expired).
+    CouponRelease,
+    /// Account credit used to pay a new order, or moved to it from a plan change's
+    /// unused time, or given back with a pending order.
+    CreditOrder,
 }
 
 impl AuditAction {
@@ -152,6 +159,9 @@ impl AuditAction {
             AuditAction::CouponCreate => "coupon.create",
             AuditAction::CouponDeactivate => "coupon.deactivate",
             AuditAction::CreditAdjust => "credit.adjust",
+            AuditAction::CouponRedeem => "coupon.redeem",
+            AuditAction::CouponRelease => "coupon.release",
+            AuditAction::CreditOrder => "credit.order",
         }
     }
 }

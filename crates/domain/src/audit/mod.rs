@@ -13,7 +13,7 @@ pub use entry::{Actor, AuditAction, AuditEntry, TargetKind, UnknownTargetKind};
 pub use ports::{AuditFilter, AuditRecord, AuditRepository};
 pub use service::AuditService;
 pub use snapshot::{
-    AccountSnapshot, AuditState, CouponSnapshot, CreditBalanceSnapshot, CreditEntrySnapshot,
+    AccountSnapshot, AuditState, CouponRedemptionSnapshot, CouponSnapshot, CreditBalanceSnapshot, CreditEntrySnapshot,
     OrderSnapshot, OverridesSnapshot, PermissionsSnapshot, PlanSnapshot, SettingsSnapshot,
     UsageChangeSnapshot, UsageLevelSnapshot, UserSnapshot,
 };

@@ -33,6 +33,8 @@ pub enum AuditState {
     CreditBalance(CreditBalanceSnapshot),
     /// An account credit entry written, with the balance after it.
     CreditEntry(CreditEntrySnapshot),
+    /// A coupon redeemed by an order, or given back with it.
+    CouponRedemption(CouponRedemptionSnapshot),
     /// Nothing there (an activation that replaced no order): stored as JSON `null`.
     Absent,
 }
@@ -276,6 +278,22 @@ pub struct CreditEntrySnapshot {
     pub balance: String,
 }
 
+/// A coupon's redemption by an order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CouponRedemptionSnapshot {
+    /// The upper-cased code.
+    pub code: String,
+    /// The order that redeemed it.
+    pub order_id: i64,
+    /// The discount on that order, as exact decimal text (empty when given back).
+    pub discount: String,
+    /// The discount's currency.
+    pub currency: String,
+    /// Whether the redemption still counts (false once given back).
+    pub standing: bool,
+}
+
 macro_rules! into_state {
     ($($snapshot:ident => $variant:ident),* $(,)?) => {
         $(
@@ -299,6 +317,7 @@ into_state!(
     CouponSnapshot => Coupon,
     CreditBalanceSnapshot => CreditBalance,
     CreditEntrySnapshot => CreditEntry,
+    CouponRedemptionSnapshot => CouponRedemption,
 );
 
 #[cfg(test)]

@@ -379,6 +379,7 @@ mod tests {
                 seq: 1,
                 snapshot,
             }),
+            billing: Default::default(),
         })
         .unwrap()
     }

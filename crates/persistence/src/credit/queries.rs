@@ -21,7 +21,7 @@ use crate::schema::{credit_entries, organisations, users};
 
 /// Whether the account exists; on PostgreSQL its row is also locked until the
 /// transaction ends, so that appends for one account take turns.
-pub(super) fn lock_account(c: &mut DbConn<'_>, account: AccountRef) -> QueryResult<bool> {
+pub(crate) fn lock_account(c: &mut DbConn<'_>, account: AccountRef) -> QueryResult<bool> {
     let found: Option<i64> = match (account, &mut *c) {
         (AccountRef::User(id), DbConn::Postgres(conn)) => users::table
             .find(id.get())
@@ -139,4 +139,18 @@ pub(crate) fn append(c: &mut DbConn<'_>, entry: &NewCreditEntry) -> Result<Appen
         entry: CreditEntry::try_from(row)?,
         balance_after: after,
     })
+}
+
+/// Every entry written for `order`, oldest first: what the order took from the balance
+/// and what was given back, for `credit_to_give_back`.
+pub(crate) fn entries_of_order(c: &mut DbConn<'_>, order: i64) -> Result<Vec<CreditEntry>, DbError> {
+    let rows: Vec<CreditEntryRow> = c.load(
+        credit_entries::table
+            .filter(credit_entries::order_id.eq(Some(order)))
+            .order(credit_entries::id.asc())
+            .select(CreditEntryRow::columns()),
+    )?;
+    rows.into_iter()
+        .map(|row| CreditEntry::try_from(row).map_err(DbError::Repo))
+        .collect()
 }

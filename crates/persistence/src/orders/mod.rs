@@ -4,6 +4,7 @@
 //! ([`search`]), activations ([`activation`]) and the five ports ([`repository`]).
 
 mod activation;
+mod placement;
 mod queries;
 mod repository;
 mod rows;

@@ -13,6 +13,7 @@ use tariff_domain::shared::{Page, PageRequest};
 use tariff_domain::{AccountRef, OrderId, RepoError};
 
 use super::activation::{activate, create_active, insert_order};
+use super::placement::{give_back, lock_pending};
 use super::queries::{self, load_order};
 use super::search::search;
 use crate::audit;
@@ -28,6 +29,10 @@ pub struct DieselOrderRepository {
 impl DieselOrderRepository {
     pub fn new(db: Database) -> Self {
         Self { db }
+    }
+
+    pub(super) fn db(&self) -> &Database {
+        &self.db
     }
 }
 
@@ -98,7 +103,18 @@ impl OrderRepository for DieselOrderRepository {
                         Some(_) => Some(load_order(c, id.get())?),
                         None => None,
                     };
+                    // A pending order that ends gives back its coupon and credit, with
+                    // its account locked first (see `placement`).
+                    let ending = match (from, to) {
+                        (OrderStatus::Pending, OrderStatus::Cancelled | OrderStatus::Expired) => {
+                            lock_pending(c, id.get())?
+                        }
+                        _ => None,
+                    };
                     let changed = queries::change_status(c, id.get(), from, to, cancelled_at)?;
+                    if let (Some(order), true) = (&ending, changed > 0) {
+                        give_back(c, order, at.naive_utc(), audit.as_ref().map(|a| a.actor()))?;
+                    }
                     if changed == 0 {
                         // Distinguish "no such order" (NotFound) from "someone changed it first".
                         load_order(c, id.get())?;
