@@ -99,7 +99,7 @@ impl<DB> SqlBackend for DB where
         + Binds<NaiveDateTime>
         + Binds<Option<i64>>
         + Binds<Option<String>>
-    + Binds<Option<i32>>
+        + Binds<Option<i32>>
 {
 }
 

@@ -13,9 +13,9 @@ pub use entry::{Actor, AuditAction, AuditEntry, TargetKind, UnknownTargetKind};
 pub use ports::{AuditFilter, AuditRecord, AuditRepository};
 pub use service::AuditService;
 pub use snapshot::{
-    AccountSnapshot, AuditState, CouponRedemptionSnapshot, CouponSnapshot, CreditBalanceSnapshot, CreditEntrySnapshot,
-    OrderSnapshot, OverridesSnapshot, PermissionsSnapshot, PlanSnapshot, SettingsSnapshot,
-    UsageChangeSnapshot, UsageLevelSnapshot, UserSnapshot,
+    AccountSnapshot, AuditState, CouponRedemptionSnapshot, CouponSnapshot, CreditBalanceSnapshot,
+    CreditEntrySnapshot, OrderSnapshot, OverridesSnapshot, PermissionsSnapshot, PlanSnapshot,
+    SettingsSnapshot, UsageChangeSnapshot, UsageLevelSnapshot, UserSnapshot,
 };
 
 #[cfg(any(test, feature = "mocks"))]

@@ -10,15 +10,16 @@ use chrono::{DateTime, Months, Utc};
 use super::change::{decide_plan_change, ChangeKind, PlanChangeError, ScheduledChange, When};
 use super::coupon::{Coupon, CouponCode, CouponRedemption, CouponRejection, RedemptionContext};
 use super::cycle::{BillingCycle, CycleError, Period};
-use super::ports::{CouponRepository, CreditLedger, OrderPlacement, PlacementError, PlacementExtras};
+use super::ports::{
+    CouponRepository, CreditLedger, OrderPlacement, PlacementError, PlacementExtras,
+};
 use super::pricing::{price_order, Bill, PricingInput, UnusedTime};
 use super::proration::unused_time_credit;
 use crate::audit::Actor;
 use crate::catalogue::plan::Plan;
 use crate::identity::caller::Caller;
 use crate::orders::{
-    months_after, NewOrder, Order, OrderBilling, OrderCoupon, OrderError, OrderService,
-    OrderStatus,
+    months_after, NewOrder, Order, OrderBilling, OrderCoupon, OrderError, OrderService, OrderStatus,
 };
 use crate::shared::repo::{ConflictKind, RepoError};
 use crate::{AccountRef, Money, OrderId, OrgId, PlanId};
@@ -262,7 +263,10 @@ impl PlanOrderService {
             .map_err(OrderError::repo)?;
         let mut change = None;
         let mut unused = None;
-        if let Some(current) = current.as_ref().filter(|c| is_change(c, &plan, request.cycle)) {
+        if let Some(current) = current
+            .as_ref()
+            .filter(|c| is_change(c, &plan, request.cycle))
+        {
             // A plan that no longer exists cannot be compared: the order then replaces
             // it like any other order, without an unused-time credit.
             if let Ok(current_plan) = self.orders.plan(current.plan_id()).await {
@@ -306,7 +310,10 @@ impl PlanOrderService {
             .map(str::trim)
             .filter(|c| !c.is_empty())
         {
-            Some(typed) => Some(self.coupon_for(typed, &plan, period_price, account, now).await?),
+            Some(typed) => Some(
+                self.coupon_for(typed, &plan, period_price, account, now)
+                    .await?,
+            ),
             None => None,
         };
         let balance = self
@@ -383,8 +390,8 @@ impl PlanOrderService {
         account: AccountRef,
         now: DateTime<Utc>,
     ) -> Result<Coupon, OrderError> {
-        let code = CouponCode::parse(typed)
-            .map_err(|_| coupon_error(CouponRejection::unknown(typed)))?;
+        let code =
+            CouponCode::parse(typed).map_err(|_| coupon_error(CouponRejection::unknown(typed)))?;
         let coupon = match self.coupons.get(code.clone()).await {
             Ok(coupon) => coupon,
             Err(RepoError::NotFound) => return Err(coupon_error(CouponRejection::unknown(typed))),
@@ -441,10 +448,7 @@ fn unused_time(
         return Ok(None);
     };
     let charges = current.charges();
-    let paid = current
-        .billing()
-        .period_value
-        .unwrap_or(charges.subtotal());
+    let paid = current.billing().period_value.unwrap_or(charges.subtotal());
     let paid = Money::from_minor(paid.minor().max(0), paid.currency());
     let credit = unused_time_credit(paid, period, now)
         .map_err(|e| OrderError::repo(RepoError::internal(e.to_string())))?;

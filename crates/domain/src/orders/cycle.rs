@@ -7,7 +7,6 @@ use chrono::{DateTime, Months, Utc};
 
 use crate::{Money, Plan, PlanId};
 
-
 /// How long one paid period of an order runs, and which plan price pays for it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum BillingCycle {

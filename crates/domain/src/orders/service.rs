@@ -611,7 +611,11 @@ impl OrderService {
         }
     }
 
-    pub(crate) async fn require_manager(&self, caller: Caller, org: OrgId) -> Result<(), OrderError> {
+    pub(crate) async fn require_manager(
+        &self,
+        caller: Caller,
+        org: OrgId,
+    ) -> Result<(), OrderError> {
         if caller.is_admin() {
             return Ok(());
         }

@@ -2,11 +2,11 @@
 //! view of an order (no internal notes); other people's orders are 404.
 
 use actix_web::http::header::{self, ContentType};
+use actix_web::http::StatusCode;
 use actix_web::web::Bytes;
 use actix_web::{web, HttpRequest, HttpResponse};
-use tariff_domain::orders::{ListStamp, OrderStatus};
-use actix_web::http::StatusCode;
 use tariff_domain::billing::PlanOrderOutcome;
+use tariff_domain::orders::{ListStamp, OrderStatus};
 use tariff_domain::{OrderId, OrgId};
 
 use crate::auth::Authenticated;
@@ -172,8 +172,7 @@ pub async fn place_order(
     if state.profile.is_eclipanel() {
         return Ok(HttpResponse::build(status).json(PlacedOrderJson {
             success: true,
-            auto_activated: status == StatusCode::CREATED
-                && order.status() == OrderStatus::Active,
+            auto_activated: status == StatusCode::CREATED && order.status() == OrderStatus::Active,
             order: json,
         }));
     }

@@ -24,9 +24,9 @@ pub(crate) fn plan_order_request(input: &PlaceOrderInput) -> Result<PlanOrderReq
         .transpose()?;
     let cycle = match input.cycle.as_deref() {
         None => BillingCycle::default(),
-        Some(text) => text.parse::<BillingCycle>().map_err(|_| {
-            ApiError::validation("cycle", "cycle must be monthly or yearly.")
-        })?,
+        Some(text) => text
+            .parse::<BillingCycle>()
+            .map_err(|_| ApiError::validation("cycle", "cycle must be monthly or yearly."))?,
     };
     let when = When::from_request(
         input.when.as_deref(),

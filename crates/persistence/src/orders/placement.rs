@@ -49,9 +49,7 @@ impl OrderPlacement for DieselOrderRepository {
         let seen = Arc::clone(&refusal);
         let placed = self
             .db()
-            .write(move |conn| {
-                conn.write_transaction(|c| place_in(c, &order, &extras, &seen))
-            })
+            .write(move |conn| conn.write_transaction(|c| place_in(c, &order, &extras, &seen)))
             .await;
         let reason = *refusal.lock().unwrap_or_else(PoisonError::into_inner);
         match (placed, reason) {
@@ -127,14 +125,19 @@ fn place_in(
         match coupons::redeem(c, redemption, Some(id))? {
             Ok(_) => {
                 let entry = extras.actor.map(|actor| {
-                    AuditEntry::new(actor, AuditAction::CouponRedeem, TargetKind::Order, Some(id))
-                        .with_after(CouponRedemptionSnapshot {
-                            code: redemption.code.to_string(),
-                            order_id: id,
-                            discount: redemption.discount.to_fixed_string(),
-                            currency: redemption.discount.currency().code().to_owned(),
-                            standing: true,
-                        })
+                    AuditEntry::new(
+                        actor,
+                        AuditAction::CouponRedeem,
+                        TargetKind::Order,
+                        Some(id),
+                    )
+                    .with_after(CouponRedemptionSnapshot {
+                        code: redemption.code.to_string(),
+                        order_id: id,
+                        discount: redemption.discount.to_fixed_string(),
+                        currency: redemption.discount.currency().code().to_owned(),
+                        standing: true,
+                    })
                 });
                 audit::record(c, entry.as_ref())?;
             }
@@ -207,14 +210,19 @@ pub(super) fn give_back(
     if released > 0 {
         if let Some(coupon) = &order.billing().coupon {
             let entry = actor.map(|actor| {
-                AuditEntry::new(actor, AuditAction::CouponRelease, TargetKind::Order, Some(id))
-                    .with_after(CouponRedemptionSnapshot {
-                        code: coupon.code.clone(),
-                        order_id: id,
-                        discount: String::new(),
-                        currency: order.charges().currency().code().to_owned(),
-                        standing: false,
-                    })
+                AuditEntry::new(
+                    actor,
+                    AuditAction::CouponRelease,
+                    TargetKind::Order,
+                    Some(id),
+                )
+                .with_after(CouponRedemptionSnapshot {
+                    code: coupon.code.clone(),
+                    order_id: id,
+                    discount: String::new(),
+                    currency: order.charges().currency().code().to_owned(),
+                    standing: false,
+                })
             });
             audit::record(c, entry.as_ref())?;
         }

@@ -7,8 +7,8 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sqlite::Sqlite;
 use tariff_domain::orders::{
-    BillingCycle, BuyerDetails, Charges, IssuedInvoice, Order, OrderBilling, OrderCoupon, OrderItem,
-    OrderRecord, ScheduledChange,
+    BillingCycle, BuyerDetails, Charges, IssuedInvoice, Order, OrderBilling, OrderCoupon,
+    OrderItem, OrderRecord, ScheduledChange,
 };
 use tariff_domain::{AccountRef, Currency, Money, OrderId, PlanId, RepoError, TaxRate, UserId};
 
@@ -169,8 +169,8 @@ pub(super) fn to_order(row: OrderRow, items: Vec<ItemRow>) -> Result<Order, Repo
 /// The billing columns of a row; `Err` names the corrupt column.
 fn order_billing(row: &OrderRow, currency: Currency) -> Result<OrderBilling, &'static str> {
     let cycle: BillingCycle = row.cycle.parse().map_err(|_| "cycle")?;
-    let credit_applied =
-        (row.credit_applied_minor != 0).then(|| Money::from_minor(row.credit_applied_minor, currency));
+    let credit_applied = (row.credit_applied_minor != 0)
+        .then(|| Money::from_minor(row.credit_applied_minor, currency));
     let coupon = match (&row.coupon_code, row.coupon_period) {
         (Some(code), Some(period)) => Some(OrderCoupon {
             code: code.clone(),
@@ -179,7 +179,11 @@ fn order_billing(row: &OrderRow, currency: Currency) -> Result<OrderBilling, &'s
         (None, None) => None,
         _ => return Err("coupon columns"),
     };
-    let scheduled_change = match (row.scheduled_plan_id, &row.scheduled_cycle, row.scheduled_at) {
+    let scheduled_change = match (
+        row.scheduled_plan_id,
+        &row.scheduled_cycle,
+        row.scheduled_at,
+    ) {
         (Some(plan), Some(cycle), Some(at)) => Some(ScheduledChange {
             plan_id: PlanId::new(plan).ok_or("scheduled plan")?,
             cycle: cycle.parse().map_err(|_| "scheduled cycle")?,
