@@ -32,9 +32,7 @@ pub use credit::{
     parse_signed_amount, CreditEntry, CreditEntryId, CreditError, CreditReason, NewCreditEntry,
 };
 pub use cycle::{BillingCycle, CycleError, Period};
-pub use ordering::{
-    current_period, OrderPreview, PlanOrderOutcome, PlanOrderRequest, PlanOrderService,
-};
+pub use ordering::{OrderPreview, PlanOrderOutcome, PlanOrderRequest, PlanOrderService};
 pub use ports::{CouponRepository, CreditLedger, OrderPlacement, PlacementError, PlacementExtras};
 pub use pricing::{price_order, Bill, BillLine, LineKind, PricingError, PricingInput, UnusedTime};
 pub use proration::{unused_time_credit, ProrationCredit, ProrationError};

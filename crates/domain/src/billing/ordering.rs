@@ -5,11 +5,11 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Months, Utc};
+use chrono::{DateTime, Utc};
 
 use super::change::{decide_plan_change, ChangeKind, PlanChangeError, ScheduledChange, When};
 use super::coupon::{Coupon, CouponCode, CouponRedemption, CouponRejection, RedemptionContext};
-use super::cycle::{BillingCycle, CycleError, Period};
+use super::cycle::{BillingCycle, CycleError};
 use super::ports::{
     CouponRepository, CreditLedger, OrderPlacement, PlacementError, PlacementExtras,
 };
@@ -423,28 +423,13 @@ fn is_change(current: &Order, plan: &Plan, cycle: BillingCycle) -> bool {
     current.plan_id() != plan.id() || current.billing().cycle != cycle
 }
 
-/// The current paid period of an active order: from its activation (a renewal's from
-/// the end of its predecessor, one cycle before its end) to its end. `None` for a
-/// lifetime order or one without dates.
-pub fn current_period(order: &Order) -> Option<Period> {
-    let end = order.expires_at().filter(|_| !order.is_lifetime())?;
-    let activated = order.activated_at()?;
-    let start = match order.renewal_of() {
-        Some(_) => end
-            .checked_sub_months(Months::new(order.billing().cycle.months()))
-            .unwrap_or(activated),
-        None => activated,
-    };
-    Period::new(start.min(end), end)
-}
-
 /// The unused time of `current` at `now`, for a change made now.
 fn unused_time(
     current: &Order,
     current_plan: &Plan,
     now: DateTime<Utc>,
 ) -> Result<Option<UnusedTime>, OrderError> {
-    let Some(period) = current_period(current) else {
+    let Some(period) = current.current_period() else {
         return Ok(None);
     };
     let charges = current.charges();

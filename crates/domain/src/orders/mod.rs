@@ -25,7 +25,7 @@ mod tests;
 pub use charges::{Charges, OrderItem};
 pub use cycle::{BillingCycle, OrderBilling, OrderCoupon, ScheduledChange};
 pub use document::{
-    InvoiceDocument, InvoiceKind, InvoiceLine, InvoiceRenderer, Party, RenderError,
+    AppliedCredit, InvoiceDocument, InvoiceKind, InvoiceLine, InvoiceRenderer, Party, RenderError,
 };
 pub use error::OrderError;
 pub use freshness::{ChangeVersions, FreshnessSnapshot, ListStamp, OrderFreshness};

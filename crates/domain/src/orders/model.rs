@@ -8,7 +8,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 
 use super::charges::{Charges, OrderItem};
-use super::cycle::OrderBilling;
+use super::cycle::{OrderBilling, Period};
 use super::parties::IssuedInvoice;
 use super::periods::lifetime_end;
 use crate::audit::snapshot::{AccountSnapshot, OrderSnapshot};
@@ -344,6 +344,21 @@ impl Order {
     /// What is left to pay after account credit: the total less the credit applied.
     pub fn amount_due(&self) -> Money {
         amount_due(&self.charges, &self.billing)
+    }
+
+    /// The paid period the order covers: from its activation (a renewal's from one
+    /// cycle before its end, since it may be paid before its predecessor ends) to its
+    /// end. `None` before activation and for a lifetime order.
+    pub fn current_period(&self) -> Option<Period> {
+        let end = self.expires_at.filter(|_| !self.is_lifetime())?;
+        let activated = self.activated_at?;
+        let start = match self.renewal_of {
+            Some(_) => end
+                .checked_sub_months(chrono::Months::new(self.billing.cycle.months()))
+                .unwrap_or(activated),
+            None => activated,
+        };
+        Period::new(start.min(end), end)
     }
 
     /// The id.
