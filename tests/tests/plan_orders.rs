@@ -581,3 +581,116 @@ async fn concurrent_orders_never_take_credit_below_zero() {
         assert_eq!(running, 0, "{label}");
     }
 }
+
+/// A lifecycle sweep at `at`, with the app's stores and the coupon renewals.
+async fn sweep_at(app: &TestApp, at: chrono::DateTime<Utc>) -> tariff_domain::orders::SweepReport {
+    use tariff_domain::billing::CouponRenewals;
+    use tariff_domain::orders::{BillingPolicy, LifecycleService};
+    use tariff_domain::shared::ManualClock;
+    use tariff_persistence::{DieselCouponRepository, DieselOrderRepository};
+    let store = Arc::new(DieselOrderRepository::new(app.db.clone()));
+    let lifecycle = LifecycleService::new(
+        store.clone(),
+        Arc::new(DieselPlanRepository::new(app.db.clone())),
+        store,
+        Arc::new(ManualClock::new(at)),
+        Arc::new(BillingPolicy::default()),
+    )
+    .with_renewal_discounts(Arc::new(CouponRenewals::new(Arc::new(
+        DieselCouponRepository::new(app.db.clone()),
+    ))));
+    lifecycle.sweep_now().await.unwrap()
+}
+
+fn expiry(order: &Value) -> chrono::DateTime<Utc> {
+    chrono::DateTime::parse_from_rfc3339(order["expiresAt"].as_str().unwrap())
+        .unwrap()
+        .to_utc()
+}
+
+/// The pending renewal of order `id`, from the customer's order list.
+async fn renewal_of(app: &TestApp, token: &str, known: &[i64]) -> Value {
+    let list = json(app.get_as(token, "/api/orders").await).await;
+    list.as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["status"] == "pending" && !known.contains(&o["id"].as_i64().unwrap()))
+        .cloned()
+        .expect("a pending renewal")
+}
+
+#[tokio::test]
+async fn renewals_keep_the_cycle_carry_coupons_and_make_scheduled_changes() {
+    for database in backends() {
+        let app = spawn_app_with(database, patient).await;
+        let label = app.backend().name();
+        let admin = app.seed_user("admin@example.com", "admin").await;
+        let alice = app.seed_user("alice@example.com", "user").await;
+        let basic = create_plan(&app, "Basic", "5", "50").await;
+        let pro = create_plan(&app, "Pro", "10", "100").await;
+        let created = app
+            .post_as(
+                &admin.token,
+                "/api/admin/coupons",
+                &json!({"code": "THREE20", "percentOff": 20, "duration": "repeating", "durationInCycles": 3}),
+            )
+            .await;
+        assert_eq!(created.status(), StatusCode::CREATED);
+
+        // 20% for three months: the order and its first two renewals.
+        let mut current = place_paid(
+            &app,
+            &admin.token,
+            &alice.token,
+            json!({"planId": pro, "couponCode": "three20"}),
+        )
+        .await;
+        assert_eq!(current["amount"], 8.0, "{label}");
+        let mut known = vec![current["id"].as_i64().unwrap()];
+        for (renewal, expected) in [(1, 8.0), (2, 8.0), (3, 10.0)] {
+            let report = sweep_at(&app, expiry(&current) - TimeDelta::days(1)).await;
+            assert_eq!(report.renewals_created, 1, "{label}: renewal {renewal}");
+            let next = renewal_of(&app, &alice.token, &known).await;
+            assert_eq!(
+                next["amount"], expected,
+                "{label}: renewal {renewal}: {next}"
+            );
+            assert_eq!(next["cycle"], "monthly");
+            known.push(next["id"].as_i64().unwrap());
+            let paid = app
+                .post_as(
+                    &admin.token,
+                    &format!("/api/admin/orders/{}/mark-paid", next["id"]),
+                    &json!({}),
+                )
+                .await;
+            assert_eq!(paid.status(), StatusCode::OK);
+            current = json(paid).await["order"].clone();
+        }
+
+        // A yearly order renews yearly; a downgrade scheduled for the period end
+        // makes the renewal for the new plan and cycle.
+        let bob = app.seed_user("bob@example.com", "user").await;
+        let yearly = place_paid(
+            &app,
+            &admin.token,
+            &bob.token,
+            json!({"planId": pro, "cycle": "yearly"}),
+        )
+        .await;
+        let scheduled = order(
+            &app,
+            &bob.token,
+            json!({"planId": basic, "cycle": "yearly"}),
+        )
+        .await;
+        assert_eq!(scheduled.status(), StatusCode::OK, "{label}");
+        // (Alice's monthly order is due by then too.)
+        let report = sweep_at(&app, expiry(&yearly) - TimeDelta::days(1)).await;
+        assert_eq!(report.renewals_created, 2, "{label}");
+        let next = renewal_of(&app, &bob.token, &[yearly["id"].as_i64().unwrap()]).await;
+        assert_eq!(next["planId"], basic, "{label}: {next}");
+        assert_eq!(next["cycle"], "yearly");
+        assert_eq!(next["amount"], 50.0);
+    }
+}

@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::TimeDelta;
 use tariff_domain::audit::AuditService;
-use tariff_domain::billing::{CouponService, CreditService, PlanOrderService};
+use tariff_domain::billing::{CouponRenewals, CouponService, CreditService, PlanOrderService};
 use tariff_domain::catalogue::CatalogueService;
 use tariff_domain::catalogue::PlanRepository;
 use tariff_domain::documents::DocumentIssuer;
@@ -212,7 +212,10 @@ pub async fn wire(settings: &Settings) -> anyhow::Result<Wired> {
         order_store,
         clock.clone(),
         policy,
-    );
+    )
+    .with_renewal_discounts(Arc::new(CouponRenewals::new(Arc::new(
+        DieselCouponRepository::new(db.clone()),
+    ))));
     let settings_service =
         SettingsService::load(Arc::new(DieselSettingsRepository::new(db.clone())))
             .await

@@ -15,6 +15,7 @@ pub mod ordering;
 pub mod ports;
 pub mod pricing;
 pub mod proration;
+pub mod renewals;
 pub mod service;
 #[cfg(test)]
 mod tests;
@@ -36,4 +37,5 @@ pub use ordering::{OrderPreview, PlanOrderOutcome, PlanOrderRequest, PlanOrderSe
 pub use ports::{CouponRepository, CreditLedger, OrderPlacement, PlacementError, PlacementExtras};
 pub use pricing::{price_order, Bill, BillLine, LineKind, PricingError, PricingInput, UnusedTime};
 pub use proration::{unused_time_credit, ProrationCredit, ProrationError};
+pub use renewals::CouponRenewals;
 pub use service::{AccountCredit, CouponError, CouponService, CreditService, CreditServiceError};

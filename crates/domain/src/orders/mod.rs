@@ -39,6 +39,7 @@ pub use parties::{BuyerDetails, InvoiceSnapshot, IssuedInvoice, SellerDetails};
 pub use periods::{lifetime_end, months_after, next_anniversary, one_month_after};
 pub use ports::{
     Activation, BillingDirectory, LifecycleStore, OrderActivation, OrderFilter, OrderRepository,
+    RenewalDiscounts,
 };
 pub use service::{
     ApplyPlan, ApplyPlanOptions, BillingPolicy, CurrentPlan, OrderList, OrderPorts, OrderService,
