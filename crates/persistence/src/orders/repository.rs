@@ -257,7 +257,7 @@ impl LifecycleStore for DieselOrderRepository {
     async fn expire_pending(&self, created_before: DateTime<Utc>) -> Result<u64, RepoError> {
         let before = created_before.naive_utc();
         self.db
-            .write(move |c| Ok(queries::expire_pending(c, before)?))
+            .write(move |c| queries::expire_pending(c, before))
             .await
     }
 }

@@ -161,7 +161,7 @@ pub(super) fn to_order(row: OrderRow, items: Vec<ItemRow>) -> Result<Order, Repo
         expires_at: row.expires_at.map(|t| t.and_utc()),
         cancelled_at: row.cancelled_at.map(|t| t.and_utc()),
         invoice,
-        billing: billing,
+        billing,
     })
     .map_err(|e| RepoError::Internal(Box::new(e)))
 }
