@@ -694,3 +694,84 @@ async fn renewals_keep_the_cycle_carry_coupons_and_make_scheduled_changes() {
         assert_eq!(next["amount"], 50.0);
     }
 }
+
+#[tokio::test]
+async fn an_order_that_expires_unpaid_gives_back_its_coupon_and_credit() {
+    for database in backends() {
+        let app = spawn_app_with(database, patient).await;
+        let label = app.backend().name();
+        let admin = app.seed_user("admin@example.com", "admin").await;
+        let alice = app.seed_user("alice@example.com", "user").await;
+        let pro = create_plan(&app, "Pro", "10", "100").await;
+        let created = app
+            .post_as(
+                &admin.token,
+                "/api/admin/coupons",
+                &json!({"code": "ONCE5", "amountOff": 5, "currency": "USD", "duration": "once", "oncePerAccount": true}),
+            )
+            .await;
+        assert_eq!(created.status(), StatusCode::CREATED);
+        grant(&app, &admin.token, alice.id, "2.00").await;
+        let pending = json(
+            order(
+                &app,
+                &alice.token,
+                json!({"planId": pro, "couponCode": "once5"}),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(pending["amount"], 3.0, "{label}: {pending}");
+        assert_eq!(times_redeemed(&app, &admin.token, "once5").await, 1);
+        // Once per account: a second order with it is refused while the first stands.
+        let (field, message) = validation(
+            order(
+                &app,
+                &alice.token,
+                json!({"planId": pro, "couponCode": "ONCE5"}),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(field, "couponCode");
+        assert!(message.contains("already been used"), "{label}: {message}");
+
+        let id = pending["id"].as_i64().unwrap();
+        let old = Utc::now().naive_utc() - TimeDelta::days(8);
+        app.db
+            .query(move |c| {
+                Ok(c.execute(
+                    diesel::update(orders::table.find(id)).set(orders::created_at.eq(old)),
+                )?)
+            })
+            .await
+            .unwrap();
+        let report = sweep_at(&app, Utc::now()).await;
+        assert_eq!(report.expired_pending, 1, "{label}");
+        let expired = json(app.get_as(&alice.token, &format!("/api/orders/{id}")).await).await;
+        assert_eq!(expired["status"], "expired");
+        assert_eq!(
+            times_redeemed(&app, &admin.token, "once5").await,
+            0,
+            "{label}"
+        );
+        assert_eq!(
+            balance(&app, &alice.token, alice.id).await,
+            json!([{"currency": "USD", "amount": 2.0}]),
+            "{label}"
+        );
+        // A second sweep gives nothing twice; the account may use the coupon again.
+        assert_eq!(sweep_at(&app, Utc::now()).await.expired_pending, 0);
+        assert_eq!(
+            balance(&app, &alice.token, alice.id).await,
+            json!([{"currency": "USD", "amount": 2.0}])
+        );
+        let again = order(
+            &app,
+            &alice.token,
+            json!({"planId": pro, "couponCode": "once5"}),
+        )
+        .await;
+        assert_eq!(again.status(), StatusCode::CREATED, "{label}");
+    }
+}
