@@ -303,11 +303,14 @@ async fn cycles_coupons_and_credit_price_an_order() {
     }
 }
 
-/// Moves an active order's period so that `used_days` of a 30-day period have passed.
-async fn age_order(app: &TestApp, id: i64, used_days: i64, period_days: i64) {
+/// Moves an active order's period back by `used_days`, keeping it one cycle long
+/// (`months` calendar months); answers the share of it still unused, in millionths.
+async fn age_order(app: &TestApp, id: i64, used_days: i64, months: u32) -> i64 {
     let now = Utc::now().naive_utc();
     let start = now - TimeDelta::days(used_days);
-    let end = start + TimeDelta::days(period_days);
+    let end = start
+        .checked_add_months(chrono::Months::new(months))
+        .unwrap();
     app.db
         .query(move |c| {
             Ok(c.execute(
@@ -317,6 +320,7 @@ async fn age_order(app: &TestApp, id: i64, used_days: i64, period_days: i64) {
         })
         .await
         .unwrap();
+    (end - now).num_seconds() * 1_000_000 / (end - start).num_seconds()
 }
 
 async fn place_paid(app: &TestApp, admin: &str, token: &str, body: Value) -> Value {
@@ -351,7 +355,7 @@ async fn plan_changes_credit_unused_time_or_wait_for_the_period_end() {
 
         let current = place_paid(&app, &admin.token, &alice.token, json!({"planId": basic})).await;
         let current_id = current["id"].as_i64().unwrap();
-        age_order(&app, current_id, 12, 30).await;
+        let unused = age_order(&app, current_id, 12, 1).await;
 
         // The preview answers what would happen and stores nothing.
         let before = order_count(&app).await;
@@ -365,7 +369,7 @@ async fn plan_changes_credit_unused_time_or_wait_for_the_period_end() {
         assert_eq!(preview["currentOrderId"], current_id);
         assert_eq!(order_count(&app).await, before, "{label}: nothing stored");
 
-        // Upgrade on day 12 of 30: 18/30 of 10.00 back, rounded down.
+        // Upgrade on day 12 of the month: the unused share of 10.00 back, rounded down.
         let upgrade = order(&app, &alice.token, json!({"planId": pro})).await;
         assert_eq!(upgrade.status(), StatusCode::CREATED, "{label}");
         let upgrade = json(upgrade).await;
@@ -375,9 +379,10 @@ async fn plan_changes_credit_unused_time_or_wait_for_the_period_end() {
             items[1].0.starts_with("Unused time on Basic ("),
             "{label}: {items:?}"
         );
+        let expected = 10.0 * unused as f64 / 1_000_000.0;
         assert!(
-            (-6.0..=-5.99).contains(&items[1].1),
-            "{label}: 18 of 30 days of 10.00: {items:?}"
+            (items[1].1 + expected).abs() <= 0.011,
+            "{label}: {expected} of 10.00: {items:?}"
         );
         let amount = upgrade["amount"].as_f64().unwrap();
         assert!((amount - (20.0 + items[1].1)).abs() < 0.001, "{label}");
@@ -455,7 +460,7 @@ async fn plan_changes_credit_unused_time_or_wait_for_the_period_end() {
             json!({"planId": pro, "cycle": "yearly"}),
         )
         .await;
-        age_order(&app, yearly["id"].as_i64().unwrap(), 180, 360).await;
+        let unused = age_order(&app, yearly["id"].as_i64().unwrap(), 180, 12).await;
         let switched = order(&app, &carol.token, json!({"planId": basic, "when": "now"})).await;
         assert_eq!(switched.status(), StatusCode::CREATED, "{label}");
         let switched = json(switched).await;
@@ -463,8 +468,12 @@ async fn plan_changes_credit_unused_time_or_wait_for_the_period_end() {
         assert_eq!(switched["amount"], 0.0);
         let credit = balance(&app, &carol.token, carol.id).await;
         let left = credit[0]["amount"].as_f64().unwrap();
-        // Half of 200.00 is 100.00 (rounded down), less the 10.00 the new order uses.
-        assert!((89.99..=90.0).contains(&left), "{label}: {credit}");
+        // The unused share of 200.00 (about half), less the 10.00 the new order uses.
+        let expected = 200.0 * unused as f64 / 1_000_000.0 - 10.0;
+        assert!(
+            (left - expected).abs() <= 0.011,
+            "{label}: {credit}, {expected}"
+        );
         let replaced = json(
             app.get_as(&carol.token, &format!("/api/orders/{}", yearly["id"]))
                 .await,

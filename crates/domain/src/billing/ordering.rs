@@ -432,6 +432,13 @@ fn unused_time(
     let Some(period) = current.current_period() else {
         return Ok(None);
     };
+    // Only a period its price paid for: one cycle long (an order placed or renewed on
+    // its cycle). An administrator's plan applied until a date of their choosing was not
+    // priced by that span, so it carries no unused-time credit.
+    let one_cycle = months_after(period.start(), current.billing().cycle.months());
+    if current.renewal_of().is_none() && one_cycle != period.end() {
+        return Ok(None);
+    }
     let charges = current.charges();
     let paid = current.billing().period_value.unwrap_or(charges.subtotal());
     let paid = Money::from_minor(paid.minor().max(0), paid.currency());
