@@ -163,7 +163,9 @@ async fn drive(
             &base,
             &token,
             "/api/orders",
-            json!({"planId": world.hobby}),
+            // A downgrade ordered `now` is a new order (at `period_end`, the default for
+            // a downgrade, the answer would be the current order).
+            json!({"planId": world.hobby, "when": "now"}),
         )
         .await
         {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::TimeDelta;
 use tariff_domain::audit::AuditService;
-use tariff_domain::billing::{CouponService, CreditService};
+use tariff_domain::billing::{CouponRenewals, CouponService, CreditService, PlanOrderService};
 use tariff_domain::catalogue::CatalogueService;
 use tariff_domain::catalogue::PlanRepository;
 use tariff_domain::credit_notes::{CreditNotePorts, CreditNoteService};
@@ -241,6 +241,12 @@ pub async fn wire(settings: &Settings) -> anyhow::Result<Wired> {
             .map_err(|e| anyhow::anyhow!("invoice.credit_note_format: {e}"))?,
         clock: clock.clone(),
     });
+    let plan_orders = PlanOrderService::new(
+        orders.clone(),
+        Arc::new(DieselCouponRepository::new(db.clone())),
+        Arc::new(DieselCreditLedger::new(db.clone())),
+        order_store.clone(),
+    );
     let invoices = InvoiceService::new(
         orders.clone(),
         order_store.clone(),
@@ -255,7 +261,10 @@ pub async fn wire(settings: &Settings) -> anyhow::Result<Wired> {
         order_store,
         clock.clone(),
         policy,
-    );
+    )
+    .with_renewal_discounts(Arc::new(CouponRenewals::new(Arc::new(
+        DieselCouponRepository::new(db.clone()),
+    ))));
     let settings_service =
         SettingsService::load(Arc::new(DieselSettingsRepository::new(db.clone())))
             .await
@@ -328,6 +337,7 @@ pub async fn wire(settings: &Settings) -> anyhow::Result<Wired> {
         credit,
         coupons,
         credit_notes,
+        plan_orders,
         session_cookie: SessionCookieOptions {
             secure: settings.auth.cookie_secure,
             trust_forwarded_for: settings.auth.trust_forwarded_for,

@@ -285,7 +285,15 @@ fn configure_orders(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(orders::list_orders))
             .route(web::post().to(orders::place_order)),
     )
+    .service(
+        billing_resource("/api/orders/preview")
+            .route(web::post().to(routes::plan_changes::preview_order)),
+    )
     .service(billing_resource("/api/orders/{id}").route(web::get().to(orders::get_order)))
+    .service(
+        billing_resource("/api/orders/{id}/scheduled-change")
+            .route(web::delete().to(routes::plan_changes::drop_scheduled_change)),
+    )
     .service(
         billing_resource("/api/orders/{id}/cancel").route(web::post().to(orders::cancel_order)),
     )

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use tariff_domain::audit::AuditService;
-use tariff_domain::billing::{CouponService, CreditService};
+use tariff_domain::billing::{CouponService, CreditService, PlanOrderService};
 use tariff_domain::catalogue::CatalogueService;
 use tariff_domain::identity::AccountService;
 use tariff_domain::identity::AuthService;
@@ -63,6 +63,8 @@ pub struct ApiState {
     pub coupons: CouponService,
     /// Refunds and credit notes.
     pub credit_notes: tariff_domain::credit_notes::CreditNoteService,
+    /// Plan orders with cycles, coupons, account credit and plan changes.
+    pub plan_orders: PlanOrderService,
     /// The JSON representation profile (`api.profile`), fixed at start-up.
     pub profile: crate::profile::Profile,
     /// Panel sign-in (`auth.panel.*`): the panel's session cookie name when it is on.

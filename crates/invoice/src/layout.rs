@@ -442,7 +442,7 @@ impl<'a> PageBuilder<'a> {
 
     fn totals(&mut self, invoice: &InvoiceDocument) -> Result<TableLayout, Error> {
         let mut table = TableLayout::new(weights(&TOTAL_COLUMNS));
-        let rows = [
+        let mut rows = vec![
             ("Subtotal".to_owned(), money_text(invoice.subtotal), false),
             (
                 format!("Tax ({}%)", invoice.tax_rate.to_percent_text()),
@@ -451,6 +451,16 @@ impl<'a> PageBuilder<'a> {
             ),
             ("Total".to_owned(), money_text(invoice.total), true),
         ];
+        // Account credit is a means of payment after tax: under the total, then what
+        // is left to pay.
+        if let Some(credit) = &invoice.account_credit {
+            rows.push((
+                "Account credit".to_owned(),
+                money_text(credit.amount),
+                false,
+            ));
+            rows.push(("Amount due".to_owned(), money_text(credit.amount_due), true));
+        }
         for (label, amount, emphasised) in rows {
             let row_style = if emphasised {
                 style(11, INK).bold()

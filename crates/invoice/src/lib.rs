@@ -204,6 +204,7 @@ mod tests {
             tax_rate: TaxRate::from_basis_points(0).unwrap(),
             tax: usd(0),
             total: usd(999),
+            account_credit: None,
             payment_reference: None,
             footer: None,
             logo_path: None,

@@ -506,3 +506,54 @@ fn render_errors_are_the_ports() {
     let pdf = renderer.render_blocking(&typical()).unwrap();
     assert_structure(&pdf, 1);
 }
+
+#[tokio::test]
+async fn a_plan_change_shows_every_line_down_to_the_amount_due() {
+    let mut document = typical();
+    document.lines = vec![
+        InvoiceLine {
+            description: "Pro (monthly)".to_owned(),
+            quantity: 1,
+            unit_price: usd(2000),
+            amount: usd(2000),
+        },
+        InvoiceLine {
+            description: "Unused time on Basic (2026-11-12 – 2026-11-30)".to_owned(),
+            quantity: 1,
+            unit_price: usd(-600),
+            amount: usd(-600),
+        },
+        InvoiceLine {
+            description: "Coupon SPRING20".to_owned(),
+            quantity: 1,
+            unit_price: usd(-280),
+            amount: usd(-280),
+        },
+    ];
+    document.subtotal = usd(1120);
+    document.tax = usd(213);
+    document.total = usd(1333);
+    document.account_credit = Some(tariff_domain::orders::AppliedCredit {
+        amount: usd(-500),
+        amount_due: usd(833),
+    });
+    let pdf = render(&document).await;
+    assert_structure(&pdf, 1);
+    if let Some(text) = extract_text(&pdf) {
+        assert_contains_all(
+            &text,
+            &[
+                "Pro (monthly)",
+                "Unused time on Basic (2026-11-12 – 2026-11-30)",
+                "-6.00 USD",
+                "Coupon SPRING20",
+                "-2.80 USD",
+                "Subtotal 11.20 USD",
+                "Tax (19.0%) 2.13 USD",
+                "Total 13.33 USD",
+                "Account credit -5.00 USD",
+                "Amount due 8.33 USD",
+            ],
+        );
+    }
+}

@@ -1,8 +1,8 @@
 //! An in-memory implementation of the repository ports of `tariff-domain`: plans, users,
 //! sessions, tokens, caller resolution, memberships, organisations, quota, orders,
 //! activation, the billing directory, the lifecycle store, change versions, settings,
-//! the audit log and the health probe. The billing ports (coupons, the credit ledger,
-//! order placement) and the webhook ports (endpoints, outbox) are not implemented here.
+//! the audit log, the health probe, and the billing ports (coupons, the credit ledger,
+//! order placement). The webhook ports (endpoints, outbox) are not implemented here.
 //!
 //! It keeps the contracts the diesel adapter keeps, so a service embedding the domain
 //! can run on it without a database, and so the domain's use cases can be tested on it:
@@ -42,6 +42,7 @@
 //! ```
 
 mod audit;
+mod billing;
 mod catalogue;
 mod identity;
 mod orders;

@@ -41,7 +41,11 @@ impl State {
     }
 
     /// `order` with `status` under a new id, checked but not stored yet.
-    fn new_order(&mut self, order: NewOrder, status: OrderStatus) -> Result<Order, RepoError> {
+    pub(crate) fn new_order(
+        &mut self,
+        order: NewOrder,
+        status: OrderStatus,
+    ) -> Result<Order, RepoError> {
         self.check_references(&order)?;
         let id = OrderId::new(self.next_id("orders"))
             .ok_or_else(|| RepoError::internal("order ids start at 1"))?;
@@ -61,6 +65,7 @@ impl State {
             expires_at: None,
             cancelled_at: None,
             invoice: None,
+            billing: order.billing().clone(),
         })
         .map_err(|e| RepoError::Internal(Box::new(e)))
     }
@@ -125,7 +130,7 @@ impl State {
     /// replaces, numbers its invoice and freezes the snapshot. Everything that can fail
     /// is checked before the first change. Returns the replaced order (as it was before)
     /// and the active one.
-    fn activate(
+    pub(crate) fn activate(
         &mut self,
         order: &Order,
         activation: &Activation,
@@ -265,6 +270,10 @@ impl OrderRepository for MemoryStore {
                     r.cancelled_at = Some(at);
                 }
             })?;
+            if from == OrderStatus::Pending && to != OrderStatus::Active {
+                // A pending order that ends gives back its coupon and credit.
+                state.give_back(&before, at, audit.as_ref().map(|a| a.actor()))?;
+            }
             state.put_order(after.clone());
             state.record(audit.map(|a| {
                 a.with_before(before.audit_state())
@@ -401,6 +410,7 @@ impl LifecycleStore for MemoryStore {
                 .collect::<Result<Vec<_>, _>>()?;
             let count = expired.len() as u64;
             for order in expired {
+                state.give_back(&order, Utc::now(), None)?;
                 state.put_order(order);
             }
             Ok(count)
@@ -417,6 +427,7 @@ impl LifecycleStore for MemoryStore {
                 .collect::<Result<Vec<_>, _>>()?;
             let count = expired.len() as u64;
             for order in expired {
+                state.give_back(&order, Utc::now(), None)?;
                 state.put_order(order);
             }
             Ok(count)

@@ -60,6 +60,7 @@ pub(crate) struct StoredAnswer {
 }
 
 /// Every table of the store.
+#[derive(Clone)]
 pub(crate) struct State {
     pub plans: BTreeMap<i64, Plan>,
     pub catalogue_version: i64,
@@ -81,6 +82,12 @@ pub(crate) struct State {
     pub audit: Vec<AuditRecord>,
     pub shards: [i64; SHARDS],
     next_id: HashMap<&'static str, i64>,
+    /// Coupons by upper-cased code, and their codes in creation order.
+    pub coupons: BTreeMap<String, tariff_domain::billing::Coupon>,
+    pub coupon_order: Vec<String>,
+    pub redemptions: Vec<crate::billing::RedemptionRow>,
+    /// The credit ledger, in append order.
+    pub credit: Vec<tariff_domain::billing::CreditEntry>,
 }
 
 impl Default for State {
@@ -103,6 +110,10 @@ impl Default for State {
             audit: Vec::new(),
             shards: [1; SHARDS],
             next_id: HashMap::new(),
+            coupons: BTreeMap::new(),
+            coupon_order: Vec::new(),
+            redemptions: Vec::new(),
+            credit: Vec::new(),
         }
     }
 }
@@ -189,6 +200,7 @@ pub(crate) fn record_of(order: &Order) -> OrderRecord {
         expires_at: order.expires_at(),
         cancelled_at: order.cancelled_at(),
         invoice: order.invoice().cloned(),
+        billing: order.billing().clone(),
     }
 }
 

@@ -149,6 +149,14 @@ diesel::table! {
         invoice_seq -> Nullable<BigInt>,
         invoice_number -> Nullable<Text>,
         invoice_snapshot -> Nullable<Text>,
+        cycle -> Text,
+        credit_applied_minor -> BigInt,
+        period_value_minor -> Nullable<BigInt>,
+        coupon_code -> Nullable<Text>,
+        coupon_period -> Nullable<Integer>,
+        scheduled_plan_id -> Nullable<BigInt>,
+        scheduled_cycle -> Nullable<Text>,
+        scheduled_at -> Nullable<Timestamp>,
     }
 }
 

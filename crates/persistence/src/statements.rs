@@ -86,6 +86,7 @@ pub(crate) trait SqlBackend:
     + Binds<NaiveDateTime>
     + Binds<Option<i64>>
     + Binds<Option<String>>
+    + Binds<Option<i32>>
 {
 }
 
@@ -98,6 +99,7 @@ impl<DB> SqlBackend for DB where
         + Binds<NaiveDateTime>
         + Binds<Option<i64>>
         + Binds<Option<String>>
+        + Binds<Option<i32>>
 {
 }
 

@@ -4,9 +4,9 @@
 
 use tariff_persistence::testing::TestDatabase;
 use tariff_persistence::{
-    Database, DieselAuditRepository, DieselIdentity, DieselOrderRepository, DieselOrganisations,
-    DieselPlanRepository, DieselQuotaRepository, DieselSettingsRepository, DieselUsers,
-    PoolOptions,
+    Database, DieselAuditRepository, DieselCouponRepository, DieselCreditLedger, DieselIdentity,
+    DieselOrderRepository, DieselOrganisations, DieselPlanRepository, DieselQuotaRepository,
+    DieselSettingsRepository, DieselUsers, PoolOptions,
 };
 use tariff_port_contract::Repos;
 
@@ -34,9 +34,12 @@ async fn repos_on(test_db: TestDatabase) -> Repos {
         activation: orders.clone(),
         directory: orders.clone(),
         lifecycle: orders.clone(),
-        versions: orders,
+        versions: orders.clone(),
         settings: Arc::new(DieselSettingsRepository::new(db.clone())),
         audit: Arc::new(DieselAuditRepository::new(db.clone())),
+        coupons: Arc::new(DieselCouponRepository::new(db.clone())),
+        credit: Arc::new(DieselCreditLedger::new(db.clone())),
+        placement: orders.clone(),
         health: Arc::new(db),
         keep_alive: Arc::new(test_db),
     }

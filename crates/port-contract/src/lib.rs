@@ -20,6 +20,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test support: a panic is a failed test
 
+mod billing;
 mod catalogue;
 mod fixtures;
 mod identity;
@@ -32,6 +33,7 @@ use std::any::Any;
 use std::sync::Arc;
 
 use tariff_domain::audit::AuditRepository;
+use tariff_domain::billing::{CouponRepository, CreditLedger, OrderPlacement};
 use tariff_domain::catalogue::PlanRepository;
 use tariff_domain::identity::{
     CallerResolver, MembershipRepository, SessionRepository, TokenRepository, UserRepository,
@@ -44,6 +46,7 @@ use tariff_domain::quota::QuotaRepository;
 use tariff_domain::settings::SettingsRepository;
 use tariff_domain::shared::HealthProbe;
 
+pub use billing::*;
 pub use catalogue::*;
 pub use fixtures::Fixture;
 pub use identity::*;
@@ -76,6 +79,9 @@ pub struct Repos {
     pub settings: Arc<dyn SettingsRepository>,
     pub audit: Arc<dyn AuditRepository>,
     pub health: Arc<dyn HealthProbe>,
+    pub coupons: Arc<dyn CouponRepository>,
+    pub credit: Arc<dyn CreditLedger>,
+    pub placement: Arc<dyn OrderPlacement>,
     /// Whatever keeps the store alive for the test (a temp dir, a schema guard).
     pub keep_alive: Arc<dyn Any + Send + Sync>,
 }
@@ -98,6 +104,9 @@ pub trait AllPorts:
     + SettingsRepository
     + AuditRepository
     + HealthProbe
+    + CouponRepository
+    + CreditLedger
+    + OrderPlacement
     + 'static
 {
 }
@@ -119,6 +128,9 @@ impl<T> AllPorts for T where
         + SettingsRepository
         + AuditRepository
         + HealthProbe
+        + CouponRepository
+        + CreditLedger
+        + OrderPlacement
         + 'static
 {
 }
@@ -143,6 +155,9 @@ impl Repos {
             versions: store.clone(),
             settings: store.clone(),
             audit: store.clone(),
+            coupons: store.clone(),
+            credit: store.clone(),
+            placement: store.clone(),
             health: store,
             keep_alive: Arc::new(keep_alive),
         }
@@ -198,6 +213,8 @@ macro_rules! contract_tests {
             order_transitions_are_conditional,
             orders_list_and_search,
             concurrent_activations_keep_one_active_order_and_consecutive_numbers,
+            placement_redeems_and_spends_in_one_write_or_not_at_all,
+            placement_schedules_changes_on_active_orders_only,
             concurrent_activations_of_many_accounts_number_without_gaps,
             lifecycle_writes_are_conditional_and_renewals_unique,
             change_versions_move_with_orders_and_memberships,

@@ -133,6 +133,13 @@ pub enum AuditAction {
     CreditAdjust,
     /// A refund of (part of) an order, documented by a credit note.
     OrderRefund,
+    /// A coupon redeemed by a new order.
+    CouponRedeem,
+    /// A coupon redemption given back with its pending order (cancelled or expired).
+    CouponRelease,
+    /// Account credit used to pay a new order, or moved to it from a plan change's
+    /// unused time, or given back with a pending order.
+    CreditOrder,
 }
 
 impl AuditAction {
@@ -155,6 +162,9 @@ impl AuditAction {
             AuditAction::CouponDeactivate => "coupon.deactivate",
             AuditAction::CreditAdjust => "credit.adjust",
             AuditAction::OrderRefund => "order.refund",
+            AuditAction::CouponRedeem => "coupon.redeem",
+            AuditAction::CouponRelease => "coupon.release",
+            AuditAction::CreditOrder => "credit.order",
         }
     }
 }

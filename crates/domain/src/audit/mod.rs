@@ -13,8 +13,8 @@ pub use entry::{Actor, AuditAction, AuditEntry, TargetKind, UnknownTargetKind};
 pub use ports::{AuditFilter, AuditRecord, AuditRepository};
 pub use service::AuditService;
 pub use snapshot::{
-    AccountSnapshot, AuditState, CouponSnapshot, CreditBalanceSnapshot, CreditEntrySnapshot,
-    CreditNoteSnapshot, OrderSnapshot, OverridesSnapshot, PermissionsSnapshot, PlanSnapshot,
+    AccountSnapshot, AuditState, CouponRedemptionSnapshot, CouponSnapshot, CreditBalanceSnapshot,
+    CreditEntrySnapshot, CreditNoteSnapshot, OrderSnapshot, OverridesSnapshot, PermissionsSnapshot, PlanSnapshot,
     SettingsSnapshot, UsageChangeSnapshot, UsageLevelSnapshot, UserSnapshot,
 };
 

@@ -35,6 +35,8 @@ pub enum AuditState {
     CreditEntry(CreditEntrySnapshot),
     /// A credit note issued.
     CreditNote(CreditNoteSnapshot),
+    /// A coupon redeemed by an order, or given back with it.
+    CouponRedemption(CouponRedemptionSnapshot),
     /// Nothing there (an activation that replaced no order): stored as JSON `null`.
     Absent,
 }
@@ -304,6 +306,22 @@ pub struct CreditNoteSnapshot {
     pub cancelled_order: bool,
 }
 
+/// A coupon's redemption by an order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CouponRedemptionSnapshot {
+    /// The upper-cased code.
+    pub code: String,
+    /// The order that redeemed it.
+    pub order_id: i64,
+    /// The discount on that order, as exact decimal text (empty when given back).
+    pub discount: String,
+    /// The discount's currency.
+    pub currency: String,
+    /// Whether the redemption still counts (false once given back).
+    pub standing: bool,
+}
+
 macro_rules! into_state {
     ($($snapshot:ident => $variant:ident),* $(,)?) => {
         $(
@@ -328,6 +346,7 @@ into_state!(
     CreditBalanceSnapshot => CreditBalance,
     CreditEntrySnapshot => CreditEntry,
     CreditNoteSnapshot => CreditNote,
+    CouponRedemptionSnapshot => CouponRedemption,
 );
 
 #[cfg(test)]

@@ -149,15 +149,7 @@ impl PlanChange {
     }
 }
 
-/// A downgrade (or any change) deferred to the period's end: the contract's
-/// `scheduledChange {planId, cycle, at}` on the current order. The renewal at `at` is
-/// made for `plan_id` on `cycle`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ScheduledChange {
-    pub plan_id: PlanId,
-    pub cycle: BillingCycle,
-    pub at: DateTime<Utc>,
-}
+pub use crate::orders::cycle::ScheduledChange;
 
 impl PlanChange {
     /// The scheduled change for a change made at `period_end`, the current period's

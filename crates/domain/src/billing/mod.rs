@@ -11,9 +11,11 @@ pub mod change;
 pub mod coupon;
 pub mod credit;
 pub mod cycle;
+pub mod ordering;
 pub mod ports;
 pub mod pricing;
 pub mod proration;
+pub mod renewals;
 pub mod service;
 #[cfg(test)]
 mod tests;
@@ -31,7 +33,9 @@ pub use credit::{
     parse_signed_amount, CreditEntry, CreditEntryId, CreditError, CreditReason, NewCreditEntry,
 };
 pub use cycle::{BillingCycle, CycleError, Period};
+pub use ordering::{OrderPreview, PlanOrderOutcome, PlanOrderRequest, PlanOrderService};
 pub use ports::{CouponRepository, CreditLedger, OrderPlacement, PlacementError, PlacementExtras};
 pub use pricing::{price_order, Bill, BillLine, LineKind, PricingError, PricingInput, UnusedTime};
 pub use proration::{unused_time_credit, ProrationCredit, ProrationError};
+pub use renewals::CouponRenewals;
 pub use service::{AccountCredit, CouponError, CouponService, CreditService, CreditServiceError};

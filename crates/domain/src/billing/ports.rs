@@ -10,10 +10,11 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use super::change::ScheduledChange;
 use super::coupon::{Coupon, CouponCode, CouponRedemption, CouponSpec, RejectionReason};
 use super::credit::{CreditEntry, NewCreditEntry};
-use crate::audit::AuditEntry;
-use crate::orders::{NewOrder, Order};
+use crate::audit::{Actor, AuditEntry};
+use crate::orders::{Activation, NewOrder, Order};
 use crate::{AccountRef, Currency, Money, OrderId, Page, PageRequest, RepoError};
 
 /// The coupon catalogue. Codes are stored upper-cased ([`CouponCode`]), so lookups are
@@ -85,7 +86,7 @@ pub trait CreditLedger: Send + Sync {
 }
 
 /// What is written with a new order, in its transaction.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct PlacementExtras {
     /// The coupon redeemed by the order.
     pub redemption: Option<CouponRedemption>,
@@ -94,6 +95,20 @@ pub struct PlacementExtras {
     ///
     /// [`Bill::credit_applied`]: super::pricing::Bill::credit_applied
     pub credit_applied: Option<Money>,
+    /// What a plan change's unused time left over beyond the order's price, tax
+    /// included ([`Bill::credit_to_ledger`], above 0): the store appends
+    /// `NewCreditEntry::unused_time` for it with the new order's id.
+    ///
+    /// [`Bill::credit_to_ledger`]: super::pricing::Bill::credit_to_ledger
+    pub unused_time_to_credit: Option<Money>,
+    /// For an order with nothing left to pay: the store activates it in the same
+    /// transaction, like `OrderActivation::create_active` (the account's active order
+    /// is cancelled as replaced, the invoice numbered), recording `activation_audit`.
+    pub activation: Option<Activation>,
+    pub activation_audit: Option<AuditEntry>,
+    /// Who placed the order, for the audit entries of the redemption and the credit
+    /// (`coupon.redeem`, `credit.order`) written in the same transaction.
+    pub actor: Option<Actor>,
 }
 
 /// Why an order could not be placed with its extras. Nothing is written.
@@ -138,6 +153,20 @@ pub trait OrderPlacement: Send + Sync {
     /// same transaction, are appended. A second call finds nothing left to give back.
     /// Errors: `NotFound` (no such order), `Unavailable`, `Internal`.
     ///
+    /// The order repository's cancel and expiry of a pending order run the same
+    /// give-back inside their own transaction; this is for callers that end an order
+    /// some other way.
+    ///
     /// [`credit_to_give_back`]: super::credit::credit_to_give_back
     async fn release(&self, order: OrderId, at: DateTime<Utc>) -> Result<(), RepoError>;
+
+    /// Sets (or with `None` drops) the plan change scheduled for the end of an active
+    /// order's period; answers the order as stored. Errors: `NotFound`,
+    /// `Conflict(ChangedMeanwhile)` (the order is not active), `Unavailable`,
+    /// `Internal`.
+    async fn schedule_change(
+        &self,
+        order: OrderId,
+        change: Option<ScheduledChange>,
+    ) -> Result<Order, RepoError>;
 }

@@ -191,6 +191,7 @@ mod service {
             activated_at: Some(at),
             expires_at: Some(at + chrono::TimeDelta::days(30)),
             cancelled_at: None,
+            billing: Default::default(),
             invoice: Some(IssuedInvoice {
                 number: "INV-2026-000007".into(),
                 year: 2026,

@@ -315,6 +315,7 @@ mod tests {
                     frozen_at: at,
                 },
             }),
+            billing: Default::default(),
         })
         .unwrap()
     }

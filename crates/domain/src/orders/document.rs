@@ -91,12 +91,24 @@ pub struct InvoiceDocument {
     pub tax: Money,
     /// Total.
     pub total: Money,
+    /// Account credit paying the order after tax, when some did: printed under the
+    /// total, with the amount due.
+    pub account_credit: Option<AppliedCredit>,
     /// Payment reference.
     pub payment_reference: Option<String>,
     /// Footer.
     pub footer: Option<String>,
     /// `INVOICE_LOGO_PATH` as frozen when the invoice was numbered.
     pub logo_path: Option<String>,
+}
+
+/// Account credit on an invoice, below the total.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppliedCredit {
+    /// The `Account credit` line: negative.
+    pub amount: Money,
+    /// What is left to pay: the total plus `amount`.
+    pub amount_due: Money,
 }
 
 /// Why an invoice could not be rendered.

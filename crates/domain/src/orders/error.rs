@@ -67,7 +67,7 @@ impl OrderError {
     }
 
     /// A repository error where no `NotFound` was expected: a vanished row is a fault.
-    pub(super) fn repo(err: RepoError) -> OrderError {
+    pub(crate) fn repo(err: RepoError) -> OrderError {
         match err {
             RepoError::Conflict(kind) => OrderError::Conflict(kind),
             err => OrderError::Store(err.into()),

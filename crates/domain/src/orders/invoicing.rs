@@ -15,10 +15,13 @@ use super::ports::BillingDirectory;
 use super::service::{BillingPolicy, OrderService};
 use crate::documents::{DocumentIssuer, IssueError, StoredDocument};
 use crate::identity::caller::Caller;
-use crate::orders::document::{InvoiceDocument, InvoiceKind, InvoiceLine, Party, RenderError};
+use crate::orders::document::{
+    AppliedCredit, InvoiceDocument, InvoiceKind, InvoiceLine, Party, RenderError,
+};
 use crate::shared::clock::Clock;
 use crate::shared::ids::AccountRef;
 use crate::shared::ids::OrderId;
+use crate::shared::money::Money;
 use crate::shared::repo::{RepoError, StoreFailure};
 
 /// Why an invoice could not be produced.
@@ -209,6 +212,14 @@ pub fn invoice_document(
     };
     let issue_date = issued_at.date_naive();
     let service_period = match (order.activated_at(), order.expires_at()) {
+        (Some(_), Some(_)) if order.current_period().is_some() => {
+            // A renewal paid early covers its own period, one cycle before its end.
+            order.current_period().map(|period| {
+                let first = period.start().date_naive();
+                let last = (period.end() - TimeDelta::days(1)).date_naive().max(first);
+                (first, last)
+            })
+        }
         (Some(start), Some(end)) => {
             let first = start.date_naive();
             let last = (end - TimeDelta::days(1)).date_naive().max(first);
@@ -242,6 +253,14 @@ pub fn invoice_document(
         tax_rate: charges.tax_rate(),
         tax: charges.tax(),
         total: charges.total(),
+        account_credit: order
+            .billing()
+            .credit_applied
+            .filter(|credit| !credit.is_zero())
+            .map(|credit| AppliedCredit {
+                amount: Money::from_minor(-credit.minor(), credit.currency()),
+                amount_due: order.amount_due(),
+            }),
         payment_reference: order.payment_reference().map(str::to_owned),
         footer: policy.footer.clone().filter(|f| !f.trim().is_empty()),
         logo_path: seller.logo_path.clone(),
@@ -379,6 +398,7 @@ mod tests {
                 seq: 1,
                 snapshot,
             }),
+            billing: Default::default(),
         })
         .unwrap()
     }

@@ -8,9 +8,11 @@ use std::sync::Arc;
 
 use chrono::{DateTime, SubsecRound, Utc};
 
-use super::model::{NewOrder, Order};
+use super::charges::{Charges, OrderItem};
+use super::cycle::{BillingCycle, OrderBilling};
+use super::model::{InvalidOrder, NewOrder, Order};
 use super::periods::next_anniversary;
-use super::ports::{BillingDirectory, LifecycleStore};
+use super::ports::{BillingDirectory, LifecycleStore, RenewalDiscounts};
 use super::service::BillingPolicy;
 use crate::catalogue::plan::Plan;
 use crate::catalogue::ports::PlanRepository;
@@ -55,6 +57,7 @@ pub struct LifecycleService {
     directory: Arc<dyn BillingDirectory>,
     clock: Arc<dyn Clock>,
     policy: Arc<BillingPolicy>,
+    discounts: Option<Arc<dyn RenewalDiscounts>>,
 }
 
 impl LifecycleService {
@@ -72,7 +75,14 @@ impl LifecycleService {
             directory,
             clock,
             policy,
+            discounts: None,
         }
+    }
+
+    /// Renewals carry over repeating and forever coupons through `discounts`.
+    pub fn with_renewal_discounts(mut self, discounts: Arc<dyn RenewalDiscounts>) -> Self {
+        self.discounts = Some(discounts);
+        self
     }
 
     /// One sweep at the clock's time.
@@ -138,26 +148,60 @@ impl LifecycleService {
         Ok(report)
     }
 
-    /// The renewal order for `order`: the same plan at its current price, taxed for
-    /// the buyer's current country.
+    /// The renewal order for `order`: the same plan and cycle at its current price (or
+    /// the plan and cycle of a change scheduled for the period end), with the coupon
+    /// discount it carries over, taxed for the buyer's current country.
     async fn renewal_of(
         &self,
         order: &Order,
         now: DateTime<Utc>,
         plans: &mut HashMap<PlanId, Plan>,
     ) -> Result<NewOrder, LifecycleError> {
-        let plan = match plans.get(&order.plan_id()) {
+        let (plan_id, cycle) = match order.billing().scheduled_change {
+            Some(change) => (change.plan_id, change.cycle),
+            None => (order.plan_id(), order.billing().cycle),
+        };
+        let plan = match plans.get(&plan_id) {
             Some(plan) => plan.clone(),
             None => {
-                let plan = self.plans.get(order.plan_id()).await?;
+                let plan = self.plans.get(plan_id).await?;
                 plans.insert(plan.id(), plan.clone());
                 plan
             }
         };
         let buyer = self.directory.billing_details(order.account()).await?;
         let rate = self.policy.tax.rate_for(buyer.address.country_code());
+        let corrupt =
+            |e: InvalidOrder| LifecycleError::Store(RepoError::Internal(Box::new(e)).into());
+        // A plan no longer sold yearly renews monthly.
+        let (cycle, price) = match cycle.price_of(&plan) {
+            Ok(price) => (cycle, price),
+            Err(_) => (BillingCycle::Monthly, plan.price()),
+        };
+        let description = format!("{} ({})", plan.name(), cycle);
+        let mut items = vec![OrderItem::new(description.clone(), 1, price).map_err(corrupt)?];
+        let mut coupon = None;
+        let mut period_value = price;
+        if let Some(discounts) = &self.discounts {
+            if let Some((line, carried)) = discounts.renewal_discount(order, &plan, price).await? {
+                period_value = period_value
+                    .checked_add(line.amount())
+                    .map_err(|e| corrupt(e.into()))?;
+                items.push(line);
+                coupon = Some(carried);
+            }
+        }
+        let charges = Charges::compute(items, rate).map_err(corrupt)?;
+        let billing = OrderBilling {
+            cycle,
+            credit_applied: None,
+            period_value: Some(period_value),
+            coupon,
+            scheduled_change: None,
+        };
         let renewal = NewOrder::for_plan(&plan, order.account(), order.placed_by(), rate, now)
-            .map_err(|e| LifecycleError::Store(RepoError::Internal(Box::new(e)).into()))?;
+            .and_then(|new| new.with_pricing(description, charges, billing))
+            .map_err(corrupt)?;
         Ok(renewal
             .renewing(order.id())
             .with_notes(Some(format!("renewal of order #{}", order.id()))))

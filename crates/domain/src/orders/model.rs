@@ -8,13 +8,14 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 
 use super::charges::{Charges, OrderItem};
+use super::cycle::{OrderBilling, Period};
 use super::parties::IssuedInvoice;
 use super::periods::lifetime_end;
 use crate::audit::snapshot::{AccountSnapshot, OrderSnapshot};
 use crate::catalogue::plan::Plan;
 use crate::shared::ids::AccountRef;
 use crate::shared::ids::{OrderId, PlanId, UserId};
-use crate::shared::money::{MoneyError, TaxRate};
+use crate::shared::money::{Money, MoneyError, TaxRate};
 
 /// Where an order stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -125,6 +126,7 @@ pub struct NewOrder {
     notes: Option<String>,
     renewal_of: Option<OrderId>,
     created_at: DateTime<Utc>,
+    billing: OrderBilling,
 }
 
 impl NewOrder {
@@ -153,7 +155,34 @@ impl NewOrder {
             notes: None,
             renewal_of: None,
             created_at,
+            billing: OrderBilling::default(),
         })
+    }
+
+    /// The order priced by the billing rules: its description, its taxable lines
+    /// (plan, unused time, coupon) with tax, and its cycle, credit and coupon. The
+    /// account credit must be in the order's currency and at most its total.
+    pub fn with_pricing(
+        mut self,
+        description: String,
+        charges: Charges,
+        billing: OrderBilling,
+    ) -> Result<NewOrder, InvalidOrder> {
+        check_credit(&charges, &billing)?;
+        self.description = description;
+        self.charges = charges;
+        self.billing = billing;
+        Ok(self)
+    }
+
+    /// The billing terms: cycle, account credit, coupon.
+    pub fn billing(&self) -> &OrderBilling {
+        &self.billing
+    }
+
+    /// What is left to pay after account credit.
+    pub fn amount_due(&self) -> Money {
+        amount_due(&self.charges, &self.billing)
     }
 
     /// Attaches internal notes (blank notes are dropped).
@@ -200,9 +229,10 @@ impl NewOrder {
     pub fn created_at(&self) -> DateTime<Utc> {
         self.created_at
     }
-    /// A price-0 order activates at once.
+    /// An order with nothing to pay (a price-0 plan, or paid by credit) activates at
+    /// once.
     pub fn is_free(&self) -> bool {
-        self.charges.total().is_zero()
+        self.amount_due().is_zero()
     }
 }
 
@@ -239,6 +269,8 @@ pub struct OrderRecord {
     pub cancelled_at: Option<DateTime<Utc>>,
     /// Invoice.
     pub invoice: Option<IssuedInvoice>,
+    /// Cycle, account credit, coupon, scheduled change.
+    pub billing: OrderBilling,
 }
 
 /// A stored order.
@@ -259,6 +291,7 @@ pub struct Order {
     expires_at: Option<DateTime<Utc>>,
     cancelled_at: Option<DateTime<Utc>>,
     invoice: Option<IssuedInvoice>,
+    billing: OrderBilling,
 }
 
 impl Order {
@@ -282,6 +315,7 @@ impl Order {
         if record.activated_at.is_some() != record.invoice.is_some() {
             return bad("an invoice number is given exactly when the order first activates");
         }
+        check_credit(&record.charges, &record.billing)?;
         Ok(Order {
             id,
             account: record.account,
@@ -298,7 +332,33 @@ impl Order {
             expires_at: record.expires_at,
             cancelled_at: record.cancelled_at,
             invoice: record.invoice,
+            billing: record.billing,
         })
+    }
+
+    /// Cycle, account credit, coupon and scheduled change.
+    pub fn billing(&self) -> &OrderBilling {
+        &self.billing
+    }
+
+    /// What is left to pay after account credit: the total less the credit applied.
+    pub fn amount_due(&self) -> Money {
+        amount_due(&self.charges, &self.billing)
+    }
+
+    /// The paid period the order covers: from its activation (a renewal's from one
+    /// cycle before its end, since it may be paid before its predecessor ends) to its
+    /// end. `None` before activation and for a lifetime order.
+    pub fn current_period(&self) -> Option<Period> {
+        let end = self.expires_at.filter(|_| !self.is_lifetime())?;
+        let activated = self.activated_at?;
+        let start = match self.renewal_of {
+            Some(_) => end
+                .checked_sub_months(chrono::Months::new(self.billing.cycle.months()))
+                .unwrap_or(activated),
+            None => activated,
+        };
+        Period::new(start.min(end), end)
     }
 
     /// The id.
@@ -373,6 +433,31 @@ impl Order {
     pub fn check_transition(&self, to: OrderStatus) -> Result<(), IllegalTransition> {
         self.status.transition(to).map(|_| ())
     }
+}
+
+/// Account credit pays at most the total, in the order's currency.
+fn check_credit(charges: &Charges, billing: &OrderBilling) -> Result<(), InvalidOrder> {
+    let Some(credit) = billing.credit_applied else {
+        return Ok(());
+    };
+    if credit.currency() != charges.currency() {
+        return Err(InvalidOrder("account credit in another currency".into()));
+    }
+    if credit.minor() < 0 || credit.minor() > charges.total().minor() {
+        return Err(InvalidOrder(
+            "account credit must be between 0 and the total".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn amount_due(charges: &Charges, billing: &OrderBilling) -> Money {
+    let credit = billing.credit_applied.map_or(0, |c| c.minor());
+    // `check_credit` holds 0 <= credit <= total: no overflow.
+    Money::from_minor(
+        charges.total().minor().saturating_sub(credit),
+        charges.currency(),
+    )
 }
 
 impl Order {

@@ -5,11 +5,15 @@ use crate::audit::entry::AuditEntry;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use super::charges::OrderItem;
+use super::cycle::OrderCoupon;
 use super::model::{NewOrder, Order, OrderStatus};
 use super::numbering::InvoiceNumberFormat;
 use super::parties::{BuyerDetails, SellerDetails};
+use crate::catalogue::plan::Plan;
 use crate::shared::ids::AccountRef;
 use crate::shared::ids::{OrderId, OrgId, UserId};
+use crate::shared::money::Money;
 use crate::shared::pagination::{Page, PageRequest};
 use crate::shared::repo::RepoError;
 
@@ -159,4 +163,21 @@ pub trait LifecycleStore: Send + Sync {
     /// Expires pending orders created at or before `created_before`; returns how many.
     /// Errors: `Unavailable`, `Internal`.
     async fn expire_pending(&self, created_before: DateTime<Utc>) -> Result<u64, RepoError>;
+}
+
+/// The discount a renewal carries over from the coupon of the order it renews
+/// (repeating and forever coupons), decided by the billing rules.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait RenewalDiscounts: Send + Sync {
+    /// The negative coupon line and the coupon reference for the renewal of
+    /// `previous` on `plan` at `price` (one period); `None` when `previous` carries no
+    /// coupon or its coupon does not discount that period. Errors: `Unavailable`,
+    /// `Internal`.
+    async fn renewal_discount(
+        &self,
+        previous: &Order,
+        plan: &Plan,
+        price: Money,
+    ) -> Result<Option<(OrderItem, OrderCoupon)>, RepoError>;
 }

@@ -170,7 +170,7 @@ impl OrderService {
     /// Renders and stores the invoice of a just-numbered order. The number is already
     /// committed, so a failure here fails nothing: it is logged, and the backfill or the
     /// first download makes the same bytes later.
-    async fn issue_documents(&self, order: &Order) {
+    pub(crate) async fn issue_documents(&self, order: &Order) {
         let Some(issuer) = &self.documents else {
             return;
         };
@@ -199,8 +199,13 @@ impl OrderService {
         &self.policy
     }
 
+    /// The ports, for the billing use cases built on this service.
+    pub(crate) fn ports(&self) -> &OrderPorts {
+        &self.ports
+    }
+
     /// Now, to the second: what the API shows and what conditional updates compare.
-    fn now(&self) -> DateTime<Utc> {
+    pub(crate) fn now(&self) -> DateTime<Utc> {
         self.ports.clock.now().trunc_subsecs(0)
     }
 
@@ -509,7 +514,9 @@ impl OrderService {
             },
             None => now,
         };
-        let activation = self.activation_terms(now, one_month_after(start), reference);
+        let months = order.billing().cycle.months();
+        let activation =
+            self.activation_terms(now, super::periods::months_after(start, months), reference);
         for round in 0..2 {
             let activated = self
                 .ports
@@ -604,7 +611,11 @@ impl OrderService {
         }
     }
 
-    async fn require_manager(&self, caller: Caller, org: OrgId) -> Result<(), OrderError> {
+    pub(crate) async fn require_manager(
+        &self,
+        caller: Caller,
+        org: OrgId,
+    ) -> Result<(), OrderError> {
         if caller.is_admin() {
             return Ok(());
         }
@@ -621,7 +632,7 @@ impl OrderService {
         }
     }
 
-    async fn plan(&self, id: PlanId) -> Result<Plan, OrderError> {
+    pub(crate) async fn plan(&self, id: PlanId) -> Result<Plan, OrderError> {
         self.ports
             .plans
             .get(id)
@@ -629,7 +640,7 @@ impl OrderService {
             .map_err(|e| OrderError::from_repo(e, || OrderError::PlanNotFound(id)))
     }
 
-    async fn buyer(&self, account: AccountRef) -> Result<BuyerDetails, OrderError> {
+    pub(crate) async fn buyer(&self, account: AccountRef) -> Result<BuyerDetails, OrderError> {
         self.ports
             .directory
             .billing_details(account)
@@ -642,7 +653,7 @@ impl OrderService {
             })
     }
 
-    fn activation_terms(
+    pub(crate) fn activation_terms(
         &self,
         now: DateTime<Utc>,
         expires_at: DateTime<Utc>,

@@ -8,6 +8,7 @@ pub mod credit_note;
 pub mod order;
 pub mod package;
 pub mod plan;
+pub mod plan_order;
 pub mod quota;
 pub mod settings;
 pub mod webhook;

@@ -2,8 +2,8 @@
 //! internal notes and payment reference, and the order endpoints' request bodies.
 
 use serde::{Deserialize, Serialize};
-use tariff_domain::orders::{CurrentPlan, Order, OrderItem};
-use tariff_domain::{AccountRef, Limits, Resource};
+use tariff_domain::orders::{CurrentPlan, Order, OrderItem, ScheduledChange};
+use tariff_domain::{AccountRef, Limits, Money, Resource};
 use utoipa::ToSchema;
 
 use super::plan::PlanJson;
@@ -61,6 +61,55 @@ pub struct OrderJson {
     pub expires_at: Option<String>,
     /// Given when the order first becomes active; null before.
     pub invoice_number: Option<String>,
+    /// `monthly` or `yearly`: how long one paid period runs, and which price pays it.
+    pub cycle: &'static str,
+    /// Account credit paying the order after tax (also an `Account credit` line);
+    /// `amount` is what is left to pay. Absent when no credit was used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credit_applied: Option<DecimalNumber>,
+    /// A plan change that takes effect when this order's period ends.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scheduled_change: Option<ScheduledChangeJson>,
+}
+
+/// `{"planId","cycle","at"}`: the plan and cycle the renewal is made for, and when.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ScheduledChangeJson {
+    pub plan_id: i64,
+    pub cycle: &'static str,
+    pub at: String,
+}
+
+impl From<&ScheduledChange> for ScheduledChangeJson {
+    fn from(change: &ScheduledChange) -> Self {
+        ScheduledChangeJson {
+            plan_id: change.plan_id.get(),
+            cycle: change.cycle.as_str(),
+            at: panel_timestamp(change.at),
+        }
+    }
+}
+
+/// The order's lines as the customer sees them: the taxable lines (plan, unused time,
+/// coupon), then account credit when some pays the order.
+fn order_lines(order: &Order) -> Vec<OrderItemJson> {
+    let mut lines: Vec<OrderItemJson> = order
+        .charges()
+        .items()
+        .iter()
+        .map(OrderItemJson::from)
+        .collect();
+    if let Some(credit) = order.billing().credit_applied.filter(|c| !c.is_zero()) {
+        let negative = Money::from_minor(-credit.minor(), credit.currency());
+        lines.push(OrderItemJson {
+            description: "Account credit".to_owned(),
+            quantity: 1,
+            unit_price: DecimalNumber::money(negative),
+            amount: DecimalNumber::money(negative),
+        });
+    }
+    lines
 }
 
 impl From<&Order> for OrderJson {
@@ -69,7 +118,7 @@ impl From<&Order> for OrderJson {
         OrderJson {
             id: order.id().get(),
             status: order.status().as_str(),
-            amount: DecimalNumber::money(charges.total()),
+            amount: DecimalNumber::money(order.amount_due()),
             subtotal: DecimalNumber::money(charges.subtotal()),
             tax_rate: DecimalNumber::percent(charges.tax_rate()),
             tax_amount: DecimalNumber::money(charges.tax()),
@@ -81,7 +130,7 @@ impl From<&Order> for OrderJson {
                 AccountRef::Org(org) => Some(org.get()),
                 AccountRef::User(_) => None,
             },
-            items: charges.items().iter().map(OrderItemJson::from).collect(),
+            items: order_lines(order),
             date: panel_timestamp(order.created_at()),
             created_at: panel_timestamp(order.created_at()),
             expires_at: order
@@ -89,6 +138,17 @@ impl From<&Order> for OrderJson {
                 .filter(|_| !order.is_lifetime())
                 .map(panel_timestamp),
             invoice_number: order.invoice_number().map(str::to_owned),
+            cycle: order.billing().cycle.as_str(),
+            credit_applied: order
+                .billing()
+                .credit_applied
+                .filter(|c| !c.is_zero())
+                .map(DecimalNumber::money),
+            scheduled_change: order
+                .billing()
+                .scheduled_change
+                .as_ref()
+                .map(ScheduledChangeJson::from),
         }
     }
 }
@@ -157,9 +217,29 @@ pub struct PlaceOrderInput {
     /// The customer's note about the order.
     #[serde(default)]
     pub notes: Option<String>,
-    /// `now` or `renewal`.
+    /// `now` or `renewal`: the same as `when` `now` or `period_end`.
     #[serde(default)]
     pub activate_mode: Option<ActivateMode>,
+    /// `monthly` (the default) or `yearly`.
+    #[serde(default)]
+    pub cycle: Option<String>,
+    /// A coupon code, in any case.
+    #[serde(default)]
+    pub coupon_code: Option<String>,
+    /// For a plan change: `now` or `period_end`. Default: `now` for an upgrade,
+    /// `period_end` for a downgrade.
+    #[serde(default)]
+    pub when: Option<String>,
+}
+
+impl ActivateMode {
+    /// The contract's text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActivateMode::Now => "now",
+            ActivateMode::Renewal => "renewal",
+        }
+    }
 }
 
 /// `billingType` of an apply-plan.
@@ -438,17 +518,19 @@ mod tests {
                     frozen_at: created,
                 },
             }),
+            billing: Default::default(),
         })
         .unwrap()
     }
 
     #[test]
     fn order_json_is_exactly_the_contract_example() {
-        // The contract's example plus the additive `createdAt` (part two, "Profiles").
+        // The contract's example plus the additive `createdAt` (part two, "Profiles") and
+        // `cycle` (part two, "Billing cycles").
         let json = serde_json::to_string(&OrderJson::from(&sample())).unwrap();
         assert_eq!(
             json,
-            r#"{"id":101,"status":"active","amount":11.89,"subtotal":9.99,"taxRate":19.0,"taxAmount":1.9,"currency":"USD","description":"Pro (monthly)","planId":3,"userId":55,"orgId":null,"items":[{"description":"Pro (monthly)","quantity":1,"unitPrice":9.99,"amount":9.99}],"date":"2026-11-21T10:00:00Z","createdAt":"2026-11-21T10:00:00Z","expiresAt":"2026-12-21T10:00:00Z","invoiceNumber":"INV-2026-000001"}"#
+            r#"{"id":101,"status":"active","amount":11.89,"subtotal":9.99,"taxRate":19.0,"taxAmount":1.9,"currency":"USD","description":"Pro (monthly)","planId":3,"userId":55,"orgId":null,"items":[{"description":"Pro (monthly)","quantity":1,"unitPrice":9.99,"amount":9.99}],"date":"2026-11-21T10:00:00Z","createdAt":"2026-11-21T10:00:00Z","expiresAt":"2026-12-21T10:00:00Z","invoiceNumber":"INV-2026-000001","cycle":"monthly"}"#
         );
         assert!(!json.contains("notes") && !json.contains("comped") && !json.contains("ref-1"));
     }
@@ -535,6 +617,7 @@ mod tests {
             expires_at: order.expires_at(),
             cancelled_at: order.cancelled_at(),
             invoice: order.invoice().cloned(),
+            billing: order.billing().clone(),
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod health;
 pub mod orders;
 pub mod organisations;
 pub mod packages;
+pub mod plan_changes;
 pub mod plans;
 pub mod quota;
 pub mod settings;

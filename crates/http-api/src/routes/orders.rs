@@ -2,10 +2,12 @@
 //! view of an order (no internal notes); other people's orders are 404.
 
 use actix_web::http::header::{self, ContentType};
+use actix_web::http::StatusCode;
 use actix_web::web::Bytes;
 use actix_web::{web, HttpRequest, HttpResponse};
+use tariff_domain::billing::PlanOrderOutcome;
 use tariff_domain::orders::{ListStamp, OrderStatus};
-use tariff_domain::{OrderId, OrgId, PlanId};
+use tariff_domain::{OrderId, OrgId};
 
 use crate::auth::Authenticated;
 use crate::dto::order::{OrderJson, OrderWithPlanJson, PlaceOrderInput, PlacedOrderJson};
@@ -132,19 +134,26 @@ pub async fn get_order(
     }))
 }
 
-/// Orders a plan, priced by the server. A price-0 plan is active at once (replacing
-/// the account's previous plan); any other stays `pending` until paid. The eclipanel
-/// profile answers `{"success":true,"order":{...},"autoActivated":bool}`.
+/// Orders a plan, priced by the server on its cycle (`monthly`, or `yearly` at
+/// `priceYearly`), with a coupon and the account's credit. An order with nothing to pay
+/// is active at once (replacing the account's previous plan); any other stays
+/// `pending` until paid. Ordering another plan while one is active is a plan change:
+/// `when` `now` (the default for an upgrade) charges the new plan less the unused time
+/// of the current one; `period_end` (the default for a downgrade) charges nothing and
+/// answers 200 with the current order and its `scheduledChange`. The eclipanel profile
+/// answers `{"success":true,"order":{...},"autoActivated":bool}`.
 #[utoipa::path(
     post, path = "/api/orders", tag = "orders",
     request_body = PlaceOrderInput,
     responses(
-        (status = 201, description = "The order (pending, or active for a free plan); in the eclipanel profile inside `{success, order, autoActivated}`", body = OrderJson),
-        (status = 400, body = crate::error::ErrorBody),
+        (status = 200, description = "A plan change at period end: the current order with its `scheduledChange`; nothing charged", body = OrderJson),
+        (status = 201, description = "The order (pending, or active when nothing is left to pay); in the eclipanel profile inside `{success, order, autoActivated}`", body = OrderJson),
+        (status = 400, description = "Bad input: planId, orgId, cycle (also a plan with no yearly price), couponCode (with the reason), when, activateMode, notes", body = crate::error::ErrorBody),
         (status = 401, body = crate::error::ErrorBody),
         (status = 403, description = "Not an admin or owner of the organisation", body = crate::error::ErrorBody),
         (status = 404, description = "No such (visible) plan", body = crate::error::ErrorBody),
-        (status = 409, body = crate::error::ErrorBody)
+        (status = 409, description = "A concurrent order for the account won; try again", body = crate::error::ErrorBody),
+        (status = 503, description = "Billing is switched off, or the database is unavailable", body = crate::error::ErrorBody)
     )
 )]
 pub async fn place_order(
@@ -153,22 +162,21 @@ pub async fn place_order(
     body: Json<PlaceOrderInput>,
 ) -> Result<HttpResponse, ApiError> {
     let input = body.into_inner();
-    let plan = body_id(input.plan_id, PlanId::new, "planId")?;
-    let org = input
-        .org_id
-        .map(|raw| body_id(raw, OrgId::new, "orgId"))
-        .transpose()?;
+    let request = crate::routes::plan_changes::plan_order_request(&input)?;
     check_customer_note(input.notes.as_deref())?;
-    let order = state.orders.place(caller, plan, org).await?;
+    let (order, status) = match state.plan_orders.place(caller, request).await? {
+        PlanOrderOutcome::Placed(order) => (order, StatusCode::CREATED),
+        PlanOrderOutcome::Scheduled(order) => (order, StatusCode::OK),
+    };
     let json = OrderJson::from(&order);
     if state.profile.is_eclipanel() {
-        return Ok(HttpResponse::Created().json(PlacedOrderJson {
+        return Ok(HttpResponse::build(status).json(PlacedOrderJson {
             success: true,
-            auto_activated: order.status() == OrderStatus::Active,
+            auto_activated: status == StatusCode::CREATED && order.status() == OrderStatus::Active,
             order: json,
         }));
     }
-    Ok(HttpResponse::Created().json(json))
+    Ok(HttpResponse::build(status).json(json))
 }
 
 /// Cancels a pending or active order (409 for any other status). Takes no body; an

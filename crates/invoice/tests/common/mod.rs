@@ -61,6 +61,7 @@ pub fn typical() -> InvoiceDocument {
         tax_rate: TaxRate::from_basis_points(1900).unwrap(),
         tax: usd(190),
         total: usd(1189),
+        account_credit: None,
         payment_reference: Some("TARIFF-101".to_owned()),
         footer: Some(
             "Northwind Hosting GmbH · Registered at Amtsgericht Hamburg HRB 123456 · \

@@ -140,3 +140,20 @@ pub(crate) fn append(c: &mut DbConn<'_>, entry: &NewCreditEntry) -> Result<Appen
         balance_after: after,
     })
 }
+
+/// Every entry written for `order`, oldest first: what the order took from the balance
+/// and what was given back, for `credit_to_give_back`.
+pub(crate) fn entries_of_order(
+    c: &mut DbConn<'_>,
+    order: i64,
+) -> Result<Vec<CreditEntry>, DbError> {
+    let rows: Vec<CreditEntryRow> = c.load(
+        credit_entries::table
+            .filter(credit_entries::order_id.eq(Some(order)))
+            .order(credit_entries::id.asc())
+            .select(CreditEntryRow::columns()),
+    )?;
+    rows.into_iter()
+        .map(|row| CreditEntry::try_from(row).map_err(DbError::Repo))
+        .collect()
+}

@@ -200,41 +200,6 @@ pub(super) fn expire_active(
     Ok(changed)
 }
 
-/// Expires pending orders created by `before`, each in a transaction of its own with
-/// its `order.expired`; returns how many.
-pub(super) fn expire_pending(
-    c: &mut DbConn<'_>,
-    events: &dyn EventPayloads,
-    before: NaiveDateTime,
-) -> Result<u64, DbError> {
-    let stale: Vec<i64> = c.load(
-        orders::table
-            .filter(orders::status.eq(literals::Pending))
-            .filter(orders::created_at.le(before))
-            .order(orders::id.asc())
-            .select(orders::id),
-    )?;
-    let mut changed = 0_u64;
-    for id in stale {
-        changed += c.write_transaction(|c| {
-            let expired = c.execute(
-                diesel::update(
-                    orders::table
-                        .filter(orders::id.eq(id))
-                        .filter(orders::status.eq(literals::Pending)),
-                )
-                .set(orders::status.eq(OrderStatus::Expired.as_str())),
-            )?;
-            if expired == 1 {
-                let order = load_order(c, id)?;
-                transitioned(c, Some(events), OrderStatus::Pending, &order)?;
-            }
-            Ok(expired as u64)
-        })?;
-    }
-    Ok(changed)
-}
-
 /// `account.plan_changed` with the account's effective plan as it is now in the
 /// transaction: its active order's plan, else the default plan.
 pub(super) fn plan_changed(

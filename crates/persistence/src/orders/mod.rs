@@ -5,6 +5,7 @@
 
 mod activation;
 mod events;
+mod placement;
 mod queries;
 mod repository;
 mod rows;

@@ -306,7 +306,11 @@ pub(super) fn expire_active(c: &mut DbConn<'_>, now: NaiveDateTime) -> QueryResu
 }
 
 /// Expires pending orders created by `before`; returns how many.
-pub(super) fn expire_pending(c: &mut DbConn<'_>, before: NaiveDateTime) -> QueryResult<u64> {
+pub(super) fn expire_pending(
+    c: &mut DbConn<'_>,
+    events: Option<&dyn tariff_domain::webhooks::EventPayloads>,
+    before: NaiveDateTime,
+) -> Result<u64, DbError> {
     let stale: Vec<i64> = c.load(
         orders::table
             .filter(orders::status.eq(literals::Pending))
@@ -316,14 +320,28 @@ pub(super) fn expire_pending(c: &mut DbConn<'_>, before: NaiveDateTime) -> Query
     )?;
     let mut changed = 0_u64;
     for id in stale {
-        changed += c.execute(
-            diesel::update(
-                orders::table
-                    .filter(orders::id.eq(id))
-                    .filter(orders::status.eq(literals::Pending)),
-            )
-            .set(orders::status.eq(OrderStatus::Expired.as_str())),
-        )? as u64;
+        // Each in its own transaction with the give-back of its coupon and credit.
+        changed += c.write_transaction(|c| {
+            let Some(order) = super::placement::lock_pending(c, id)? else {
+                return Ok(0_u64);
+            };
+            let expired = c.execute(
+                diesel::update(
+                    orders::table
+                        .filter(orders::id.eq(id))
+                        .filter(orders::status.eq(literals::Pending)),
+                )
+                .set(orders::status.eq(OrderStatus::Expired.as_str())),
+            )?;
+            if expired > 0 {
+                super::placement::give_back(c, &order, chrono::Utc::now().naive_utc(), None)?;
+                if events.is_some() {
+                    let expired_order = load_order(c, id)?;
+                    super::events::transitioned(c, events, OrderStatus::Pending, &expired_order)?;
+                }
+            }
+            Ok(expired as u64)
+        })?;
     }
     Ok(changed)
 }

@@ -17,6 +17,7 @@ use tariff_domain::{AccountRef, OrderId, RepoError};
 
 use super::activation::{activate, create_active, insert_order};
 use super::events;
+use super::placement::{give_back, lock_pending};
 use super::queries::{self, load_order};
 use super::search::search;
 use crate::audit;
@@ -44,6 +45,15 @@ impl DieselOrderRepository {
             db,
             events: Some(payloads),
         }
+    }
+
+    pub(super) fn db(&self) -> &Database {
+        &self.db
+    }
+
+    /// The payloads its writes build events with; `None` when it stores no events.
+    pub(super) fn events(&self) -> Option<Arc<dyn EventPayloads>> {
+        self.events.clone()
     }
 }
 
@@ -117,7 +127,18 @@ impl OrderRepository for DieselOrderRepository {
                         Some(_) => Some(load_order(c, id.get())?),
                         None => None,
                     };
+                    // A pending order that ends gives back its coupon and credit, with
+                    // its account locked first (see `placement`).
+                    let ending = match (from, to) {
+                        (OrderStatus::Pending, OrderStatus::Cancelled | OrderStatus::Expired) => {
+                            lock_pending(c, id.get())?
+                        }
+                        _ => None,
+                    };
                     let changed = queries::change_status(c, id.get(), from, to, cancelled_at)?;
+                    if let (Some(order), true) = (&ending, changed > 0) {
+                        give_back(c, order, at.naive_utc(), audit.as_ref().map(|a| a.actor()))?;
+                    }
                     if changed == 0 {
                         // Distinguish "no such order" (NotFound) from "someone changed it first".
                         load_order(c, id.get())?;
@@ -273,10 +294,7 @@ impl LifecycleStore for DieselOrderRepository {
         let before = created_before.naive_utc();
         let events = self.events.clone();
         self.db
-            .write(move |c| match events.as_deref() {
-                Some(events) => events::expire_pending(c, events, before),
-                None => Ok(queries::expire_pending(c, before)?),
-            })
+            .write(move |c| queries::expire_pending(c, events.as_deref(), before))
             .await
     }
 }

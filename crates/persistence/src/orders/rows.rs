@@ -6,7 +6,10 @@ use std::sync::LazyLock;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sqlite::Sqlite;
-use tariff_domain::orders::{BuyerDetails, Charges, IssuedInvoice, Order, OrderItem, OrderRecord};
+use tariff_domain::orders::{
+    BillingCycle, BuyerDetails, Charges, IssuedInvoice, Order, OrderBilling, OrderCoupon,
+    OrderItem, OrderRecord, ScheduledChange,
+};
 use tariff_domain::{AccountRef, Currency, Money, OrderId, PlanId, RepoError, TaxRate, UserId};
 
 use super::snapshot::{postal_address, SnapshotJson};
@@ -42,6 +45,14 @@ pub(super) struct OrderRow {
     pub(super) invoice_seq: Option<i64>,
     pub(super) invoice_number: Option<String>,
     pub(super) invoice_snapshot: Option<String>,
+    pub(super) cycle: String,
+    pub(super) credit_applied_minor: i64,
+    pub(super) period_value_minor: Option<i64>,
+    pub(super) coupon_code: Option<String>,
+    pub(super) coupon_period: Option<i32>,
+    pub(super) scheduled_plan_id: Option<i64>,
+    pub(super) scheduled_cycle: Option<String>,
+    pub(super) scheduled_at: Option<NaiveDateTime>,
 }
 
 /// An `order_items` row.
@@ -97,6 +108,7 @@ pub(super) fn to_order(row: OrderRow, items: Vec<ItemRow>) -> Result<Order, Repo
         money(row.total_minor),
     )
     .map_err(|e| RepoError::Internal(Box::new(e)))?;
+    let billing = order_billing(&row, currency).map_err(corrupt)?;
     let invoice = match (
         row.invoice_number,
         row.invoice_year,
@@ -149,8 +161,46 @@ pub(super) fn to_order(row: OrderRow, items: Vec<ItemRow>) -> Result<Order, Repo
         expires_at: row.expires_at.map(|t| t.and_utc()),
         cancelled_at: row.cancelled_at.map(|t| t.and_utc()),
         invoice,
+        billing,
     })
     .map_err(|e| RepoError::Internal(Box::new(e)))
+}
+
+/// The billing columns of a row; `Err` names the corrupt column.
+fn order_billing(row: &OrderRow, currency: Currency) -> Result<OrderBilling, &'static str> {
+    let cycle: BillingCycle = row.cycle.parse().map_err(|_| "cycle")?;
+    let credit_applied = (row.credit_applied_minor != 0)
+        .then(|| Money::from_minor(row.credit_applied_minor, currency));
+    let coupon = match (&row.coupon_code, row.coupon_period) {
+        (Some(code), Some(period)) => Some(OrderCoupon {
+            code: code.clone(),
+            period: u32::try_from(period).map_err(|_| "coupon period")?,
+        }),
+        (None, None) => None,
+        _ => return Err("coupon columns"),
+    };
+    let scheduled_change = match (
+        row.scheduled_plan_id,
+        &row.scheduled_cycle,
+        row.scheduled_at,
+    ) {
+        (Some(plan), Some(cycle), Some(at)) => Some(ScheduledChange {
+            plan_id: PlanId::new(plan).ok_or("scheduled plan")?,
+            cycle: cycle.parse().map_err(|_| "scheduled cycle")?,
+            at: at.and_utc(),
+        }),
+        (None, None, None) => None,
+        _ => return Err("scheduled change columns"),
+    };
+    Ok(OrderBilling {
+        cycle,
+        credit_applied,
+        period_value: row
+            .period_value_minor
+            .map(|minor| Money::from_minor(minor, currency)),
+        coupon,
+        scheduled_change,
+    })
 }
 
 pub(super) type BuyerColumns = (

@@ -35,6 +35,11 @@ pub(super) struct InsertOrder {
     notes: Option<String>,
     renewal_of: Option<i64>,
     created_at: NaiveDateTime,
+    cycle: &'static str,
+    credit_applied_minor: i64,
+    period_value_minor: Option<i64>,
+    coupon_code: Option<String>,
+    coupon_period: Option<i32>,
 }
 
 impl<DB: SqlBackend> QueryFragment<DB> for InsertOrder {
@@ -43,7 +48,8 @@ impl<DB: SqlBackend> QueryFragment<DB> for InsertOrder {
             .sql(
                 "INSERT INTO orders (account_kind, account_id, user_id, org_id, plan_id, \
                  status, currency, subtotal_minor, tax_rate_bp, tax_minor, total_minor, \
-                 description, notes, renewal_of, created_at) VALUES (",
+                 description, notes, renewal_of, created_at, cycle, credit_applied_minor, \
+                 period_value_minor, coupon_code, coupon_period) VALUES (",
             )
             .bind(self.account_kind)?
             .sql(", ")
@@ -74,6 +80,16 @@ impl<DB: SqlBackend> QueryFragment<DB> for InsertOrder {
             .bind(&self.renewal_of)?
             .sql(", ")
             .bind(&self.created_at)?
+            .sql(", ")
+            .bind(self.cycle)?
+            .sql(", ")
+            .bind(&self.credit_applied_minor)?
+            .sql(", ")
+            .bind(&self.period_value_minor)?
+            .sql(", ")
+            .bind(&self.coupon_code)?
+            .sql(", ")
+            .bind(&self.coupon_period)?
             .sql(") RETURNING id");
         Ok(())
     }
@@ -124,6 +140,7 @@ impl<C> RunQueryDsl<C> for InsertItem {}
 impl InsertOrder {
     pub(super) fn from_new(order: &NewOrder, status: OrderStatus) -> Result<InsertOrder, DbError> {
         let charges = order.charges();
+        let billing = order.billing();
         let (user_id, org_id) = match order.account() {
             AccountRef::User(user) => (Some(user.get()), None),
             AccountRef::Org(org) => (order.placed_by().map(UserId::get), Some(org.get())),
@@ -145,6 +162,15 @@ impl InsertOrder {
             notes: order.notes().map(str::to_owned),
             renewal_of: order.renewal_of().map(OrderId::get),
             created_at: order.created_at().naive_utc(),
+            cycle: billing.cycle.as_str(),
+            credit_applied_minor: billing.credit_applied.map_or(0, |c| c.minor()),
+            period_value_minor: billing.period_value.map(|v| v.minor()),
+            coupon_code: billing.coupon.as_ref().map(|c| c.code.clone()),
+            coupon_period: billing
+                .coupon
+                .as_ref()
+                .map(|c| i32::try_from(c.period).map_err(|_| corrupt_input("coupon period")))
+                .transpose()?,
         })
     }
 

@@ -81,6 +81,7 @@ fn stored(new: &NewOrder, id: i64, status: OrderStatus, activation: Option<&Acti
         expires_at: activation.map(|a| a.expires_at),
         cancelled_at: None,
         invoice,
+        billing: Default::default(),
     })
     .unwrap()
 }
