@@ -21,6 +21,7 @@ use tariff_domain::orders::{
     OrderPorts, OrderService, SellerDetails, TaxRules,
 };
 use tariff_domain::organisations::OrganisationService;
+use tariff_domain::payments::{GatewaySetup, PaymentService, ReturnUrls};
 use tariff_domain::quota::QuotaService;
 use tariff_domain::settings::SettingsService;
 use tariff_domain::webhooks::{
@@ -34,8 +35,8 @@ use tariff_panel_auth::{PanelConfig, PanelSignIn};
 use tariff_persistence::{
     Database, DieselAuditRepository, DieselCouponRepository, DieselCreditLedger,
     DieselDocumentStore, DieselIdentity, DieselOrderRepository, DieselOrganisations, DieselOutbox,
-    DieselPlanRepository, DieselQuotaRepository, DieselSettingsRepository, DieselUsers,
-    DieselWebhookEndpoints, PoolOptions,
+    DieselPaymentStore, DieselPlanRepository, DieselQuotaRepository, DieselSettingsRepository,
+    DieselUsers, DieselWebhookEndpoints, PoolOptions,
 };
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -110,6 +111,30 @@ fn caller_resolver(
         .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
     tracing::info!(cookie = %panel.cookie, "panel sign-in is on");
     Ok((Arc::new(sign_in), Some(panel.cookie.as_str().into())))
+}
+
+/// The Stripe gateway when `payments.stripe.secret_key` is set; `None` turns payments
+/// off. The secrets go to the adapter and nowhere else.
+fn payment_gateway(settings: &Settings) -> anyhow::Result<Option<GatewaySetup>> {
+    let payments = &settings.payments;
+    if !payments.enabled() {
+        return Ok(None);
+    }
+    let stripe = &payments.stripe;
+    let config = tariff_payments_stripe::StripeConfig::new(
+        tariff_payments_stripe::Secret::new(stripe.secret_key.expose()),
+        tariff_payments_stripe::Secret::new(stripe.webhook_secret.expose()),
+    )
+    .with_api_base(stripe.api_base.trim());
+    let gateway = tariff_payments_stripe::StripeGateway::new(&config)
+        .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+    let urls = ReturnUrls::new(payments.success_url.trim(), payments.cancel_url.trim())
+        .map_err(|e| anyhow::anyhow!("configuration: payments.{e}"))?;
+    tracing::info!(api_base = %config.api_base, "payments through Stripe are on");
+    Ok(Some(GatewaySetup {
+        gateway: Arc::new(gateway),
+        urls,
+    }))
 }
 
 /// Opens the database pool (without touching the schema).
@@ -192,6 +217,13 @@ pub async fn wire(settings: &Settings) -> anyhow::Result<Wired> {
         policy.clone(),
     )
     .with_documents(documents.clone());
+    let payments = PaymentService::new(
+        payment_gateway(settings)?,
+        Arc::new(DieselPaymentStore::new(db.clone())),
+        orders.clone(),
+        order_store.clone(),
+        clock.clone(),
+    );
     let invoices = InvoiceService::new(
         orders.clone(),
         order_store.clone(),
@@ -277,6 +309,7 @@ pub async fn wire(settings: &Settings) -> anyhow::Result<Wired> {
         webhook_worker: Some(webhook_worker.clone()),
         credit,
         coupons,
+        payments,
         session_cookie: SessionCookieOptions {
             secure: settings.auth.cookie_secure,
             trust_forwarded_for: settings.auth.trust_forwarded_for,

@@ -61,6 +61,8 @@ pub struct ApiState {
     pub credit: CreditService,
     /// The coupon catalogue.
     pub coupons: CouponService,
+    /// Checkout through the payment gateway, its webhooks, and payment records.
+    pub payments: tariff_domain::payments::PaymentService,
     /// The JSON representation profile (`api.profile`), fixed at start-up.
     pub profile: crate::profile::Profile,
     /// Panel sign-in (`auth.panel.*`): the panel's session cookie name when it is on.

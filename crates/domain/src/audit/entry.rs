@@ -131,6 +131,12 @@ pub enum AuditAction {
     CouponDeactivate,
     /// An administrator's account credit grant (positive) or debit (negative).
     CreditAdjust,
+    /// Money received through a payment gateway for an order.
+    PaymentReceived,
+    /// Money received through a gateway whose amount or currency is not the order's total.
+    PaymentMismatch,
+    /// A payment attempt the gateway reported as failed.
+    PaymentFailed,
 }
 
 impl AuditAction {
@@ -152,6 +158,9 @@ impl AuditAction {
             AuditAction::CouponCreate => "coupon.create",
             AuditAction::CouponDeactivate => "coupon.deactivate",
             AuditAction::CreditAdjust => "credit.adjust",
+            AuditAction::PaymentReceived => "payment.received",
+            AuditAction::PaymentMismatch => "payment.mismatch",
+            AuditAction::PaymentFailed => "payment.failed",
         }
     }
 }

@@ -14,8 +14,8 @@ pub use ports::{AuditFilter, AuditRecord, AuditRepository};
 pub use service::AuditService;
 pub use snapshot::{
     AccountSnapshot, AuditState, CouponSnapshot, CreditBalanceSnapshot, CreditEntrySnapshot,
-    OrderSnapshot, OverridesSnapshot, PermissionsSnapshot, PlanSnapshot, SettingsSnapshot,
-    UsageChangeSnapshot, UsageLevelSnapshot, UserSnapshot,
+    OrderSnapshot, OverridesSnapshot, PaymentSnapshot, PermissionsSnapshot, PlanSnapshot,
+    SettingsSnapshot, UsageChangeSnapshot, UsageLevelSnapshot, UserSnapshot,
 };
 
 #[cfg(any(test, feature = "mocks"))]

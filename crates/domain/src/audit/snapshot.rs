@@ -33,6 +33,8 @@ pub enum AuditState {
     CreditBalance(CreditBalanceSnapshot),
     /// An account credit entry written, with the balance after it.
     CreditEntry(CreditEntrySnapshot),
+    /// A payment recorded for an order (gateway or manual).
+    Payment(PaymentSnapshot),
     /// Nothing there (an activation that replaced no order): stored as JSON `null`.
     Absent,
 }
@@ -276,6 +278,29 @@ pub struct CreditEntrySnapshot {
     pub balance: String,
 }
 
+/// A payment as recorded: money received, refused, or received but not matching the
+/// order it was for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentSnapshot {
+    /// The payment's id.
+    pub payment_id: i64,
+    /// The order it was for.
+    pub order_id: i64,
+    /// `stripe` or `manual`.
+    pub provider: String,
+    /// The gateway's reference (payment intent, session) or the administrator's.
+    pub reference: Option<String>,
+    /// Exact decimal text.
+    pub amount: String,
+    /// The currency code.
+    pub currency: String,
+    /// `succeeded`, `failed`, `mismatch` or `refunded`.
+    pub status: String,
+    /// The inbound gateway event that recorded it.
+    pub event_id: Option<String>,
+}
+
 macro_rules! into_state {
     ($($snapshot:ident => $variant:ident),* $(,)?) => {
         $(
@@ -299,6 +324,7 @@ into_state!(
     CouponSnapshot => Coupon,
     CreditBalanceSnapshot => CreditBalance,
     CreditEntrySnapshot => CreditEntry,
+    PaymentSnapshot => Payment,
 );
 
 #[cfg(test)]

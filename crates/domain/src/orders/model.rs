@@ -259,6 +259,7 @@ pub struct Order {
     expires_at: Option<DateTime<Utc>>,
     cancelled_at: Option<DateTime<Utc>>,
     invoice: Option<IssuedInvoice>,
+    paid_at: Option<DateTime<Utc>>,
 }
 
 impl Order {
@@ -298,7 +299,21 @@ impl Order {
             expires_at: record.expires_at,
             cancelled_at: record.cancelled_at,
             invoice: record.invoice,
+            paid_at: None,
         })
+    }
+
+    /// The same order with the time its payment was recorded (adapters that store
+    /// payments set it after [`restore`](Self::restore)).
+    pub fn with_paid_at(mut self, paid_at: Option<DateTime<Utc>>) -> Order {
+        self.paid_at = paid_at;
+        self
+    }
+
+    /// When the money for it was recorded (through a gateway or by mark-paid); `None`
+    /// while unpaid, and for orders activated without payment (free plans, apply-plan).
+    pub fn paid_at(&self) -> Option<DateTime<Utc>> {
+        self.paid_at
     }
 
     /// The id.

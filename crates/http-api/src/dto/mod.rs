@@ -6,6 +6,7 @@ pub mod audit;
 pub mod billing;
 pub mod order;
 pub mod package;
+pub mod payment;
 pub mod plan;
 pub mod quota;
 pub mod settings;

@@ -61,6 +61,9 @@ pub struct OrderJson {
     pub expires_at: Option<String>,
     /// Given when the order first becomes active; null before.
     pub invoice_number: Option<String>,
+    /// When its payment was recorded (gateway or mark-paid); null while unpaid and for
+    /// orders activated without payment.
+    pub paid_at: Option<String>,
 }
 
 impl From<&Order> for OrderJson {
@@ -89,6 +92,7 @@ impl From<&Order> for OrderJson {
                 .filter(|_| !order.is_lifetime())
                 .map(panel_timestamp),
             invoice_number: order.invoice_number().map(str::to_owned),
+            paid_at: order.paid_at().map(panel_timestamp),
         }
     }
 }

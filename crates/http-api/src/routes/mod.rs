@@ -11,6 +11,7 @@ pub mod health;
 pub mod orders;
 pub mod organisations;
 pub mod packages;
+pub mod payments;
 pub mod plans;
 pub mod quota;
 pub mod settings;

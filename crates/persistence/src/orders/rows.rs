@@ -42,6 +42,7 @@ pub(super) struct OrderRow {
     pub(super) invoice_seq: Option<i64>,
     pub(super) invoice_number: Option<String>,
     pub(super) invoice_snapshot: Option<String>,
+    pub(super) paid_at: Option<NaiveDateTime>,
 }
 
 /// An `order_items` row.
@@ -150,6 +151,7 @@ pub(super) fn to_order(row: OrderRow, items: Vec<ItemRow>) -> Result<Order, Repo
         cancelled_at: row.cancelled_at.map(|t| t.and_utc()),
         invoice,
     })
+    .map(|order| order.with_paid_at(row.paid_at.map(|t| t.and_utc())))
     .map_err(|e| RepoError::Internal(Box::new(e)))
 }
 
