@@ -1257,7 +1257,11 @@ fn plan_keys() -> BTreeSet<&'static str> {
 
 /// Part one's order keys and part two's `createdAt`.
 fn order_keys() -> BTreeSet<&'static str> {
-    ORDER_KEYS.into_iter().chain(["createdAt"]).collect()
+    // Part two adds `createdAt` (same as `date`) and `paidAt` (payments).
+    ORDER_KEYS
+        .into_iter()
+        .chain(["createdAt", "paidAt"])
+        .collect()
 }
 
 const ORDER_KEYS: [&str; 15] = [

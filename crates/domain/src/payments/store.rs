@@ -67,7 +67,7 @@ pub enum EventOutcome {
     /// The effect was applied; `activated` is the order when this event activated it.
     Applied {
         payment: Payment,
-        activated: Option<Order>,
+        activated: Option<Box<Order>>,
     },
     /// Recorded, nothing else to do.
     Ignored,

@@ -226,7 +226,7 @@ fn apply(c: &mut DbConn<'_>, event: &InboundPayment) -> Result<EventOutcome, DbE
                 at,
             )?;
             let activated = if activated {
-                Some(load_order(c, order.id().get())?)
+                Some(Box::new(load_order(c, order.id().get())?))
             } else {
                 None
             };
