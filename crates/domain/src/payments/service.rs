@@ -317,9 +317,17 @@ impl PaymentService {
             match outcome {
                 Ok(EventOutcome::Duplicate) => return Ok(WebhookOutcome::Duplicate),
                 Ok(EventOutcome::Ignored) => return Ok(WebhookOutcome::Ignored),
-                Ok(EventOutcome::Applied { activated, .. }) => {
-                    if let Some(order) = &activated {
-                        self.orders.activated_elsewhere(order).await;
+                Ok(EventOutcome::Applied { payment, activated }) => {
+                    match &activated {
+                        Some(order) => self.orders.activated_elsewhere(order).await,
+                        // `paidAt` may have changed: cached order lists go stale.
+                        None => {
+                            if let Ok(order) =
+                                self.orders.get_for_operator(payment.order_id()).await
+                            {
+                                self.orders.freshness().touched(order.account());
+                            }
+                        }
                     }
                     return Ok(match effect {
                         PaymentEffect::Settle { .. } => WebhookOutcome::Paid,
@@ -538,6 +546,46 @@ fn item_name(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn checkout_lines_add_up_to_the_order_total_with_tax_as_a_line() {
+        use crate::orders::{Charges, OrderItem, OrderRecord};
+        use crate::{AccountRef, Currency, PlanId, TaxRate, UserId};
+        let usd = |minor| Money::from_minor(minor, Currency::USD);
+        let order = |lines: Vec<OrderItem>, subtotal, tax, total| {
+            Order::restore(OrderRecord {
+                id: OrderId::new(7).unwrap(),
+                account: AccountRef::User(UserId::new(3).unwrap()),
+                placed_by: UserId::new(3),
+                plan_id: PlanId::new(2).unwrap(),
+                status: OrderStatus::Pending,
+                description: "Pro (monthly)".into(),
+                charges: Charges::restore(
+                    lines,
+                    usd(subtotal),
+                    TaxRate::from_basis_points(1900).unwrap(),
+                    usd(tax),
+                    usd(total),
+                )
+                .unwrap(),
+                notes: None,
+                payment_reference: None,
+                renewal_of: None,
+                created_at: Utc::now(),
+                activated_at: None,
+                expires_at: None,
+                cancelled_at: None,
+                invoice: None,
+            })
+            .unwrap()
+        };
+        let line = OrderItem::restore("Pro (monthly)".into(), 1, usd(999), usd(999)).unwrap();
+        let items = line_items(&order(vec![line], 999, 190, 1189)).unwrap();
+        let names: Vec<&str> = items.iter().map(LineItem::name).collect();
+        assert_eq!(names, ["Pro (monthly)", "Tax 19.0%"]);
+        let sum: i64 = items.iter().map(|i| i.line_total().unwrap().minor()).sum();
+        assert_eq!(sum, 1189);
+    }
 
     #[test]
     fn a_session_is_reused_only_while_it_stays_open_for_a_while() {
