@@ -51,6 +51,14 @@ async fn post_until_ok(
     None
 }
 
+/// A JSON decimal amount in a two-decimal currency as integer cents, read from its text.
+fn cents(amount: &Value) -> i64 {
+    let text = amount.to_string();
+    let (whole, fraction) = text.split_once('.').unwrap_or((&text, ""));
+    let fraction = format!("{fraction:0<2}");
+    whole.parse::<i64>().unwrap() * 100 + fraction[..2].parse::<i64>().unwrap()
+}
+
 fn payment_env(stripe: &FakeStripe) -> Vec<(&'static str, String)> {
     vec![
         ("TARIFF_PAYMENTS__STRIPE__SECRET_KEY", SECRET_KEY.to_owned()),
@@ -127,7 +135,7 @@ async fn crash_payments(database: TestDatabase) {
             )
             .await
             .unwrap();
-            let total = (placed["amount"].as_f64().unwrap() * 100.0).round() as i64;
+            let total = cents(&placed["amount"]);
             orders.push((placed["id"].as_i64().unwrap(), token.clone(), total));
         }
     }
@@ -288,10 +296,7 @@ async fn crash_payments(database: TestDatabase) {
             .unwrap();
         assert_eq!(payments.len(), 1, "order {id}: {payments:?}");
         assert_eq!(payments[0]["status"], "succeeded");
-        assert_eq!(
-            (payments[0]["amount"].as_f64().unwrap() * 100.0).round() as i64,
-            *total
-        );
+        assert_eq!(cents(&payments[0]["amount"]), *total);
     }
     // Each account ends on its last paid order; the others were replaced.
     let active = http
