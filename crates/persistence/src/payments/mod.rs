@@ -193,24 +193,25 @@ fn apply(c: &mut DbConn<'_>, event: &InboundPayment) -> Result<EventOutcome, DbE
             payment,
             activation,
         } => {
-            let order = load_order(c, payment.order.get())?;
+            let order = payment.order;
+            let (status, account) = status_and_account(c, order)?;
             let activated = match activation {
-                Some(terms) if order.status() == OrderStatus::Pending => {
-                    activate(c, order.id().get(), terms)?;
+                Some(terms) if status == OrderStatus::Pending.as_str() => {
+                    activate(c, order.get(), terms)?;
                     true
                 }
                 _ => false,
             };
             let recorded = insert_payment(
                 c,
-                order.id(),
+                order,
                 event.provider,
                 payment,
                 PaymentStatus::Succeeded,
                 event_id,
                 at,
             )?;
-            stamp_paid(c, order.id(), at)?;
+            stamp_paid(c, order, at)?;
             audit_payment(
                 c,
                 Actor::Operator,
@@ -218,15 +219,9 @@ fn apply(c: &mut DbConn<'_>, event: &InboundPayment) -> Result<EventOutcome, DbE
                 &recorded,
                 event_id,
             )?;
-            emit(
-                c,
-                EventType::PaymentSucceeded,
-                order.account(),
-                &recorded,
-                at,
-            )?;
+            emit(c, EventType::PaymentSucceeded, account, &recorded, at)?;
             let activated = if activated {
-                Some(Box::new(load_order(c, order.id().get())?))
+                Some(Box::new(load_order(c, order.get())?))
             } else {
                 None
             };
@@ -244,7 +239,7 @@ fn apply(c: &mut DbConn<'_>, event: &InboundPayment) -> Result<EventOutcome, DbE
             (payment, PaymentStatus::Failed, AuditAction::PaymentFailed)
         }
     };
-    let account = account_of(c, reported.order)?;
+    let (_, account) = status_and_account(c, reported.order)?;
     let recorded = insert_payment(
         c,
         reported.order,
@@ -264,17 +259,20 @@ fn apply(c: &mut DbConn<'_>, event: &InboundPayment) -> Result<EventOutcome, DbE
     })
 }
 
-fn account_of(c: &mut DbConn<'_>, order: OrderId) -> Result<AccountRef, DbError> {
-    let (kind, id): (String, i64) = c.get_result(
-        orders::table
-            .find(order.get())
-            .select((orders::account_kind, orders::account_id)),
-    )?;
-    AccountRef::from_parts(&kind, id).ok_or_else(|| {
+/// An order's status and account, read in the caller's transaction.
+fn status_and_account(c: &mut DbConn<'_>, order: OrderId) -> Result<(String, AccountRef), DbError> {
+    let (status, kind, id): (String, String, i64) =
+        c.get_result(orders::table.find(order.get()).select((
+            orders::status,
+            orders::account_kind,
+            orders::account_id,
+        )))?;
+    let account = AccountRef::from_parts(&kind, id).ok_or_else(|| {
         DbError::Repo(RepoError::internal(format!(
             "order {order} has a corrupt account"
         )))
-    })
+    })?;
+    Ok((status, account))
 }
 
 #[async_trait]
