@@ -448,11 +448,12 @@ mod tests {
 
     #[test]
     fn order_json_is_exactly_the_contract_example() {
-        // The contract's example plus the additive `createdAt` (part two, "Profiles").
+        // The contract's example plus the additive `createdAt` (part two, "Profiles") and
+        // `paidAt` (part two, "Payments").
         let json = serde_json::to_string(&OrderJson::from(&sample())).unwrap();
         assert_eq!(
             json,
-            r#"{"id":101,"status":"active","amount":11.89,"subtotal":9.99,"taxRate":19.0,"taxAmount":1.9,"currency":"USD","description":"Pro (monthly)","planId":3,"userId":55,"orgId":null,"items":[{"description":"Pro (monthly)","quantity":1,"unitPrice":9.99,"amount":9.99}],"date":"2026-11-21T10:00:00Z","createdAt":"2026-11-21T10:00:00Z","expiresAt":"2026-12-21T10:00:00Z","invoiceNumber":"INV-2026-000001"}"#
+            r#"{"id":101,"status":"active","amount":11.89,"subtotal":9.99,"taxRate":19.0,"taxAmount":1.9,"currency":"USD","description":"Pro (monthly)","planId":3,"userId":55,"orgId":null,"items":[{"description":"Pro (monthly)","quantity":1,"unitPrice":9.99,"amount":9.99}],"date":"2026-11-21T10:00:00Z","createdAt":"2026-11-21T10:00:00Z","expiresAt":"2026-12-21T10:00:00Z","invoiceNumber":"INV-2026-000001","paidAt":null}"#
         );
         assert!(!json.contains("notes") && !json.contains("comped") && !json.contains("ref-1"));
     }
