@@ -3,6 +3,7 @@
 //! [`backends`] yields SQLite always and PostgreSQL when `TEST_DATABASE_URL` is set.
 
 pub mod fake_panel;
+pub mod fake_stripe;
 pub mod pg_cluster;
 pub mod process;
 pub mod webhook_bench;

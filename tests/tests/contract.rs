@@ -1257,10 +1257,10 @@ fn plan_keys() -> BTreeSet<&'static str> {
 
 /// Part one's order keys and part two's `createdAt`.
 fn order_keys() -> BTreeSet<&'static str> {
-    // Part two adds `createdAt` ("Profiles") and `cycle` ("Billing cycles").
+    // Part two adds `createdAt` ("Profiles") and `cycle` ("Billing cycles") and `paidAt` ("Payments").
     ORDER_KEYS
         .into_iter()
-        .chain(["createdAt", "cycle"])
+        .chain(["createdAt", "cycle", "paidAt"])
         .collect()
 }
 

@@ -19,6 +19,7 @@ pub struct Settings {
     pub billing: BillingSettings,
     pub auth: AuthSettings,
     pub webhooks: WebhookSettings,
+    pub payments: PaymentSettings,
     pub api: ApiSettings,
     /// Country code (ISO 3166-1 alpha-2), `EU` or `*` to a percentage, e.g. `DE = "19"`.
     pub tax: BTreeMap<String, String>,
@@ -195,6 +196,65 @@ impl std::fmt::Debug for RedactedText {
     }
 }
 
+/// A secret read from configuration: its `Debug` never prints it, so settings can be
+/// logged whole.
+#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct SecretSetting(String);
+
+impl SecretSetting {
+    /// The secret, for the one place that hands it to its adapter.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_set(&self) -> bool {
+        !self.0.trim().is_empty()
+    }
+}
+
+impl std::fmt::Debug for SecretSetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.is_set() {
+            "[redacted]"
+        } else {
+            "[unset]"
+        })
+    }
+}
+
+/// Payments through a gateway (`payments.*`): off while `stripe.secret_key` is empty.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentSettings {
+    /// Where the gateway sends the buyer after paying; Stripe replaces
+    /// `{CHECKOUT_SESSION_ID}` in it.
+    pub success_url: String,
+    /// Where the gateway sends the buyer who gives up.
+    pub cancel_url: String,
+    pub stripe: StripeSettings,
+}
+
+/// Stripe (`payments.stripe.*`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StripeSettings {
+    /// The secret API key (`sk_live_...`, `sk_test_...`, or a restricted `rk_` key);
+    /// empty turns payments off.
+    pub secret_key: SecretSetting,
+    /// The webhook endpoint's signing secret (`whsec_...`).
+    pub webhook_secret: SecretSetting,
+    /// Stripe's API base URL (tests point it at a local fake).
+    pub api_base: String,
+}
+
+impl PaymentSettings {
+    /// Whether payments are on.
+    pub fn enabled(&self) -> bool {
+        self.stripe.secret_key.is_set()
+    }
+}
+
 /// The longest attempt time accepted: a delivery's lease outlasts it.
 const MAX_WEBHOOK_TIMEOUT_MS: u64 = 5 * 60 * 1000;
 
@@ -281,6 +341,15 @@ credential_cache_ms = 1000
 [webhooks]
 timeout_ms = 10000
 retry_delays = "5s,30s,2m,10m,30m,1h,3h,6h,12h,24h"
+
+[payments]
+success_url = ""
+cancel_url = ""
+
+[payments.stripe]
+secret_key = ""
+webhook_secret = ""
+api_base = "https://api.stripe.com"
 
 [auth.panel]
 cookie = "token"
@@ -443,6 +512,27 @@ impl Settings {
         if self.auth.panel.timeout_ms == 0 {
             return bad("auth.panel.timeout_ms", "must be at least 1");
         }
+        if self.payments.enabled() {
+            if !self.payments.stripe.webhook_secret.is_set() {
+                return bad(
+                    "payments.stripe.webhook_secret",
+                    "must be set when payments.stripe.secret_key is",
+                );
+            }
+            let base = self.payments.stripe.api_base.trim();
+            if !(base.starts_with("http://") || base.starts_with("https://")) {
+                return bad(
+                    "payments.stripe.api_base",
+                    "must be an http:// or https:// URL",
+                );
+            }
+            if let Err(e) = tariff_domain::payments::ReturnUrls::new(
+                self.payments.success_url.trim(),
+                self.payments.cancel_url.trim(),
+            ) {
+                return Err(SettingsError(format!("payments.{e}")));
+            }
+        }
         if let Err(e) = tariff_domain::orders::TaxRules::parse(&self.tax) {
             return Err(SettingsError(e.to_string()));
         }
@@ -496,6 +586,36 @@ mod tests {
         assert_eq!(s.invoice.company_name, "Env Co");
         let s = load(&[], Some(&path)).unwrap();
         assert_eq!(s.database.url, "sqlite://file.db");
+    }
+
+    #[test]
+    fn payments_are_off_by_default_and_their_secrets_never_print() {
+        let s = load(&[], None).unwrap();
+        assert!(!s.payments.enabled());
+        assert_eq!(s.payments.stripe.api_base, "https://api.stripe.com");
+        let dir = tempfile_dir();
+        let path = dir.join("pay.toml");
+        std::fs::write(
+            &path,
+            "[payments]\nsuccess_url = \"https://shop.example/ok\"\ncancel_url = \"https://shop.example/back\"\n[payments.stripe]\nsecret_key = \"sk_test_topsecret\"\nwebhook_secret = \"whsec_alsosecret\"\n",
+        )
+        .unwrap();
+        let s = load(&[], Some(&path)).unwrap();
+        assert!(s.payments.enabled());
+        assert_eq!(s.payments.stripe.secret_key.expose(), "sk_test_topsecret");
+        let printed = format!("{s:?}");
+        assert!(!printed.contains("topsecret"), "{printed}");
+        assert!(!printed.contains("alsosecret"), "{printed}");
+        std::fs::write(
+            &path,
+            "[payments]\nsuccess_url = \"/ok\"\ncancel_url = \"https://shop.example/back\"\n[payments.stripe]\nsecret_key = \"sk_test_x\"\nwebhook_secret = \"whsec_x\"\n",
+        )
+        .unwrap();
+        let err = load(&[], Some(&path)).unwrap_err().to_string();
+        assert!(err.contains("payments.success_url"), "{err}");
+        std::fs::write(&path, "[payments.stripe]\nsecret_key = \"sk_test_x\"\n").unwrap();
+        let err = load(&[], Some(&path)).unwrap_err().to_string();
+        assert!(err.contains("payments.stripe.webhook_secret"), "{err}");
     }
 
     #[test]

@@ -22,6 +22,7 @@ use tariff_domain::orders::{
     OrderPorts, OrderService, SellerDetails, TaxRules,
 };
 use tariff_domain::organisations::OrganisationService;
+use tariff_domain::payments::{GatewaySetup, PaymentService, ReturnUrls};
 use tariff_domain::quota::QuotaService;
 use tariff_domain::settings::SettingsService;
 use tariff_domain::webhooks::{
@@ -35,8 +36,8 @@ use tariff_panel_auth::{PanelConfig, PanelSignIn};
 use tariff_persistence::{
     Database, DieselAuditRepository, DieselCouponRepository, DieselCreditLedger, DieselCreditNotes,
     DieselDocumentStore, DieselIdentity, DieselOrderRepository, DieselOrganisations, DieselOutbox,
-    DieselPlanRepository, DieselQuotaRepository, DieselSettingsRepository, DieselUsers,
-    DieselWebhookEndpoints, PoolOptions,
+    DieselPaymentStore, DieselPlanRepository, DieselQuotaRepository, DieselSettingsRepository,
+    DieselUsers, DieselWebhookEndpoints, PoolOptions,
 };
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -143,6 +144,30 @@ async fn webhook_sealer(
     Ok(sealer)
 }
 
+/// The Stripe gateway when `payments.stripe.secret_key` is set; `None` turns payments
+/// off. The secrets go to the adapter and nowhere else.
+fn payment_gateway(settings: &Settings) -> anyhow::Result<Option<GatewaySetup>> {
+    let payments = &settings.payments;
+    if !payments.enabled() {
+        return Ok(None);
+    }
+    let stripe = &payments.stripe;
+    let config = tariff_payments_stripe::StripeConfig::new(
+        tariff_payments_stripe::Secret::new(stripe.secret_key.expose()),
+        tariff_payments_stripe::Secret::new(stripe.webhook_secret.expose()),
+    )
+    .with_api_base(stripe.api_base.trim());
+    let gateway = tariff_payments_stripe::StripeGateway::new(&config)
+        .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+    let urls = ReturnUrls::new(payments.success_url.trim(), payments.cancel_url.trim())
+        .map_err(|e| anyhow::anyhow!("configuration: payments.{e}"))?;
+    tracing::info!(api_base = %config.api_base, "payments through Stripe are on");
+    Ok(Some(GatewaySetup {
+        gateway: Arc::new(gateway),
+        urls,
+    }))
+}
+
 /// Opens the database pool (without touching the schema).
 pub fn open_database(settings: &Settings) -> anyhow::Result<Database> {
     let options = PoolOptions {
@@ -247,6 +272,13 @@ pub async fn wire(settings: &Settings) -> anyhow::Result<Wired> {
         Arc::new(DieselCreditLedger::new(db.clone())),
         order_store.clone(),
     );
+    let payments = PaymentService::new(
+        payment_gateway(settings)?,
+        Arc::new(DieselPaymentStore::new(db.clone())),
+        orders.clone(),
+        order_store.clone(),
+        clock.clone(),
+    );
     let invoices = InvoiceService::new(
         orders.clone(),
         order_store.clone(),
@@ -338,6 +370,7 @@ pub async fn wire(settings: &Settings) -> anyhow::Result<Wired> {
         coupons,
         credit_notes,
         plan_orders,
+        payments,
         session_cookie: SessionCookieOptions {
             secure: settings.auth.cookie_secure,
             trust_forwarded_for: settings.auth.trust_forwarded_for,

@@ -15,6 +15,7 @@ use tariff_domain::identity::AuthError;
 use tariff_domain::identity::TokenError;
 use tariff_domain::orders::{InvoiceError, OrderError};
 use tariff_domain::organisations::OrgError;
+use tariff_domain::payments::PaymentError;
 use tariff_domain::quota::QuotaError;
 use tariff_domain::settings::SettingsError;
 use tariff_domain::webhooks::{EndpointError, WebhookAdminError};
@@ -37,8 +38,10 @@ pub enum ErrorCode {
     Internal,
     FeatureDisabled,
     DatabaseUnavailable,
-    /// The panel that signs users in did not answer usably.
+    /// The panel that signs users in, or the payment gateway, did not answer usably.
     UpstreamUnavailable,
+    /// An inbound webhook whose signature is missing or does not verify.
+    InvalidSignature,
 }
 
 impl ErrorCode {
@@ -59,12 +62,13 @@ impl ErrorCode {
             ErrorCode::FeatureDisabled => "feature_disabled",
             ErrorCode::DatabaseUnavailable => "database_unavailable",
             ErrorCode::UpstreamUnavailable => "upstream_unavailable",
+            ErrorCode::InvalidSignature => "invalid_signature",
         }
     }
 
     pub fn status(self) -> StatusCode {
         match self {
-            ErrorCode::ValidationFailed => StatusCode::BAD_REQUEST,
+            ErrorCode::ValidationFailed | ErrorCode::InvalidSignature => StatusCode::BAD_REQUEST,
             ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
             ErrorCode::Forbidden => StatusCode::FORBIDDEN,
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
@@ -543,6 +547,50 @@ impl From<OrderError> for ApiError {
                 ApiError::validation(field, format!("{field} {message}."))
             }
             OrderError::Store(failure) => failure.into(),
+        }
+    }
+}
+
+impl From<PaymentError> for ApiError {
+    fn from(err: PaymentError) -> ApiError {
+        match err {
+            PaymentError::Disabled => ApiError::new(
+                ErrorCode::FeatureDisabled,
+                "Payments are not configured (payments.stripe.secret_key).",
+            ),
+            PaymentError::Order(e) => ApiError::from(e),
+            err @ (PaymentError::NotPending { .. } | PaymentError::NothingToPay(_)) => {
+                ApiError::conflict(capitalised_sentence(&err.to_string()))
+            }
+            err @ PaymentError::GatewayUnavailable(_) => {
+                tracing::warn!(error = %err, "payment gateway unavailable");
+                ApiError::new(
+                    ErrorCode::UpstreamUnavailable,
+                    "The payment gateway is unavailable; try again later.",
+                )
+            }
+            err @ PaymentError::GatewayRejected(_) => {
+                // Tariff's own request was refused: a key or account problem for the
+                // operator, not something the caller can fix.
+                tracing::error!(error = %err, "payment gateway refused Tariff's request");
+                ApiError::new(
+                    ErrorCode::UpstreamUnavailable,
+                    "The payment gateway refused the request; the operator has been told.",
+                )
+            }
+            PaymentError::InvalidSignature(problem) => {
+                tracing::warn!(?problem, "inbound payment webhook refused");
+                ApiError::new(
+                    ErrorCode::InvalidSignature,
+                    "The webhook signature is missing or does not verify.",
+                )
+            }
+            PaymentError::MalformedEvent(message) => {
+                tracing::warn!(%message, "signed payment webhook that is not a readable event");
+                ApiError::validation("body", "The webhook body is not an event Tariff can read.")
+            }
+            err @ PaymentError::Request(_) => ApiError::internal(&err),
+            PaymentError::Store(failure) => failure.into(),
         }
     }
 }

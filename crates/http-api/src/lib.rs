@@ -314,6 +314,20 @@ fn configure_orders(cfg: &mut web::ServiceConfig) {
     .service(
         billing_resource("/api/admin/orders/{id}/mark-paid")
             .route(web::post().to(admin_orders::mark_paid)),
+    )
+    .service(
+        billing_resource("/api/orders/{id}/checkout")
+            .route(web::post().to(routes::payments::checkout)),
+    )
+    .service(
+        billing_resource("/api/orders/{id}/payments")
+            .route(web::get().to(routes::payments::list_payments)),
+    )
+    // Not behind the billing switch: money the gateway took is recorded whatever the
+    // switch says, so that no payment is lost while billing is off.
+    .service(
+        web::resource("/api/webhooks/stripe")
+            .route(web::post().to(routes::payments::stripe_webhook)),
     );
     configure_credit_notes(cfg);
 }

@@ -131,6 +131,32 @@ pub fn render_webhooks(
     out
 }
 
+/// The payments section: recorded payments by status (shared by every instance;
+/// omitted when the database could not be read) and the inbound gateway webhooks this
+/// instance refused for their signature.
+pub fn render_payments(
+    counts: Option<Vec<(tariff_domain::payments::PaymentStatus, u64)>>,
+    signature_failures: u64,
+) -> String {
+    let mut out = String::with_capacity(512);
+    if let Some(counts) = counts {
+        out.push_str("# HELP tariff_payments Recorded payments by status.\n");
+        out.push_str("# TYPE tariff_payments gauge\n");
+        for (status, count) in counts {
+            let _ = writeln!(out, "tariff_payments{{status=\"{status}\"}} {count}");
+        }
+    }
+    out.push_str(
+        "# HELP tariff_payment_webhook_signature_failures_total Inbound payment webhooks refused for their signature (this instance).\n",
+    );
+    out.push_str("# TYPE tariff_payment_webhook_signature_failures_total counter\n");
+    let _ = writeln!(
+        out,
+        "tariff_payment_webhook_signature_failures_total{{provider=\"stripe\"}} {signature_failures}"
+    );
+    out
+}
+
 /// Microseconds as decimal seconds text, without floats: 2500 → `0.0025`.
 fn seconds_text(us: u64) -> String {
     let text = format!("{}.{:06}", us / 1_000_000, us % 1_000_000);

@@ -73,6 +73,9 @@ use utoipa::OpenApi;
         crate::routes::credit_notes::refund_order,
         crate::routes::credit_notes::list_credit_notes,
         crate::routes::credit_notes::credit_note_pdf,
+        crate::routes::payments::checkout,
+        crate::routes::payments::list_payments,
+        crate::routes::payments::stripe_webhook,
         openapi_json,
     ),
     components(schemas(
@@ -130,6 +133,9 @@ use utoipa::OpenApi;
         crate::dto::credit_note::RefundTo,
         crate::dto::credit_note::RefundJson,
         crate::dto::credit_note::CreditNoteBody,
+        crate::dto::payment::CheckoutJson,
+        crate::dto::payment::PaymentJson,
+        crate::dto::payment::WebhookReceiptJson,
     )),
     modifiers(&SecuritySchemes, &CommonResponses),
     tags(
@@ -142,6 +148,7 @@ use utoipa::OpenApi;
         (name = "admin", description = "Administration (role admin only)"),
         (name = "billing", description = "Account credit and coupons"),
         (name = "orders", description = "A customer's orders (panel dialect)"),
+        (name = "payments", description = "Checkout through the payment gateway, payment records, the gateway's webhook"),
         (name = "operations", description = "Health, readiness, metrics, this document"),
     )
 )]
@@ -176,8 +183,9 @@ impl utoipa::Modify for SecuritySchemes {
 }
 
 /// Operations anyone may call without credentials: they never answer 401 or 403.
-const PUBLIC_PATHS: [&str; 7] = [
+const PUBLIC_PATHS: [&str; 8] = [
     "/healthz",
+    "/api/webhooks/stripe",
     "/readyz",
     "/metrics",
     "/api/openapi.json",
@@ -219,7 +227,7 @@ impl utoipa::Modify for CommonResponses {
             ("500", "internal: an unexpected failure (no details)"),
             (
                 "503",
-                "feature_disabled (billing is switched off), database_unavailable or upstream_unavailable (the sign-in panel)",
+                "feature_disabled (billing is switched off, or payments are not configured), database_unavailable or upstream_unavailable (the sign-in panel, the payment gateway)",
             ),
         ];
         for (path, item) in openapi.paths.paths.iter_mut() {

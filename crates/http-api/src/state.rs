@@ -65,6 +65,8 @@ pub struct ApiState {
     pub credit_notes: tariff_domain::credit_notes::CreditNoteService,
     /// Plan orders with cycles, coupons, account credit and plan changes.
     pub plan_orders: PlanOrderService,
+    /// Checkout through the payment gateway, its webhooks, and payment records.
+    pub payments: tariff_domain::payments::PaymentService,
     /// The JSON representation profile (`api.profile`), fixed at start-up.
     pub profile: crate::profile::Profile,
     /// Panel sign-in (`auth.panel.*`): the panel's session cookie name when it is on.

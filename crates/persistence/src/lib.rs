@@ -2,7 +2,7 @@
 //! default) and PostgreSQL.
 //!
 //! One folder per aggregate (`orders/`, `plans/`, `quota/`, `identity/`,
-//! `organisations/`, `audit/`, `settings/`, `webhooks/`), each with its rows (apart from the domain
+//! `organisations/`, `audit/`, `settings/`, `webhooks/`, `payments/`), each with its rows (apart from the domain
 //! types, converted in one place), its statements and its repository. Statements are
 //! written once against [`DbConn`], the backend split (`db/conn.rs`): a query is a
 //! diesel value, and `DbConn` runs it on whichever backend the URL chose. Reads run on
@@ -22,6 +22,7 @@ mod identity;
 mod literals;
 mod orders;
 mod organisations;
+mod payments;
 mod plans;
 mod quota;
 pub mod schema;
@@ -40,6 +41,7 @@ pub use documents::DieselDocumentStore;
 pub use identity::{DieselIdentity, DieselUsers};
 pub use orders::DieselOrderRepository;
 pub use organisations::DieselOrganisations;
+pub use payments::DieselPaymentStore;
 pub use plans::DieselPlanRepository;
 pub use quota::DieselQuotaRepository;
 pub use settings::DieselSettingsRepository;

@@ -157,6 +157,7 @@ diesel::table! {
         scheduled_plan_id -> Nullable<BigInt>,
         scheduled_cycle -> Nullable<Text>,
         scheduled_at -> Nullable<Timestamp>,
+        paid_at -> Nullable<Timestamp>,
     }
 }
 
@@ -333,6 +334,55 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    payments (id) {
+        id -> BigInt,
+        order_id -> BigInt,
+        provider -> Text,
+        reference -> Nullable<Text>,
+        amount_minor -> BigInt,
+        currency -> Text,
+        status -> Text,
+        gateway_event_id -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    gateway_events (id) {
+        id -> BigInt,
+        provider -> Text,
+        event_id -> Text,
+        event_type -> Text,
+        outcome -> Text,
+        order_id -> Nullable<BigInt>,
+        received_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    checkout_sessions (id) {
+        id -> BigInt,
+        order_id -> BigInt,
+        provider -> Text,
+        attempt -> Integer,
+        session_id -> Text,
+        url -> Text,
+        expires_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    gateway_customers (account_kind, account_id, provider) {
+        account_kind -> Text,
+        account_id -> BigInt,
+        provider -> Text,
+        customer_id -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(coupon_redemptions -> coupons (coupon_id));
 diesel::joinable!(org_members -> organisations (org_id));
 diesel::joinable!(org_members -> users (user_id));
@@ -340,6 +390,8 @@ diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(orders -> plans (plan_id));
 diesel::joinable!(order_items -> orders (order_id));
+diesel::joinable!(payments -> orders (order_id));
+diesel::joinable!(checkout_sessions -> orders (order_id));
 diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
 diesel::joinable!(webhook_deliveries -> webhook_events (event_row_id));
 
@@ -355,6 +407,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_tokens,
     orders,
     order_items,
+    payments,
+    gateway_events,
+    checkout_sessions,
+    gateway_customers,
     invoice_counters,
     usage_counters,
     limit_overrides,

@@ -450,7 +450,20 @@ async fn main() {
             .env("TARIFF_SERVER__BIND", "127.0.0.1:0")
             .env("TARIFF_SERVER__WORKERS", "2")
             .env("TARIFF_LOG__LEVEL", "warn")
-            .env("RUST_LOG", "warn");
+            .env("RUST_LOG", "warn")
+            // Payments on, for the Stripe webhook scenario (nothing is sent to Stripe:
+            // webhook ingestion makes no outbound call).
+            .env(
+                "TARIFF_PAYMENTS__STRIPE__SECRET_KEY",
+                tariff_tests::fake_stripe::SECRET_KEY,
+            )
+            .env(
+                "TARIFF_PAYMENTS__STRIPE__WEBHOOK_SECRET",
+                tariff_tests::fake_stripe::WEBHOOK_SECRET,
+            )
+            .env("TARIFF_PAYMENTS__STRIPE__API_BASE", "http://127.0.0.1:9")
+            .env("TARIFF_PAYMENTS__SUCCESS_URL", "https://bench.example/paid")
+            .env("TARIFF_PAYMENTS__CANCEL_URL", "https://bench.example/back");
         let _ = std::fs::create_dir_all("target/bench");
         let service = start(
             command,
@@ -578,6 +591,17 @@ async fn main() {
                 Some(admin_token.clone()),
             ),
         ];
+        let mut targets = targets;
+        let only_now = std::env::var("BENCH_ONLY").unwrap_or_default();
+        if WEBHOOK_SCENARIO.contains(only_now.as_str()) {
+            let script = webhook_scenario(&db, dir, bool_true, &options).await;
+            targets.push((
+                WEBHOOK_SCENARIO.into(),
+                format!("{}/", service.base),
+                Some(script),
+                None,
+            ));
+        }
         // `BENCH_ONLY=orders` measures only the endpoints whose name contains it (profiling).
         let only = std::env::var("BENCH_ONLY").unwrap_or_default();
         for (name, url, script, token) in
@@ -716,8 +740,109 @@ async fn webhooks(options: &Options) {
     }
 }
 
+/// The Stripe webhook ingestion scenario: each request is a distinct, validly signed
+/// `checkout.session.completed` that pays a distinct pending order (activation, invoice
+/// number, payment record, outgoing event, audit entry in one transaction).
+const WEBHOOK_SCENARIO: &str = "POST /api/webhooks/stripe (paid)";
+
+/// First id of the pending orders the webhook scenario pays.
+const PENDING_BASE: i64 = 1_000_001;
+
+/// Seeds pending orders (one per event, spread over the users) and writes a wrk script
+/// whose requests are pre-signed events, each sent once: thread k of T sends events k,
+/// k + T, ... Enough events for the run at 6,000/s; beyond them the script starts over
+/// and the repeats are duplicates (answered, no effect).
+async fn webhook_scenario(
+    db: &Database,
+    dir: &Path,
+    bool_true: &str,
+    options: &Options,
+) -> PathBuf {
+    let events =
+        usize::try_from((options.duration_secs * 6_000).clamp(6_000, 120_000)).unwrap_or(60_000);
+    let count = i64::try_from(events).unwrap_or(60_000);
+    let ts = "'2026-11-30 00:00:00'";
+    let (price, tax) = (500_i64, 95_i64);
+    let mut batch = Vec::with_capacity(2_000);
+    let mut items = Vec::with_capacity(2_000);
+    for n in 0..count {
+        let id = PENDING_BASE + n;
+        let user = 2 + n % (USERS - 2);
+        batch.push(format!(
+            "({id}, 'user', {user}, {user}, NULL, 2, 'pending', 'USD', {price}, 1900, {tax}, {}, 'Plan 2 (monthly)', {ts})",
+            price + tax
+        ));
+        items.push(format!(
+            "({id}, 1, 'Plan 2 (monthly)', 1, {price}, {price})"
+        ));
+        if batch.len() == 2_000 || n + 1 == count {
+            execute_sql(
+                db,
+                format!(
+                    "INSERT INTO orders (id, account_kind, account_id, user_id, org_id, plan_id, status, currency, \
+                     subtotal_minor, tax_rate_bp, tax_minor, total_minor, description, created_at) VALUES {};\n\
+                     INSERT INTO order_items (order_id, position, description, quantity, unit_price_minor, amount_minor) VALUES {};",
+                    batch.join(","),
+                    items.join(",")
+                ),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("seed pending orders: {e}"));
+            batch.clear();
+            items.clear();
+        }
+    }
+    if bool_true == "TRUE" {
+        execute_sql(
+            db,
+            "SELECT setval(pg_get_serial_sequence('orders','id'), (SELECT MAX(id) FROM orders));"
+                .to_owned(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("sequences: {e}"));
+    }
+    let now = chrono::Utc::now().timestamp();
+    let mut script = String::with_capacity(events * 900);
+    script.push_str("local events = {\n");
+    for n in 0..count {
+        let order = PENDING_BASE + n;
+        let body = tariff_tests::fake_stripe::event(
+            &format!("evt_bench_{order}"),
+            "checkout.session.completed",
+            tariff_tests::fake_stripe::checkout_session(
+                order,
+                price + tax,
+                "usd",
+                "paid",
+                &format!("pi_bench_{order}"),
+            ),
+        );
+        let header = tariff_tests::fake_stripe::signature(
+            tariff_tests::fake_stripe::WEBHOOK_SECRET,
+            now,
+            &body,
+        );
+        let _ = writeln!(script, "{{[==[{body}]==], \"{header}\"}},");
+    }
+    let _ = write!(
+        script,
+        "}}\n\
+         local threads = {threads}\n\
+         local counter = 1\n\
+         function setup(thread)\n  thread:set(\"tid\", counter)\n  counter = counter + 1\nend\n\
+         function init(args)\n  i = tid - threads\nend\n\
+         request = function()\n  i = i + threads\n  local e = events[((i - 1) % #events) + 1]\n  \
+         wrk.headers[\"Stripe-Signature\"] = e[2]\n  \
+         wrk.headers[\"Content-Type\"] = \"application/json\"\n  \
+         return wrk.format(\"POST\", \"/api/webhooks/stripe\", nil, e[1])\nend\n",
+        threads = options.threads.max(1)
+    );
+    write_script(dir, "stripe-webhooks.lua", &script)
+}
+
 fn documented_path(name: &str) -> Option<&'static str> {
     match name {
+        WEBHOOK_SCENARIO => Some("/api/webhooks/stripe"),
         "POST apply-plan" => Some("/api/admin/users/{id}/apply-plan"),
         "POST usage +1" => Some("/api/admin/users/{id}/usage"),
         _ => None,

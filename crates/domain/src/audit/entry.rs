@@ -140,6 +140,12 @@ pub enum AuditAction {
     /// Account credit used to pay a new order, or moved to it from a plan change's
     /// unused time, or given back with a pending order.
     CreditOrder,
+    /// Money received through a payment gateway for an order.
+    PaymentReceived,
+    /// Money received through a gateway whose amount or currency is not the order's total.
+    PaymentMismatch,
+    /// A payment attempt the gateway reported as failed.
+    PaymentFailed,
 }
 
 impl AuditAction {
@@ -165,6 +171,9 @@ impl AuditAction {
             AuditAction::CouponRedeem => "coupon.redeem",
             AuditAction::CouponRelease => "coupon.release",
             AuditAction::CreditOrder => "credit.order",
+            AuditAction::PaymentReceived => "payment.received",
+            AuditAction::PaymentMismatch => "payment.mismatch",
+            AuditAction::PaymentFailed => "payment.failed",
         }
     }
 }

@@ -14,7 +14,8 @@ pub use ports::{AuditFilter, AuditRecord, AuditRepository};
 pub use service::AuditService;
 pub use snapshot::{
     AccountSnapshot, AuditState, CouponRedemptionSnapshot, CouponSnapshot, CreditBalanceSnapshot,
-    CreditEntrySnapshot, CreditNoteSnapshot, OrderSnapshot, OverridesSnapshot, PermissionsSnapshot, PlanSnapshot,
+    CreditEntrySnapshot, CreditNoteSnapshot, OrderSnapshot, OverridesSnapshot, PaymentSnapshot,
+    PermissionsSnapshot, PlanSnapshot,
     SettingsSnapshot, UsageChangeSnapshot, UsageLevelSnapshot, UserSnapshot,
 };
 

@@ -37,6 +37,8 @@ pub enum AuditState {
     CreditNote(CreditNoteSnapshot),
     /// A coupon redeemed by an order, or given back with it.
     CouponRedemption(CouponRedemptionSnapshot),
+    /// A payment recorded for an order (gateway or manual).
+    Payment(PaymentSnapshot),
     /// Nothing there (an activation that replaced no order): stored as JSON `null`.
     Absent,
 }
@@ -322,6 +324,29 @@ pub struct CouponRedemptionSnapshot {
     pub standing: bool,
 }
 
+/// A payment as recorded: money received, refused, or received but not matching the
+/// order it was for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentSnapshot {
+    /// The payment's id.
+    pub payment_id: i64,
+    /// The order it was for.
+    pub order_id: i64,
+    /// `stripe` or `manual`.
+    pub provider: String,
+    /// The gateway's reference (payment intent, session) or the administrator's.
+    pub reference: Option<String>,
+    /// Exact decimal text.
+    pub amount: String,
+    /// The currency code.
+    pub currency: String,
+    /// `succeeded`, `failed`, `mismatch` or `refunded`.
+    pub status: String,
+    /// The inbound gateway event that recorded it.
+    pub event_id: Option<String>,
+}
+
 macro_rules! into_state {
     ($($snapshot:ident => $variant:ident),* $(,)?) => {
         $(
@@ -347,6 +372,7 @@ into_state!(
     CreditEntrySnapshot => CreditEntry,
     CreditNoteSnapshot => CreditNote,
     CouponRedemptionSnapshot => CouponRedemption,
+    PaymentSnapshot => Payment,
 );
 
 #[cfg(test)]

@@ -292,6 +292,7 @@ pub struct Order {
     cancelled_at: Option<DateTime<Utc>>,
     invoice: Option<IssuedInvoice>,
     billing: OrderBilling,
+    paid_at: Option<DateTime<Utc>>,
 }
 
 impl Order {
@@ -333,6 +334,7 @@ impl Order {
             cancelled_at: record.cancelled_at,
             invoice: record.invoice,
             billing: record.billing,
+            paid_at: None,
         })
     }
 
@@ -359,6 +361,19 @@ impl Order {
             None => activated,
         };
         Period::new(start.min(end), end)
+    }
+
+    /// The same order with the time its payment was recorded (adapters that store
+    /// payments set it after [`restore`](Self::restore)).
+    pub fn with_paid_at(mut self, paid_at: Option<DateTime<Utc>>) -> Order {
+        self.paid_at = paid_at;
+        self
+    }
+
+    /// When the money for it was recorded (through a gateway or by mark-paid); `None`
+    /// while unpaid, and for orders activated without payment (free plans, apply-plan).
+    pub fn paid_at(&self) -> Option<DateTime<Utc>> {
+        self.paid_at
     }
 
     /// The id.

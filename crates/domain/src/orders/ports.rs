@@ -106,8 +106,10 @@ pub trait OrderActivation: Send + Sync {
         audit: Option<AuditEntry>,
     ) -> Result<Order, RepoError>;
 
-    /// The same for a stored pending order: activation, replacement of the previous
-    /// active order, number and snapshot in one transaction.
+    /// The same for a stored pending order paid by hand (mark-paid): activation,
+    /// replacement of the previous active order, number and snapshot, and (in adapters
+    /// that keep payment records) a manual payment of its total with `paidAt`, in one
+    /// transaction.
     /// Errors: `NotFound`, `Conflict(ChangedMeanwhile)` (the order is no longer
     /// pending), `Conflict(RaceLost)` (a concurrent activation for the account committed
     /// first), `Unavailable`, `Internal`.

@@ -503,20 +503,7 @@ impl OrderService {
         let reference = checked_text("reference", reference, MAX_REFERENCE_CHARS)?;
         let order = self.load(id).await?;
         order.check_transition(OrderStatus::Active)?;
-        let now = self.now();
-        let start = match order.renewal_of() {
-            Some(previous) => match self.ports.orders.get(previous).await {
-                Ok(prev) if prev.status() == OrderStatus::Active => {
-                    prev.expires_at().filter(|end| *end > now).unwrap_or(now)
-                }
-                Ok(_) | Err(RepoError::NotFound) => now,
-                Err(other) => return Err(OrderError::repo(other)),
-            },
-            None => now,
-        };
-        let months = order.billing().cycle.months();
-        let activation =
-            self.activation_terms(now, super::periods::months_after(start, months), reference);
+        let activation = self.payment_activation(&order, reference).await?;
         for round in 0..2 {
             let activated = self
                 .ports
@@ -555,6 +542,36 @@ impl OrderService {
             }
         }
         Err(OrderError::Conflict(ConflictKind::RaceLost))
+    }
+
+    /// The terms on which a paid pending order activates, now: mark-paid's and a
+    /// gateway payment's. A renewal paid while its predecessor still runs starts when
+    /// the predecessor ends.
+    pub async fn payment_activation(
+        &self,
+        order: &Order,
+        reference: Option<String>,
+    ) -> Result<Activation, OrderError> {
+        let now = self.now();
+        let start = match order.renewal_of() {
+            Some(previous) => match self.ports.orders.get(previous).await {
+                Ok(prev) if prev.status() == OrderStatus::Active => {
+                    prev.expires_at().filter(|end| *end > now).unwrap_or(now)
+                }
+                Ok(_) | Err(RepoError::NotFound) => now,
+                Err(other) => return Err(OrderError::repo(other)),
+            },
+            None => now,
+        };
+        let months = order.billing().cycle.months();
+        Ok(self.activation_terms(now, super::periods::months_after(start, months), reference))
+    }
+
+    /// What follows an activation committed by another use case (a gateway payment):
+    /// the account's order lists go stale and the invoice PDF is stored.
+    pub async fn activated_elsewhere(&self, order: &Order) {
+        self.freshness.touched(order.account());
+        self.issue_documents(order).await;
     }
 
     /// Administrators: every order matching `filter`, newest first, one page.

@@ -1,12 +1,17 @@
 //! Taking money through a payment gateway: the [`PaymentGateway`] port, the validated
 //! requests Tariff sends through it, the outcomes it answers and the verified inbound
 //! events it reads. Gateway-neutral: Stripe is one adapter
-//! (`crates/payments-stripe`); its wire format never shows here.
+//! (`crates/payments-stripe`); its wire format never shows here. Payments are kept as
+//! records ([`Payment`]); the use cases ([`PaymentService`]) open checkouts and apply
+//! the verified inbound events once each, through the [`PaymentStore`] port.
 
 pub mod events;
 pub mod gateway;
+pub mod record;
 pub mod refs;
 pub mod requests;
+pub mod service;
+pub mod store;
 
 pub use events::{
     ChargeRefund, CheckoutCompletion, CheckoutPaymentStatus, GatewayEvent, GatewayEventKind,
@@ -18,6 +23,7 @@ pub use gateway::{
     GatewayError, PaymentGateway, PaymentProvider, Rejection, RejectionKind, SignatureProblem,
     UnavailableCause,
 };
+pub use record::{Payment, PaymentStatus, UnknownPaymentStatus};
 pub use refs::{
     ChargeId, CheckoutSessionId, GatewayCustomerId, GatewayEventId, IdempotencyKey,
     InvalidGatewayRef, PaymentMethodRef, PaymentReference, RefundId,
@@ -26,4 +32,10 @@ pub use requests::{
     ChargeOutcome, CheckoutRequest, CheckoutSession, CustomerRequest, Decline,
     InvalidPaymentRequest, LineItem, OffSessionCharge, RefundOutcome, RefundRequest, RefundStatus,
     ReturnUrls, MAX_ITEM_NAME_CHARS,
+};
+pub use service::{CheckoutPage, GatewaySetup, PaymentError, PaymentService, WebhookOutcome};
+#[cfg(any(test, feature = "mocks"))]
+pub use store::MockPaymentStore;
+pub use store::{
+    EventOutcome, InboundPayment, PaymentEffect, PaymentStore, ReportedPayment, StoredCheckout,
 };

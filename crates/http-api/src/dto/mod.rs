@@ -7,6 +7,7 @@ pub mod billing;
 pub mod credit_note;
 pub mod order;
 pub mod package;
+pub mod payment;
 pub mod plan;
 pub mod plan_order;
 pub mod quota;

@@ -70,6 +70,9 @@ pub struct OrderJson {
     /// A plan change that takes effect when this order's period ends.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scheduled_change: Option<ScheduledChangeJson>,
+    /// When its payment was recorded (gateway or mark-paid); null while unpaid and for
+    /// orders activated without payment.
+    pub paid_at: Option<String>,
 }
 
 /// `{"planId","cycle","at"}`: the plan and cycle the renewal is made for, and when.
@@ -149,6 +152,7 @@ impl From<&Order> for OrderJson {
                 .scheduled_change
                 .as_ref()
                 .map(ScheduledChangeJson::from),
+            paid_at: order.paid_at().map(panel_timestamp),
         }
     }
 }
@@ -526,11 +530,11 @@ mod tests {
     #[test]
     fn order_json_is_exactly_the_contract_example() {
         // The contract's example plus the additive `createdAt` (part two, "Profiles") and
-        // `cycle` (part two, "Billing cycles").
+        // `cycle` (part two, "Billing cycles") and `paidAt` ("Payments").
         let json = serde_json::to_string(&OrderJson::from(&sample())).unwrap();
         assert_eq!(
             json,
-            r#"{"id":101,"status":"active","amount":11.89,"subtotal":9.99,"taxRate":19.0,"taxAmount":1.9,"currency":"USD","description":"Pro (monthly)","planId":3,"userId":55,"orgId":null,"items":[{"description":"Pro (monthly)","quantity":1,"unitPrice":9.99,"amount":9.99}],"date":"2026-11-21T10:00:00Z","createdAt":"2026-11-21T10:00:00Z","expiresAt":"2026-12-21T10:00:00Z","invoiceNumber":"INV-2026-000001","cycle":"monthly"}"#
+            r#"{"id":101,"status":"active","amount":11.89,"subtotal":9.99,"taxRate":19.0,"taxAmount":1.9,"currency":"USD","description":"Pro (monthly)","planId":3,"userId":55,"orgId":null,"items":[{"description":"Pro (monthly)","quantity":1,"unitPrice":9.99,"amount":9.99}],"date":"2026-11-21T10:00:00Z","createdAt":"2026-11-21T10:00:00Z","expiresAt":"2026-12-21T10:00:00Z","invoiceNumber":"INV-2026-000001","cycle":"monthly","paidAt":null}"#
         );
         assert!(!json.contains("notes") && !json.contains("comped") && !json.contains("ref-1"));
     }

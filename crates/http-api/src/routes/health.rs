@@ -28,6 +28,19 @@ pub async fn metrics(state: web::Data<ApiState>) -> HttpResponse {
         queue,
         state.clock.now(),
     ));
+    if state.payments.enabled() {
+        let counts = match state.payments.store().count_by_status().await {
+            Ok(counts) => Some(counts),
+            Err(err) => {
+                tracing::warn!(error = %err, "metrics: cannot count the payments");
+                None
+            }
+        };
+        text.push_str(&crate::metrics::render_payments(
+            counts,
+            state.payments.signature_failures(),
+        ));
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(text)

@@ -13,6 +13,7 @@ pub mod orders;
 pub mod organisations;
 pub mod packages;
 pub mod plan_changes;
+pub mod payments;
 pub mod plans;
 pub mod quota;
 pub mod settings;

@@ -72,7 +72,7 @@ fn insert_order_with_line(
 /// Activates pending order `id`: replaces the account's active order, numbers the
 /// invoice and freezes the snapshot. The caller records the audit entry, from the order
 /// as committed.
-pub(super) fn activate(
+pub(crate) fn activate(
     c: &mut DbConn<'_>,
     id: i64,
     activation: &Activation,

@@ -13,4 +13,6 @@ mod search;
 mod snapshot;
 mod statements;
 
+pub(crate) use activation::activate;
+pub(crate) use queries::load_order;
 pub use repository::DieselOrderRepository;

@@ -36,7 +36,7 @@ pub(super) fn with_items(c: &mut DbConn<'_>, rows: Vec<OrderRow>) -> Result<Vec<
         .collect()
 }
 
-pub(super) fn load_order(c: &mut DbConn<'_>, id: i64) -> Result<Order, DbError> {
+pub(crate) fn load_order(c: &mut DbConn<'_>, id: i64) -> Result<Order, DbError> {
     let row: OrderRow = c.get_result(orders::table.find(id).select(OrderRow::columns()))?;
     let lines = items_of(c, id)?;
     to_order(row, lines).map_err(DbError::Repo)

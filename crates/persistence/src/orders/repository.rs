@@ -206,6 +206,15 @@ impl OrderActivation for DieselOrderRepository {
                         None => None,
                     };
                     activate(c, id.get(), &activation)?;
+                    // A pending order paid by hand (mark-paid): its payment is recorded
+                    // with the activation.
+                    let paid = load_order(c, id.get())?;
+                    crate::payments::record_manual(
+                        c,
+                        &paid,
+                        activation.payment_reference.as_deref(),
+                        activation.activated_at,
+                    )?;
                     if let (Some(entry), Some(before)) = (&audit, before) {
                         let after = load_order(c, id.get())?.audit_state();
                         let entry = entry.clone().with_before(before).with_after(after);

@@ -53,6 +53,7 @@ pub(super) struct OrderRow {
     pub(super) scheduled_plan_id: Option<i64>,
     pub(super) scheduled_cycle: Option<String>,
     pub(super) scheduled_at: Option<NaiveDateTime>,
+    pub(super) paid_at: Option<NaiveDateTime>,
 }
 
 /// An `order_items` row.
@@ -163,6 +164,7 @@ pub(super) fn to_order(row: OrderRow, items: Vec<ItemRow>) -> Result<Order, Repo
         invoice,
         billing,
     })
+    .map(|order| order.with_paid_at(row.paid_at.map(|t| t.and_utc())))
     .map_err(|e| RepoError::Internal(Box::new(e)))
 }
 
