@@ -131,6 +131,15 @@ async fn answer(request: HttpRequest, body: web::Bytes, state: web::Data<State>)
                 "livemode": false,
             })
         }
+        ("POST", "/v1/refunds") => json!({
+            "id": format!("re_fake{n}"),
+            "object": "refund",
+            "amount": recorded.field("amount").and_then(|a| a.parse::<i64>().ok()),
+            "currency": "usd",
+            "payment_intent": recorded.field("payment_intent"),
+            "status": "succeeded",
+            "created": created,
+        }),
         _ => return stripe_error(404, "invalid_request_error", "Unrecognized request URL"),
     };
     if let Some(key) = key {
@@ -269,5 +278,26 @@ pub fn failed_payment_intent(order: i64, amount_minor: i64, currency: &str, id: 
             "message": "Your card has insufficient funds."
         },
         "livemode": false,
+    })
+}
+
+/// A `charge.refunded` event's object: a charge of `payment_intent` of which
+/// `amount_refunded_minor` is refunded so far, without the list of its refunds (as Stripe
+/// sends it unless the endpoint expands `refunds`).
+pub fn refunded_charge(
+    charge: &str,
+    payment_intent: &str,
+    amount_minor: i64,
+    amount_refunded_minor: i64,
+) -> Value {
+    json!({
+        "id": charge,
+        "object": "charge",
+        "amount": amount_minor,
+        "amount_refunded": amount_refunded_minor,
+        "currency": "usd",
+        "payment_intent": payment_intent,
+        "refunded": amount_refunded_minor >= amount_minor,
+        "status": "succeeded",
     })
 }

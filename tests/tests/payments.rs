@@ -16,8 +16,8 @@ use tariff_domain::catalogue::CatalogueService;
 use tariff_domain::{Limit, Limits, PlanDraft, Resource};
 use tariff_persistence::DieselPlanRepository;
 use tariff_tests::fake_stripe::{
-    checkout_session, enable_payments, event, failed_payment_intent, signature, FakeStripe,
-    WEBHOOK_SECRET,
+    checkout_session, enable_payments, event, failed_payment_intent, refunded_charge, signature,
+    FakeStripe, WEBHOOK_SECRET,
 };
 use tariff_tests::{backends, json, spawn_app_with, SeededUser, TestApp, TestDatabase};
 
@@ -605,5 +605,105 @@ async fn an_unreachable_gateway_is_upstream_unavailable() {
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(json(response).await["error"], "upstream_unavailable");
         assert_eq!(order_of(&shop, order).await["status"], "pending");
+    }
+}
+
+/// Credit notes of an order, as its customer sees them.
+async fn credit_notes_of(shop: &Shop, id: i64) -> Vec<Value> {
+    let response = shop
+        .app
+        .get_as(
+            &shop.customer.token,
+            &format!("/api/orders/{id}/credit-notes"),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    json(response).await.as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn refunds_go_back_through_stripe_and_refunds_made_in_stripe_get_one_credit_note() {
+    for db in backends() {
+        let stripe = FakeStripe::start().await;
+        let shop = shop(db, &stripe.base).await;
+        let backend = shop.app.backend();
+        let order = pending_order(&shop).await;
+        let paid = paid_event("evt_paid_r", order, 1189, "usd", "pi_refundable");
+        assert_eq!(
+            deliver_signed(&shop.app, &paid).await.status(),
+            StatusCode::OK
+        );
+        assert_eq!(
+            order_of(&shop, order).await["status"],
+            "active",
+            "{backend:?}"
+        );
+
+        // An admin refund to the original payment goes to Stripe's refunds API for the
+        // order's payment intent, and the credit note names Stripe's refund.
+        let refunded = shop
+            .app
+            .post_as(
+                &shop.admin.token,
+                &format!("/api/admin/orders/{order}/refund"),
+                &json!({"amount": 4.00, "reason": "Goodwill"}),
+            )
+            .await;
+        assert_eq!(refunded.status(), StatusCode::CREATED, "{backend:?}");
+        let note = json(refunded).await;
+        let calls = stripe.requests_to("/v1/refunds");
+        assert_eq!(calls.len(), 1, "{backend:?}");
+        assert_eq!(calls[0].field("payment_intent"), Some("pi_refundable"));
+        assert_eq!(calls[0].field("amount"), Some("400"));
+        assert!(calls[0].header("idempotency-key").is_some());
+        assert_eq!(note["refund"]["provider"], "stripe", "{note}");
+        assert_eq!(note["refund"]["to"], "original", "{note}");
+        let stripe_refund = note["refund"]["reference"].as_str().unwrap().to_owned();
+        assert!(stripe_refund.starts_with("re_"), "{note}");
+
+        // Stripe then reports the charge refunded by 4.00 (Tariff's own refund): no new
+        // note. Later 2.00 more refunded in Stripe's dashboard: one note for 2.00, however
+        // often and however concurrently the event arrives.
+        let echo = event(
+            "evt_refund_echo",
+            "charge.refunded",
+            refunded_charge("ch_1", "pi_refundable", 1189, 400),
+        );
+        assert_eq!(
+            deliver_signed(&shop.app, &echo).await.status(),
+            StatusCode::OK
+        );
+        assert_eq!(credit_notes_of(&shop, order).await.len(), 1, "{backend:?}");
+
+        let dashboard = event(
+            "evt_refund_dashboard",
+            "charge.refunded",
+            refunded_charge("ch_1", "pi_refundable", 1189, 600),
+        );
+        let deliveries = (0..10).map(|_| deliver_signed(&shop.app, &dashboard));
+        for answer in join_all(deliveries).await {
+            assert_eq!(answer.status(), StatusCode::OK, "{backend:?}");
+        }
+        let notes = credit_notes_of(&shop, order).await;
+        assert_eq!(notes.len(), 2, "{backend:?}: {notes:?}");
+        assert_eq!(notes[1]["amount"].to_string(), "2.0", "{:?}", notes[1]);
+        assert_eq!(notes[1]["refund"]["provider"], "stripe");
+        assert_eq!(
+            stripe.requests_to("/v1/refunds").len(),
+            1,
+            "no refund of a refund"
+        );
+
+        // A charge Tariff never took is answered and documents nothing.
+        let stranger = event(
+            "evt_refund_stranger",
+            "charge.refunded",
+            refunded_charge("ch_2", "pi_unknown", 1189, 1189),
+        );
+        assert_eq!(
+            deliver_signed(&shop.app, &stranger).await.status(),
+            StatusCode::OK
+        );
+        assert_eq!(credit_notes_of(&shop, order).await.len(), 2, "{backend:?}");
     }
 }

@@ -253,7 +253,18 @@ pub async fn wire(settings: &Settings) -> anyhow::Result<Wired> {
         policy.clone(),
     )
     .with_documents(documents.clone());
-    let credit_notes = CreditNoteService::new(CreditNotePorts {
+    let plan_orders = PlanOrderService::new(
+        orders.clone(),
+        Arc::new(DieselCouponRepository::new(db.clone())),
+        Arc::new(DieselCreditLedger::new(db.clone())),
+        order_store.clone(),
+    );
+    // Payments and credit notes meet twice: an `original` refund goes back through the
+    // gateway that took the money, and a refund made at the gateway gets its note.
+    let gateway_setup = payment_gateway(settings)?;
+    let payment_store: Arc<dyn tariff_domain::payments::PaymentStore> =
+        Arc::new(DieselPaymentStore::new(db.clone()));
+    let mut credit_notes = CreditNoteService::new(CreditNotePorts {
         store: Arc::new(DieselCreditNotes::new(
             db.clone(),
             Arc::new(tariff_http_api::dto::credit_note::ApiCreditNotePayloads),
@@ -266,19 +277,21 @@ pub async fn wire(settings: &Settings) -> anyhow::Result<Wired> {
             .map_err(|e| anyhow::anyhow!("invoice.credit_note_format: {e}"))?,
         clock: clock.clone(),
     });
-    let plan_orders = PlanOrderService::new(
-        orders.clone(),
-        Arc::new(DieselCouponRepository::new(db.clone())),
-        Arc::new(DieselCreditLedger::new(db.clone())),
-        order_store.clone(),
-    );
+    if let Some(setup) = &gateway_setup {
+        credit_notes =
+            credit_notes.with_refunder(Arc::new(tariff_domain::payments::GatewayRefunder::new(
+                payment_store.clone(),
+                setup.gateway.clone(),
+            )));
+    }
     let payments = PaymentService::new(
-        payment_gateway(settings)?,
-        Arc::new(DieselPaymentStore::new(db.clone())),
+        gateway_setup,
+        payment_store.clone(),
         orders.clone(),
         order_store.clone(),
         clock.clone(),
-    );
+    )
+    .with_refund_notes(Arc::new(credit_notes.clone()));
     let invoices = InvoiceService::new(
         orders.clone(),
         order_store.clone(),

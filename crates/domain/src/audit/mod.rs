@@ -15,8 +15,8 @@ pub use service::AuditService;
 pub use snapshot::{
     AccountSnapshot, AuditState, CouponRedemptionSnapshot, CouponSnapshot, CreditBalanceSnapshot,
     CreditEntrySnapshot, CreditNoteSnapshot, OrderSnapshot, OverridesSnapshot, PaymentSnapshot,
-    PermissionsSnapshot, PlanSnapshot,
-    SettingsSnapshot, UsageChangeSnapshot, UsageLevelSnapshot, UserSnapshot,
+    PermissionsSnapshot, PlanSnapshot, SettingsSnapshot, UsageChangeSnapshot, UsageLevelSnapshot,
+    UserSnapshot,
 };
 
 #[cfg(any(test, feature = "mocks"))]

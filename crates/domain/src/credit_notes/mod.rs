@@ -10,6 +10,7 @@
 //! is [`decide_refund`]; the store applies it inside the issuing transaction, after
 //! serialising on the order, so it also holds under concurrent refunds.
 
+mod gateway_refunds;
 mod model;
 mod ports;
 mod rules;

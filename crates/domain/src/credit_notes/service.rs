@@ -307,6 +307,11 @@ impl CreditNoteService {
         .await
     }
 
+    /// Every credit note of `order`, whoever asks (for the gateway's refund reports).
+    pub(super) async fn notes_of(&self, order: OrderId) -> Result<Vec<CreditNote>, RepoError> {
+        self.inner.store.for_order(order).await
+    }
+
     /// The credit notes of an order the caller may see, oldest first.
     pub async fn list(
         &self,

@@ -9,6 +9,7 @@ pub mod events;
 pub mod gateway;
 pub mod record;
 pub mod refs;
+pub mod refunds;
 pub mod requests;
 pub mod service;
 pub mod store;
@@ -28,6 +29,9 @@ pub use refs::{
     ChargeId, CheckoutSessionId, GatewayCustomerId, GatewayEventId, IdempotencyKey,
     InvalidGatewayRef, PaymentMethodRef, PaymentReference, RefundId,
 };
+#[cfg(any(test, feature = "mocks"))]
+pub use refunds::MockGatewayRefundNotes;
+pub use refunds::{reported_refunds, GatewayRefundNotes, GatewayRefunder, RefundNoteError};
 pub use requests::{
     ChargeOutcome, CheckoutRequest, CheckoutSession, CustomerRequest, Decline,
     InvalidPaymentRequest, LineItem, OffSessionCharge, RefundOutcome, RefundRequest, RefundStatus,

@@ -6,12 +6,14 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::events::{CheckoutCompletion, CheckoutPaymentStatus, GatewayEventKind};
+use super::events::{ChargeRefund, CheckoutCompletion, CheckoutPaymentStatus, GatewayEventKind};
 use super::gateway::{
-    GatewayError, PaymentGateway, Rejection, RejectionKind, SignatureProblem, UnavailableCause,
+    GatewayError, PaymentGateway, PaymentProvider, Rejection, RejectionKind, SignatureProblem,
+    UnavailableCause,
 };
 use super::record::Payment;
 use super::refs::{GatewayCustomerId, IdempotencyKey};
+use super::refunds::{reported_refunds, GatewayRefundNotes, RefundNoteError};
 use super::requests::{
     CheckoutRequest, CheckoutSession, CustomerRequest, InvalidPaymentRequest, LineItem, ReturnUrls,
     MAX_ITEM_NAME_CHARS,
@@ -138,6 +140,7 @@ pub struct PaymentService {
     directory: Arc<dyn BillingDirectory>,
     clock: Arc<dyn Clock>,
     signature_failures: Arc<AtomicU64>,
+    refund_notes: Option<Arc<dyn GatewayRefundNotes>>,
 }
 
 impl PaymentService {
@@ -157,7 +160,15 @@ impl PaymentService {
             directory,
             clock,
             signature_failures: Arc::default(),
+            refund_notes: None,
         }
+    }
+
+    /// The same service documenting the refunds the gateway reports (`charge.refunded`)
+    /// with credit notes through `notes`.
+    pub fn with_refund_notes(mut self, notes: Arc<dyn GatewayRefundNotes>) -> PaymentService {
+        self.refund_notes = Some(notes);
+        self
     }
 
     /// Whether a gateway is configured.
@@ -303,6 +314,13 @@ impl PaymentService {
             Err(other) => return Err(PaymentError::gateway(other)),
         };
         let event_type = event_type_name(&event.kind);
+        if let GatewayEventKind::ChargeRefunded(charge) = &event.kind {
+            // Before the event is recorded: issuing is idempotent per refund id, so a
+            // crash in between leaves a redelivery that finds the note and records the
+            // event, never a recorded event without its note.
+            self.document_refunds(setup.gateway.provider(), charge)
+                .await?;
+        }
         for round in 0..3 {
             let effect = self.effect_of(&event.kind).await?;
             let outcome = self
@@ -380,12 +398,66 @@ impl PaymentService {
                 )
                 .await
             }
-            // SEAM(charge.refunded): refunds and credit notes are built elsewhere; the
-            // event is only recorded here (so a redelivery stays a duplicate) until
-            // the credit-note use case is wired in at this point.
+            // Its credit notes are issued before the event is recorded
+            // (`document_refunds`); the record itself has no further effect.
             GatewayEventKind::ChargeRefunded(_) => Ok(PaymentEffect::Ignore),
             GatewayEventKind::Unhandled { .. } => Ok(PaymentEffect::Ignore),
         }
+    }
+
+    /// The credit notes of the refunds a `charge.refunded` reports, for the order the
+    /// charge's payment paid. A charge Tariff has no payment for, or a refund the sum
+    /// rule refuses, is logged and left undocumented.
+    async fn document_refunds(
+        &self,
+        provider: PaymentProvider,
+        charge: &ChargeRefund,
+    ) -> Result<(), PaymentError> {
+        let Some(notes) = &self.refund_notes else {
+            return Ok(());
+        };
+        let Some(payment) = &charge.payment else {
+            tracing::warn!(
+                charge = charge.charge.as_str(),
+                "refunded charge names no payment; no credit note"
+            );
+            return Ok(());
+        };
+        let order = self
+            .store
+            .order_paid_by(provider, payment.as_str())
+            .await
+            .map_err(PaymentError::repo)?;
+        let Some(order) = order else {
+            tracing::warn!(
+                charge = charge.charge.as_str(),
+                "refunded charge pays no order Tariff knows; no credit note"
+            );
+            return Ok(());
+        };
+        let documented = match notes.documented(order, provider).await {
+            Ok(amount) => amount,
+            Err(RefundNoteError::Store(e)) => return Err(PaymentError::repo(e)),
+            Err(RefundNoteError::Refused(why)) => {
+                tracing::warn!(order = order.get(), "gateway refund not documented: {why}");
+                return Ok(());
+            }
+        };
+        for (refund, amount, status) in reported_refunds(charge, documented) {
+            match notes
+                .document_refund(order, provider, &refund, amount, status)
+                .await
+            {
+                Ok(()) => {}
+                Err(RefundNoteError::Refused(why)) => tracing::warn!(
+                    order = order.get(),
+                    refund = refund.as_str(),
+                    "gateway refund not documented: {why}"
+                ),
+                Err(RefundNoteError::Store(e)) => return Err(PaymentError::repo(e)),
+            }
+        }
+        Ok(())
     }
 
     async fn known_order(&self, id: Option<OrderId>) -> Result<Option<Order>, PaymentError> {

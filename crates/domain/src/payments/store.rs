@@ -82,6 +82,14 @@ pub trait PaymentStore: Send + Sync {
     /// An order's payments, oldest first. Errors: `Unavailable`, `Internal`.
     async fn payments_of(&self, order: OrderId) -> Result<Vec<Payment>, RepoError>;
 
+    /// The order a succeeded (or since refunded) payment with this gateway `reference`
+    /// paid; `None` when no such payment is recorded. Errors: `Unavailable`, `Internal`.
+    async fn order_paid_by(
+        &self,
+        provider: PaymentProvider,
+        reference: &str,
+    ) -> Result<Option<OrderId>, RepoError>;
+
     /// In ONE transaction: stores the event by (provider, id) and applies its effect
     /// (payment record, `paidAt`, activation, outgoing `payment.*` event, audit entry).
     /// An event stored before, also by a concurrent transaction that commits first, is

@@ -144,7 +144,7 @@ pub(crate) fn record_manual(
 ) -> Result<(), DbError> {
     let reported = ReportedPayment {
         order: order.id(),
-        amount: order.charges().total(),
+        amount: order.amount_due(),
         reference: reference.map(str::to_owned),
     };
     let payment = insert_payment(
@@ -290,6 +290,29 @@ impl PaymentStore for DieselPaymentStore {
             })
             .await?;
         rows.into_iter().map(to_payment).collect()
+    }
+
+    async fn order_paid_by(
+        &self,
+        provider: PaymentProvider,
+        reference: &str,
+    ) -> Result<Option<OrderId>, RepoError> {
+        let reference = reference.to_owned();
+        let found: Vec<i64> = self
+            .db
+            .query(move |c| {
+                Ok(c.load(
+                    payments::table
+                        .filter(payments::provider.eq(provider.as_str()))
+                        .filter(payments::reference.eq(reference))
+                        .filter(payments::status.eq_any(["succeeded", "refunded"]))
+                        .order(payments::id.asc())
+                        .select(payments::order_id)
+                        .limit(1),
+                )?)
+            })
+            .await?;
+        Ok(found.into_iter().next().and_then(OrderId::new))
     }
 
     async fn apply_event(&self, event: InboundPayment) -> Result<EventOutcome, RepoError> {
