@@ -149,6 +149,7 @@ diesel::table! {
         invoice_seq -> Nullable<BigInt>,
         invoice_number -> Nullable<Text>,
         invoice_snapshot -> Nullable<Text>,
+        customer_note -> Nullable<Text>,
     }
 }
 

@@ -24,6 +24,7 @@ mod catalogue;
 mod fixtures;
 mod identity;
 mod lifecycle;
+mod notes;
 mod orders;
 mod quota;
 mod records;
@@ -48,6 +49,7 @@ pub use catalogue::*;
 pub use fixtures::Fixture;
 pub use identity::*;
 pub use lifecycle::*;
+pub use notes::*;
 pub use orders::*;
 pub use quota::*;
 pub use records::*;
@@ -197,6 +199,8 @@ macro_rules! contract_tests {
             activation_audit_records_the_order_as_numbered,
             order_transitions_are_conditional,
             orders_list_and_search,
+            orders_keep_the_customer_note_through_every_write,
+            order_search_text_ignores_case,
             concurrent_activations_keep_one_active_order_and_consecutive_numbers,
             concurrent_activations_of_many_accounts_number_without_gaps,
             lifecycle_writes_are_conditional_and_renewals_unique,

@@ -8,6 +8,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 
 use super::charges::{Charges, OrderItem};
+use super::note::CustomerNote;
 use super::parties::IssuedInvoice;
 use super::periods::lifetime_end;
 use crate::audit::snapshot::{AccountSnapshot, OrderSnapshot};
@@ -125,6 +126,7 @@ pub struct NewOrder {
     notes: Option<String>,
     renewal_of: Option<OrderId>,
     created_at: DateTime<Utc>,
+    customer_note: Option<CustomerNote>,
 }
 
 impl NewOrder {
@@ -153,7 +155,19 @@ impl NewOrder {
             notes: None,
             renewal_of: None,
             created_at,
+            customer_note: None,
         })
+    }
+
+    /// Attaches the customer's own note (kept apart from the internal notes).
+    pub fn with_customer_note(mut self, note: Option<CustomerNote>) -> NewOrder {
+        self.customer_note = note;
+        self
+    }
+
+    /// The customer's note.
+    pub fn customer_note(&self) -> Option<&CustomerNote> {
+        self.customer_note.as_ref()
     }
 
     /// Attaches internal notes (blank notes are dropped).
@@ -259,6 +273,7 @@ pub struct Order {
     expires_at: Option<DateTime<Utc>>,
     cancelled_at: Option<DateTime<Utc>>,
     invoice: Option<IssuedInvoice>,
+    customer_note: Option<CustomerNote>,
 }
 
 impl Order {
@@ -298,7 +313,21 @@ impl Order {
             expires_at: record.expires_at,
             cancelled_at: record.cancelled_at,
             invoice: record.invoice,
+            customer_note: None,
         })
+    }
+
+    /// The order with the customer's note it was placed with (stores rebuild an order
+    /// with [`Order::restore`], then attach the note).
+    pub fn with_customer_note(mut self, note: Option<CustomerNote>) -> Order {
+        self.customer_note = note;
+        self
+    }
+
+    /// The customer's own note, written when ordering: shown to the customer and to
+    /// administrators (unlike [`Order::notes`]).
+    pub fn customer_note(&self) -> Option<&CustomerNote> {
+        self.customer_note.as_ref()
     }
 
     /// The id.

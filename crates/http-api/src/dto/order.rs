@@ -61,6 +61,10 @@ pub struct OrderJson {
     pub expires_at: Option<String>,
     /// Given when the order first becomes active; null before.
     pub invoice_number: Option<String>,
+    /// The customer's own note, as sent with `notes` on `POST /api/orders` (trimmed);
+    /// absent when there is none. Never the internal notes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer_note: Option<String>,
 }
 
 impl From<&Order> for OrderJson {
@@ -89,6 +93,7 @@ impl From<&Order> for OrderJson {
                 .filter(|_| !order.is_lifetime())
                 .map(panel_timestamp),
             invoice_number: order.invoice_number().map(str::to_owned),
+            customer_note: order.customer_note().map(|note| note.as_str().to_owned()),
         }
     }
 }
@@ -154,7 +159,9 @@ pub struct PlaceOrderInput {
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub items: Option<serde_json::Value>,
-    /// The customer's note about the order.
+    /// The customer's note about the order: at most 2000 characters, no control
+    /// characters but line breaks and tabs; trimmed, blank means none. Answered as
+    /// `customerNote`, never mixed into the internal notes.
     #[serde(default)]
     pub notes: Option<String>,
     /// `now` or `renewal`.

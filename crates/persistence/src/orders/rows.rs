@@ -6,7 +6,9 @@ use std::sync::LazyLock;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sqlite::Sqlite;
-use tariff_domain::orders::{BuyerDetails, Charges, IssuedInvoice, Order, OrderItem, OrderRecord};
+use tariff_domain::orders::{
+    BuyerDetails, Charges, CustomerNote, IssuedInvoice, Order, OrderItem, OrderRecord,
+};
 use tariff_domain::{AccountRef, Currency, Money, OrderId, PlanId, RepoError, TaxRate, UserId};
 
 use super::snapshot::{postal_address, SnapshotJson};
@@ -42,6 +44,7 @@ pub(super) struct OrderRow {
     pub(super) invoice_seq: Option<i64>,
     pub(super) invoice_number: Option<String>,
     pub(super) invoice_snapshot: Option<String>,
+    pub(super) customer_note: Option<String>,
 }
 
 /// An `order_items` row.
@@ -127,6 +130,13 @@ pub(super) fn to_order(row: OrderRow, items: Vec<ItemRow>) -> Result<Order, Repo
     if !org_matches {
         return Err(corrupt("organisation"));
     }
+    let customer_note = row
+        .customer_note
+        .as_deref()
+        .map(CustomerNote::parse)
+        .transpose()
+        .map_err(|_| corrupt("customer note"))?
+        .flatten();
     Order::restore(OrderRecord {
         id: OrderId::new(id).ok_or_else(|| corrupt("id"))?,
         account,
@@ -150,6 +160,7 @@ pub(super) fn to_order(row: OrderRow, items: Vec<ItemRow>) -> Result<Order, Repo
         cancelled_at: row.cancelled_at.map(|t| t.and_utc()),
         invoice,
     })
+    .map(|order| order.with_customer_note(customer_note))
     .map_err(|e| RepoError::Internal(Box::new(e)))
 }
 

@@ -35,6 +35,7 @@ pub(super) struct InsertOrder {
     notes: Option<String>,
     renewal_of: Option<i64>,
     created_at: NaiveDateTime,
+    customer_note: Option<String>,
 }
 
 impl<DB: SqlBackend> QueryFragment<DB> for InsertOrder {
@@ -43,7 +44,7 @@ impl<DB: SqlBackend> QueryFragment<DB> for InsertOrder {
             .sql(
                 "INSERT INTO orders (account_kind, account_id, user_id, org_id, plan_id, \
                  status, currency, subtotal_minor, tax_rate_bp, tax_minor, total_minor, \
-                 description, notes, renewal_of, created_at) VALUES (",
+                 description, notes, renewal_of, created_at, customer_note) VALUES (",
             )
             .bind(self.account_kind)?
             .sql(", ")
@@ -74,6 +75,8 @@ impl<DB: SqlBackend> QueryFragment<DB> for InsertOrder {
             .bind(&self.renewal_of)?
             .sql(", ")
             .bind(&self.created_at)?
+            .sql(", ")
+            .bind(&self.customer_note)?
             .sql(") RETURNING id");
         Ok(())
     }
@@ -145,6 +148,7 @@ impl InsertOrder {
             notes: order.notes().map(str::to_owned),
             renewal_of: order.renewal_of().map(OrderId::get),
             created_at: order.created_at().naive_utc(),
+            customer_note: order.customer_note().map(|note| note.as_str().to_owned()),
         })
     }
 
