@@ -5,6 +5,7 @@
 pub mod fake_panel;
 pub mod pg_cluster;
 pub mod process;
+pub mod scale;
 
 use std::net::SocketAddr;
 

@@ -26,6 +26,7 @@ mod identity;
 mod lifecycle;
 mod notes;
 mod orders;
+mod paging;
 mod quota;
 mod records;
 
@@ -51,6 +52,7 @@ pub use identity::*;
 pub use lifecycle::*;
 pub use notes::*;
 pub use orders::*;
+pub use paging::*;
 pub use quota::*;
 pub use records::*;
 
@@ -207,6 +209,7 @@ macro_rules! contract_tests {
             change_versions_move_with_orders_and_memberships,
             billing_switch_is_stored_and_versioned,
             audit_pages_filter_newest_first,
+            audit_pages_join_up_newest_first_from_either_end,
             health_probe_answers,
         );
     };

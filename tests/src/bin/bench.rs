@@ -5,7 +5,9 @@
 //! written to `target/bench/results.json`.
 //!
 //! Options: `--duration SECS` (default 10), `--connections N` (32), `--threads N` (2),
-//! `--backend sqlite|postgres|all` (all).
+//! `--backend sqlite|postgres|all` (all), `--scale small|large` (small). `--scale large`
+//! measures the cold paths and the lifecycle sweep on the large data set instead (see
+//! `tariff_tests::scale`).
 
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader};
@@ -32,6 +34,7 @@ struct Options {
     connections: u32,
     threads: u32,
     backends: Vec<String>,
+    large: bool,
 }
 
 fn parse_options() -> Options {
@@ -40,6 +43,7 @@ fn parse_options() -> Options {
         connections: 32,
         threads: 2,
         backends: vec![],
+        large: false,
     };
     let mut backend = "all".to_owned();
     let mut args = std::env::args().skip(1);
@@ -50,6 +54,7 @@ fn parse_options() -> Options {
             "--connections" => options.connections = value.parse().unwrap_or(32),
             "--threads" => options.threads = value.parse().unwrap_or(2),
             "--backend" => backend = value,
+            "--scale" => options.large = value == "large",
             other => {
                 eprintln!("unknown option {other}");
                 std::process::exit(2);
@@ -406,6 +411,10 @@ struct Row {
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let options = parse_options();
+    if options.large {
+        tariff_tests::scale::main(&options.backends, &bin_dir().join("tariff")).await;
+        return;
+    }
     let scratch = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
     let dir = scratch.path();
     let mut rows: Vec<Row> = Vec::new();
