@@ -35,6 +35,12 @@ bench:
     target/release/bench
     cargo bench --workspace
 
+# Cold paths and the lifecycle sweep on the large data set (1,000,000 orders, generated
+# once into target/bench/large and the database tariff_bench_large, then reused).
+bench-large:
+    cargo build --release -p tariff-app -p tariff-tests --bins
+    target/release/bench --scale large
+
 # Hostile-input fuzzing of the live API from its OpenAPI document (schemathesis).
 fuzz:
     bash scripts/fuzz.sh

@@ -6,6 +6,7 @@ pub mod fake_panel;
 pub mod fake_stripe;
 pub mod pg_cluster;
 pub mod process;
+pub mod scale;
 pub mod webhook_bench;
 
 use std::net::SocketAddr;

@@ -67,6 +67,7 @@ impl State {
             invoice: None,
             billing: order.billing().clone(),
         })
+        .map(|stored| stored.with_customer_note(order.customer_note().cloned()))
         .map_err(|e| RepoError::Internal(Box::new(e)))
     }
 
@@ -225,6 +226,8 @@ impl OrderRepository for MemoryStore {
         filter: OrderFilter,
         page: PageRequest,
     ) -> Result<Page<Order>, RepoError> {
+        // Case-insensitive, as the SQL adapters' `lower(...) LIKE lower(...)`.
+        let text = filter.text.as_deref().map(str::to_lowercase);
         self.with(|state| {
             let matching = state.orders.values().rev().filter(|o| {
                 filter.status.is_none_or(|s| o.status() == s)
@@ -232,9 +235,10 @@ impl OrderRepository for MemoryStore {
                     && filter
                         .org
                         .is_none_or(|org| o.account() == AccountRef::Org(org))
-                    && filter.text.as_deref().is_none_or(|text| {
-                        o.description().contains(text)
-                            || o.invoice_number().is_some_and(|n| n.contains(text))
+                    && text.as_deref().is_none_or(|text| {
+                        o.description().to_lowercase().contains(text)
+                            || o.invoice_number()
+                                .is_some_and(|n| n.to_lowercase().contains(text))
                     })
             });
             Ok(page_of(matching.cloned(), page))

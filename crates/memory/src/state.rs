@@ -212,5 +212,7 @@ pub(crate) fn changed(
 ) -> Result<Order, RepoError> {
     let mut record = record_of(order);
     change(&mut record);
-    Order::restore(record).map_err(|e| RepoError::Internal(Box::new(e)))
+    Order::restore(record)
+        .map(|changed| changed.with_customer_note(order.customer_note().cloned()))
+        .map_err(|e| RepoError::Internal(Box::new(e)))
 }

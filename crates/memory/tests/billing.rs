@@ -97,6 +97,7 @@ impl App {
             cycle: BillingCycle::Monthly,
             coupon_code: coupon.map(str::to_owned),
             when: None,
+            customer_note: None,
         }
     }
 }

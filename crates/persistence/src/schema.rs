@@ -158,6 +158,7 @@ diesel::table! {
         scheduled_cycle -> Nullable<Text>,
         scheduled_at -> Nullable<Timestamp>,
         paid_at -> Nullable<Timestamp>,
+        customer_note -> Nullable<Text>,
     }
 }
 

@@ -149,8 +149,11 @@ impl<'a, 'b, DB: Backend> Statement<'a, 'b, DB> {
         Ok(self)
     }
 
-    /// ` WHERE (a LIKE ? ESCAPE '\' OR b LIKE ? ...)`, or with ` AND ` after the first
-    /// condition: `pattern` (already escaped) matched against any of `columns`.
+    /// ` WHERE (lower(a) LIKE lower(?) ESCAPE '\' OR ...)`, or with ` AND ` after the
+    /// first condition: `pattern` (already escaped) matched against any of `columns`,
+    /// ignoring case. Both sides go through the backend's own `lower()`, so PostgreSQL
+    /// (whose `LIKE` is case-sensitive) and SQLite (whose `LIKE` folds ASCII only) agree
+    /// on ASCII text; PostgreSQL also folds other letters, by its locale.
     pub(crate) fn and_like_any<T>(
         &mut self,
         columns: &[&str],
@@ -165,10 +168,11 @@ impl<'a, 'b, DB: Backend> Statement<'a, 'b, DB> {
             if i > 0 {
                 self.sql(" OR ");
             }
-            self.sql(column)
-                .sql(" LIKE ")
+            self.sql("lower(")
+                .sql(column)
+                .sql(") LIKE lower(")
                 .bind(pattern)?
-                .sql(" ESCAPE '\\'");
+                .sql(") ESCAPE '\\'");
         }
         self.sql(")");
         self.has_where = true;

@@ -25,7 +25,9 @@ mod catalogue;
 mod fixtures;
 mod identity;
 mod lifecycle;
+mod notes;
 mod orders;
+mod paging;
 mod quota;
 mod records;
 
@@ -51,7 +53,9 @@ pub use catalogue::*;
 pub use fixtures::Fixture;
 pub use identity::*;
 pub use lifecycle::*;
+pub use notes::*;
 pub use orders::*;
+pub use paging::*;
 pub use quota::*;
 pub use records::*;
 
@@ -212,6 +216,8 @@ macro_rules! contract_tests {
             activation_audit_records_the_order_as_numbered,
             order_transitions_are_conditional,
             orders_list_and_search,
+            orders_keep_the_customer_note_through_every_write,
+            order_search_text_ignores_case,
             concurrent_activations_keep_one_active_order_and_consecutive_numbers,
             placement_redeems_and_spends_in_one_write_or_not_at_all,
             placement_schedules_changes_on_active_orders_only,
@@ -220,6 +226,7 @@ macro_rules! contract_tests {
             change_versions_move_with_orders_and_memberships,
             billing_switch_is_stored_and_versioned,
             audit_pages_filter_newest_first,
+            audit_pages_join_up_newest_first_from_either_end,
             health_probe_answers,
         );
     };

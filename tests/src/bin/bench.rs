@@ -6,7 +6,9 @@
 //!
 //! Options: `--duration SECS` (default 10), `--connections N` (32), `--threads N` (2),
 //! `--backend sqlite|postgres|all` (all), `--scenario webhooks` (only the webhook
-//! delivery scenario, see `tariff_tests::webhook_bench`).
+//! delivery scenario, see `tariff_tests::webhook_bench`), `--scale small|large` (small).
+//! `--scale large` measures the cold paths and the lifecycle sweep on the large data set
+//! instead (see `tariff_tests::scale`).
 
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader};
@@ -34,6 +36,7 @@ struct Options {
     threads: u32,
     backends: Vec<String>,
     scenario: String,
+    large: bool,
 }
 
 fn parse_options() -> Options {
@@ -43,6 +46,7 @@ fn parse_options() -> Options {
         threads: 2,
         backends: vec![],
         scenario: "all".to_owned(),
+        large: false,
     };
     let mut backend = "all".to_owned();
     let mut args = std::env::args().skip(1);
@@ -54,6 +58,7 @@ fn parse_options() -> Options {
             "--threads" => options.threads = value.parse().unwrap_or(2),
             "--backend" => backend = value,
             "--scenario" => options.scenario = value,
+            "--scale" => options.large = value == "large",
             other => {
                 eprintln!("unknown option {other}");
                 std::process::exit(2);
@@ -412,6 +417,10 @@ async fn main() {
     let options = parse_options();
     if options.scenario == "webhooks" {
         webhooks(&options).await;
+        return;
+    }
+    if options.large {
+        tariff_tests::scale::main(&options.backends, &bin_dir().join("tariff")).await;
         return;
     }
     let scratch = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));

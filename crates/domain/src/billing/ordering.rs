@@ -19,7 +19,8 @@ use crate::audit::Actor;
 use crate::catalogue::plan::Plan;
 use crate::identity::caller::Caller;
 use crate::orders::{
-    months_after, NewOrder, Order, OrderBilling, OrderCoupon, OrderError, OrderService, OrderStatus,
+    months_after, CustomerNote, NewOrder, Order, OrderBilling, OrderCoupon, OrderError,
+    OrderService, OrderStatus,
 };
 use crate::shared::repo::{ConflictKind, RepoError};
 use crate::{AccountRef, Money, OrderId, OrgId, PlanId};
@@ -33,6 +34,8 @@ pub struct PlanOrderRequest {
     pub coupon_code: Option<String>,
     /// `when` or `activateMode`; `None` lets the upgrade/downgrade rule decide.
     pub when: Option<When>,
+    /// The customer's own note, stored with the new order.
+    pub customer_note: Option<CustomerNote>,
 }
 
 /// What ordering did, or (preview) would do.
@@ -349,7 +352,8 @@ impl PlanOrderService {
                 format!("{} ({})", plan.name(), request.cycle),
                 bill.charges().clone(),
                 billing,
-            )?;
+            )?
+            .with_customer_note(request.customer_note.clone());
         let activation = order.is_free().then(|| {
             self.orders
                 .activation_terms(now, months_after(now, request.cycle.months()), None)

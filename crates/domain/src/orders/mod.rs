@@ -13,6 +13,7 @@ pub mod freshness;
 pub mod invoicing;
 pub mod lifecycle;
 pub mod model;
+pub mod note;
 pub mod numbering;
 pub mod parties;
 pub mod periods;
@@ -34,6 +35,7 @@ pub use lifecycle::{LifecycleError, LifecycleService, SweepReport};
 pub use model::{
     IllegalTransition, InvalidOrder, NewOrder, Order, OrderRecord, OrderStatus, UnknownStatus,
 };
+pub use note::{CustomerNote, CustomerNoteError, MAX_CUSTOMER_NOTE_CHARS};
 pub use numbering::{InvalidNumberFormat, InvoiceNumberFormat, SeqSlot, DEFAULT_NUMBER_FORMAT};
 pub use parties::{BuyerDetails, InvoiceSnapshot, IssuedInvoice, SellerDetails};
 pub use periods::{lifetime_end, months_after, next_anniversary, one_month_after};

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 
 use super::charges::{Charges, OrderItem};
 use super::cycle::{OrderBilling, Period};
+use super::note::CustomerNote;
 use super::parties::IssuedInvoice;
 use super::periods::lifetime_end;
 use crate::audit::snapshot::{AccountSnapshot, OrderSnapshot};
@@ -127,6 +128,7 @@ pub struct NewOrder {
     renewal_of: Option<OrderId>,
     created_at: DateTime<Utc>,
     billing: OrderBilling,
+    customer_note: Option<CustomerNote>,
 }
 
 impl NewOrder {
@@ -156,6 +158,7 @@ impl NewOrder {
             renewal_of: None,
             created_at,
             billing: OrderBilling::default(),
+            customer_note: None,
         })
     }
 
@@ -183,6 +186,17 @@ impl NewOrder {
     /// What is left to pay after account credit.
     pub fn amount_due(&self) -> Money {
         amount_due(&self.charges, &self.billing)
+    }
+
+    /// Attaches the customer's own note (kept apart from the internal notes).
+    pub fn with_customer_note(mut self, note: Option<CustomerNote>) -> NewOrder {
+        self.customer_note = note;
+        self
+    }
+
+    /// The customer's note.
+    pub fn customer_note(&self) -> Option<&CustomerNote> {
+        self.customer_note.as_ref()
     }
 
     /// Attaches internal notes (blank notes are dropped).
@@ -293,6 +307,7 @@ pub struct Order {
     invoice: Option<IssuedInvoice>,
     billing: OrderBilling,
     paid_at: Option<DateTime<Utc>>,
+    customer_note: Option<CustomerNote>,
 }
 
 impl Order {
@@ -335,6 +350,7 @@ impl Order {
             invoice: record.invoice,
             billing: record.billing,
             paid_at: None,
+            customer_note: None,
         })
     }
 
@@ -374,6 +390,19 @@ impl Order {
     /// while unpaid, and for orders activated without payment (free plans, apply-plan).
     pub fn paid_at(&self) -> Option<DateTime<Utc>> {
         self.paid_at
+    }
+
+    /// The order with the customer's note it was placed with (stores rebuild an order
+    /// with [`Order::restore`], then attach the note).
+    pub fn with_customer_note(mut self, note: Option<CustomerNote>) -> Order {
+        self.customer_note = note;
+        self
+    }
+
+    /// The customer's own note, written when ordering: shown to the customer and to
+    /// administrators (unlike [`Order::notes`]).
+    pub fn customer_note(&self) -> Option<&CustomerNote> {
+        self.customer_note.as_ref()
     }
 
     /// The id.

@@ -27,7 +27,9 @@ pub struct OrderFilter {
     pub user: Option<UserId>,
     /// Org.
     pub org: Option<OrgId>,
-    /// Orders whose description or invoice number contains this text (case as stored).
+    /// Orders whose description or invoice number contains this text, ignoring case
+    /// (ASCII letters on every store; PostgreSQL and the memory store fold other
+    /// letters too).
     pub text: Option<String>,
 }
 

@@ -8,6 +8,7 @@ use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use super::error::OrderError;
 use super::freshness::{ListStamp, OrderFreshness};
 use super::model::{NewOrder, Order, OrderStatus};
+use super::note::CustomerNote;
 use super::numbering::InvoiceNumberFormat;
 use super::parties::{BuyerDetails, SellerDetails};
 use super::periods::one_month_after;
@@ -219,6 +220,17 @@ impl OrderService {
         plan_id: PlanId,
         org: Option<OrgId>,
     ) -> Result<Order, OrderError> {
+        self.place_with_note(caller, plan_id, org, None).await
+    }
+
+    /// [`place`](Self::place), keeping the customer's own note with the order.
+    pub async fn place_with_note(
+        &self,
+        caller: Caller,
+        plan_id: PlanId,
+        org: Option<OrgId>,
+        note: Option<CustomerNote>,
+    ) -> Result<Order, OrderError> {
         let account = match org {
             None => AccountRef::User(caller.user_id()),
             Some(org) => {
@@ -233,7 +245,8 @@ impl OrderService {
         let buyer = self.buyer(account).await?;
         let now = self.now();
         let rate = self.policy.tax.rate_for(buyer.address.country_code());
-        let order = NewOrder::for_plan(&plan, account, Some(caller.user_id()), rate, now)?;
+        let order = NewOrder::for_plan(&plan, account, Some(caller.user_id()), rate, now)?
+            .with_customer_note(note);
         if order.is_free() {
             let activation = self.activation_terms(now, one_month_after(now), None);
             self.activate_new(order, activation, None).await

@@ -73,6 +73,10 @@ pub struct OrderJson {
     /// When its payment was recorded (gateway or mark-paid); null while unpaid and for
     /// orders activated without payment.
     pub paid_at: Option<String>,
+    /// The customer's own note, as sent with `notes` on `POST /api/orders` (trimmed);
+    /// absent when there is none. Never the internal notes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer_note: Option<String>,
 }
 
 /// `{"planId","cycle","at"}`: the plan and cycle the renewal is made for, and when.
@@ -153,6 +157,7 @@ impl From<&Order> for OrderJson {
                 .as_ref()
                 .map(ScheduledChangeJson::from),
             paid_at: order.paid_at().map(panel_timestamp),
+            customer_note: order.customer_note().map(|note| note.as_str().to_owned()),
         }
     }
 }
@@ -218,7 +223,9 @@ pub struct PlaceOrderInput {
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub items: Option<serde_json::Value>,
-    /// The customer's note about the order.
+    /// The customer's note about the order: at most 2000 characters, no control
+    /// characters but line breaks and tabs; trimmed, blank means none. Answered as
+    /// `customerNote`, never mixed into the internal notes.
     #[serde(default)]
     pub notes: Option<String>,
     /// `now` or `renewal`: the same as `when` `now` or `period_end`.

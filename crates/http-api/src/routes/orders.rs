@@ -6,7 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::web::Bytes;
 use actix_web::{web, HttpRequest, HttpResponse};
 use tariff_domain::billing::PlanOrderOutcome;
-use tariff_domain::orders::{ListStamp, OrderStatus};
+use tariff_domain::orders::{CustomerNote, CustomerNoteError, ListStamp, OrderStatus};
 use tariff_domain::{OrderId, OrgId};
 
 use crate::auth::Authenticated;
@@ -22,27 +22,17 @@ pub(crate) fn body_id<T>(raw: i64, make: fn(i64) -> Option<T>, field: &str) -> R
     make(raw).ok_or_else(|| ApiError::validation(field, format!("{field} must be a positive id.")))
 }
 
-/// The customer's note on `POST /api/orders`: at most 2000 characters, no control
-/// characters but line breaks and tabs. It is checked and not kept yet: orders have no
-/// column for a customer's note (see docs/ECLIPANEL.md).
-fn check_customer_note(note: Option<&str>) -> Result<(), ApiError> {
-    let Some(note) = note else { return Ok(()) };
-    if note.chars().count() > tariff_domain::orders::MAX_NOTES_CHARS {
-        return Err(ApiError::validation(
-            "notes",
-            "notes must be at most 2000 characters.",
-        ));
-    }
-    if note
-        .chars()
-        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
-    {
-        return Err(ApiError::validation(
-            "notes",
-            "notes must not contain control characters.",
-        ));
-    }
-    Ok(())
+/// The customer's note on `POST /api/orders` (see [`CustomerNote`]), or a 400 naming
+/// `notes`.
+fn customer_note(note: Option<&str>) -> Result<Option<CustomerNote>, ApiError> {
+    CustomerNote::parse_optional(note).map_err(|err| match err {
+        CustomerNoteError::TooLong => {
+            ApiError::validation("notes", "notes must be at most 2000 characters.")
+        }
+        CustomerNoteError::ControlCharacter => {
+            ApiError::validation("notes", "notes must not contain control characters.")
+        }
+    })
 }
 
 /// Query of `GET /api/orders`.
@@ -162,8 +152,8 @@ pub async fn place_order(
     body: Json<PlaceOrderInput>,
 ) -> Result<HttpResponse, ApiError> {
     let input = body.into_inner();
-    let request = crate::routes::plan_changes::plan_order_request(&input)?;
-    check_customer_note(input.notes.as_deref())?;
+    let mut request = crate::routes::plan_changes::plan_order_request(&input)?;
+    request.customer_note = customer_note(input.notes.as_deref())?;
     let (order, status) = match state.plan_orders.place(caller, request).await? {
         PlanOrderOutcome::Placed(order) => (order, StatusCode::CREATED),
         PlanOrderOutcome::Scheduled(order) => (order, StatusCode::OK),

@@ -39,6 +39,7 @@ pub(crate) fn plan_order_request(input: &PlaceOrderInput) -> Result<PlanOrderReq
         cycle,
         coupon_code: input.coupon_code.clone(),
         when,
+        customer_note: None,
     })
 }
 

@@ -23,7 +23,9 @@ pub(crate) fn record(c: &mut DbConn<'_>, entry: Option<&AuditEntry>) -> Result<(
 }
 
 /// The rows matching `filter`, newest first, from `offset`, and how many match in all,
-/// read in one snapshot.
+/// read in one snapshot. A page in the older half is read from the oldest end and
+/// turned round: `OFFSET` steps over every row it skips, so the last page of a log of a
+/// million rows would otherwise read the whole table.
 pub(super) fn page(
     c: &mut DbConn<'_>,
     filter: &AuditFilter,
@@ -36,11 +38,24 @@ pub(super) fn page(
         if offset >= total {
             return Ok((Vec::new(), total));
         }
-        let rows = c.load(PageOfMatching {
-            matching,
-            offset,
-            limit,
-        })?;
+        let from_oldest = offset.saturating_add(limit / 2) > total / 2;
+        let rows = if from_oldest {
+            let mut rows: Vec<AuditRow> = c.load(PageOfMatching {
+                matching,
+                offset: (total - offset).saturating_sub(limit).max(0),
+                limit: limit.min(total - offset),
+                oldest_first: true,
+            })?;
+            rows.reverse();
+            rows
+        } else {
+            c.load(PageOfMatching {
+                matching,
+                offset,
+                limit,
+                oldest_first: false,
+            })?
+        };
         Ok((rows, total))
     })
 }
@@ -98,12 +113,14 @@ impl<DB: SqlBackend> QueryFragment<DB> for CountMatching {
     }
 }
 
-/// A page of matching entries, newest first.
+/// A page of matching entries, newest first (or oldest first, for a page counted from
+/// the other end).
 #[derive(Debug)]
 struct PageOfMatching {
     matching: Matching,
     offset: i64,
     limit: i64,
+    oldest_first: bool,
 }
 
 impl<DB> QueryFragment<DB> for PageOfMatching
@@ -115,10 +132,14 @@ where
         let mut sql = Statement::new(out);
         sql.sql("SELECT ").fragment(&*AUDIT_ROW_COLUMNS)?;
         self.matching.write(&mut sql)?;
-        sql.sql(" ORDER BY audit_log.id DESC LIMIT ")
-            .bind(&self.limit)?
-            .sql(" OFFSET ")
-            .bind(&self.offset)?;
+        sql.sql(if self.oldest_first {
+            " ORDER BY audit_log.id ASC LIMIT "
+        } else {
+            " ORDER BY audit_log.id DESC LIMIT "
+        })
+        .bind(&self.limit)?
+        .sql(" OFFSET ")
+        .bind(&self.offset)?;
         Ok(())
     }
 }

@@ -7,8 +7,8 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sqlite::Sqlite;
 use tariff_domain::orders::{
-    BillingCycle, BuyerDetails, Charges, IssuedInvoice, Order, OrderBilling, OrderCoupon,
-    OrderItem, OrderRecord, ScheduledChange,
+    BillingCycle, BuyerDetails, Charges, CustomerNote, IssuedInvoice, Order, OrderBilling,
+    OrderCoupon, OrderItem, OrderRecord, ScheduledChange,
 };
 use tariff_domain::{AccountRef, Currency, Money, OrderId, PlanId, RepoError, TaxRate, UserId};
 
@@ -54,6 +54,7 @@ pub(super) struct OrderRow {
     pub(super) scheduled_cycle: Option<String>,
     pub(super) scheduled_at: Option<NaiveDateTime>,
     pub(super) paid_at: Option<NaiveDateTime>,
+    pub(super) customer_note: Option<String>,
 }
 
 /// An `order_items` row.
@@ -140,6 +141,13 @@ pub(super) fn to_order(row: OrderRow, items: Vec<ItemRow>) -> Result<Order, Repo
     if !org_matches {
         return Err(corrupt("organisation"));
     }
+    let customer_note = row
+        .customer_note
+        .as_deref()
+        .map(CustomerNote::parse)
+        .transpose()
+        .map_err(|_| corrupt("customer note"))?
+        .flatten();
     Order::restore(OrderRecord {
         id: OrderId::new(id).ok_or_else(|| corrupt("id"))?,
         account,
@@ -164,7 +172,11 @@ pub(super) fn to_order(row: OrderRow, items: Vec<ItemRow>) -> Result<Order, Repo
         invoice,
         billing,
     })
-    .map(|order| order.with_paid_at(row.paid_at.map(|t| t.and_utc())))
+    .map(|order| {
+        order
+            .with_paid_at(row.paid_at.map(|t| t.and_utc()))
+            .with_customer_note(customer_note)
+    })
     .map_err(|e| RepoError::Internal(Box::new(e)))
 }
 

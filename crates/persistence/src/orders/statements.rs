@@ -40,6 +40,7 @@ pub(super) struct InsertOrder {
     period_value_minor: Option<i64>,
     coupon_code: Option<String>,
     coupon_period: Option<i32>,
+    customer_note: Option<String>,
 }
 
 impl<DB: SqlBackend> QueryFragment<DB> for InsertOrder {
@@ -49,7 +50,7 @@ impl<DB: SqlBackend> QueryFragment<DB> for InsertOrder {
                 "INSERT INTO orders (account_kind, account_id, user_id, org_id, plan_id, \
                  status, currency, subtotal_minor, tax_rate_bp, tax_minor, total_minor, \
                  description, notes, renewal_of, created_at, cycle, credit_applied_minor, \
-                 period_value_minor, coupon_code, coupon_period) VALUES (",
+                 period_value_minor, coupon_code, coupon_period, customer_note) VALUES (",
             )
             .bind(self.account_kind)?
             .sql(", ")
@@ -90,6 +91,8 @@ impl<DB: SqlBackend> QueryFragment<DB> for InsertOrder {
             .bind(&self.coupon_code)?
             .sql(", ")
             .bind(&self.coupon_period)?
+            .sql(", ")
+            .bind(&self.customer_note)?
             .sql(") RETURNING id");
         Ok(())
     }
@@ -171,6 +174,7 @@ impl InsertOrder {
                 .as_ref()
                 .map(|c| i32::try_from(c.period).map_err(|_| corrupt_input("coupon period")))
                 .transpose()?,
+            customer_note: order.customer_note().map(|note| note.as_str().to_owned()),
         })
     }
 
