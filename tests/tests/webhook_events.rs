@@ -229,7 +229,9 @@ async fn order_events_arrive_in_happening_order_with_the_admin_order_json() {
         .await;
         run_cli(&db_url, &["sweep"]).await;
         let account = json!({"kind": "user", "id": user});
-        let so_far = account_events(&receiver, &account, 16).await;
+        let mut so_far = account_events(&receiver, &account, 17).await;
+        // Mark-paid's `payment.succeeded` (checked below) comes second.
+        so_far.remove(1);
         let c = so_far[11]["data"]["id"].as_i64().unwrap();
         let d = so_far[15]["data"]["id"].as_i64().unwrap();
         // The period ended and the renewal went unpaid past the pending TTL.
@@ -247,7 +249,25 @@ async fn order_events_arrive_in_happening_order_with_the_admin_order_json() {
         .unwrap();
         run_cli(&db_url, &["sweep"]).await;
 
-        let events = account_events(&receiver, &account, 19).await;
+        let mut events = account_events(&receiver, &account, 20).await;
+        let sequences: Vec<u64> = events
+            .iter()
+            .map(|event| event["sequence"].as_u64().unwrap())
+            .collect();
+        assert_eq!(sequences, (1..=20).collect::<Vec<_>>(), "{backend:?}");
+        // Mark-paid records a manual payment before it activates the order.
+        assert_eq!(events[1]["type"], "payment.succeeded", "{backend:?}");
+        assert_eq!(
+            events[1]["data"]["payment"]["provider"], "manual",
+            "{:?}",
+            events[1]
+        );
+        assert_eq!(
+            events[1]["data"]["payment"]["orderId"], a,
+            "{:?}",
+            events[1]
+        );
+        events.remove(1);
         let types: Vec<&str> = events
             .iter()
             .map(|event| event["type"].as_str().unwrap())
@@ -277,11 +297,6 @@ async fn order_events_arrive_in_happening_order_with_the_admin_order_json() {
             ],
             "{backend:?}"
         );
-        let sequences: Vec<u64> = events
-            .iter()
-            .map(|event| event["sequence"].as_u64().unwrap())
-            .collect();
-        assert_eq!(sequences, (1..=19).collect::<Vec<_>>(), "{backend:?}");
         let order_of = |i: usize| events[i]["data"]["id"].as_i64().unwrap();
         let b = order_of(4);
         assert_eq!(

@@ -222,8 +222,10 @@ pub async fn wire(settings: &Settings) -> anyhow::Result<Wired> {
         db.clone(),
         payloads.clone(),
     ));
-    let plans: Arc<dyn PlanRepository> =
-        Arc::new(DieselPlanRepository::with_events(db.clone(), payloads));
+    let plans: Arc<dyn PlanRepository> = Arc::new(DieselPlanRepository::with_events(
+        db.clone(),
+        payloads.clone(),
+    ));
     let font_path = settings
         .invoice
         .font_path
@@ -263,12 +265,15 @@ pub async fn wire(settings: &Settings) -> anyhow::Result<Wired> {
     // gateway that took the money, and a refund made at the gateway gets its note.
     let gateway_setup = payment_gateway(settings)?;
     let payment_store: Arc<dyn tariff_domain::payments::PaymentStore> =
-        Arc::new(DieselPaymentStore::new(db.clone()));
+        Arc::new(DieselPaymentStore::new(db.clone()).with_order_events(payloads.clone()));
     let mut credit_notes = CreditNoteService::new(CreditNotePorts {
-        store: Arc::new(DieselCreditNotes::new(
-            db.clone(),
-            Arc::new(tariff_http_api::dto::credit_note::ApiCreditNotePayloads),
-        )),
+        store: Arc::new(
+            DieselCreditNotes::new(
+                db.clone(),
+                Arc::new(tariff_http_api::dto::credit_note::ApiCreditNotePayloads),
+            )
+            .with_order_events(payloads),
+        ),
         orders: orders.clone(),
         documents: document_store,
         renderer,

@@ -28,7 +28,7 @@ use tariff_domain::credit_notes::{
 use tariff_domain::documents::DocumentKind;
 use tariff_domain::orders::OrderStatus;
 use tariff_domain::shared::ConflictKind;
-use tariff_domain::webhooks::{EventDraft, EventType};
+use tariff_domain::webhooks::{EventDraft, EventPayloads, EventType};
 use tariff_domain::{AccountRef, Currency, Money, OrderId, RepoError};
 
 use self::rows::CreditNoteRow;
@@ -44,12 +44,24 @@ use crate::webhooks::store_event;
 pub struct DieselCreditNotes {
     db: Database,
     payloads: Arc<dyn CreditNoteJson>,
+    order_events: Option<Arc<dyn EventPayloads>>,
 }
 
 impl DieselCreditNotes {
     /// `payloads` renders the `credit_note.issued` event's data.
     pub fn new(db: Database, payloads: Arc<dyn CreditNoteJson>) -> Self {
-        Self { db, payloads }
+        Self {
+            db,
+            payloads,
+            order_events: None,
+        }
+    }
+
+    /// The same store, also storing `order.cancelled` and `account.plan_changed` when a
+    /// refund cancels its order (`cancel: true`), built with `payloads`.
+    pub fn with_order_events(mut self, payloads: Arc<dyn EventPayloads>) -> Self {
+        self.order_events = Some(payloads);
+        self
     }
 }
 
@@ -145,6 +157,7 @@ fn issue_in(
     c: &mut DbConn<'_>,
     request: &CreditNoteRequest,
     payloads: &dyn CreditNoteJson,
+    order_events: Option<&dyn EventPayloads>,
 ) -> Result<IssueOutcome, DbError> {
     if let Some(reference) = &request.refund.reference {
         if let Some(row) = by_reference(c, reference)? {
@@ -210,6 +223,10 @@ fn issue_in(
                 orders::cancelled_at.eq(Some(at)),
             )),
         )? == 1;
+    if cancelled {
+        let order = crate::orders::load_order(c, order_id)?;
+        crate::orders::order_transitioned(c, order_events, OrderStatus::Active, &order)?;
+    }
     // Last: the counter row's lock is held until commit.
     let year = request.at.year();
     let seq = next_seq(c, year)?;
@@ -264,10 +281,15 @@ fn issue_in(
 impl CreditNoteStore for DieselCreditNotes {
     async fn issue(&self, request: CreditNoteRequest) -> Result<IssueOutcome, RepoError> {
         let payloads = self.payloads.clone();
+        let order_events = self.order_events.clone();
         let reference = request.refund.reference.clone();
         let issued = self
             .db
-            .write(move |conn| conn.write_transaction(|c| issue_in(c, &request, &*payloads)))
+            .write(move |conn| {
+                conn.write_transaction(|c| {
+                    issue_in(c, &request, &*payloads, order_events.as_deref())
+                })
+            })
             .await;
         match (issued, reference) {
             // A concurrent issue for the same gateway refund committed first: theirs

@@ -24,7 +24,7 @@ use crate::webhooks::store_event;
 
 /// What an activation needs to know from before it: whether its order is new, and
 /// whether it already had an invoice number.
-pub(super) struct BeforeActivation {
+pub(crate) struct BeforeActivation {
     new_order: bool,
     numbered: bool,
 }
@@ -32,7 +32,7 @@ pub(super) struct BeforeActivation {
 /// Reads, inside the activation's transaction and before it writes, what
 /// [`activated`] needs: for a stored pending order (`pending`), whether it was
 /// numbered; `None` for a new order. `None` when events are off.
-pub(super) fn before_activation(
+pub(crate) fn before_activation(
     c: &mut DbConn<'_>,
     events: Option<&dyn EventPayloads>,
     pending: Option<i64>,
@@ -71,7 +71,7 @@ fn replaced_by(c: &mut DbConn<'_>, account: AccountRef, id: i64) -> Result<Vec<i
 }
 
 /// The events of an activation of order `id` (see the module docs for their order).
-pub(super) fn activated(
+pub(crate) fn activated(
     c: &mut DbConn<'_>,
     events: Option<&dyn EventPayloads>,
     before: Option<BeforeActivation>,
@@ -124,7 +124,7 @@ pub(super) fn created(
 /// The events of a status change from `from` to `after`'s status: `order.cancelled` or
 /// `order.expired`, then `account.plan_changed` when the order was the active one (the
 /// account falls back to the default plan).
-pub(super) fn transitioned(
+pub(crate) fn transitioned(
     c: &mut DbConn<'_>,
     events: Option<&dyn EventPayloads>,
     from: OrderStatus,

@@ -14,5 +14,8 @@ mod snapshot;
 mod statements;
 
 pub(crate) use activation::activate;
+pub(crate) use events::{
+    activated as order_activated, before_activation, transitioned as order_transitioned,
+};
 pub(crate) use queries::load_order;
 pub use repository::DieselOrderRepository;

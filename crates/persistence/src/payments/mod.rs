@@ -6,6 +6,8 @@
 
 mod rows;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -15,7 +17,7 @@ use tariff_domain::payments::{
     EventOutcome, GatewayCustomerId, InboundPayment, Payment, PaymentEffect, PaymentProvider,
     PaymentStatus, PaymentStore, ReportedPayment, StoredCheckout,
 };
-use tariff_domain::webhooks::{EventDraft, EventType};
+use tariff_domain::webhooks::{EventDraft, EventPayloads, EventType};
 use tariff_domain::{AccountRef, OrderId, RepoError};
 
 use self::rows::{
@@ -25,7 +27,7 @@ use self::rows::{
 use crate::audit;
 use crate::db::{Columns, Database, DbConn};
 use crate::errors::DbError;
-use crate::orders::{activate, load_order};
+use crate::orders::{activate, before_activation, load_order, order_activated};
 use crate::schema::{checkout_sessions, gateway_customers, gateway_events, orders, payments};
 use crate::webhooks::store_event;
 
@@ -33,11 +35,23 @@ use crate::webhooks::store_event;
 #[derive(Clone)]
 pub struct DieselPaymentStore {
     db: Database,
+    order_events: Option<Arc<dyn EventPayloads>>,
 }
 
 impl DieselPaymentStore {
     pub fn new(db: Database) -> Self {
-        Self { db }
+        Self {
+            db,
+            order_events: None,
+        }
+    }
+
+    /// The same store, also storing the order events of an activation a payment causes
+    /// (`order.activated`, `invoice.issued`, `account.plan_changed`), built with
+    /// `payloads`: the same events as mark-paid's.
+    pub fn with_order_events(mut self, payloads: Arc<dyn EventPayloads>) -> Self {
+        self.order_events = Some(payloads);
+        self
     }
 }
 
@@ -167,7 +181,11 @@ pub(crate) fn record_manual(
 }
 
 /// Stores the event and applies its effect, in the caller's one transaction.
-fn apply(c: &mut DbConn<'_>, event: &InboundPayment) -> Result<EventOutcome, DbError> {
+fn apply(
+    c: &mut DbConn<'_>,
+    event: &InboundPayment,
+    order_events: Option<&dyn EventPayloads>,
+) -> Result<EventOutcome, DbError> {
     let inserted = c.execute(
         diesel::insert_into(gateway_events::table)
             .values(NewGatewayEventRow {
@@ -197,10 +215,11 @@ fn apply(c: &mut DbConn<'_>, event: &InboundPayment) -> Result<EventOutcome, DbE
             let (status, account) = status_and_account(c, order)?;
             let activated = match activation {
                 Some(terms) if status == OrderStatus::Pending.as_str() => {
+                    let prior = before_activation(c, order_events, Some(order.get()))?;
                     activate(c, order.get(), terms)?;
-                    true
+                    Some(prior)
                 }
-                _ => false,
+                _ => None,
             };
             let recorded = insert_payment(
                 c,
@@ -220,10 +239,13 @@ fn apply(c: &mut DbConn<'_>, event: &InboundPayment) -> Result<EventOutcome, DbE
                 event_id,
             )?;
             emit(c, EventType::PaymentSucceeded, account, &recorded, at)?;
-            let activated = if activated {
-                Some(Box::new(load_order(c, order.get())?))
-            } else {
-                None
+            // As mark-paid: the payment's event, then the activation's.
+            let activated = match activated {
+                Some(prior) => {
+                    order_activated(c, order_events, prior, order.get())?;
+                    Some(Box::new(load_order(c, order.get())?))
+                }
+                None => None,
             };
             return Ok(EventOutcome::Applied {
                 payment: recorded,
@@ -316,8 +338,11 @@ impl PaymentStore for DieselPaymentStore {
     }
 
     async fn apply_event(&self, event: InboundPayment) -> Result<EventOutcome, RepoError> {
+        let order_events = self.order_events.clone();
         self.db
-            .write(move |conn| conn.write_transaction(|c| apply(c, &event)))
+            .write(move |conn| {
+                conn.write_transaction(|c| apply(c, &event, order_events.as_deref()))
+            })
             .await
     }
 
