@@ -707,3 +707,57 @@ async fn refunds_go_back_through_stripe_and_refunds_made_in_stripe_get_one_credi
         assert_eq!(credit_notes_of(&shop, order).await.len(), 2, "{backend:?}");
     }
 }
+
+#[tokio::test]
+async fn a_stripe_payment_tells_the_panel_what_mark_paid_tells_it() {
+    for db in backends() {
+        let stripe = FakeStripe::start().await;
+        let shop = shop(db, &stripe.base).await;
+        let backend = shop.app.backend();
+        // An endpoint nobody answers: its deliveries log lists every event stored for it.
+        let created = shop
+            .app
+            .post_as(
+                &shop.admin.token,
+                "/api/admin/webhooks",
+                &json!({"url": "http://127.0.0.1:9/hooks", "events": ["*"]}),
+            )
+            .await;
+        assert_eq!(created.status(), StatusCode::CREATED, "{backend:?}");
+        let endpoint = json(created).await["id"].as_i64().unwrap();
+        let order = pending_order(&shop).await;
+        let paid = paid_event("evt_paid_told", order, 1189, "usd", "pi_told");
+        assert_eq!(
+            deliver_signed(&shop.app, &paid).await.status(),
+            StatusCode::OK
+        );
+
+        let log = shop
+            .app
+            .get_as(
+                &shop.admin.token,
+                &format!("/api/admin/webhooks/{endpoint}/deliveries?per_page=100"),
+            )
+            .await;
+        assert_eq!(log.status(), StatusCode::OK, "{backend:?}");
+        let log = json(log).await;
+        let mut types: Vec<String> = log["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|delivery| delivery["type"].as_str().unwrap().to_owned())
+            .collect();
+        types.reverse(); // newest first in the log
+        assert_eq!(
+            types,
+            [
+                "order.created",
+                "payment.succeeded",
+                "order.activated",
+                "invoice.issued",
+                "account.plan_changed"
+            ],
+            "{backend:?}"
+        );
+    }
+}
