@@ -71,11 +71,13 @@ fn insert_order_with_line(
 
 /// Activates pending order `id`: replaces the account's active order, numbers the
 /// invoice and freezes the snapshot. The caller records the audit entry, from the order
-/// as committed.
+/// as committed. `turn`, when given, is held while the year's counter is locked and
+/// numbered (see `Database::counter_turn`).
 pub(crate) fn activate(
     c: &mut DbConn<'_>,
     id: i64,
     activation: &Activation,
+    turn: Option<&Mutex<()>>,
 ) -> Result<(), DbError> {
     let (kind, account_id, status, numbered): (String, i64, String, Option<i64>) =
         c.get_result(orders::table.find(id).select((
@@ -104,7 +106,9 @@ pub(crate) fn activate(
         // every activation of the year serialises on (PostgreSQL holds its lock until
         // commit), so it is taken as late as possible.
         let snapshot = frozen_snapshot(buyer_details(c, account)?, activation)?;
+        let held = turn.map(|turn| turn.lock().unwrap_or_else(PoisonError::into_inner));
         number_and_record(c, active, &[], snapshot, activation, None)?;
+        drop(held);
     }
     Ok(())
 }

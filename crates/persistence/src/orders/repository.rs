@@ -197,15 +197,19 @@ impl OrderActivation for DieselOrderRepository {
         audit: Option<AuditEntry>,
     ) -> Result<Order, RepoError> {
         let events = self.events.clone();
+        let turn = self.db.counter_turn();
         self.db
             .write(move |conn| {
+                // As `create_active`: this instance's activations take turns for the
+                // counter on PostgreSQL.
+                let turn = matches!(conn, DbConn::Postgres(_)).then_some(&*turn);
                 conn.write_transaction(|c| {
                     let prior = events::before_activation(c, events.as_deref(), Some(id.get()))?;
                     let before = match &audit {
                         Some(_) => Some(load_order(c, id.get())?.audit_state()),
                         None => None,
                     };
-                    activate(c, id.get(), &activation)?;
+                    activate(c, id.get(), &activation, turn)?;
                     // A pending order paid by hand (mark-paid): its payment is recorded
                     // with the activation.
                     let paid = load_order(c, id.get())?;

@@ -185,6 +185,7 @@ fn apply(
     c: &mut DbConn<'_>,
     event: &InboundPayment,
     order_events: Option<&dyn EventPayloads>,
+    turn: Option<&std::sync::Mutex<()>>,
 ) -> Result<EventOutcome, DbError> {
     let inserted = c.execute(
         diesel::insert_into(gateway_events::table)
@@ -213,11 +214,11 @@ fn apply(
         } => {
             let order = payment.order;
             let (status, account) = status_and_account(c, order)?;
-            let activated = match activation {
-                Some(terms) if status == OrderStatus::Pending.as_str() => {
-                    let prior = before_activation(c, order_events, Some(order.get()))?;
-                    activate(c, order.get(), terms)?;
-                    Some(prior)
+            // Everything but the activation first: numbering holds the year's counter
+            // row until commit, so it comes as late as it can.
+            let prior = match activation {
+                Some(_) if status == OrderStatus::Pending.as_str() => {
+                    Some(before_activation(c, order_events, Some(order.get()))?)
                 }
                 _ => None,
             };
@@ -239,6 +240,13 @@ fn apply(
                 event_id,
             )?;
             emit(c, EventType::PaymentSucceeded, account, &recorded, at)?;
+            let activated = match (activation, prior) {
+                (Some(terms), Some(prior)) => {
+                    activate(c, order.get(), terms, turn)?;
+                    Some(prior)
+                }
+                _ => None,
+            };
             // As mark-paid: the payment's event, then the activation's.
             let activated = match activated {
                 Some(prior) => {
@@ -339,9 +347,13 @@ impl PaymentStore for DieselPaymentStore {
 
     async fn apply_event(&self, event: InboundPayment) -> Result<EventOutcome, RepoError> {
         let order_events = self.order_events.clone();
+        let turn = self.db.counter_turn();
         self.db
             .write(move |conn| {
-                conn.write_transaction(|c| apply(c, &event, order_events.as_deref()))
+                // As apply-plan: this instance's activations take turns for the counter
+                // on PostgreSQL (see `Database::counter_turn`).
+                let turn = matches!(conn, DbConn::Postgres(_)).then_some(&*turn);
+                conn.write_transaction(|c| apply(c, &event, order_events.as_deref(), turn))
             })
             .await
     }
