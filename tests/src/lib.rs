@@ -7,6 +7,7 @@ pub mod fake_stripe;
 pub mod pg_cluster;
 pub mod process;
 pub mod scale;
+pub mod standard_webhooks;
 pub mod webhook_bench;
 
 use std::net::SocketAddr;

@@ -18,11 +18,10 @@ use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use diesel::prelude::*;
-use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
-use sha2::Sha256;
 use tariff_persistence::{Database, DbConn, PoolOptions};
 use tariff_tests::process::{cli_admin_token, run_cli, ServiceProcess};
+use tariff_tests::standard_webhooks::signature_verifies;
 use tariff_tests::TestDatabase;
 
 const CUSTOMERS: usize = 3;
@@ -36,24 +35,6 @@ struct ReceiverState {
     /// `(webhook-id, body, verified, arrived after the restart)`.
     received: Mutex<Vec<(String, String, bool, bool)>>,
     restarted: AtomicBool,
-}
-
-fn verified(secret: &str, id: &str, timestamp: &str, body: &[u8], header: &str) -> bool {
-    let Ok(key) = STANDARD.decode(secret.trim_start_matches("whsec_")) else {
-        return false;
-    };
-    header.split(' ').any(|entry| {
-        let Some(given) = entry
-            .strip_prefix("v1,")
-            .and_then(|b64| STANDARD.decode(b64).ok())
-        else {
-            return false;
-        };
-        let mut mac = Hmac::<Sha256>::new_from_slice(&key).unwrap();
-        mac.update(format!("{id}.{timestamp}.").as_bytes());
-        mac.update(body);
-        mac.verify_slice(&given).is_ok()
-    })
 }
 
 async fn receive(
@@ -70,7 +51,7 @@ async fn receive(
     };
     let id = header("webhook-id");
     let secret = state.secret.lock().unwrap().clone();
-    let ok = verified(
+    let ok = signature_verifies(
         &secret,
         &id,
         &header("webhook-timestamp"),

@@ -15,12 +15,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
-use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
-use sha2::Sha256;
 use tariff_tests::process::run_cli;
+use tariff_tests::standard_webhooks::signature_verifies;
 use tariff_tests::{backends, execute_sql, spawn_app_with, TestApp};
 
 #[derive(Default)]
@@ -42,25 +39,6 @@ impl Drop for Receiver {
     }
 }
 
-/// `v1,base64(HMAC-SHA256(key, "<id>.<timestamp>.<body>"))`, key from after `whsec_`.
-fn verified(secret: &str, id: &str, timestamp: &str, body: &[u8], header: &str) -> bool {
-    let Ok(key) = STANDARD.decode(secret.trim_start_matches("whsec_")) else {
-        return false;
-    };
-    header.split(' ').any(|entry| {
-        let Some(given) = entry
-            .strip_prefix("v1,")
-            .and_then(|b64| STANDARD.decode(b64).ok())
-        else {
-            return false;
-        };
-        let mut mac = Hmac::<Sha256>::new_from_slice(&key).unwrap();
-        mac.update(format!("{id}.{timestamp}.").as_bytes());
-        mac.update(body);
-        mac.verify_slice(&given).is_ok()
-    })
-}
-
 async fn receive(
     req: HttpRequest,
     body: web::Bytes,
@@ -75,7 +53,7 @@ async fn receive(
     };
     let id = header("webhook-id");
     let secret = state.secret.lock().unwrap().clone();
-    let ok = verified(
+    let ok = signature_verifies(
         &secret,
         &id,
         &header("webhook-timestamp"),
