@@ -252,6 +252,22 @@ async fn administrators_refund_paid_orders_with_credit_notes() {
         assert_eq!(rest["number"], number(3));
         let order = json(app.get_as(&alice.token, &format!("/api/orders/{id}")).await).await;
         assert_eq!(order["status"], "cancelled", "{label}");
+        // The panel hears of the cancellation as of any other: the order, then the
+        // account back on the default plan.
+        let cancelled = stored_events(&app, "order.cancelled").await;
+        let last = cancelled.last().unwrap();
+        assert_eq!(last["data"]["id"], id, "{label}: {last}");
+        assert_eq!(last["data"]["status"], "cancelled", "{label}");
+        let changed = stored_events(&app, "account.plan_changed").await;
+        let last_change = changed.last().unwrap();
+        assert!(
+            last_change["data"]["order"].is_null(),
+            "{label}: {last_change}"
+        );
+        assert!(
+            last_change["sequence"].as_u64() > last["sequence"].as_u64(),
+            "{label}: plan change after the cancellation"
+        );
 
         // Cancelled after payment: still refundable, but nothing is left.
         let nothing = refund(&app, &admin.token, id, json!({"reason": "Again"})).await;
