@@ -97,11 +97,13 @@ impl DocumentStore for DieselDocumentStore {
             .db
             .write(move |conn| {
                 conn.write_transaction(|c| {
+                    // No conflict target: a concurrent insert of the same document
+                    // collides on (kind, number) as well as on the key, and PostgreSQL
+                    // raises a conflict on an index that is not the target.
                     let inserted = c.execute(
                         diesel::insert_into(documents::table)
                             .values(&row)
-                            .on_conflict((documents::kind, documents::owner_id))
-                            .do_nothing(),
+                            .on_conflict_do_nothing(),
                     )?;
                     Ok(inserted == 1)
                 })
