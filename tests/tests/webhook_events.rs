@@ -245,6 +245,12 @@ async fn order_events_arrive_in_happening_order_with_the_admin_order_json() {
             "{:?}",
             events[1]
         );
+        // A price is a JSON number in events as in every answer of the API.
+        assert!(
+            events[1]["data"]["payment"]["amount"].is_number(),
+            "{:?}",
+            events[1]
+        );
         events.remove(1);
         let types: Vec<&str> = events
             .iter()

@@ -151,13 +151,22 @@ impl Payment {
                 "orderId": self.order_id.get(),
                 "provider": self.provider.as_str(),
                 "reference": self.reference,
-                "amount": self.amount.to_fixed_string(),
+                "amount": price_number(self.amount),
                 "currency": self.amount.currency().code(),
                 "status": self.status.as_str(),
                 "createdAt": self.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             }
         })
     }
+}
+
+/// `amount` as a JSON number with the currency's decimals, as every price in the
+/// contract's JSON (`11.89`, `5.0`); the decimal text is always a valid number.
+fn price_number(amount: Money) -> serde_json::Value {
+    amount
+        .to_json_number_text()
+        .parse::<serde_json::Number>()
+        .map_or(serde_json::Value::Null, serde_json::Value::Number)
 }
 
 #[cfg(test)]
@@ -170,5 +179,16 @@ mod tests {
             assert_eq!(status.as_str().parse::<PaymentStatus>(), Ok(status));
         }
         assert!("paid".parse::<PaymentStatus>().is_err());
+    }
+
+    #[test]
+    fn event_amounts_are_json_numbers_with_the_currency_decimals() {
+        let usd = crate::Currency::USD;
+        assert_eq!(
+            price_number(Money::from_minor(1189, usd)).to_string(),
+            "11.89"
+        );
+        assert_eq!(price_number(Money::from_minor(500, usd)).to_string(), "5.0");
+        assert!(price_number(Money::from_minor(1, usd)).is_number());
     }
 }
