@@ -152,39 +152,47 @@ pub(super) fn insert_delivery(
 // ---- the claim -------------------------------------------------------------------
 
 /// Endpoints (enabled, not excluded) with deliveries due at `now` and not under a live
-/// lease, the one whose delivery has waited longest first.
+/// lease, the one whose delivery has waited longest first. One lookup per enabled
+/// endpoint in the index of pending deliveries by endpoint and due time (it stops at
+/// the first free row), so its cost does not grow with the backlog.
 pub(super) fn endpoints_with_due(
     c: &mut DbConn<'_>,
     now: NaiveDateTime,
     exclude: &[i64],
     limit: i64,
 ) -> QueryResult<Vec<i64>> {
+    let oldest_due = webhook_deliveries::table
+        .filter(webhook_deliveries::endpoint_id.eq(webhook_endpoints::id))
+        .filter(webhook_deliveries::status.eq(PENDING))
+        .filter(webhook_deliveries::next_attempt_at.le(now))
+        .filter(
+            webhook_deliveries::lease_until
+                .is_null()
+                .or(webhook_deliveries::lease_until.le(now)),
+        )
+        .order((
+            webhook_deliveries::next_attempt_at.asc(),
+            webhook_deliveries::id.asc(),
+        ))
+        .select(webhook_deliveries::next_attempt_at)
+        .limit(1)
+        .single_value();
     let rows: Vec<(i64, Option<NaiveDateTime>)> = c.load(
-        webhook_deliveries::table
-            .filter(webhook_deliveries::status.eq(PENDING))
-            .filter(webhook_deliveries::next_attempt_at.le(now))
-            .filter(
-                webhook_deliveries::lease_until
-                    .is_null()
-                    .or(webhook_deliveries::lease_until.le(now)),
-            )
-            .filter(not(webhook_deliveries::endpoint_id.eq_any(exclude.to_vec())))
-            .filter(
-                webhook_deliveries::endpoint_id.eq_any(
-                    webhook_endpoints::table
-                        .filter(webhook_endpoints::enabled.eq(true))
-                        .select(webhook_endpoints::id),
-                ),
-            )
-            .group_by(webhook_deliveries::endpoint_id)
-            .select((
-                webhook_deliveries::endpoint_id,
-                min(webhook_deliveries::next_attempt_at),
-            ))
-            .order(min(webhook_deliveries::next_attempt_at).asc())
-            .limit(limit),
+        webhook_endpoints::table
+            .filter(webhook_endpoints::enabled.eq(true))
+            .filter(not(webhook_endpoints::id.eq_any(exclude.to_vec())))
+            .select((webhook_endpoints::id, oldest_due)),
     )?;
-    Ok(rows.into_iter().map(|(id, _)| id).collect())
+    let mut due: Vec<(NaiveDateTime, i64)> = rows
+        .into_iter()
+        .filter_map(|(id, oldest)| oldest.map(|at| (at, id)))
+        .collect();
+    due.sort_unstable();
+    Ok(due
+        .into_iter()
+        .take(usize::try_from(limit).unwrap_or(usize::MAX))
+        .map(|(_, id)| id)
+        .collect())
 }
 
 /// Up to `limit` of one endpoint's due deliveries, oldest due first, locked for the
