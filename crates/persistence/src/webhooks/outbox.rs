@@ -56,19 +56,28 @@ fn write_outcome(
     lease: &Lease,
     record: &AttemptRecord,
 ) -> diesel::QueryResult<bool> {
+    queries::record_outcome(
+        c,
+        lease.delivery.get(),
+        lease.token.as_str(),
+        &outcome_of(record),
+    )
+}
+
+/// The columns an attempt's record writes.
+fn outcome_of(record: &AttemptRecord) -> Outcome<'_> {
     let (next_attempt_at, delivered_at) = match record.next {
         NextStep::Delivered { at } => (None, Some(at.naive_utc())),
         NextStep::RetryAt(at) => (Some(at.naive_utc()), None),
         NextStep::Failed => (None, None),
     };
-    let outcome = Outcome {
+    Outcome {
         status: record.next.status().as_str(),
         last_status_code: record.status_code.map(i32::from),
         last_error: record.error.as_deref(),
         next_attempt_at,
         delivered_at,
-    };
-    queries::record_outcome(c, lease.delivery.get(), lease.token.as_str(), &outcome)
+    }
 }
 
 enum Redelivery {
@@ -150,10 +159,17 @@ impl OutboxStore for DieselOutbox {
             .db
             .write(move |conn| {
                 conn.write_transaction(|c| {
-                    outcomes
+                    let rows: Vec<(i64, &str, Outcome<'_>)> = outcomes
                         .iter()
-                        .map(|(lease, record)| Ok(write_outcome(c, lease, record)?))
-                        .collect::<Result<Vec<bool>, crate::errors::DbError>>()
+                        .map(|(lease, record)| {
+                            (
+                                lease.delivery.get(),
+                                lease.token.as_str(),
+                                outcome_of(record),
+                            )
+                        })
+                        .collect();
+                    Ok(queries::record_outcomes(c, &rows)?)
                 })
             })
             .await?;
