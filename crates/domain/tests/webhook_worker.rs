@@ -33,6 +33,8 @@ enum Script {
     Slow(Duration),
     /// Waits until notified, then answers 200.
     Gate(Arc<Notify>),
+    /// The first call waits until notified; the others answer 200 at once.
+    FirstWaits(Arc<Notify>),
     Refuse,
 }
 
@@ -119,6 +121,11 @@ impl WebhookTransport for ScriptedTransport {
                 gate.notified().await;
                 Ok(200)
             }
+            Script::FirstWaits(gate) if call == 1 => {
+                gate.notified().await;
+                Ok(200)
+            }
+            Script::FirstWaits(_) => Ok(200),
             Script::Refuse => Err(TransportError::Connect("connection refused".into())),
         };
         *self.in_flight.lock().unwrap().get_mut(&url).unwrap() -= 1;
@@ -384,6 +391,85 @@ async fn a_slow_endpoint_neither_delays_another_nor_takes_more_than_its_share() 
     );
     running.stop.send(true).unwrap();
     running.handle.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoint_is_topped_up_as_attempts_end_without_waiting_for_the_slowest() {
+    let outbox = Arc::new(FakeOutbox::new());
+    let transport = Arc::new(ScriptedTransport::default());
+    let panel = endpoint(1, "http://panel.test/hooks");
+    let gate = Arc::new(Notify::new());
+    transport.script(panel.url.as_str(), Script::FirstWaits(gate.clone()));
+    // Three times per_endpoint: the first claim takes 4, the first of which hangs.
+    let ids = enqueue(&outbox, &panel, 12);
+    let mut slow_poll = settings();
+    slow_poll.poll_interval = Duration::from_secs(60);
+    let running = start(&outbox, &transport, "1s", slow_poll);
+
+    let delivered = || {
+        ids.iter()
+            .filter(|id| status(&outbox, **id) == DeliveryStatus::Delivered)
+            .count()
+    };
+    wait_until(
+        "all but the hanging attempt are delivered",
+        Duration::from_secs(5),
+        || delivered() == 11,
+    )
+    .await;
+    assert!(
+        transport.peak(panel.url.as_str()) <= 4,
+        "never more than per_endpoint at once"
+    );
+    gate.notify_waiters();
+    wait_until("the last is delivered", Duration::from_secs(5), || {
+        delivered() == 12
+    })
+    .await;
+    let report = running.stop().await;
+    assert_eq!(report.delivered, 12);
+    assert_eq!(transport.sent_to(panel.url.as_str()).len(), 12);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outcomes_that_end_together_are_recorded_together() {
+    let outbox = Arc::new(FakeOutbox::new());
+    let transport = Arc::new(ScriptedTransport::default());
+    let panel = endpoint(1, "http://panel.test/hooks");
+    let gate = Arc::new(Notify::new());
+    transport.script(panel.url.as_str(), Script::Gate(gate.clone()));
+    let ids = enqueue(&outbox, &panel, 4);
+    let running = start(&outbox, &transport, "1s", settings());
+
+    wait_until(
+        "four attempts are in flight",
+        Duration::from_secs(5),
+        || transport.sent.lock().unwrap().len() == 4,
+    )
+    .await;
+    // The outcome writer is held up by its first call: the other outcomes gather
+    // meanwhile and go in one call.
+    outbox.hold_writes();
+    gate.notify_waiters();
+    wait_until("a write is waiting", Duration::from_secs(5), || {
+        outbox.waiting_writes() == 1
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    outbox.release_writes();
+    wait_until("all four are delivered", Duration::from_secs(5), || {
+        ids.iter()
+            .all(|id| status(&outbox, *id) == DeliveryStatus::Delivered)
+    })
+    .await;
+    let report = running.stop().await;
+    assert_eq!(report.delivered, 4);
+    let batches = outbox.outcome_batches();
+    assert_eq!(batches.iter().sum::<usize>(), 4, "{batches:?}");
+    assert!(
+        batches.len() <= 2,
+        "the outcomes that ended during the first write share one: {batches:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

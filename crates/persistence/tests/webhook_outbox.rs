@@ -2,7 +2,8 @@
 //! `TEST_DATABASE_URL` is set): events stored in the caller's transaction (and rolled
 //! back with it), per-stream sequences, fan-out to the endpoints that want an event,
 //! claims under a lease that no second claim takes, lease tokens checked on record,
-//! requeue of expired leases, redelivery refused while an attempt runs.
+//! requeue of expired leases, redelivery refused while an attempt runs, claims that top
+//! an endpoint up to its share, and several outcomes recorded in one call.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
@@ -46,7 +47,7 @@ fn claim(holder: &str, now: DateTime<Utc>, limit: u32, per_endpoint: u32) -> Cla
         lease_until: now + TimeDelta::seconds(40),
         limit,
         per_endpoint,
-        exclude_endpoints: Vec::new(),
+        held: Vec::new(),
     }
 }
 
@@ -228,5 +229,110 @@ async fn the_outbox_keeps_its_promises() {
         let once_more = outbox.claim_due(claim("f", at(70), 10, 10)).await.unwrap();
         assert_eq!(once_more.len(), 1);
         assert_eq!(once_more[0].series_attempt, 1);
+    }
+}
+
+#[tokio::test]
+async fn a_claim_tops_an_endpoint_up_and_outcomes_are_recorded_together() {
+    for test_db in TestDatabase::all() {
+        let backend = test_db.backend();
+        let db = Database::connect(test_db.url(), &PoolOptions::default()).unwrap();
+        db.migrate().await.unwrap();
+        let (sealer, _) = open_sealer(&db, None).await.unwrap();
+        let endpoints = DieselWebhookEndpoints::new(db.clone(), sealer.clone());
+        let outbox = DieselOutbox::new(db.clone(), sealer);
+        let spec = EndpointSpec::new("http://127.0.0.1:9/hook", &["*"], None, Some(true)).unwrap();
+        let panel = endpoints
+            .create(spec, SigningKeys::new(WebhookSecret::generate()), at(0))
+            .await
+            .unwrap();
+        for n in 1..=5 {
+            emit(&db, EventType::PlanCreated, None, at(n)).await;
+        }
+
+        // A worker holding 3 of an endpoint whose share is 3 gets none more; holding 1,
+        // it gets 2 more.
+        let first = outbox.claim_due(claim("a", at(10), 10, 3)).await.unwrap();
+        assert_eq!(first.len(), 3, "{backend:?}");
+        let mut full = claim("a", at(10), 10, 3);
+        full.held = vec![(panel.id(), 3)];
+        assert!(
+            outbox.claim_due(full).await.unwrap().is_empty(),
+            "{backend:?}"
+        );
+        let mut topped_up = claim("a", at(10), 10, 3);
+        topped_up.held = vec![(panel.id(), 1)];
+        let more = outbox.claim_due(topped_up).await.unwrap();
+        assert_eq!(more.len(), 2, "{backend:?}: the rest, within the share");
+        let first_ids: HashSet<_> = first.iter().map(|c| c.lease.delivery).collect();
+        assert!(more.iter().all(|c| !first_ids.contains(&c.lease.delivery)));
+
+        // One call records several outcomes; one whose lease is not held is refused
+        // alone.
+        let delivered = AttemptRecord {
+            attempted_at: at(11),
+            status_code: Some(204),
+            error: None,
+            next: NextStep::Delivered { at: at(11) },
+        };
+        let retry = AttemptRecord {
+            attempted_at: at(11),
+            status_code: Some(500),
+            error: Some("HTTP 500".into()),
+            next: NextStep::RetryAt(at(30)),
+        };
+        let mut forged = first[1].lease.clone();
+        forged.token = LeaseToken::generate();
+        let results = outbox
+            .record_outcomes(vec![
+                (first[0].lease.clone(), delivered.clone()),
+                (forged, delivered.clone()),
+                (first[2].lease.clone(), retry),
+                (more[0].lease.clone(), delivered.clone()),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(results.len(), 4);
+        assert!(results[0].is_ok() && results[2].is_ok() && results[3].is_ok());
+        assert!(
+            matches!(results[1], Err(OutboxError::LeaseLost)),
+            "{backend:?}"
+        );
+        assert!(outbox.record_outcomes(Vec::new()).await.unwrap().is_empty());
+
+        let log = outbox
+            .list_deliveries(panel.id(), PageRequest::new(1, 10).unwrap())
+            .await
+            .unwrap();
+        let by_id = |id| log.items.iter().find(|d| d.id == id).unwrap();
+        assert_eq!(
+            by_id(first[0].lease.delivery).status,
+            DeliveryStatus::Delivered
+        );
+        assert_eq!(
+            by_id(more[0].lease.delivery).status,
+            DeliveryStatus::Delivered
+        );
+        let retried = by_id(first[2].lease.delivery);
+        assert_eq!(retried.status, DeliveryStatus::Pending);
+        assert_eq!(retried.attempts, 1);
+        assert_eq!(retried.next_attempt_at, Some(at(30)));
+        let untouched = by_id(first[1].lease.delivery);
+        assert_eq!(untouched.status, DeliveryStatus::Pending);
+        assert_eq!(
+            untouched.attempts, 0,
+            "{backend:?}: the refused outcome wrote nothing"
+        );
+        // Still leased to its real holder: not claimable.
+        assert!(outbox
+            .claim_due(claim("b", at(12), 10, 10))
+            .await
+            .unwrap()
+            .is_empty());
+        // Its holder records it with the right token afterwards.
+        outbox
+            .record_outcome(first[1].lease.clone(), delivered)
+            .await
+            .unwrap();
     }
 }

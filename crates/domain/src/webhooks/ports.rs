@@ -140,10 +140,24 @@ pub struct ClaimRequest {
     pub lease_until: DateTime<Utc>,
     /// At most this many attempts in all.
     pub limit: u32,
-    /// At most this many attempts for any one endpoint.
+    /// At most this many attempts in flight for any one endpoint on this worker,
+    /// counting those it already holds (`held`).
     pub per_endpoint: u32,
-    /// Endpoints this worker already has attempts in flight for: none of theirs.
-    pub exclude_endpoints: Vec<EndpointId>,
+    /// How many attempts this worker already has in flight, per endpoint: an endpoint
+    /// listed gets at most `per_endpoint` minus its count (none when that is zero).
+    pub held: Vec<(EndpointId, u32)>,
+}
+
+impl ClaimRequest {
+    /// How many more attempts of `endpoint` this claim may take.
+    pub fn room_for(&self, endpoint: EndpointId) -> u32 {
+        let held = self
+            .held
+            .iter()
+            .find(|(id, _)| *id == endpoint)
+            .map_or(0, |(_, count)| *count);
+        self.per_endpoint.max(1).saturating_sub(held)
+    }
 }
 
 /// One attempt a worker now holds, with everything needed to send it.
@@ -230,9 +244,9 @@ impl From<RepoError> for OutboxError {
 pub trait OutboxStore: Send + Sync {
     /// Claims up to `request.limit` pending deliveries due at `request.now`
     /// (`next_attempt_at <= now`) that are not under a live lease, oldest due first,
-    /// at most `request.per_endpoint` per endpoint, none of `exclude_endpoints` nor of
-    /// disabled endpoints; stamps each with the holder, token and `lease_until`, all
-    /// in one transaction (PostgreSQL: `FOR UPDATE SKIP LOCKED`).
+    /// at most [`ClaimRequest::room_for`] of each endpoint, none of disabled endpoints;
+    /// stamps each with the holder, token and `lease_until`, all in one transaction
+    /// (PostgreSQL: `FOR UPDATE SKIP LOCKED`).
     /// Errors: `Unavailable`, `Internal`.
     async fn claim_due(&self, request: ClaimRequest) -> Result<Vec<ClaimedAttempt>, OutboxError>;
 
@@ -241,6 +255,25 @@ pub trait OutboxStore: Send + Sync {
     /// the retry time, next attempt of the series; or failed).
     /// Errors: `LeaseLost`, `Unavailable`, `Internal`.
     async fn record_outcome(&self, lease: Lease, record: AttemptRecord) -> Result<(), OutboxError>;
+
+    /// Records several claimed attempts' results, each as [`record_outcome`] does, and
+    /// answers one result per outcome, in order: `Ok`, or `Err(LeaseLost)` for an
+    /// outcome whose lease is no longer held (left unwritten; the others are written).
+    /// Adapters write them in one transaction, so that many outcomes cost one commit.
+    /// The default records them one by one.
+    /// Errors (of the whole call, when nothing was recorded): `Unavailable`, `Internal`.
+    ///
+    /// [`record_outcome`]: OutboxStore::record_outcome
+    async fn record_outcomes(
+        &self,
+        outcomes: Vec<(Lease, AttemptRecord)>,
+    ) -> Result<Vec<Result<(), OutboxError>>, OutboxError> {
+        let mut results = Vec::with_capacity(outcomes.len());
+        for (lease, record) in outcomes {
+            results.push(self.record_outcome(lease, record).await);
+        }
+        Ok(results)
+    }
 
     /// Ends a lease without counting an attempt: the delivery is due again at once.
     /// Used at shutdown for attempts that did not finish.

@@ -2,10 +2,17 @@
 //! a lease, sends each in its own task, records the outcome and the next step, and on
 //! shutdown finishes or releases what it holds.
 //!
-//! Isolation: an endpoint that has attempts in flight on this worker is left out of
-//! the next claims until they end, and a claim takes at most `per_endpoint` attempts
-//! of any one endpoint, so a slow or dead endpoint holds at most that many of the
-//! worker's slots and never delays another endpoint's deliveries.
+//! Isolation: a claim takes of each endpoint at most `per_endpoint` minus the attempts
+//! of that endpoint already in flight on this worker, so a slow or dead endpoint holds
+//! at most that many of the worker's slots and never delays another endpoint's
+//! deliveries.
+//!
+//! Flow: the worker tops its attempts up as they end (every few ended attempts, or at
+//! once while few are in flight) instead of waiting for a whole batch. Outcomes go to
+//! one outcome writer, which records all those waiting in one call (one transaction):
+//! while it writes, the next outcomes gather, so many deliveries share a commit. An
+//! attempt holds its slot and its lease until its outcome is written; if the process
+//! dies before that, the lease expires and the attempt runs again (at least once).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,8 +20,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use tokio::sync::{watch, Notify};
-use tokio::task::{Id as TaskId, JoinError, JoinSet};
+use tokio::sync::{mpsc, oneshot, watch, Notify};
+use tokio::task::{Id as TaskId, JoinError, JoinHandle, JoinSet};
 
 use super::delivery::{AttemptOutcome, NextStep};
 use super::endpoint::EndpointId;
@@ -51,9 +58,8 @@ impl Default for WorkerSettings {
         WorkerSettings {
             timeout: Duration::from_millis(10_000),
             max_in_flight: 64,
-            // An endpoint's next batch is claimed only when its previous one has ended,
-            // so the batch size bounds one endpoint's throughput; half the instance's
-            // slots still leaves the other half to the other endpoints.
+            // Half the instance's slots: a dead endpoint still leaves the other half to
+            // the other endpoints.
             per_endpoint: 32,
             poll_interval: Duration::from_millis(250),
             lease_margin: Duration::from_secs(30),
@@ -121,11 +127,34 @@ pub struct DeliveryWorker {
     shared: Arc<Shared>,
 }
 
-/// The worker's attempts in flight: their tasks, leases and per-endpoint counts.
+/// The most outcomes written in one call.
+const MAX_OUTCOME_BATCH: usize = 512;
+
+/// Why an outcome was not written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum NotRecorded {
+    LeaseLost,
+    Failed,
+}
+
+/// One outcome waiting for the outcome writer, and where to tell its attempt.
+struct PendingOutcome {
+    lease: Lease,
+    record: AttemptRecord,
+    written: oneshot::Sender<Result<(), NotRecorded>>,
+}
+
+/// The way to the outcome writer (see [`write_outcomes`]).
+type Outcomes = mpsc::UnboundedSender<PendingOutcome>;
+
+/// The worker's attempts in flight: their tasks, leases and per-endpoint counts, and
+/// the outcome writer they hand their results to.
 struct InFlight {
     tasks: JoinSet<TaskEnd>,
     leases: HashMap<TaskId, (EndpointId, Lease)>,
     per_endpoint: HashMap<EndpointId, u32>,
+    outcomes: Outcomes,
+    writer: JoinHandle<()>,
 }
 
 impl InFlight {
@@ -198,11 +227,23 @@ impl DeliveryWorker {
     /// leases of those still running so that they are due again at once.
     pub async fn run(&self, mut shutdown: watch::Receiver<bool>) -> WorkerReport {
         let settings = &self.shared.settings;
+        let (outcomes, queue) = mpsc::unbounded_channel();
+        let writer = tokio::spawn(write_outcomes(Arc::clone(&self.shared.store), queue));
         let mut in_flight = InFlight {
             tasks: JoinSet::new(),
             leases: HashMap::new(),
             per_endpoint: HashMap::new(),
+            outcomes,
+            writer,
         };
+        let max_in_flight = usize::try_from(settings.max_in_flight).unwrap_or(usize::MAX);
+        // Top up once this many attempts have ended, or at once while fewer than this
+        // many are in flight: claims of a few rows each rather than one per delivery.
+        let top_up = usize::try_from(settings.per_endpoint.min(settings.max_in_flight) / 2)
+            .unwrap_or(1)
+            .max(1);
+        let mut ended_since_claim = 0_usize;
+        let mut look = true;
         let mut last_requeue: Option<DateTime<Utc>> = None;
         tracing::info!(instance = %self.shared.instance, "webhook delivery worker started");
 
@@ -221,36 +262,35 @@ impl DeliveryWorker {
                 }
             }
 
-            let room = usize::try_from(settings.max_in_flight)
-                .unwrap_or(usize::MAX)
-                .saturating_sub(in_flight.len());
-            let mut claimed = 0;
-            if room > 0 {
-                claimed = self.claim_and_start(&mut in_flight, room, now).await;
+            let room = max_in_flight.saturating_sub(in_flight.len());
+            if room > 0 && (look || in_flight.len() < top_up || ended_since_claim >= top_up) {
+                self.claim_and_start(&mut in_flight, room, now).await;
+                ended_since_claim = 0;
             }
+            look = false;
 
-            // Keep claiming while there is work and room; otherwise wait for an attempt
-            // to end, the next poll, or the shutdown signal.
-            if claimed == 0 || claimed >= room {
-                tokio::select! {
-                    changed = shutdown.changed() => {
-                        if changed.is_err() {
-                            break;
-                        }
+            // A claim takes everything due that fits, so wait for an attempt to end,
+            // the next poll, a wake-up or the shutdown signal before claiming again.
+            tokio::select! {
+                changed = shutdown.changed() => {
+                    if changed.is_err() {
+                        break;
                     }
-                    Some(done) = in_flight.tasks.join_next_with_id(), if in_flight.len() > 0 => {
-                        self.account(&mut in_flight, done);
-                    }
-                    () = tokio::time::sleep(settings.poll_interval) => {}
-                    () = self.shared.wake.notified() => {}
                 }
+                Some(done) = in_flight.tasks.join_next_with_id(), if in_flight.len() > 0 => {
+                    self.account(&mut in_flight, done);
+                    ended_since_claim += 1;
+                }
+                () = tokio::time::sleep(settings.poll_interval) => look = true,
+                () = self.shared.wake.notified() => look = true,
             }
             while let Some(done) = in_flight.tasks.try_join_next_with_id() {
                 self.account(&mut in_flight, done);
+                ended_since_claim += 1;
             }
         }
 
-        self.stop(&mut in_flight).await;
+        self.stop(in_flight).await;
         let report = self.report();
         tracing::info!(instance = %self.shared.instance, ?report, "webhook delivery worker stopped");
         report
@@ -275,7 +315,11 @@ impl DeliveryWorker {
                 .unwrap_or(DateTime::<Utc>::MAX_UTC),
             limit: u32::try_from(room).unwrap_or(u32::MAX),
             per_endpoint: settings.per_endpoint.max(1),
-            exclude_endpoints: in_flight.per_endpoint.keys().copied().collect(),
+            held: in_flight
+                .per_endpoint
+                .iter()
+                .map(|(endpoint, count)| (*endpoint, *count))
+                .collect(),
         };
         let claims = match self.shared.store.claim_due(request).await {
             Ok(claims) => claims,
@@ -289,7 +333,8 @@ impl DeliveryWorker {
             let endpoint = claim.endpoint;
             let lease = claim.lease.clone();
             let shared = Arc::clone(&self.shared);
-            let handle = in_flight.tasks.spawn(attempt(shared, claim));
+            let outcomes = in_flight.outcomes.clone();
+            let handle = in_flight.tasks.spawn(attempt(shared, outcomes, claim));
             in_flight.leases.insert(handle.id(), (endpoint, lease));
             *in_flight.per_endpoint.entry(endpoint).or_insert(0) += 1;
         }
@@ -319,12 +364,12 @@ impl DeliveryWorker {
         }
     }
 
-    async fn stop(&self, in_flight: &mut InFlight) {
+    async fn stop(&self, mut in_flight: InFlight) {
         let grace = tokio::time::sleep(self.shared.settings.shutdown_grace);
         tokio::pin!(grace);
         while in_flight.len() > 0 {
             tokio::select! {
-                Some(done) = in_flight.tasks.join_next_with_id() => self.account(in_flight, done),
+                Some(done) = in_flight.tasks.join_next_with_id() => self.account(&mut in_flight, done),
                 () = &mut grace => break,
             }
         }
@@ -333,11 +378,22 @@ impl DeliveryWorker {
             match done {
                 Err(error) if error.is_cancelled() => {
                     if let Some(lease) = in_flight.finished(error.id()) {
+                        // An outcome handed to the writer just before the abort may be
+                        // written before or after this: the lease token decides, and
+                        // either way the attempt is recorded once or runs again.
                         self.release(lease).await;
                     }
                 }
-                other => self.account(in_flight, other),
+                other => self.account(&mut in_flight, other),
             }
+        }
+        // Every attempt has ended: the writer writes what it still has and stops.
+        let InFlight {
+            outcomes, writer, ..
+        } = in_flight;
+        drop(outcomes);
+        if let Err(error) = writer.await {
+            tracing::error!(error = %error, "the webhook outcome writer ended abnormally");
         }
     }
 
@@ -353,7 +409,7 @@ impl DeliveryWorker {
 }
 
 /// One attempt: sign with the keys active now, send, decide, record.
-async fn attempt(shared: Arc<Shared>, claim: ClaimedAttempt) -> TaskEnd {
+async fn attempt(shared: Arc<Shared>, outcomes: Outcomes, claim: ClaimedAttempt) -> TaskEnd {
     let sent_at = shared.clock.now();
     let headers = sign(
         &claim.keys.active(sent_at),
@@ -388,21 +444,73 @@ async fn attempt(shared: Arc<Shared>, claim: ClaimedAttempt) -> TaskEnd {
     };
     tracing::debug!(delivery = %claim.lease.delivery, endpoint = %claim.endpoint,
         event = %claim.event_id, status = ?record.status_code, ?next, "webhook attempt ended");
-    match shared
-        .store
-        .record_outcome(claim.lease.clone(), record)
-        .await
-    {
-        Ok(()) => TaskEnd::Recorded(next),
-        Err(OutboxError::LeaseLost) => {
+    let (written, answer) = oneshot::channel();
+    let pending = PendingOutcome {
+        lease: claim.lease.clone(),
+        record,
+        written,
+    };
+    if outcomes.send(pending).is_err() {
+        // The writer is gone (it only stops once every attempt has ended).
+        return TaskEnd::RecordError;
+    }
+    match answer.await {
+        Ok(Ok(())) => TaskEnd::Recorded(next),
+        Ok(Err(NotRecorded::LeaseLost)) => {
             tracing::warn!(delivery = %claim.lease.delivery,
                 "webhook attempt outlived its lease; its outcome was not recorded");
             TaskEnd::LeaseLost
         }
-        Err(error) => {
-            tracing::warn!(delivery = %claim.lease.delivery, error = %error,
+        Ok(Err(NotRecorded::Failed)) | Err(_) => {
+            tracing::warn!(delivery = %claim.lease.delivery,
                 "could not record a webhook attempt; it runs again when its lease expires");
             TaskEnd::RecordError
+        }
+    }
+}
+
+/// The outcome writer: takes every outcome waiting, writes them in one call, tells each
+/// attempt how it went, and starts again with those that came meanwhile. Ends when
+/// every sender is gone and the queue is empty.
+async fn write_outcomes(
+    store: Arc<dyn OutboxStore>,
+    mut queue: mpsc::UnboundedReceiver<PendingOutcome>,
+) {
+    let mut batch: Vec<PendingOutcome> = Vec::new();
+    while queue.recv_many(&mut batch, MAX_OUTCOME_BATCH).await > 0 {
+        let mut replies = Vec::with_capacity(batch.len());
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for pending in batch.drain(..) {
+            outcomes.push((pending.lease, pending.record));
+            replies.push(pending.written);
+        }
+        let count = outcomes.len();
+        match store.record_outcomes(outcomes).await {
+            Ok(results) => {
+                let mut results = results.into_iter();
+                for reply in replies {
+                    let result = match results.next() {
+                        Some(Ok(())) => Ok(()),
+                        Some(Err(OutboxError::LeaseLost)) => Err(NotRecorded::LeaseLost),
+                        Some(Err(error)) => {
+                            tracing::warn!(error = %error, "could not record a webhook attempt");
+                            Err(NotRecorded::Failed)
+                        }
+                        None => {
+                            tracing::error!("the outbox answered fewer outcomes than it was given");
+                            Err(NotRecorded::Failed)
+                        }
+                    };
+                    // The attempt may have been aborted at shutdown; nothing to tell.
+                    let _ = reply.send(result);
+                }
+            }
+            Err(error) => {
+                tracing::warn!(count, error = %error, "could not record webhook attempts");
+                for reply in replies {
+                    let _ = reply.send(Err(NotRecorded::Failed));
+                }
+            }
         }
     }
 }

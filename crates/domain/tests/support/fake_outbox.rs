@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
@@ -14,6 +15,7 @@ use tariff_domain::webhooks::{
     QueueStats, SigningKeys,
 };
 use tariff_domain::{Page, PageRequest};
+use tokio::sync::watch;
 
 #[derive(Clone, Debug)]
 pub struct Row {
@@ -28,14 +30,48 @@ pub struct Row {
     pub records: Vec<AttemptRecord>,
 }
 
-#[derive(Default)]
 pub struct FakeOutbox {
     rows: Mutex<Vec<Row>>,
+    /// How many outcomes each `record_outcomes` call carried, in order.
+    batches: Mutex<Vec<usize>>,
+    /// While `true`, `record_outcomes` waits.
+    hold: watch::Sender<bool>,
+    waiting: AtomicUsize,
+}
+
+impl Default for FakeOutbox {
+    fn default() -> Self {
+        FakeOutbox {
+            rows: Mutex::default(),
+            batches: Mutex::default(),
+            hold: watch::Sender::new(false),
+            waiting: AtomicUsize::new(0),
+        }
+    }
 }
 
 impl FakeOutbox {
     pub fn new() -> FakeOutbox {
         FakeOutbox::default()
+    }
+
+    /// Makes `record_outcomes` wait until [`release_writes`](Self::release_writes).
+    pub fn hold_writes(&self) {
+        self.hold.send_replace(true);
+    }
+
+    pub fn release_writes(&self) {
+        self.hold.send_replace(false);
+    }
+
+    /// How many `record_outcomes` calls are waiting.
+    pub fn waiting_writes(&self) -> usize {
+        self.waiting.load(Ordering::SeqCst)
+    }
+
+    /// The size of each `record_outcomes` call so far.
+    pub fn outcome_batches(&self) -> Vec<usize> {
+        self.batches.lock().unwrap().clone()
     }
 
     /// Stores a delivery of a new event to `endpoint`, due now.
@@ -120,7 +156,6 @@ impl OutboxStore for FakeOutbox {
                         .lease
                         .as_ref()
                         .is_none_or(|(_, until)| *until <= request.now)
-                    && !request.exclude_endpoints.contains(&row.delivery.endpoint)
             })
             .map(|(index, _)| index)
             .collect();
@@ -138,7 +173,7 @@ impl OutboxStore for FakeOutbox {
             }
             let row = &mut rows[index];
             let count = per_endpoint.entry(row.delivery.endpoint).or_insert(0);
-            if *count >= request.per_endpoint {
+            if *count >= request.room_for(row.delivery.endpoint) {
                 continue;
             }
             *count += 1;
@@ -180,6 +215,24 @@ impl OutboxStore for FakeOutbox {
         }
         row.records.push(record);
         Ok(())
+    }
+
+    async fn record_outcomes(
+        &self,
+        outcomes: Vec<(Lease, AttemptRecord)>,
+    ) -> Result<Vec<Result<(), OutboxError>>, OutboxError> {
+        let mut hold = self.hold.subscribe();
+        if *hold.borrow_and_update() {
+            self.waiting.fetch_add(1, Ordering::SeqCst);
+            hold.wait_for(|held| !*held).await.unwrap();
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+        }
+        self.batches.lock().unwrap().push(outcomes.len());
+        let mut results = Vec::new();
+        for (lease, record) in outcomes {
+            results.push(self.record_outcome(lease, record).await);
+        }
+        Ok(results)
     }
 
     async fn release(&self, lease: Lease) -> Result<(), OutboxError> {

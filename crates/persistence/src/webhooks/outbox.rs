@@ -13,7 +13,7 @@ use tariff_domain::{Page, PageRequest, RepoError};
 
 use super::queries::{self, ClaimedRow, Outcome};
 use super::rows::{keys_of, to_delivery, utc, DeliveryRow};
-use crate::db::{sql_bounds, Database};
+use crate::db::{sql_bounds, Database, DbConn};
 
 /// The outbox's delivery side, on both backends; `sealer` opens the endpoints' secrets
 /// to sign.
@@ -49,6 +49,37 @@ fn to_claimed(
     })
 }
 
+/// Writes one attempt's outcome under its lease; `false` when the lease is no longer
+/// held.
+fn write_outcome(
+    c: &mut DbConn<'_>,
+    lease: &Lease,
+    record: &AttemptRecord,
+) -> diesel::QueryResult<bool> {
+    queries::record_outcome(
+        c,
+        lease.delivery.get(),
+        lease.token.as_str(),
+        &outcome_of(record),
+    )
+}
+
+/// The columns an attempt's record writes.
+fn outcome_of(record: &AttemptRecord) -> Outcome<'_> {
+    let (next_attempt_at, delivered_at) = match record.next {
+        NextStep::Delivered { at } => (None, Some(at.naive_utc())),
+        NextStep::RetryAt(at) => (Some(at.naive_utc()), None),
+        NextStep::Failed => (None, None),
+    };
+    Outcome {
+        status: record.next.status().as_str(),
+        last_status_code: record.status_code.map(i32::from),
+        last_error: record.error.as_deref(),
+        next_attempt_at,
+        delivered_at,
+    }
+}
+
 enum Redelivery {
     Restarted(Box<(DeliveryRow, String, String)>),
     InFlight,
@@ -67,16 +98,24 @@ impl OutboxStore for DieselOutbox {
                 conn.write_transaction(|c| {
                     let now = request.now.naive_utc();
                     let limit = i64::from(request.limit);
-                    let exclude: Vec<i64> =
-                        request.exclude_endpoints.iter().map(|e| e.get()).collect();
+                    let full: Vec<i64> = request
+                        .held
+                        .iter()
+                        .filter(|(endpoint, _)| request.room_for(*endpoint) == 0)
+                        .map(|(endpoint, _)| endpoint.get())
+                        .collect();
                     let mut chosen = Vec::new();
-                    for endpoint in queries::endpoints_with_due(c, now, &exclude, limit)? {
+                    for endpoint in queries::endpoints_with_due(c, now, &full, limit)? {
                         let room = limit - i64::try_from(chosen.len()).unwrap_or(i64::MAX);
                         if room <= 0 {
                             break;
                         }
-                        let take = room.min(i64::from(request.per_endpoint.max(1)));
-                        chosen.extend(queries::lock_due_of_endpoint(c, endpoint, now, take)?);
+                        let endpoint_room =
+                            EndpointId::new(endpoint).map_or(0, |id| request.room_for(id));
+                        let take = room.min(i64::from(endpoint_room));
+                        if take > 0 {
+                            chosen.extend(queries::lock_due_of_endpoint(c, endpoint, now, take)?);
+                        }
                     }
                     if chosen.is_empty() {
                         return Ok(Vec::new());
@@ -100,34 +139,50 @@ impl OutboxStore for DieselOutbox {
     async fn record_outcome(&self, lease: Lease, record: AttemptRecord) -> Result<(), OutboxError> {
         let recorded = self
             .db
-            .write(move |conn| {
-                conn.write_transaction(|c| {
-                    let (next_attempt_at, delivered_at) = match record.next {
-                        NextStep::Delivered { at } => (None, Some(at.naive_utc())),
-                        NextStep::RetryAt(at) => (Some(at.naive_utc()), None),
-                        NextStep::Failed => (None, None),
-                    };
-                    let outcome = Outcome {
-                        status: record.next.status().as_str(),
-                        last_status_code: record.status_code.map(i32::from),
-                        last_error: record.error.as_deref(),
-                        next_attempt_at,
-                        delivered_at,
-                    };
-                    Ok(queries::record_outcome(
-                        c,
-                        lease.delivery.get(),
-                        lease.token.as_str(),
-                        &outcome,
-                    )?)
-                })
-            })
+            .write(move |conn| conn.write_transaction(|c| Ok(write_outcome(c, &lease, &record)?)))
             .await?;
         if recorded {
             Ok(())
         } else {
             Err(OutboxError::LeaseLost)
         }
+    }
+
+    async fn record_outcomes(
+        &self,
+        outcomes: Vec<(Lease, AttemptRecord)>,
+    ) -> Result<Vec<Result<(), OutboxError>>, OutboxError> {
+        if outcomes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let recorded = self
+            .db
+            .write(move |conn| {
+                conn.write_transaction(|c| {
+                    let rows: Vec<(i64, &str, Outcome<'_>)> = outcomes
+                        .iter()
+                        .map(|(lease, record)| {
+                            (
+                                lease.delivery.get(),
+                                lease.token.as_str(),
+                                outcome_of(record),
+                            )
+                        })
+                        .collect();
+                    Ok(queries::record_outcomes(c, &rows)?)
+                })
+            })
+            .await?;
+        Ok(recorded
+            .into_iter()
+            .map(|held| {
+                if held {
+                    Ok(())
+                } else {
+                    Err(OutboxError::LeaseLost)
+                }
+            })
+            .collect())
     }
 
     async fn release(&self, lease: Lease) -> Result<(), OutboxError> {

@@ -152,39 +152,47 @@ pub(super) fn insert_delivery(
 // ---- the claim -------------------------------------------------------------------
 
 /// Endpoints (enabled, not excluded) with deliveries due at `now` and not under a live
-/// lease, the one whose delivery has waited longest first.
+/// lease, the one whose delivery has waited longest first. One lookup per enabled
+/// endpoint in the index of pending deliveries by endpoint and due time (it stops at
+/// the first free row), so its cost does not grow with the backlog.
 pub(super) fn endpoints_with_due(
     c: &mut DbConn<'_>,
     now: NaiveDateTime,
     exclude: &[i64],
     limit: i64,
 ) -> QueryResult<Vec<i64>> {
+    let oldest_due = webhook_deliveries::table
+        .filter(webhook_deliveries::endpoint_id.eq(webhook_endpoints::id))
+        .filter(webhook_deliveries::status.eq(PENDING))
+        .filter(webhook_deliveries::next_attempt_at.le(now))
+        .filter(
+            webhook_deliveries::lease_until
+                .is_null()
+                .or(webhook_deliveries::lease_until.le(now)),
+        )
+        .order((
+            webhook_deliveries::next_attempt_at.asc(),
+            webhook_deliveries::id.asc(),
+        ))
+        .select(webhook_deliveries::next_attempt_at)
+        .limit(1)
+        .single_value();
     let rows: Vec<(i64, Option<NaiveDateTime>)> = c.load(
-        webhook_deliveries::table
-            .filter(webhook_deliveries::status.eq(PENDING))
-            .filter(webhook_deliveries::next_attempt_at.le(now))
-            .filter(
-                webhook_deliveries::lease_until
-                    .is_null()
-                    .or(webhook_deliveries::lease_until.le(now)),
-            )
-            .filter(not(webhook_deliveries::endpoint_id.eq_any(exclude.to_vec())))
-            .filter(
-                webhook_deliveries::endpoint_id.eq_any(
-                    webhook_endpoints::table
-                        .filter(webhook_endpoints::enabled.eq(true))
-                        .select(webhook_endpoints::id),
-                ),
-            )
-            .group_by(webhook_deliveries::endpoint_id)
-            .select((
-                webhook_deliveries::endpoint_id,
-                min(webhook_deliveries::next_attempt_at),
-            ))
-            .order(min(webhook_deliveries::next_attempt_at).asc())
-            .limit(limit),
+        webhook_endpoints::table
+            .filter(webhook_endpoints::enabled.eq(true))
+            .filter(not(webhook_endpoints::id.eq_any(exclude.to_vec())))
+            .select((webhook_endpoints::id, oldest_due)),
     )?;
-    Ok(rows.into_iter().map(|(id, _)| id).collect())
+    let mut due: Vec<(NaiveDateTime, i64)> = rows
+        .into_iter()
+        .filter_map(|(id, oldest)| oldest.map(|at| (at, id)))
+        .collect();
+    due.sort_unstable();
+    Ok(due
+        .into_iter()
+        .take(usize::try_from(limit).unwrap_or(usize::MAX))
+        .map(|(_, id)| id)
+        .collect())
 }
 
 /// Up to `limit` of one endpoint's due deliveries, oldest due first, locked for the
@@ -307,6 +315,81 @@ pub(super) fn record_outcome(
             )),
     )?;
     Ok(changed > 0)
+}
+
+/// Records several attempts, each under its lease token, as [`record_outcome`] does;
+/// answers, in order, whether each was recorded (`false`: its lease is no longer held).
+/// On PostgreSQL it is one statement over arrays of the outcomes (one round trip
+/// whatever their number); on SQLite, where a statement costs no round trip, one
+/// statement per outcome.
+pub(super) fn record_outcomes(
+    c: &mut DbConn<'_>,
+    outcomes: &[(i64, &str, Outcome<'_>)],
+) -> QueryResult<Vec<bool>> {
+    match c {
+        DbConn::Postgres(pg) => {
+            use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text, Timestamp};
+
+            #[derive(QueryableByName)]
+            struct Recorded {
+                #[diesel(sql_type = BigInt)]
+                id: i64,
+                #[diesel(sql_type = Text)]
+                token: String,
+            }
+
+            let recorded: Vec<Recorded> = diesel::sql_query(
+                "UPDATE webhook_deliveries AS d SET \
+                 status = v.status, attempts = d.attempts + 1, \
+                 series_attempt = d.series_attempt + 1, last_status_code = v.code, \
+                 last_error = v.error, next_attempt_at = v.next_at, \
+                 delivered_at = v.delivered_at, \
+                 lease_holder = NULL, lease_token = NULL, lease_until = NULL \
+                 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::integer[], \
+                 $5::text[], $6::timestamp[], $7::timestamp[]) \
+                 AS v(id, token, status, code, error, next_at, delivered_at) \
+                 WHERE d.id = v.id AND d.lease_token = v.token \
+                 RETURNING d.id, v.token",
+            )
+            .bind::<Array<BigInt>, _>(outcomes.iter().map(|o| o.0).collect::<Vec<_>>())
+            .bind::<Array<Text>, _>(outcomes.iter().map(|o| o.1).collect::<Vec<_>>())
+            .bind::<Array<Text>, _>(outcomes.iter().map(|o| o.2.status).collect::<Vec<_>>())
+            .bind::<Array<Nullable<Integer>>, _>(
+                outcomes
+                    .iter()
+                    .map(|o| o.2.last_status_code)
+                    .collect::<Vec<_>>(),
+            )
+            .bind::<Array<Nullable<Text>>, _>(
+                outcomes.iter().map(|o| o.2.last_error).collect::<Vec<_>>(),
+            )
+            .bind::<Array<Nullable<Timestamp>>, _>(
+                outcomes
+                    .iter()
+                    .map(|o| o.2.next_attempt_at)
+                    .collect::<Vec<_>>(),
+            )
+            .bind::<Array<Nullable<Timestamp>>, _>(
+                outcomes
+                    .iter()
+                    .map(|o| o.2.delivered_at)
+                    .collect::<Vec<_>>(),
+            )
+            .load(&mut **pg)?;
+            Ok(outcomes
+                .iter()
+                .map(|(id, token, _)| {
+                    recorded
+                        .iter()
+                        .any(|r| r.id == *id && r.token.as_str() == *token)
+                })
+                .collect())
+        }
+        sqlite @ DbConn::Sqlite(_) => outcomes
+            .iter()
+            .map(|(id, token, outcome)| record_outcome(sqlite, *id, token, outcome))
+            .collect(),
+    }
 }
 
 /// Ends a lease without counting an attempt; `false` when it is no longer held.
