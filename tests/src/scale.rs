@@ -631,9 +631,22 @@ async fn timed(
     (latencies, failures)
 }
 
-/// The large data set on `backend`: load or reuse it, then measure the cold paths and
-/// the sweep. Returns the figures and one line per sweep.
-pub async fn run(backend: &str, tariff: &Path) -> Option<(Vec<Cold>, Vec<String>)> {
+/// What `bench --scale large` measured on one backend before its load table, and the
+/// working copy the load table runs on.
+pub struct LargeRun {
+    /// The cold paths (empty when `cold` was false).
+    pub cold: Vec<Cold>,
+    /// One line each: the data set, the sweep, ready time, memory.
+    pub notes: Vec<String>,
+    /// The working copy's URL (it stays after the run, until the next one replaces it).
+    pub url: String,
+    /// The sweep over the whole table: wall time and peak RSS (`None` when skipped).
+    pub sweep: Option<(u128, u64)>,
+}
+
+/// The large data set on `backend`: load or reuse it, then (when `cold`) measure the
+/// sweep and the cold paths.
+pub async fn run(backend: &str, tariff: &Path, cold: bool) -> Option<LargeRun> {
     let set = match backend {
         "postgres" => {
             let Ok(base) = std::env::var("TEST_DATABASE_URL") else {
@@ -654,6 +667,14 @@ pub async fn run(backend: &str, tariff: &Path) -> Option<(Vec<Cold>, Vec<String>
         },
         set.copy_ms
     )];
+    if !cold {
+        return Some(LargeRun {
+            cold: Vec::new(),
+            notes,
+            url: set.url,
+            sweep: None,
+        });
+    }
     // The lifecycle sweep over the whole table, as its own process (time and peak RSS),
     // first: the service sweeps once when it starts, and its writes must not overlap the
     // cold reads.
@@ -831,20 +852,16 @@ pub async fn run(backend: &str, tariff: &Path) -> Option<(Vec<Cold>, Vec<String>
     ));
     drop(served);
 
-    Some((cold, notes))
+    Some(LargeRun {
+        cold,
+        notes,
+        url: set.url,
+        sweep: Some((elapsed.as_millis(), peak_kb)),
+    })
 }
 
-/// `bench --scale large`: every backend in `backends`, one table.
-pub async fn main(backends: &[String], tariff: &Path) {
-    let mut rows = Vec::new();
-    let mut notes = Vec::new();
-    for backend in backends {
-        eprintln!("== {backend}: large data set");
-        if let Some((cold, said)) = run(backend, tariff).await {
-            rows.extend(cold);
-            notes.extend(said);
-        }
-    }
+/// Prints the cold paths' table and the notes; returns them as JSON rows.
+pub fn print_cold(rows: &[Cold], notes: &[String]) -> serde_json::Value {
     println!();
     println!(
         "{:<9} {:<46} {:>9} {:>10} {:>10} {:>10} {:>8} {:<14}",
@@ -859,7 +876,7 @@ pub async fn main(backends: &[String], tariff: &Path) {
     );
     let ms = |us: u64| format!("{}.{:02}ms", us / 1000, (us % 1000) / 10);
     let mut json_rows = Vec::new();
-    for row in &rows {
+    for row in rows {
         println!(
             "{:<9} {:<46} {:>9} {:>10} {:>10} {:>10} {:>8} {:<14}",
             row.backend,
@@ -877,15 +894,10 @@ pub async fn main(backends: &[String], tariff: &Path) {
             "failures": row.failures, "target": row.target,
         }));
     }
-    for note in &notes {
+    for note in notes {
         println!("{note}");
     }
-    let results = serde_json::json!({"cold": json_rows, "notes": notes});
-    let text = serde_json::to_string_pretty(&results).unwrap_or_default();
-    match std::fs::write("target/bench/large-results.json", text) {
-        Ok(()) => println!("\nfigures written to target/bench/large-results.json"),
-        Err(e) => eprintln!("cannot write results: {e}"),
-    }
+    serde_json::Value::Array(json_rows)
 }
 
 #[cfg(test)]
