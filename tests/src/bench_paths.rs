@@ -451,3 +451,100 @@ pub fn apply_script(dir: &Path, name: &str, last_user: i64, plans: i64, seed: u3
     );
     write_script(dir, name, &script)
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+mod tests {
+    use super::*;
+    use crate::TestDatabase;
+    use tariff_persistence::PoolOptions;
+
+    /// Orders of user 1 numbered `(2026, seq)` for each of `seqs`, with ids from `first`.
+    async fn numbered(db: &Database, first: i64, seqs: &[i64]) {
+        let rows: Vec<String> = seqs
+            .iter()
+            .enumerate()
+            .map(|(i, seq)| {
+                let id = first + i64::try_from(i).unwrap();
+                format!(
+                    "({id}, 'user', 1, 1, 1, 'expired', 'USD', 100, 0, 0, 100, 'Plan 1 (monthly)', \
+                     '2026-01-01 00:00:00', 2026, {seq}, 'INV-2026-{seq:06}')"
+                )
+            })
+            .collect();
+        run(
+            db,
+            "numbered orders",
+            format!(
+                "INSERT INTO orders (id, account_kind, account_id, user_id, plan_id, status, currency, subtotal_minor, \
+                 tax_rate_bp, tax_minor, total_minor, description, created_at, invoice_year, invoice_seq, \
+                 invoice_number) VALUES {};",
+                rows.join(",")
+            ),
+        )
+        .await;
+    }
+
+    async fn counter_at(db: &Database, last: i64) {
+        run(
+            db,
+            "counter",
+            format!(
+                "DELETE FROM invoice_counters WHERE year = 2026; \
+                 INSERT INTO invoice_counters (year, last_seq) VALUES (2026, {last});"
+            ),
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn the_numbering_check_accepts_exact_numbers_and_finds_gaps_and_strays() {
+        for test_db in TestDatabase::all() {
+            let db = Database::connect(test_db.url(), &PoolOptions::default()).unwrap();
+            db.migrate().await.unwrap();
+            let (t, f) = if is_postgres(&db) {
+                ("TRUE", "FALSE")
+            } else {
+                ("1", "0")
+            };
+            run(
+                &db,
+                "plan and user",
+                format!(
+                    "INSERT INTO plans (id, name, plan_type, description, currency, price_monthly_minor, \
+                     price_hourly_minor, price_yearly_minor, memory, disk, cpu, servers, sites, databases, backups, \
+                     port_count, tunnel_port_count, email_daily_limit, email_queue_limit, server_create, \
+                     server_update, server_delete, site_create, site_update, site_delete, features, hidden, \
+                     is_default, stripe_plan_id, created_at, updated_at) VALUES (1, 'Plan 1', 'paid', 'p', 'USD', \
+                     100, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, {t}, {t}, {t}, {t}, {t}, {t}, '{{}}', {f}, {t}, \
+                     NULL, '2026-01-01 00:00:00', '2026-01-01 00:00:00');\n\
+                     INSERT INTO users (id, email, name, role, country, created_at, updated_at) VALUES \
+                     (1, 'u1@bench.example', 'U', 'user', 'DE', '2026-01-01 00:00:00', '2026-01-01 00:00:00');"
+                ),
+            )
+            .await;
+
+            let before = numbering(&db).await;
+            numbered(&db, 1, &[1, 2, 3]).await;
+            counter_at(&db, 3).await;
+            let check = check_numbering(&db, &before).await;
+            assert_eq!(check.invoices, 3);
+            assert!(check.problems.is_empty(), "{:?}", check.problems);
+
+            // The counter moves to 5, but only number 5 is held: 4 is missing.
+            let before = numbering(&db).await;
+            numbered(&db, 10, &[5]).await;
+            counter_at(&db, 5).await;
+            let check = check_numbering(&db, &before).await;
+            assert_eq!(check.problems.len(), 1, "{:?}", check.problems);
+            assert!(check.problems[0].contains("gaps"));
+
+            // The counter moves to 6, but the number held is 7.
+            let before = numbering(&db).await;
+            numbered(&db, 20, &[7]).await;
+            counter_at(&db, 6).await;
+            let check = check_numbering(&db, &before).await;
+            assert_eq!(check.problems.len(), 1, "{:?}", check.problems);
+        }
+    }
+}

@@ -449,11 +449,19 @@ fn with_database(base: &str, name: &str) -> String {
 }
 
 /// The PostgreSQL working copy, a database `tariff_bench_large_run` made from the
-/// template `tariff_bench_large` on the server of `base` (`TEST_DATABASE_URL`), loading
+/// template `tariff_bench_large` (or `$BENCH_LARGE_DB_run` from `$BENCH_LARGE_DB`) on
+/// the server of `base` (`TEST_DATABASE_URL`), loading
 /// the template first when it is missing or of another version.
 pub fn postgres(tariff: &Path, base: &str) -> LargeSet {
-    let pristine_url = with_database(base, "tariff_bench_large");
-    let run_url = with_database(base, "tariff_bench_large_run");
+    // `BENCH_LARGE_DB` names another pair (`<name>`, `<name>_run`), so that two
+    // checkouts can keep their sets on one server.
+    let name = std::env::var("BENCH_LARGE_DB")
+        .ok()
+        .filter(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or_else(|| "tariff_bench_large".to_owned());
+    let run_name = format!("{name}_run");
+    let pristine_url = with_database(base, &name);
+    let run_url = with_database(base, &run_name);
     let mut admin = PgConnection::establish(base).unwrap_or_else(|e| panic!("{base}: {e}"));
     let existing = PgConnection::establish(&pristine_url)
         .ok()
@@ -462,17 +470,17 @@ pub fn postgres(tariff: &Path, base: &str) -> LargeSet {
     let load_started = Instant::now();
     let t0 = match existing {
         Some((version, t0)) if version == DATASET_VERSION => {
-            eprintln!("   reusing database tariff_bench_large ({version}, t0 {t0})");
+            eprintln!("   reusing database {name} ({version}, t0 {t0})");
             parse_t0(&t0)
         }
         _ => {
             admin
-                .batch_execute("DROP DATABASE IF EXISTS tariff_bench_large")
-                .and_then(|()| admin.batch_execute("CREATE DATABASE tariff_bench_large"))
+                .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
+                .and_then(|()| admin.batch_execute(&format!("CREATE DATABASE {name}")))
                 .unwrap_or_else(|e| panic!("create database: {e}"));
             migrate(tariff, &pristine_url);
             let (text, t0) = now_hour();
-            eprintln!("   generating the large data set (t0 {text}) into tariff_bench_large");
+            eprintln!("   generating the large data set (t0 {text}) into {name}");
             let mut conn = PgConnection::establish(&pristine_url)
                 .unwrap_or_else(|e| panic!("{pristine_url}: {e}"));
             conn.batch_execute("SET synchronous_commit = off; BEGIN;")
@@ -491,11 +499,8 @@ pub fn postgres(tariff: &Path, base: &str) -> LargeSet {
     };
     let copy_started = Instant::now();
     admin
-        .batch_execute("DROP DATABASE IF EXISTS tariff_bench_large_run")
-        .and_then(|()| {
-            admin
-                .batch_execute("CREATE DATABASE tariff_bench_large_run TEMPLATE tariff_bench_large")
-        })
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {run_name}"))
+        .and_then(|()| admin.batch_execute(&format!("CREATE DATABASE {run_name} TEMPLATE {name}")))
         .unwrap_or_else(|e| panic!("copy database: {e}"));
     let copy_ms = copy_started.elapsed().as_millis();
     migrate(tariff, &run_url);
