@@ -27,17 +27,21 @@ fmt:
 ci:
     bash .ci/run
 
-# Load benchmark: release build, realistic data, wrk against every hot endpoint and the
-# ceiling; prints one table and writes target/bench/results.json.
+# Load benchmark: release build, realistic data, wrk against every hot endpoint, the write
+# paths (coupon orders, upgrades, Stripe webhooks, refunds), the outbox and (PostgreSQL)
+# two instances on one database, and the ceiling; prints one table and the targets, and
+# writes target/bench/results.json. `BENCH_ONLY=refund just bench` runs matching rows only.
 bench:
     command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
     cargo build --release -p tariff-app -p tariff-tests --bins
     target/release/bench
     cargo bench --workspace
 
-# Cold paths and the lifecycle sweep on the large data set (1,000,000 orders, generated
-# once into target/bench/large and the database tariff_bench_large, then reused).
+# The lifecycle sweep, the cold paths, then the same load table as `bench`, on the large
+# data set (1,000,000 orders, generated once into target/bench/large and the database
+# tariff_bench_large, then reused); writes target/bench/large-results.json.
 bench-large:
+    command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
     cargo build --release -p tariff-app -p tariff-tests --bins
     target/release/bench --scale large
 

@@ -2,6 +2,7 @@
 //! server) on 127.0.0.1 port 0 against a fresh database, and gives back a client.
 //! [`backends`] yields SQLite always and PostgreSQL when `TEST_DATABASE_URL` is set.
 
+pub mod bench_paths;
 pub mod fake_panel;
 pub mod fake_stripe;
 pub mod pg_cluster;

@@ -449,11 +449,19 @@ fn with_database(base: &str, name: &str) -> String {
 }
 
 /// The PostgreSQL working copy, a database `tariff_bench_large_run` made from the
-/// template `tariff_bench_large` on the server of `base` (`TEST_DATABASE_URL`), loading
+/// template `tariff_bench_large` (or `$BENCH_LARGE_DB_run` from `$BENCH_LARGE_DB`) on
+/// the server of `base` (`TEST_DATABASE_URL`), loading
 /// the template first when it is missing or of another version.
 pub fn postgres(tariff: &Path, base: &str) -> LargeSet {
-    let pristine_url = with_database(base, "tariff_bench_large");
-    let run_url = with_database(base, "tariff_bench_large_run");
+    // `BENCH_LARGE_DB` names another pair (`<name>`, `<name>_run`), so that two
+    // checkouts can keep their sets on one server.
+    let name = std::env::var("BENCH_LARGE_DB")
+        .ok()
+        .filter(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or_else(|| "tariff_bench_large".to_owned());
+    let run_name = format!("{name}_run");
+    let pristine_url = with_database(base, &name);
+    let run_url = with_database(base, &run_name);
     let mut admin = PgConnection::establish(base).unwrap_or_else(|e| panic!("{base}: {e}"));
     let existing = PgConnection::establish(&pristine_url)
         .ok()
@@ -462,17 +470,17 @@ pub fn postgres(tariff: &Path, base: &str) -> LargeSet {
     let load_started = Instant::now();
     let t0 = match existing {
         Some((version, t0)) if version == DATASET_VERSION => {
-            eprintln!("   reusing database tariff_bench_large ({version}, t0 {t0})");
+            eprintln!("   reusing database {name} ({version}, t0 {t0})");
             parse_t0(&t0)
         }
         _ => {
             admin
-                .batch_execute("DROP DATABASE IF EXISTS tariff_bench_large")
-                .and_then(|()| admin.batch_execute("CREATE DATABASE tariff_bench_large"))
+                .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
+                .and_then(|()| admin.batch_execute(&format!("CREATE DATABASE {name}")))
                 .unwrap_or_else(|e| panic!("create database: {e}"));
             migrate(tariff, &pristine_url);
             let (text, t0) = now_hour();
-            eprintln!("   generating the large data set (t0 {text}) into tariff_bench_large");
+            eprintln!("   generating the large data set (t0 {text}) into {name}");
             let mut conn = PgConnection::establish(&pristine_url)
                 .unwrap_or_else(|e| panic!("{pristine_url}: {e}"));
             conn.batch_execute("SET synchronous_commit = off; BEGIN;")
@@ -491,11 +499,8 @@ pub fn postgres(tariff: &Path, base: &str) -> LargeSet {
     };
     let copy_started = Instant::now();
     admin
-        .batch_execute("DROP DATABASE IF EXISTS tariff_bench_large_run")
-        .and_then(|()| {
-            admin
-                .batch_execute("CREATE DATABASE tariff_bench_large_run TEMPLATE tariff_bench_large")
-        })
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {run_name}"))
+        .and_then(|()| admin.batch_execute(&format!("CREATE DATABASE {run_name} TEMPLATE {name}")))
         .unwrap_or_else(|e| panic!("copy database: {e}"));
     let copy_ms = copy_started.elapsed().as_millis();
     migrate(tariff, &run_url);
@@ -631,9 +636,22 @@ async fn timed(
     (latencies, failures)
 }
 
-/// The large data set on `backend`: load or reuse it, then measure the cold paths and
-/// the sweep. Returns the figures and one line per sweep.
-pub async fn run(backend: &str, tariff: &Path) -> Option<(Vec<Cold>, Vec<String>)> {
+/// What `bench --scale large` measured on one backend before its load table, and the
+/// working copy the load table runs on.
+pub struct LargeRun {
+    /// The cold paths (empty when `cold` was false).
+    pub cold: Vec<Cold>,
+    /// One line each: the data set, the sweep, ready time, memory.
+    pub notes: Vec<String>,
+    /// The working copy's URL (it stays after the run, until the next one replaces it).
+    pub url: String,
+    /// The sweep over the whole table: wall time and peak RSS (`None` when skipped).
+    pub sweep: Option<(u128, u64)>,
+}
+
+/// The large data set on `backend`: load or reuse it, then (when `cold`) measure the
+/// sweep and the cold paths.
+pub async fn run(backend: &str, tariff: &Path, cold: bool) -> Option<LargeRun> {
     let set = match backend {
         "postgres" => {
             let Ok(base) = std::env::var("TEST_DATABASE_URL") else {
@@ -654,6 +672,14 @@ pub async fn run(backend: &str, tariff: &Path) -> Option<(Vec<Cold>, Vec<String>
         },
         set.copy_ms
     )];
+    if !cold {
+        return Some(LargeRun {
+            cold: Vec::new(),
+            notes,
+            url: set.url,
+            sweep: None,
+        });
+    }
     // The lifecycle sweep over the whole table, as its own process (time and peak RSS),
     // first: the service sweeps once when it starts, and its writes must not overlap the
     // cold reads.
@@ -831,20 +857,16 @@ pub async fn run(backend: &str, tariff: &Path) -> Option<(Vec<Cold>, Vec<String>
     ));
     drop(served);
 
-    Some((cold, notes))
+    Some(LargeRun {
+        cold,
+        notes,
+        url: set.url,
+        sweep: Some((elapsed.as_millis(), peak_kb)),
+    })
 }
 
-/// `bench --scale large`: every backend in `backends`, one table.
-pub async fn main(backends: &[String], tariff: &Path) {
-    let mut rows = Vec::new();
-    let mut notes = Vec::new();
-    for backend in backends {
-        eprintln!("== {backend}: large data set");
-        if let Some((cold, said)) = run(backend, tariff).await {
-            rows.extend(cold);
-            notes.extend(said);
-        }
-    }
+/// Prints the cold paths' table and the notes; returns them as JSON rows.
+pub fn print_cold(rows: &[Cold], notes: &[String]) -> serde_json::Value {
     println!();
     println!(
         "{:<9} {:<46} {:>9} {:>10} {:>10} {:>10} {:>8} {:<14}",
@@ -859,7 +881,7 @@ pub async fn main(backends: &[String], tariff: &Path) {
     );
     let ms = |us: u64| format!("{}.{:02}ms", us / 1000, (us % 1000) / 10);
     let mut json_rows = Vec::new();
-    for row in &rows {
+    for row in rows {
         println!(
             "{:<9} {:<46} {:>9} {:>10} {:>10} {:>10} {:>8} {:<14}",
             row.backend,
@@ -877,15 +899,10 @@ pub async fn main(backends: &[String], tariff: &Path) {
             "failures": row.failures, "target": row.target,
         }));
     }
-    for note in &notes {
+    for note in notes {
         println!("{note}");
     }
-    let results = serde_json::json!({"cold": json_rows, "notes": notes});
-    let text = serde_json::to_string_pretty(&results).unwrap_or_default();
-    match std::fs::write("target/bench/large-results.json", text) {
-        Ok(()) => println!("\nfigures written to target/bench/large-results.json"),
-        Err(e) => eprintln!("cannot write results: {e}"),
-    }
+    serde_json::Value::Array(json_rows)
 }
 
 #[cfg(test)]

@@ -31,6 +31,8 @@ pub struct WebhookFigures {
     pub deliveries_per_sec: u64,
     pub offered_events_per_sec: u64,
     pub latency_events: usize,
+    /// Latency events that had not arrived two minutes after the last commit.
+    pub missing: usize,
     /// Commit to arrival, microseconds; `u64::MAX` for an event that never arrived.
     pub p50_us: u64,
     pub p99_us: u64,
@@ -299,6 +301,7 @@ pub async fn run(
         deliveries_per_sec: per_second(u64::try_from(deliveries).unwrap_or(u64::MAX), throughput),
         offered_events_per_sec: offered,
         latency_events: latencies.len(),
+        missing: latencies.iter().filter(|us| **us == u64::MAX).count(),
         p50_us: pick(500),
         p99_us: pick(990),
         max_us: latencies.last().copied().unwrap_or(u64::MAX),

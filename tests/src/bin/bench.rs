@@ -1,14 +1,25 @@
 //! `just bench`: the load benchmark. Starts the release `tariff` binary on a fresh
 //! database (SQLite, and PostgreSQL when `TEST_DATABASE_URL` is set), loads a realistic
 //! data set, drives load with `wrk` from a separate process, measures the ceiling (a bare
-//! actix-web handler serving the same bytes), and prints one table. Figures are also
-//! written to `target/bench/results.json`.
+//! actix-web handler serving the same bytes), and prints one table, then the targets of
+//! issues #16, #17 and #20 with what was measured. Figures are also written to
+//! `target/bench/results.json`.
+//!
+//! Besides the read endpoints, apply-plan and usage, the table holds the write paths
+//! (`tariff_tests::bench_paths`): coupon orders, upgrades with proration, signed Stripe
+//! webhooks paying pending orders, refunds to credit, the outbox (deliveries per second
+//! and commit-to-delivery latency, `tariff_tests::webhook_bench`), and on PostgreSQL
+//! apply-plan against two instances on one database at once, with the invoice numbers
+//! checked in SQL afterwards.
 //!
 //! Options: `--duration SECS` (default 10), `--connections N` (32), `--threads N` (2),
 //! `--backend sqlite|postgres|all` (all), `--scenario webhooks` (only the webhook
-//! delivery scenario, see `tariff_tests::webhook_bench`), `--scale small|large` (small).
-//! `--scale large` measures the cold paths and the lifecycle sweep on the large data set
-//! instead (see `tariff_tests::scale`).
+//! delivery scenario, on a fresh database), `--scale small|large` (small).
+//! `--scale large` runs the lifecycle sweep and the cold paths on the large data set
+//! (see `tariff_tests::scale`), then the same load table on it, and writes
+//! `target/bench/large-results.json`. `BENCH_ONLY=text` runs only the rows whose name
+//! contains `text` (with `--scale large`, the sweep and the cold paths run when it is
+//! unset, `cold` or `sweep`).
 
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader};
@@ -198,7 +209,25 @@ fn rss_kb(pid: u32, field: &str) -> u64 {
         .unwrap_or(0)
 }
 
-fn wrk(options: &Options, url: &str, script: Option<&Path>, token: Option<&str>) -> Figures {
+/// How hard one wrk run drives: threads, connections, seconds.
+#[derive(Clone, Copy, Debug)]
+struct Load {
+    threads: u32,
+    connections: u32,
+    duration_secs: u64,
+}
+
+impl Options {
+    fn load(&self) -> Load {
+        Load {
+            threads: self.threads,
+            connections: self.connections,
+            duration_secs: self.duration_secs,
+        }
+    }
+}
+
+fn wrk(options: Load, url: &str, script: Option<&Path>, token: Option<&str>) -> Figures {
     let mut command = Command::new("wrk");
     command
         .arg(format!("-t{}", options.threads))
@@ -399,17 +428,176 @@ async fn seed(db: &Database, bool_true: &str) -> (String, String) {
     (admin, target)
 }
 
-fn write_script(dir: &Path, name: &str, body: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, body).unwrap_or_else(|e| panic!("write {name}: {e}"));
-    path
-}
-
 struct Row {
     backend: String,
     name: String,
     figures: Option<Figures>,
     note: String,
+}
+
+/// The data set a load table runs on.
+struct Shape {
+    scale: &'static str,
+    /// Users 1..=users; the last one is the administrator.
+    users: i64,
+    plans: i64,
+    /// The user whose order list is measured, and how many orders it holds.
+    target_user: i64,
+    target_orders: i64,
+}
+
+const SMALL: Shape = Shape {
+    scale: "small",
+    users: USERS,
+    plans: PLANS,
+    target_user: TARGET_USER,
+    target_orders: 20,
+};
+
+const LARGE: Shape = Shape {
+    scale: "large",
+    users: tariff_tests::scale::USERS,
+    plans: tariff_tests::scale::PLANS,
+    target_user: 1,
+    target_orders: 50,
+};
+
+// The write paths' rows (`BENCH_ONLY` matches these names).
+const COUPON: &str = "POST /api/orders + coupon (20% off)";
+const UPGRADE: &str = "POST /api/orders upgrade (proration)";
+/// The Stripe webhook ingestion scenario: each request is a distinct, validly signed
+/// `checkout.session.completed` that pays a distinct pending order (activation, invoice
+/// number, payment record, outgoing event, audit entry in one transaction).
+const WEBHOOK_SCENARIO: &str = "POST /api/webhooks/stripe (paid)";
+const REFUND: &str = "POST admin refund (to credit)";
+const OUTBOX_RATE: &str = "outbox: deliveries to a local receiver";
+const OUTBOX_LATENCY: &str = "outbox: commit to delivery, 500 events/s";
+const TWO_INSTANCES: &str = "POST apply-plan, two instances";
+const APPLY: &str = "POST apply-plan";
+
+/// Fresh accounts of the coupon and the upgrade scenarios, each.
+const POOL: i64 = 5_000;
+
+/// One backend's memory and start-up figures.
+struct Memory {
+    backend: String,
+    idle_kb: u64,
+    peak_kb: u64,
+    ready_ms: u128,
+}
+
+/// The two-instance run on one PostgreSQL database.
+struct TwoInstances {
+    backend: String,
+    combined_x100: u64,
+    one_x100: Option<u64>,
+    invoices: i64,
+    problems: Vec<String>,
+    deadlocks: usize,
+}
+
+/// Everything a run collects, printed at the end.
+struct Run {
+    options: Options,
+    only: String,
+    dir: PathBuf,
+    rows: Vec<Row>,
+    ceiling_rps: u64,
+    memory: Vec<Memory>,
+    two: Vec<TwoInstances>,
+    cold: Vec<tariff_tests::scale::Cold>,
+    notes: Vec<String>,
+    sweeps: Vec<(String, u128, u64)>,
+}
+
+impl Run {
+    /// Whether `BENCH_ONLY` (a substring of row names) lets this row run.
+    fn selected(&self, name: &str) -> bool {
+        name.contains(self.only.as_str())
+    }
+
+    /// Distinct requests to prepare for a scenario that sends each once: enough for
+    /// the run at `per_sec`, within 4,000 and 120,000.
+    fn distinct(&self, per_sec: u64) -> i64 {
+        i64::try_from((self.options.duration_secs * per_sec).clamp(4_000, 120_000))
+            .unwrap_or(60_000)
+    }
+
+    fn push(&mut self, backend: &str, name: &str, figures: Option<Figures>, note: String) {
+        self.rows.push(Row {
+            backend: backend.to_owned(),
+            name: name.to_owned(),
+            figures,
+            note,
+        });
+    }
+
+    fn figures(&self, backend: &str, name: &str) -> Option<&Figures> {
+        self.rows
+            .iter()
+            .find(|r| r.backend == backend && r.name.starts_with(name))
+            .and_then(|r| r.figures.as_ref())
+    }
+}
+
+/// `tariff serve` on `url` as the bench runs it: 2 workers, warnings only, payments on
+/// (nothing is sent to Stripe: webhook ingestion and refunds to credit make no
+/// outbound call).
+fn service_command(url: &str) -> Command {
+    let mut command = Command::new(bin_dir().join("tariff"));
+    command
+        .args(["--database-url", url, "serve"])
+        .env("TARIFF_SERVER__BIND", "127.0.0.1:0")
+        .env("TARIFF_SERVER__WORKERS", "2")
+        .env("TARIFF_LOG__LEVEL", "warn")
+        .env("RUST_LOG", "warn")
+        .env(
+            "TARIFF_PAYMENTS__STRIPE__SECRET_KEY",
+            tariff_tests::fake_stripe::SECRET_KEY,
+        )
+        .env(
+            "TARIFF_PAYMENTS__STRIPE__WEBHOOK_SECRET",
+            tariff_tests::fake_stripe::WEBHOOK_SECRET,
+        )
+        .env("TARIFF_PAYMENTS__STRIPE__API_BASE", "http://127.0.0.1:9")
+        .env("TARIFF_PAYMENTS__SUCCESS_URL", "https://bench.example/paid")
+        .env("TARIFF_PAYMENTS__CANCEL_URL", "https://bench.example/back");
+    command
+}
+
+async fn wait_ready(client: &reqwest::Client, base: &str) {
+    let ready_url = format!("{base}/readyz");
+    while !client
+        .get(&ready_url)
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success())
+    {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+/// Lines of a log that mention a deadlock.
+fn deadlocks_in(log: &Path) -> usize {
+    std::fs::read_to_string(log)
+        .map(|text| {
+            text.lines()
+                .filter(|l| l.to_ascii_lowercase().contains("deadlock"))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// Sends one request and answers its status and body, for the probes that check a
+/// scenario does what it claims before it is measured.
+async fn probe(request: reqwest::RequestBuilder) -> (u16, String) {
+    match request.send().await {
+        Ok(r) => {
+            let status = r.status().as_u16();
+            (status, r.text().await.unwrap_or_default())
+        }
+        Err(e) => (0, e.to_string()),
+    }
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -419,280 +607,840 @@ async fn main() {
         webhooks(&options).await;
         return;
     }
-    if options.large {
-        tariff_tests::scale::main(&options.backends, &bin_dir().join("tariff")).await;
-        return;
-    }
     let scratch = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
-    let dir = scratch.path();
-    let mut rows: Vec<Row> = Vec::new();
-    let mut results = json!({"runs": [], "memory": {}, "ready_ms": {}});
-    let mut ceiling_rps = 0_u64;
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    let large = options.large;
+    let backends = options.backends.clone();
+    let mut run = Run {
+        options,
+        only,
+        dir: scratch.path().to_path_buf(),
+        rows: Vec::new(),
+        ceiling_rps: 0,
+        memory: Vec::new(),
+        two: Vec::new(),
+        cold: Vec::new(),
+        notes: Vec::new(),
+        sweeps: Vec::new(),
+    };
+    let tariff = bin_dir().join("tariff");
+    let _ = std::fs::create_dir_all("target/bench");
 
-    for backend in &options.backends {
-        let test_db = match backend.as_str() {
-            "postgres" => match TestDatabase::postgres() {
-                Some(db) => db,
-                None => continue,
-            },
-            _ => TestDatabase::sqlite(),
-        };
-        eprintln!("== {backend}: migrating and seeding");
-        let tariff = bin_dir().join("tariff");
-        let status = Command::new(&tariff)
-            .args(["--database-url", test_db.url(), "migrate"])
-            .stdout(Stdio::null())
-            .status()
-            .unwrap_or_else(|e| panic!("{}: {e}", tariff.display()));
-        assert!(status.success(), "migrate failed");
-        let db = Database::connect(test_db.url(), &PoolOptions::default())
-            .unwrap_or_else(|e| panic!("db: {e}"));
-        let seeded_at = Instant::now();
-        let bool_true = if backend == "postgres" { "TRUE" } else { "1" };
-        let (admin_token, user_token) = seed(&db, bool_true).await;
-        eprintln!("   seeded in {} ms", seeded_at.elapsed().as_millis());
-
-        let started = Instant::now();
-        let mut command = Command::new(&tariff);
-        command
-            .args(["--database-url", test_db.url(), "serve"])
-            .env("TARIFF_SERVER__BIND", "127.0.0.1:0")
-            .env("TARIFF_SERVER__WORKERS", "2")
-            .env("TARIFF_LOG__LEVEL", "warn")
-            .env("RUST_LOG", "warn")
-            // Payments on, for the Stripe webhook scenario (nothing is sent to Stripe:
-            // webhook ingestion makes no outbound call).
-            .env(
-                "TARIFF_PAYMENTS__STRIPE__SECRET_KEY",
-                tariff_tests::fake_stripe::SECRET_KEY,
-            )
-            .env(
-                "TARIFF_PAYMENTS__STRIPE__WEBHOOK_SECRET",
-                tariff_tests::fake_stripe::WEBHOOK_SECRET,
-            )
-            .env("TARIFF_PAYMENTS__STRIPE__API_BASE", "http://127.0.0.1:9")
-            .env("TARIFF_PAYMENTS__SUCCESS_URL", "https://bench.example/paid")
-            .env("TARIFF_PAYMENTS__CANCEL_URL", "https://bench.example/back");
-        let _ = std::fs::create_dir_all("target/bench");
-        let service = start(
-            command,
-            Path::new(&format!("target/bench/tariff-{backend}.log")),
-        );
-        let client = reqwest::Client::new();
-        let ready_url = format!("{}/readyz", service.base);
-        while !client
-            .get(&ready_url)
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
-        let ready_ms = started.elapsed().as_millis();
-        let pid = service.child.id();
-        std::thread::sleep(Duration::from_millis(300));
-        let idle_kb = rss_kb(pid, "VmRSS:");
-
-        // An active order with an invoice, made through the API.
-        let invoice_order = match client
-            .post(format!(
-                "{}/api/admin/users/{TARGET_USER}/apply-plan",
-                service.base
-            ))
-            .bearer_auth(&admin_token)
-            .json(&json!({"planId": 3}))
-            .send()
-            .await
-        {
-            Ok(r) if r.status().is_success() => r
-                .json::<Value>()
-                .await
-                .ok()
-                .and_then(|v| v["order"]["id"].as_i64()),
-            _ => None,
-        };
-
-        // The ceiling serves exactly the bytes of the plan list.
-        if ceiling_rps == 0 {
-            let plans_body = match client
-                .get(format!("{}/api/plans", service.base))
-                .send()
-                .await
-            {
-                Ok(r) => r.bytes().await.unwrap_or_default(),
-                Err(e) => panic!("GET /api/plans: {e}"),
-            };
-            let body_file = dir.join("plans.json");
-            std::fs::write(&body_file, &plans_body).unwrap_or_else(|e| panic!("body: {e}"));
-            let mut command = Command::new(bin_dir().join("ceiling"));
-            command.arg(&body_file).arg("2");
-            let ceiling = start(command, Path::new("target/bench/ceiling.log"));
-            eprintln!("== ceiling: constant {} byte body", plans_body.len());
-            let figures = wrk(&options, &format!("{}/", ceiling.base), None, None);
-            ceiling_rps = figures.requests_per_sec_x100;
-            rows.push(Row {
-                backend: "-".into(),
-                name: format!("ceiling: constant {} B JSON", plans_body.len()),
-                figures: Some(figures),
-                note: String::new(),
-            });
-        }
-
-        let apply_script = write_script(
-            dir,
-            "apply.lua",
-            &format!(
-                "wrk.method = 'POST'\nwrk.headers['Content-Type'] = 'application/json'\n\
-                 request = function()\n  local id = math.random(2, {})\n  local plan = math.random(2, {PLANS})\n  \
-                 return wrk.format('POST', '/api/admin/users/' .. id .. '/apply-plan', nil, '{{\"planId\":' .. plan .. '}}')\nend\n",
-                USERS - 1
-            ),
-        );
-        let usage_script = write_script(
-            dir,
-            "usage.lua",
-            &format!(
-                "wrk.method = 'POST'\nwrk.headers['Content-Type'] = 'application/json'\n\
-                 request = function()\n  local id = math.random(2, {})\n  \
-                 return wrk.format('POST', '/api/admin/users/' .. id .. '/usage', nil, '{{\"resource\":\"memory\",\"delta\":1}}')\nend\n",
-                USERS - 1
-            ),
-        );
-        let targets: Vec<(String, String, Option<PathBuf>, Option<String>)> = vec![
-            (
-                "GET /api/plans".into(),
-                format!("{}/api/plans", service.base),
-                None,
-                None,
-            ),
-            (
-                "GET /api/packages".into(),
-                format!("{}/api/packages", service.base),
-                None,
-                Some(user_token.clone()),
-            ),
-            (
-                "GET /api/orders (20 orders)".into(),
-                format!("{}/api/orders", service.base),
-                None,
-                Some(user_token.clone()),
-            ),
-            (
-                "GET /api/orders/:id/invoice".into(),
-                format!(
-                    "{}/api/orders/{}/invoice",
-                    service.base,
-                    invoice_order.unwrap_or(1)
-                ),
-                None,
-                Some(user_token.clone()),
-            ),
-            (
-                "POST apply-plan".into(),
-                format!("{}/", service.base),
-                Some(apply_script),
-                Some(admin_token.clone()),
-            ),
-            (
-                "POST usage +1".into(),
-                format!("{}/", service.base),
-                Some(usage_script),
-                Some(admin_token.clone()),
-            ),
-        ];
-        let mut targets = targets;
-        let only_now = std::env::var("BENCH_ONLY").unwrap_or_default();
-        if WEBHOOK_SCENARIO.contains(only_now.as_str()) {
-            let script = webhook_scenario(&db, dir, bool_true, &options).await;
-            targets.push((
-                WEBHOOK_SCENARIO.into(),
-                format!("{}/", service.base),
-                Some(script),
-                None,
-            ));
-        }
-        // `BENCH_ONLY=orders` measures only the endpoints whose name contains it (profiling).
-        let only = std::env::var("BENCH_ONLY").unwrap_or_default();
-        for (name, url, script, token) in
-            targets.into_iter().filter(|t| t.0.contains(only.as_str()))
-        {
-            // Skip endpoints this build does not have: GETs are probed directly, POSTs
-            // through the OpenAPI document.
-            let status = if let Some(api_path) = documented_path(&name) {
-                let doc: Value = match client
-                    .get(format!("{}/api/openapi.json", service.base))
-                    .send()
-                    .await
-                {
-                    Ok(r) => r.json().await.unwrap_or(Value::Null),
-                    Err(_) => Value::Null,
-                };
-                if doc["paths"][api_path].is_object() {
-                    200
-                } else {
-                    404
-                }
-            } else {
-                let mut probe = client.get(&url);
-                if let Some(token) = &token {
-                    probe = probe.bearer_auth(token);
-                }
-                probe.send().await.map(|r| r.status().as_u16()).unwrap_or(0)
-            };
-            if status != 200 {
-                rows.push(Row {
-                    backend: backend.clone(),
-                    name,
-                    figures: None,
-                    note: format!("skipped: probe answered {status}"),
-                });
+    for backend in &backends {
+        if large {
+            // The sweep and the cold paths come first (no cache has seen the data);
+            // `BENCH_ONLY` other than `cold` or `sweep` leaves them out.
+            let cold = run.only.is_empty() || run.only == "cold" || run.only == "sweep";
+            eprintln!("== {backend}: large data set");
+            let Some(set) = tariff_tests::scale::run(backend, &tariff, cold).await else {
                 continue;
+            };
+            run.cold.extend(set.cold);
+            run.notes.extend(set.notes);
+            if let Some((ms, peak_kb)) = set.sweep {
+                run.sweeps.push((backend.clone(), ms, peak_kb));
             }
-            eprintln!("== {backend}: {name}");
-            let figures = wrk(&options, &url, script.as_deref(), token.as_deref());
-            rows.push(Row {
-                backend: backend.clone(),
-                name,
-                figures: Some(figures),
-                note: String::new(),
-            });
+            let db = Database::connect(&set.url, &PoolOptions::default())
+                .unwrap_or_else(|e| panic!("db: {e}"));
+            let admin =
+                tariff_persistence::testing::add_token(&db, tariff_tests::scale::ADMIN).await;
+            let user = tariff_persistence::testing::add_token(&db, LARGE.target_user).await;
+            drive(&mut run, backend, &set.url, &LARGE, db, admin, user).await;
+        } else {
+            let test_db = match backend.as_str() {
+                "postgres" => match TestDatabase::postgres() {
+                    Some(db) => db,
+                    None => continue,
+                },
+                _ => TestDatabase::sqlite(),
+            };
+            eprintln!("== {backend}: migrating and seeding");
+            let status = Command::new(&tariff)
+                .args(["--database-url", test_db.url(), "migrate"])
+                .stdout(Stdio::null())
+                .status()
+                .unwrap_or_else(|e| panic!("{}: {e}", tariff.display()));
+            assert!(status.success(), "migrate failed");
+            let db = Database::connect(test_db.url(), &PoolOptions::default())
+                .unwrap_or_else(|e| panic!("db: {e}"));
+            let seeded_at = Instant::now();
+            let bool_true = if backend == "postgres" { "TRUE" } else { "1" };
+            let (admin, user) = seed(&db, bool_true).await;
+            eprintln!("   seeded in {} ms", seeded_at.elapsed().as_millis());
+            drive(&mut run, backend, test_db.url(), &SMALL, db, admin, user).await;
         }
-        let peak_kb = rss_kb(pid, "VmHWM:");
-        results["memory"][backend] = json!({"idle_rss_kb": idle_kb, "peak_rss_kb": peak_kb});
-        results["ready_ms"][backend] = json!(ready_ms);
-        rows.push(Row {
-            backend: backend.clone(),
-            name: format!(
-                "memory: idle {} MB, peak {} MB; ready in {ready_ms} ms",
-                idle_kb / 1024,
-                peak_kb / 1024
-            ),
-            figures: None,
-            note: String::new(),
-        });
-        drop(service);
-        drop(db);
+    }
+    report(&run, if large { &LARGE } else { &SMALL });
+}
+
+/// The load table of one backend on one data set: the service on `url`, every
+/// endpoint and write path driven by wrk, then the outbox and (PostgreSQL) two
+/// instances together. Each write path's data is made before the service starts.
+async fn drive(
+    run: &mut Run,
+    backend: &str,
+    url: &str,
+    shape: &Shape,
+    db: Database,
+    admin_token: String,
+    user_token: String,
+) {
+    use tariff_tests::bench_paths as paths;
+
+    let prepared_at = Instant::now();
+    let coupon_tokens = if run.selected(COUPON) {
+        paths::users_with_tokens(&db, paths::COUPON_USER_BASE, POOL).await
+    } else {
+        Vec::new()
+    };
+    let upgrade_tokens = if run.selected(UPGRADE) {
+        paths::upgrade_accounts(&db, POOL).await
+    } else {
+        Vec::new()
+    };
+    let pending = if run.selected(WEBHOOK_SCENARIO) {
+        let count = run.distinct(6_000);
+        pending_orders(&db, shape, count).await;
+        count
+    } else {
+        0
+    };
+    let mut refund_ids = if run.selected(REFUND) {
+        paths::refundable_orders(
+            &db,
+            usize::try_from(run.distinct(4_000) + 1).unwrap_or(4_001),
+            1_000,
+        )
+        .await
+    } else {
+        Vec::new()
+    };
+    eprintln!(
+        "   write paths' data made in {} ms",
+        prepared_at.elapsed().as_millis()
+    );
+    let before = paths::numbering(&db).await;
+
+    let started = Instant::now();
+    let log = PathBuf::from(format!("target/bench/tariff-{backend}.log"));
+    let service = start(service_command(url), &log);
+    let client = reqwest::Client::new();
+    wait_ready(&client, &service.base).await;
+    let ready_ms = started.elapsed().as_millis();
+    let pid = service.child.id();
+    std::thread::sleep(Duration::from_millis(300));
+    let idle_kb = rss_kb(pid, "VmRSS:");
+    let base = service.base.clone();
+
+    // An active order with an invoice, made through the API.
+    let invoice_order = match client
+        .post(format!(
+            "{base}/api/admin/users/{}/apply-plan",
+            shape.target_user
+        ))
+        .bearer_auth(&admin_token)
+        .json(&json!({"planId": 3}))
+        .send()
+        .await
+    {
+        Ok(r) if r.status().is_success() => r
+            .json::<Value>()
+            .await
+            .ok()
+            .and_then(|v| v["order"]["id"].as_i64()),
+        _ => None,
+    };
+
+    // The ceiling serves exactly the bytes of the plan list.
+    if run.ceiling_rps == 0 {
+        let plans_body = match client.get(format!("{base}/api/plans")).send().await {
+            Ok(r) => r.bytes().await.unwrap_or_default(),
+            Err(e) => panic!("GET /api/plans: {e}"),
+        };
+        let body_file = run.dir.join("plans.json");
+        std::fs::write(&body_file, &plans_body).unwrap_or_else(|e| panic!("body: {e}"));
+        let mut command = Command::new(bin_dir().join("ceiling"));
+        command.arg(&body_file).arg("2");
+        let ceiling = start(command, Path::new("target/bench/ceiling.log"));
+        eprintln!("== ceiling: constant {} byte body", plans_body.len());
+        let figures = wrk(
+            run.options.load(),
+            &format!("{}/", ceiling.base),
+            None,
+            None,
+        );
+        run.ceiling_rps = figures.requests_per_sec_x100;
+        run.push(
+            "-",
+            &format!("ceiling: constant {} B JSON", plans_body.len()),
+            Some(figures),
+            String::new(),
+        );
     }
 
+    let dir = run.dir.clone();
+    let apply_script = paths::apply_script(&dir, "apply.lua", shape.users - 1, shape.plans, 1);
+    let usage_script = paths::write_script(
+        &dir,
+        "usage.lua",
+        &format!(
+            "wrk.method = 'POST'\nwrk.headers['Content-Type'] = 'application/json'\n\
+             request = function()\n  local id = math.random(2, {})\n  \
+             return wrk.format('POST', '/api/admin/users/' .. id .. '/usage', nil, '{{\"resource\":\"memory\",\"delta\":1}}')\nend\n",
+            shape.users - 1
+        ),
+    );
+    let targets: Vec<(String, String, Option<PathBuf>, Option<String>)> = vec![
+        (
+            "GET /api/plans".into(),
+            format!("{base}/api/plans"),
+            None,
+            None,
+        ),
+        (
+            "GET /api/packages".into(),
+            format!("{base}/api/packages"),
+            None,
+            Some(user_token.clone()),
+        ),
+        (
+            format!("GET /api/orders ({} orders)", shape.target_orders),
+            format!("{base}/api/orders"),
+            None,
+            Some(user_token.clone()),
+        ),
+        (
+            "GET /api/orders/:id/invoice".into(),
+            format!("{base}/api/orders/{}/invoice", invoice_order.unwrap_or(1)),
+            None,
+            Some(user_token.clone()),
+        ),
+        (
+            APPLY.into(),
+            format!("{base}/"),
+            Some(apply_script.clone()),
+            Some(admin_token.clone()),
+        ),
+        (
+            "POST usage +1".into(),
+            format!("{base}/"),
+            Some(usage_script),
+            Some(admin_token.clone()),
+        ),
+    ];
+    let doc: Value = match client.get(format!("{base}/api/openapi.json")).send().await {
+        Ok(r) => r.json().await.unwrap_or(Value::Null),
+        Err(_) => Value::Null,
+    };
+    let targets: Vec<_> = targets.into_iter().filter(|t| run.selected(&t.0)).collect();
+    for (name, url, script, token) in targets {
+        // Skip endpoints this build does not have: GETs are probed directly, POSTs
+        // through the OpenAPI document.
+        let status = if let Some(api_path) = documented_path(&name) {
+            if doc["paths"][api_path].is_object() {
+                200
+            } else {
+                404
+            }
+        } else {
+            let mut probe = client.get(&url);
+            if let Some(token) = &token {
+                probe = probe.bearer_auth(token);
+            }
+            probe.send().await.map(|r| r.status().as_u16()).unwrap_or(0)
+        };
+        if status != 200 {
+            run.push(
+                backend,
+                &name,
+                None,
+                format!("skipped: probe answered {status}"),
+            );
+            continue;
+        }
+        eprintln!("== {backend}: {name}");
+        let figures = wrk(
+            run.options.load(),
+            &url,
+            script.as_deref(),
+            token.as_deref(),
+        );
+        run.push(backend, &name, Some(figures), String::new());
+    }
+
+    // Coupon orders: fresh users order a random paid plan with a 20% coupon.
+    if run.selected(COUPON) {
+        let created = probe(
+            client
+                .post(format!("{base}/api/admin/coupons"))
+                .bearer_auth(&admin_token)
+                .json(&json!({"code": paths::COUPON_CODE, "percentOff": 20, "duration": "once"})),
+        )
+        .await;
+        let body = format!(
+            "'{{\"planId\":' .. math.random(2, {}) .. ',\"couponCode\":\"{}\"}}'",
+            shape.plans,
+            paths::COUPON_CODE
+        );
+        // The probe is an order of the last pool user, whom the script never picks.
+        let (last, pool) = coupon_tokens
+            .split_last()
+            .unwrap_or_else(|| panic!("no coupon users"));
+        let placed = probe(
+            client
+                .post(format!("{base}/api/orders"))
+                .bearer_auth(last)
+                .json(&json!({"planId": 2, "couponCode": paths::COUPON_CODE})),
+        )
+        .await;
+        let line = format!("Coupon {}", paths::COUPON_CODE);
+        if created.0 != 201 || placed.0 != 201 || !placed.1.contains(&line) {
+            run.push(
+                backend,
+                COUPON,
+                None,
+                format!(
+                    "skipped: coupon answered {} ({}), order {} ({})",
+                    created.0,
+                    created.1.chars().take(120).collect::<String>(),
+                    placed.0,
+                    placed.1.chars().take(200).collect::<String>()
+                ),
+            );
+        } else {
+            let script = paths::tokens_script(&dir, "coupon.lua", pool, "/api/orders", &body, 2);
+            eprintln!("== {backend}: {COUPON}");
+            let figures = wrk(run.options.load(), &format!("{base}/"), Some(&script), None);
+            run.push(backend, COUPON, Some(figures), String::new());
+        }
+    }
+
+    // Upgrades: plan 2 to a dearer plan now, with the unused time credited.
+    if run.selected(UPGRADE) {
+        let (last, pool) = upgrade_tokens
+            .split_last()
+            .unwrap_or_else(|| panic!("no upgrade users"));
+        let placed = probe(
+            client
+                .post(format!("{base}/api/orders"))
+                .bearer_auth(last)
+                .json(&json!({"planId": shape.plans, "when": "now"})),
+        )
+        .await;
+        if placed.0 != 201 || !placed.1.contains("Unused time on") {
+            run.push(
+                backend,
+                UPGRADE,
+                None,
+                format!(
+                    "skipped: the probe answered {} ({})",
+                    placed.0,
+                    placed.1.chars().take(200).collect::<String>()
+                ),
+            );
+        } else {
+            let body = format!(
+                "'{{\"planId\":' .. math.random({}, {}) .. ',\"when\":\"now\"}}'",
+                paths::UPGRADE_FROM_PLAN + 1,
+                shape.plans
+            );
+            let script = paths::tokens_script(&dir, "upgrade.lua", pool, "/api/orders", &body, 3);
+            eprintln!("== {backend}: {UPGRADE}");
+            let figures = wrk(run.options.load(), &format!("{base}/"), Some(&script), None);
+            run.push(backend, UPGRADE, Some(figures), String::new());
+        }
+    }
+
+    // Stripe webhooks: signed now (the signature holds for 300 s), sent once each.
+    if run.selected(WEBHOOK_SCENARIO) {
+        if doc["paths"]["/api/webhooks/stripe"].is_object() {
+            let script = webhook_script(&dir, pending, run.options.threads);
+            eprintln!("== {backend}: {WEBHOOK_SCENARIO}");
+            let figures = wrk(run.options.load(), &format!("{base}/"), Some(&script), None);
+            run.push(backend, WEBHOOK_SCENARIO, Some(figures), String::new());
+        } else {
+            run.push(
+                backend,
+                WEBHOOK_SCENARIO,
+                None,
+                "skipped: not in this build".into(),
+            );
+        }
+    }
+
+    // Refunds to credit, each of a distinct paid order.
+    if run.selected(REFUND) {
+        let probe_id = refund_ids.pop().unwrap_or(1_001);
+        let refunded = probe(
+            client
+                .post(format!("{base}/api/admin/orders/{probe_id}/refund"))
+                .bearer_auth(&admin_token)
+                .json(&json!({"reason": "bench", "to": "credit"})),
+        )
+        .await;
+        if refunded.0 != 201 || refund_ids.is_empty() {
+            run.push(
+                backend,
+                REFUND,
+                None,
+                format!(
+                    "skipped: the probe answered {} ({}); {} orders to refund",
+                    refunded.0,
+                    refunded.1.chars().take(200).collect::<String>(),
+                    refund_ids.len()
+                ),
+            );
+        } else {
+            let script = paths::refund_script(&dir, &refund_ids, run.options.threads);
+            eprintln!(
+                "== {backend}: {REFUND} ({} distinct orders)",
+                refund_ids.len()
+            );
+            let figures = wrk(
+                run.options.load(),
+                &format!("{base}/"),
+                Some(&script),
+                Some(&admin_token),
+            );
+            run.push(backend, REFUND, Some(figures), String::new());
+        }
+    }
+
+    let peak_kb = rss_kb(pid, "VmHWM:");
+    run.push(
+        backend,
+        &format!(
+            "memory: idle {} MB, peak {} MB; ready in {ready_ms} ms",
+            idle_kb / 1024,
+            peak_kb / 1024
+        ),
+        None,
+        String::new(),
+    );
+    run.memory.push(Memory {
+        backend: backend.to_owned(),
+        idle_kb,
+        peak_kb,
+        ready_ms,
+    });
+    drop(service);
+
+    let checked = paths::check_numbering(&db, &before).await;
+    let deadlocks = deadlocks_in(&log);
+    run.push(
+        backend,
+        &format!(
+            "numbering: {} invoice and {} credit note numbers issued: {}; deadlocks in the log: {deadlocks}",
+            checked.invoices,
+            checked.credit_notes,
+            if checked.problems.is_empty() {
+                "unique and gapless".to_owned()
+            } else {
+                checked.problems.join("; ")
+            }
+        ),
+        None,
+        String::new(),
+    );
+
+    if run.selected(OUTBOX_RATE) || run.selected(OUTBOX_LATENCY) {
+        eprintln!("== {backend}: outbox");
+        let figures = tariff_tests::webhook_bench::run(
+            &bin_dir().join("tariff"),
+            &TestDatabase::attached(url),
+            20_000,
+            500,
+            run.options.duration_secs,
+        )
+        .await;
+        run.push(
+            backend,
+            OUTBOX_RATE,
+            Some(Figures {
+                requests_per_sec_x100: figures.deliveries_per_sec * 100,
+                requests: u64::try_from(figures.deliveries).unwrap_or(0),
+                ..Figures::default()
+            }),
+            String::new(),
+        );
+        run.push(
+            backend,
+            OUTBOX_LATENCY,
+            Some(Figures {
+                requests_per_sec_x100: figures.offered_events_per_sec * 100,
+                p50_us: figures.p50_us,
+                p99_us: figures.p99_us,
+                errors: u64::try_from(figures.missing).unwrap_or(0),
+                requests: u64::try_from(figures.latency_events).unwrap_or(0),
+            }),
+            String::new(),
+        );
+    }
+
+    if run.selected(TWO_INSTANCES) {
+        if backend == "postgres" {
+            two_instances(run, backend, url, shape, &db, &admin_token).await;
+        } else {
+            run.push(
+                backend,
+                TWO_INSTANCES,
+                None,
+                "skipped: PostgreSQL only (one SQLite file has one writer process)".into(),
+            );
+        }
+    }
+}
+
+/// Two `tariff serve` processes on one PostgreSQL database, apply-plan driven against
+/// both at once (two wrk processes, half the threads and connections each); then the
+/// invoice numbers issued are checked in SQL and both logs for deadlocks.
+async fn two_instances(
+    run: &mut Run,
+    backend: &str,
+    url: &str,
+    shape: &Shape,
+    db: &Database,
+    admin_token: &str,
+) {
+    use tariff_tests::bench_paths as paths;
+    let before = paths::numbering(db).await;
+    let logs = [
+        PathBuf::from(format!("target/bench/tariff-{backend}-a.log")),
+        PathBuf::from(format!("target/bench/tariff-{backend}-b.log")),
+    ];
+    let a = start(service_command(url), &logs[0]);
+    let b = start(service_command(url), &logs[1]);
+    let client = reqwest::Client::new();
+    wait_ready(&client, &a.base).await;
+    wait_ready(&client, &b.base).await;
+    let load = Load {
+        threads: (run.options.threads / 2).max(1),
+        connections: (run.options.connections / 2).max(1),
+        duration_secs: run.options.duration_secs,
+    };
+    // Different seeds: the two wrk processes pick different users.
+    let scripts = [
+        paths::apply_script(&run.dir, "apply-a.lua", shape.users - 1, shape.plans, 11),
+        paths::apply_script(&run.dir, "apply-b.lua", shape.users - 1, shape.plans, 23),
+    ];
+    eprintln!("== {backend}: {TWO_INSTANCES}");
+    let drivers: Vec<_> = [
+        (a.base.clone(), scripts[0].clone()),
+        (b.base.clone(), scripts[1].clone()),
+    ]
+    .into_iter()
+    .map(|(base, script)| {
+        let token = admin_token.to_owned();
+        std::thread::spawn(move || wrk(load, &format!("{base}/"), Some(&script), Some(&token)))
+    })
+    .collect();
+    let figures: Vec<Figures> = drivers
+        .into_iter()
+        .map(|d| d.join().unwrap_or_default())
+        .collect();
+    drop(a);
+    drop(b);
+    let combined = Figures {
+        requests_per_sec_x100: figures.iter().map(|f| f.requests_per_sec_x100).sum(),
+        p50_us: figures.iter().map(|f| f.p50_us).max().unwrap_or(0),
+        p99_us: figures.iter().map(|f| f.p99_us).max().unwrap_or(0),
+        errors: figures.iter().map(|f| f.errors).sum(),
+        requests: figures.iter().map(|f| f.requests).sum(),
+    };
+    let checked = paths::check_numbering(db, &before).await;
+    let deadlocks = logs.iter().map(|l| deadlocks_in(l)).sum();
+    let one = run.figures(backend, APPLY).map(|f| f.requests_per_sec_x100);
+    let per_instance: Vec<String> = figures
+        .iter()
+        .map(|f| (f.requests_per_sec_x100 / 100).to_string())
+        .collect();
+    run.push(
+        backend,
+        TWO_INSTANCES,
+        Some(combined.clone()),
+        String::new(),
+    );
+    run.push(
+        backend,
+        &format!(
+            "two instances: {} + {} = {}/s against {} one instance; {} invoice numbers: {}; deadlocks in the logs: {deadlocks}",
+            per_instance.first().cloned().unwrap_or_default(),
+            per_instance.get(1).cloned().unwrap_or_default(),
+            combined.requests_per_sec_x100 / 100,
+            one.map_or("-".to_owned(), |o| format!("{}/s", o / 100)),
+            checked.invoices,
+            if checked.problems.is_empty() {
+                "unique and gapless".to_owned()
+            } else {
+                checked.problems.join("; ")
+            }
+        ),
+        None,
+        String::new(),
+    );
+    run.two.push(TwoInstances {
+        backend: backend.to_owned(),
+        combined_x100: combined.requests_per_sec_x100,
+        one_x100: one,
+        invoices: checked.invoices,
+        problems: checked.problems,
+        deadlocks,
+    });
+}
+
+/// One target of issues #16, #17 and #20, and what this run measured for it.
+struct Target {
+    issue: u32,
+    what: String,
+    backend: String,
+    measured: String,
+    /// `None`: not measured in this run.
+    met: Option<bool>,
+}
+
+fn ratio_permille(f: &Figures, ceiling_x100: u64) -> u64 {
+    (f.requests_per_sec_x100 * 1000)
+        .checked_div(ceiling_x100)
+        .unwrap_or(0)
+}
+
+fn permille(pm: u64) -> String {
+    format!("{}.{}%", pm / 10, pm % 10)
+}
+
+/// Every target of the three issues, per backend, against this run's figures.
+fn targets(run: &Run, shape: &Shape, backends: &[String]) -> Vec<Target> {
+    let mut out = Vec::new();
+    let ceiling = run.ceiling_rps;
+    for backend in backends {
+        let pg = backend == "postgres";
+        let mut add = |issue: u32, what: String, measured: Option<(String, bool)>| {
+            let (measured, met) = match measured {
+                Some((text, met)) => (text, Some(met)),
+                None => ("not measured".to_owned(), None),
+            };
+            out.push(Target {
+                issue,
+                what,
+                backend: backend.clone(),
+                measured,
+                met,
+            });
+        };
+        let rate = |name: &str, min: u64| {
+            run.figures(backend, name).map(|f| {
+                (
+                    format!(
+                        "{}/s ({} of the ceiling), {} errors",
+                        f.requests_per_sec_x100 / 100,
+                        permille(ratio_permille(f, ceiling)),
+                        f.errors
+                    ),
+                    f.requests_per_sec_x100 >= min * 100,
+                )
+            })
+        };
+        for (name, what) in [
+            (
+                "GET /api/plans",
+                "GET /api/plans >= 70% of the ceiling, p99 < 5 ms",
+            ),
+            (
+                "GET /api/packages",
+                "GET /api/packages >= 70% of the ceiling, p99 < 5 ms",
+            ),
+        ] {
+            let measured = run.figures(backend, name).map(|f| {
+                let pm = ratio_permille(f, ceiling);
+                (
+                    format!("{}, p99 {}", permille(pm), format_us(f.p99_us)),
+                    pm >= 700 && f.p99_us < 5_000,
+                )
+            });
+            add(20, what.into(), measured);
+        }
+        let measured = run.figures(backend, "GET /api/orders (").map(|f| {
+            let pm = ratio_permille(f, ceiling);
+            (permille(pm), pm >= 300)
+        });
+        add(20, "GET /api/orders >= 30% of the ceiling".into(), measured);
+        let memory = run.memory.iter().find(|m| &m.backend == backend);
+        add(
+            20,
+            "RSS < 20 MB idle, < 64 MB peak".into(),
+            memory.map(|m| {
+                (
+                    format!("idle {} MB, peak {} MB", m.idle_kb / 1024, m.peak_kb / 1024),
+                    m.idle_kb < 20 * 1024 && m.peak_kb < 64 * 1024,
+                )
+            }),
+        );
+        add(
+            20,
+            "ready within 100 ms (last wave)".into(),
+            memory.map(|m| (format!("{} ms", m.ready_ms), m.ready_ms <= 100)),
+        );
+        if pg {
+            add(20, "apply-plan >= 1,500/s".into(), rate(APPLY, 1_500));
+            add(
+                16,
+                "Stripe webhook ingestion >= 800/s".into(),
+                rate(WEBHOOK_SCENARIO, 800),
+            );
+        } else {
+            add(20, "apply-plan >= 5,000/s".into(), rate(APPLY, 5_000));
+            add(20, "coupon order >= 2,000/s".into(), rate(COUPON, 2_000));
+            add(
+                16,
+                "Stripe webhook ingestion >= 1,500/s".into(),
+                rate(WEBHOOK_SCENARIO, 1_500),
+            );
+            add(
+                20,
+                "usage +1 >= 5,000/s (last wave)".into(),
+                rate("POST usage +1", 5_000),
+            );
+        }
+        add(
+            17,
+            ">= 2,000 deliveries/s to a local receiver".into(),
+            run.figures(backend, OUTBOX_RATE).map(|f| {
+                (
+                    format!("{}/s", f.requests_per_sec_x100 / 100),
+                    f.requests_per_sec_x100 >= 200_000,
+                )
+            }),
+        );
+        add(
+            17,
+            "commit to delivery p99 < 500 ms at 500 events/s".into(),
+            run.figures(backend, OUTBOX_LATENCY).map(|f| {
+                (
+                    format!(
+                        "p99 {} at {}/s offered, {} not delivered",
+                        format_us(f.p99_us),
+                        f.requests_per_sec_x100 / 100,
+                        f.errors
+                    ),
+                    // Only a rate near the one the target names counts.
+                    f.p99_us < 500_000 && f.errors == 0 && f.requests_per_sec_x100 >= 47_500,
+                )
+            }),
+        );
+        if pg {
+            add(
+                20,
+                "two instances: numbers exact, no deadlocks, rate >= one".into(),
+                run.two.iter().find(|t| &t.backend == backend).map(|t| {
+                    let not_below = t.one_x100.is_some_and(|one| t.combined_x100 >= one);
+                    (
+                        format!(
+                            "{}/s against {} one instance; {} numbers, {}; {} deadlocks",
+                            t.combined_x100 / 100,
+                            t.one_x100
+                                .map_or("-".to_owned(), |o| format!("{}/s", o / 100)),
+                            t.invoices,
+                            if t.problems.is_empty() {
+                                "unique and gapless"
+                            } else {
+                                "NOT unique and gapless"
+                            },
+                            t.deadlocks
+                        ),
+                        not_below && t.problems.is_empty() && t.deadlocks == 0,
+                    )
+                }),
+            );
+        }
+        // The cold paths and the sweep exist at the large scale only.
+        let cold = |prefix: &str, limit_us: u64| {
+            run.cold
+                .iter()
+                .filter(|c| &c.backend == backend && c.name.starts_with(prefix))
+                .map(|c| (c.p99_us, c.failures))
+                .max()
+                .map(|(p99, failures)| {
+                    (
+                        format!("p99 {}, {failures} failed", format_us(p99)),
+                        p99 < limit_us && failures == 0,
+                    )
+                })
+        };
+        add(
+            20,
+            "cold GET /api/orders (50 orders) p99 < 20 ms".into(),
+            cold("GET /api/orders", 20_000),
+        );
+        add(
+            20,
+            "admin order search p99 < 50 ms (by user, by status)".into(),
+            cold("admin order search", 50_000),
+        );
+        add(
+            20,
+            "sweep of 1,000,000 orders < 10 s, flat memory (< 64 MB)".into(),
+            run.sweeps
+                .iter()
+                .find(|s| &s.0 == backend)
+                .map(|(_, ms, peak)| {
+                    (
+                        format!("{} ms, peak RSS {} MB", ms, peak / 1024),
+                        *ms < 10_000 && *peak < 64 * 1024,
+                    )
+                }),
+        );
+    }
+    if shape.scale == "small" {
+        for t in &mut out {
+            if t.met.is_none()
+                && (t.what.starts_with("cold")
+                    || t.what.starts_with("admin")
+                    || t.what.starts_with("sweep"))
+            {
+                t.measured = "at the large scale only (just bench-large)".into();
+            }
+        }
+    }
+    out
+}
+
+/// Prints the tables and writes the JSON.
+fn report(run: &Run, shape: &Shape) {
+    let mut results =
+        json!({"scale": shape.scale, "runs": [], "memory": {}, "ready_ms": {}, "notes": run.notes});
+    if !run.cold.is_empty() || !run.notes.is_empty() {
+        results["cold"] = tariff_tests::scale::print_cold(&run.cold, &run.notes);
+    }
+    for m in &run.memory {
+        results["memory"][m.backend.as_str()] =
+            json!({"idle_rss_kb": m.idle_kb, "peak_rss_kb": m.peak_kb});
+        results["ready_ms"][m.backend.as_str()] = json!(m.ready_ms);
+    }
     println!();
+    println!("data set: {}", shape.scale);
     println!(
         "{:<9} {:<42} {:>12} {:>10} {:>10} {:>8} {:>8}",
         "backend", "endpoint", "requests/s", "p50", "p99", "ratio", "errors"
     );
-    for row in &rows {
+    let latency = |us: u64| {
+        if us == 0 {
+            "-".to_owned()
+        } else {
+            format_us(us)
+        }
+    };
+    for row in &run.rows {
         match &row.figures {
             Some(f) => {
-                let ratio_pm = (f.requests_per_sec_x100 * 1000)
-                    .checked_div(ceiling_rps)
-                    .unwrap_or(0);
+                let ratio_pm = ratio_permille(f, run.ceiling_rps);
                 println!(
-                    "{:<9} {:<42} {:>12} {:>10} {:>10} {:>7}% {:>8}",
+                    "{:<9} {:<42} {:>12} {:>10} {:>10} {:>8} {:>8}",
                     row.backend,
                     row.name,
                     f.requests_per_sec_x100 / 100,
-                    format_us(f.p50_us),
-                    format_us(f.p99_us),
-                    format!("{}.{}", ratio_pm / 10, ratio_pm % 10),
+                    latency(f.p50_us),
+                    latency(f.p99_us),
+                    permille(ratio_pm),
                     f.errors
                 );
                 if let Some(runs) = results["runs"].as_array_mut() {
@@ -707,17 +1455,41 @@ async fn main() {
             None => println!("{:<9} {} {}", row.backend, row.name, row.note),
         }
     }
-    let out_dir = PathBuf::from("target/bench");
-    let _ = std::fs::create_dir_all(&out_dir);
+    let targets = targets(run, shape, &run.options.backends);
+    println!();
+    println!("targets (issues #16, #17, #20; data set: {})", shape.scale);
+    println!(
+        "{:<6} {:<9} {:<56} {:<8} measured",
+        "issue", "backend", "target", "result"
+    );
+    let mut json_targets = Vec::new();
+    for t in &targets {
+        let result = match t.met {
+            Some(true) => "met",
+            Some(false) => "NOT MET",
+            None => "-",
+        };
+        println!(
+            "#{:<5} {:<9} {:<56} {:<8} {}",
+            t.issue, t.backend, t.what, result, t.measured
+        );
+        json_targets.push(json!({
+            "issue": t.issue, "backend": t.backend, "target": t.what,
+            "measured": t.measured, "met": t.met,
+        }));
+    }
+    results["targets"] = Value::Array(json_targets);
+    let file = if shape.scale == "large" {
+        "target/bench/large-results.json"
+    } else {
+        "target/bench/results.json"
+    };
     let text = serde_json::to_string_pretty(&results).unwrap_or_default();
-    match std::fs::write(out_dir.join("results.json"), text) {
-        Ok(()) => println!("\nfigures written to target/bench/results.json"),
+    match std::fs::write(file, text) {
+        Ok(()) => println!("\nfigures written to {file}"),
         Err(e) => eprintln!("cannot write results: {e}"),
     }
 }
-
-/// `--scenario webhooks`: deliveries per second to a local receiver, and commit-to-delivery
-/// latency at 500 events/s, per backend.
 async fn webhooks(options: &Options) {
     for backend in &options.backends {
         let test_db = match backend.as_str() {
@@ -749,34 +1521,21 @@ async fn webhooks(options: &Options) {
     }
 }
 
-/// The Stripe webhook ingestion scenario: each request is a distinct, validly signed
-/// `checkout.session.completed` that pays a distinct pending order (activation, invoice
-/// number, payment record, outgoing event, audit entry in one transaction).
-const WEBHOOK_SCENARIO: &str = "POST /api/webhooks/stripe (paid)";
+/// What each pending order of the Stripe webhook scenario costs: the order's total is
+/// what the signed event pays.
+const PENDING_PRICE: (i64, i64) = (500, 95);
 
-/// First id of the pending orders the webhook scenario pays.
-const PENDING_BASE: i64 = 1_000_001;
-
-/// Seeds pending orders (one per event, spread over the users) and writes a wrk script
-/// whose requests are pre-signed events, each sent once: thread k of T sends events k,
-/// k + T, ... Enough events for the run at 6,000/s; beyond them the script starts over
-/// and the repeats are duplicates (answered, no effect).
-async fn webhook_scenario(
-    db: &Database,
-    dir: &Path,
-    bool_true: &str,
-    options: &Options,
-) -> PathBuf {
-    let events =
-        usize::try_from((options.duration_secs * 6_000).clamp(6_000, 120_000)).unwrap_or(60_000);
-    let count = i64::try_from(events).unwrap_or(60_000);
-    let ts = "'2026-11-30 00:00:00'";
-    let (price, tax) = (500_i64, 95_i64);
+/// Seeds `count` pending orders from `PENDING_ORDER_BASE` on, spread over the users
+/// `2..users` (one per event the scenario sends).
+async fn pending_orders(db: &Database, shape: &Shape, count: i64) {
+    use tariff_tests::bench_paths::PENDING_ORDER_BASE;
+    let ts = format!("'{}'", chrono::Utc::now().format("%Y-%m-%d %H:%M:%S"));
+    let (price, tax) = PENDING_PRICE;
     let mut batch = Vec::with_capacity(2_000);
     let mut items = Vec::with_capacity(2_000);
     for n in 0..count {
-        let id = PENDING_BASE + n;
-        let user = 2 + n % (USERS - 2);
+        let id = PENDING_ORDER_BASE + n;
+        let user = 2 + n % (shape.users - 2);
         batch.push(format!(
             "({id}, 'user', {user}, {user}, NULL, 2, 'pending', 'USD', {price}, 1900, {tax}, {}, 'Plan 2 (monthly)', {ts})",
             price + tax
@@ -801,7 +1560,7 @@ async fn webhook_scenario(
             items.clear();
         }
     }
-    if bool_true == "TRUE" {
+    if db.backend() == tariff_persistence::Backend::Postgres {
         execute_sql(
             db,
             "SELECT setval(pg_get_serial_sequence('orders','id'), (SELECT MAX(id) FROM orders));"
@@ -810,11 +1569,19 @@ async fn webhook_scenario(
         .await
         .unwrap_or_else(|e| panic!("sequences: {e}"));
     }
+}
+
+/// A wrk script whose requests are the `count` pending orders' `checkout.session.completed`
+/// events, signed now, each sent once: thread k of T sends events k, k + T, ...; beyond
+/// them the script starts over and the repeats are duplicates (answered, no effect).
+fn webhook_script(dir: &Path, count: i64, threads: u32) -> PathBuf {
+    use tariff_tests::bench_paths::PENDING_ORDER_BASE;
+    let (price, tax) = PENDING_PRICE;
     let now = chrono::Utc::now().timestamp();
-    let mut script = String::with_capacity(events * 900);
+    let mut script = String::with_capacity(usize::try_from(count).unwrap_or(0) * 900);
     script.push_str("local events = {\n");
     for n in 0..count {
-        let order = PENDING_BASE + n;
+        let order = PENDING_ORDER_BASE + n;
         let body = tariff_tests::fake_stripe::event(
             &format!("evt_bench_{order}"),
             "checkout.session.completed",
@@ -844,15 +1611,15 @@ async fn webhook_scenario(
          wrk.headers[\"Stripe-Signature\"] = e[2]\n  \
          wrk.headers[\"Content-Type\"] = \"application/json\"\n  \
          return wrk.format(\"POST\", \"/api/webhooks/stripe\", nil, e[1])\nend\n",
-        threads = options.threads.max(1)
+        threads = threads.max(1)
     );
-    write_script(dir, "stripe-webhooks.lua", &script)
+    tariff_tests::bench_paths::write_script(dir, "stripe-webhooks.lua", &script)
 }
 
 fn documented_path(name: &str) -> Option<&'static str> {
     match name {
         WEBHOOK_SCENARIO => Some("/api/webhooks/stripe"),
-        "POST apply-plan" => Some("/api/admin/users/{id}/apply-plan"),
+        APPLY => Some("/api/admin/users/{id}/apply-plan"),
         "POST usage +1" => Some("/api/admin/users/{id}/usage"),
         _ => None,
     }
