@@ -450,10 +450,19 @@ fn with_database(base: &str, name: &str) -> String {
 
 /// The PostgreSQL working copy, a database `tariff_bench_large_run` made from the
 /// template `tariff_bench_large` on the server of `base` (`TEST_DATABASE_URL`), loading
-/// the template first when it is missing or of another version.
+/// the template first when it is missing or of another version. `BENCH_LARGE_DATABASE`
+/// names the template instead (the copy is that name with `_run`), so that two
+/// checkouts sharing one server keep their sets apart.
 pub fn postgres(tariff: &Path, base: &str) -> LargeSet {
-    let pristine_url = with_database(base, "tariff_bench_large");
-    let run_url = with_database(base, "tariff_bench_large_run");
+    let pristine = std::env::var("BENCH_LARGE_DATABASE")
+        .ok()
+        .filter(|name| {
+            !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        })
+        .unwrap_or_else(|| "tariff_bench_large".to_owned());
+    let run = format!("{pristine}_run");
+    let pristine_url = with_database(base, &pristine);
+    let run_url = with_database(base, &run);
     let mut admin = PgConnection::establish(base).unwrap_or_else(|e| panic!("{base}: {e}"));
     let existing = PgConnection::establish(&pristine_url)
         .ok()
@@ -462,17 +471,17 @@ pub fn postgres(tariff: &Path, base: &str) -> LargeSet {
     let load_started = Instant::now();
     let t0 = match existing {
         Some((version, t0)) if version == DATASET_VERSION => {
-            eprintln!("   reusing database tariff_bench_large ({version}, t0 {t0})");
+            eprintln!("   reusing database {pristine} ({version}, t0 {t0})");
             parse_t0(&t0)
         }
         _ => {
             admin
-                .batch_execute("DROP DATABASE IF EXISTS tariff_bench_large")
-                .and_then(|()| admin.batch_execute("CREATE DATABASE tariff_bench_large"))
+                .batch_execute(&format!("DROP DATABASE IF EXISTS {pristine}"))
+                .and_then(|()| admin.batch_execute(&format!("CREATE DATABASE {pristine}")))
                 .unwrap_or_else(|e| panic!("create database: {e}"));
             migrate(tariff, &pristine_url);
             let (text, t0) = now_hour();
-            eprintln!("   generating the large data set (t0 {text}) into tariff_bench_large");
+            eprintln!("   generating the large data set (t0 {text}) into {pristine}");
             let mut conn = PgConnection::establish(&pristine_url)
                 .unwrap_or_else(|e| panic!("{pristine_url}: {e}"));
             conn.batch_execute("SET synchronous_commit = off; BEGIN;")
@@ -491,11 +500,8 @@ pub fn postgres(tariff: &Path, base: &str) -> LargeSet {
     };
     let copy_started = Instant::now();
     admin
-        .batch_execute("DROP DATABASE IF EXISTS tariff_bench_large_run")
-        .and_then(|()| {
-            admin
-                .batch_execute("CREATE DATABASE tariff_bench_large_run TEMPLATE tariff_bench_large")
-        })
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {run}"))
+        .and_then(|()| admin.batch_execute(&format!("CREATE DATABASE {run} TEMPLATE {pristine}")))
         .unwrap_or_else(|e| panic!("copy database: {e}"));
     let copy_ms = copy_started.elapsed().as_millis();
     migrate(tariff, &run_url);
@@ -715,6 +721,13 @@ pub async fn run(backend: &str, tariff: &Path) -> Option<(Vec<Cold>, Vec<String>
     notes.push(format!(
         "{backend}: ready in {} ms on the large set",
         started.elapsed().as_millis()
+    ));
+    // Idle memory once the start-up work (the first sweep, the document backfill) is
+    // done: the same figure the small bench reports as "idle".
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    notes.push(format!(
+        "{backend}: service memory idle on the large set: RSS {} MB",
+        status_kb(served.child.id(), "VmRSS:") / 1024
     ));
     let base = served.base.clone();
     let mut cold = Vec::new();
