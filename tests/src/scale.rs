@@ -742,6 +742,13 @@ pub async fn run(backend: &str, tariff: &Path, cold: bool) -> Option<LargeRun> {
         "{backend}: ready in {} ms on the large set",
         started.elapsed().as_millis()
     ));
+    // Idle memory once the start-up work (the first sweep, the document backfill) is
+    // done: the same figure the small bench reports as "idle".
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    notes.push(format!(
+        "{backend}: service memory idle on the large set: RSS {} MB",
+        status_kb(served.child.id(), "VmRSS:") / 1024
+    ));
     let base = served.base.clone();
     let mut cold = Vec::new();
     let mut record = |name: &str, target: &str, (latencies, failures): (Vec<u64>, usize)| {

@@ -363,22 +363,34 @@ impl LifecycleStore for MemoryStore {
     }
 
     async fn insert_renewal(&self, order: NewOrder) -> Result<Option<Order>, RepoError> {
+        self.with(|state| insert_renewal_in(state, order))
+    }
+
+    async fn renewal_candidates_after(
+        &self,
+        horizon: DateTime<Utc>,
+        after: Option<OrderId>,
+        limit: usize,
+    ) -> Result<Vec<Order>, RepoError> {
+        let mut candidates = self.renewal_candidates(horizon).await?;
+        candidates.retain(|o| after.is_none_or(|after| o.id() > after));
+        candidates.sort_by_key(Order::id);
+        candidates.truncate(limit);
+        Ok(candidates)
+    }
+
+    async fn insert_renewals(&self, orders: Vec<NewOrder>) -> Result<Vec<OrderId>, RepoError> {
+        // One lock for the whole batch, as one transaction: all or nothing.
         self.with(|state| {
-            let Some(previous) = order.renewal_of() else {
-                return Err(RepoError::internal("a renewal needs its predecessor"));
-            };
-            let still_active = state
-                .orders
-                .get(&previous.get())
-                .is_some_and(|o| o.status() == OrderStatus::Active);
-            let renewed = state
-                .orders
-                .values()
-                .any(|o| o.renewal_of() == Some(previous));
-            if !still_active || renewed {
-                return Ok(None);
+            let mut staged = state.clone();
+            let mut stored = Vec::new();
+            for order in orders {
+                if let Some(renewal) = insert_renewal_in(&mut staged, order)? {
+                    stored.push(renewal.id());
+                }
             }
-            state.insert_order(order, OrderStatus::Pending).map(Some)
+            *state = staged;
+            Ok(stored)
         })
     }
 
@@ -437,4 +449,24 @@ impl LifecycleStore for MemoryStore {
             Ok(count)
         })
     }
+}
+
+/// Stores a pending renewal unless its predecessor is no longer active or already has
+/// one.
+fn insert_renewal_in(state: &mut State, order: NewOrder) -> Result<Option<Order>, RepoError> {
+    let Some(previous) = order.renewal_of() else {
+        return Err(RepoError::internal("a renewal needs its predecessor"));
+    };
+    let still_active = state
+        .orders
+        .get(&previous.get())
+        .is_some_and(|o| o.status() == OrderStatus::Active);
+    let renewed = state
+        .orders
+        .values()
+        .any(|o| o.renewal_of() == Some(previous));
+    if !still_active || renewed {
+        return Ok(None);
+    }
+    state.insert_order(order, OrderStatus::Pending).map(Some)
 }

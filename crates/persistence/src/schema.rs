@@ -440,6 +440,14 @@ diesel::table! {
 diesel::allow_tables_to_appear_in_same_query!(documents, orders);
 
 diesel::table! {
+    order_status_counts (status, shard) {
+        status -> Text,
+        shard -> Integer,
+        n -> BigInt,
+    }
+}
+
+diesel::table! {
     credit_note_counters (year) {
         year -> Integer,
         last_seq -> BigInt,

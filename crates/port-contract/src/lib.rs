@@ -223,6 +223,7 @@ macro_rules! contract_tests {
             placement_schedules_changes_on_active_orders_only,
             concurrent_activations_of_many_accounts_number_without_gaps,
             lifecycle_writes_are_conditional_and_renewals_unique,
+            lifecycle_renewals_come_in_chunks_and_are_stored_together,
             change_versions_move_with_orders_and_memberships,
             billing_switch_is_stored_and_versioned,
             audit_pages_filter_newest_first,

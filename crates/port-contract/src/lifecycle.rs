@@ -1,7 +1,8 @@
 //! `LifecycleStore`: renewal candidates, one renewal per order, free-plan extensions
 //! and expiries, every write conditional and safe to run twice.
 
-use tariff_domain::orders::OrderStatus;
+use tariff_domain::orders::{Order, OrderFilter, OrderStatus};
+use tariff_domain::shared::PageRequest;
 use tariff_domain::AccountRef;
 
 use crate::fixtures::{at, terms, Fixture};
@@ -120,4 +121,102 @@ pub async fn lifecycle_writes_are_conditional_and_renewals_unique(repos: Repos) 
         orders.get(created.id()).await.unwrap().status(),
         OrderStatus::Expired
     );
+}
+
+pub async fn lifecycle_renewals_come_in_chunks_and_are_stored_together(repos: Repos) {
+    let fx = Fixture::new(repos);
+    let pro = fx.plan("Pro", "9.99").await;
+    let lifecycle = &fx.repos.lifecycle;
+    let mut paid = Vec::new();
+    for i in 0..3 {
+        let user = fx.user(&format!("chunk{i}@example.com"), "DE").await;
+        let order = fx
+            .repos
+            .activation
+            .create_active(
+                fx.order(&pro, AccountRef::User(user), None, at(2026, 1, 1)),
+                terms(at(2026, 1, 1), at(2026, 2, 1)),
+                None,
+            )
+            .await
+            .unwrap();
+        paid.push(order);
+    }
+    let horizon = at(2026, 2, 1);
+    let ids = |orders: Vec<Order>| orders.iter().map(Order::id).collect::<Vec<_>>();
+
+    // Chunks in id order, each after the last one's id.
+    let first = lifecycle
+        .renewal_candidates_after(horizon, None, 2)
+        .await
+        .unwrap();
+    assert_eq!(ids(first.clone()), vec![paid[0].id(), paid[1].id()]);
+    assert_eq!(first[0], paid[0], "with their lines");
+    let rest = lifecycle
+        .renewal_candidates_after(horizon, Some(paid[1].id()), 2)
+        .await
+        .unwrap();
+    assert_eq!(ids(rest), vec![paid[2].id()]);
+    assert!(lifecycle
+        .renewal_candidates_after(horizon, Some(paid[2].id()), 2)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(lifecycle
+        .renewal_candidates_after(at(2026, 1, 31), None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // One is renewed already; the batch stores the others and skips it (and a second
+    // renewal of the same order within the batch) alone.
+    let renewal = |order: &Order| {
+        fx.order(&pro, order.account(), None, at(2026, 1, 25))
+            .renewing(order.id())
+    };
+    let early = lifecycle
+        .insert_renewal(renewal(&paid[1]))
+        .await
+        .unwrap()
+        .unwrap();
+    let stored = lifecycle
+        .insert_renewals(vec![
+            renewal(&paid[0]),
+            renewal(&paid[1]),
+            renewal(&paid[2]),
+            renewal(&paid[0]),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 2, "{stored:?}");
+    for (id, of) in stored.iter().zip([&paid[0], &paid[2]]) {
+        let renewal = fx.repos.orders.get(*id).await.unwrap();
+        assert_eq!(renewal.status(), OrderStatus::Pending);
+        assert_eq!(renewal.renewal_of(), Some(of.id()));
+    }
+    assert!(lifecycle
+        .renewal_candidates_after(horizon, None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    // The renewal of a pending order (not active) is skipped too; nothing is stored.
+    assert!(lifecycle
+        .insert_renewals(vec![renewal(&early)])
+        .await
+        .unwrap()
+        .is_empty());
+    let pending = fx
+        .repos
+        .orders
+        .search(
+            OrderFilter {
+                status: Some(OrderStatus::Pending),
+                ..OrderFilter::default()
+            },
+            PageRequest::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(pending.total, 3);
+    assert_eq!(pending.items.len(), 3);
 }

@@ -20,6 +20,10 @@ use crate::shared::clock::Clock;
 use crate::shared::ids::PlanId;
 use crate::shared::repo::{RepoError, StoreFailure};
 
+/// How many renewal candidates the sweep reads at a time; their renewals are stored in
+/// one transaction (one commit per chunk rather than per renewal).
+pub const RENEWAL_CHUNK: usize = 200;
+
 /// What one sweep did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SweepReport {
@@ -92,7 +96,9 @@ impl LifecycleService {
 
     /// One sweep as of `now`:
     /// 1. a pending renewal for every active paid-plan order ending within the renewal
-    ///    lead time (exactly one per order, held by the database);
+    ///    lead time (exactly one per order, held by the database), read and stored
+    ///    [`RENEWAL_CHUNK`] candidates at a time, each chunk's renewals in one
+    ///    transaction;
     /// 2. free-plan orders whose period ended run on to their next monthly anniversary;
     /// 3. active paid-plan orders whose period ended expire;
     /// 4. pending orders older than the pending time-to-live expire.
@@ -102,20 +108,34 @@ impl LifecycleService {
         let mut plans: HashMap<PlanId, Plan> = HashMap::new();
 
         let horizon = now + self.policy.renewal_lead;
-        for order in self.store.renewal_candidates(horizon).await? {
-            match self.renewal_of(&order, now, &mut plans).await {
-                Ok(renewal) => {
-                    if self.store.insert_renewal(renewal).await?.is_some() {
-                        report.renewals_created += 1;
+        let mut after = None;
+        loop {
+            let chunk = self
+                .store
+                .renewal_candidates_after(horizon, after, RENEWAL_CHUNK)
+                .await?;
+            let Some(last) = chunk.last() else {
+                break;
+            };
+            after = Some(last.id());
+            let mut renewals = Vec::with_capacity(chunk.len());
+            for order in &chunk {
+                match self.renewal_of(order, now, &mut plans).await {
+                    Ok(renewal) => renewals.push(renewal),
+                    Err(LifecycleError::Store(failure)) if failure.is_unavailable() => {
+                        return Err(LifecycleError::Store(failure))
+                    }
+                    Err(err) => {
+                        tracing::warn!(order = %order.id(), error = %error_chain(&err), "cannot create renewal order");
+                        report.skipped += 1;
                     }
                 }
-                Err(LifecycleError::Store(failure)) if failure.is_unavailable() => {
-                    return Err(LifecycleError::Store(failure))
-                }
-                Err(err) => {
-                    tracing::warn!(order = %order.id(), error = %error_chain(&err), "cannot create renewal order");
-                    report.skipped += 1;
-                }
+            }
+            if !renewals.is_empty() {
+                report.renewals_created += self.store.insert_renewals(renewals).await?.len();
+            }
+            if chunk.len() < RENEWAL_CHUNK {
+                break;
             }
         }
 

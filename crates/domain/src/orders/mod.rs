@@ -31,7 +31,7 @@ pub use document::{
 pub use error::OrderError;
 pub use freshness::{ChangeVersions, FreshnessSnapshot, ListStamp, OrderFreshness};
 pub use invoicing::{invoice_document, InvoiceError, InvoicePdf, InvoiceService};
-pub use lifecycle::{LifecycleError, LifecycleService, SweepReport};
+pub use lifecycle::{LifecycleError, LifecycleService, SweepReport, RENEWAL_CHUNK};
 pub use model::{
     IllegalTransition, InvalidOrder, NewOrder, Order, OrderRecord, OrderStatus, UnknownStatus,
 };

@@ -146,6 +146,24 @@ pub trait LifecycleStore: Send + Sync {
     /// Errors: `Unavailable`, `Internal`.
     async fn insert_renewal(&self, order: NewOrder) -> Result<Option<Order>, RepoError>;
 
+    /// One chunk of [`renewal_candidates`](Self::renewal_candidates): those with an id
+    /// above `after` (all when `None`), at most `limit` of them, in id order. The sweep
+    /// walks the candidates chunk by chunk, so its memory follows the chunk, not the
+    /// day's renewals. Errors: `Unavailable`, `Internal`.
+    async fn renewal_candidates_after(
+        &self,
+        horizon: DateTime<Utc>,
+        after: Option<OrderId>,
+        limit: usize,
+    ) -> Result<Vec<Order>, RepoError>;
+
+    /// Stores pending renewals (each with `renewal_of` set) in ONE transaction, each as
+    /// [`insert_renewal`](Self::insert_renewal) would: an order that already has a
+    /// renewal, or is no longer active, is skipped alone (the database still holds "one
+    /// renewal per order"). Returns the ids of the renewals stored, in the order given.
+    /// Errors: `Unavailable`, `Internal` (nothing is stored then).
+    async fn insert_renewals(&self, orders: Vec<NewOrder>) -> Result<Vec<OrderId>, RepoError>;
+
     /// Active orders of price-0 plans whose period ended at or before `now`.
     /// Errors: `Unavailable`, `Internal`.
     async fn free_orders_due(&self, now: DateTime<Utc>) -> Result<Vec<Order>, RepoError>;

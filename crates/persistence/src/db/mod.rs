@@ -18,7 +18,9 @@ use tariff_domain::RepoError;
 use tokio::sync::Semaphore;
 
 use crate::errors::{map_pool_error, DbError};
-use pool::{sqlite_path, with_connect_timeout, DbPool, SqlitePragmas};
+use pool::{
+    sqlite_path, with_connect_timeout, DbPool, SqlitePragmas, READER_CACHE_KIB, WRITER_CACHE_KIB,
+};
 use sqlite_writer::SqliteWriter;
 
 pub use conn::{Columns, DbConn, SqliteConn};
@@ -65,10 +67,14 @@ impl Database {
                 let pragmas = SqlitePragmas {
                     busy_timeout_ms: options.sqlite_busy_timeout.as_millis(),
                     full_sync: options.sqlite_full_sync,
+                    cache_kib: READER_CACHE_KIB,
                 };
                 let thread = SqliteWriter::start(
                     path.clone(),
-                    pragmas,
+                    SqlitePragmas {
+                        cache_kib: WRITER_CACHE_KIB,
+                        ..pragmas
+                    },
                     sqlite_writer.clone(),
                     options.acquire_timeout,
                 )

@@ -44,7 +44,7 @@ impl DieselIdentity {
         let db = self.db.clone();
         let touch = tokio::spawn(async move {
             let written = db
-                .write(move |c| Ok(queries::touch_token(c, token_id, now)?))
+                .write(move |c| queries::touch_token(c, token_id, now))
                 .await;
             if let Err(err) = written {
                 tracing::warn!(token_id, error = %err, "cannot record the token's use");

@@ -224,6 +224,32 @@ pub(super) fn renewal_candidates(
             .order(orders::id.asc())
             .select(OrderRow::columns()),
     )?;
+    not_renewed_with_items(c, rows)
+}
+
+/// The renewal candidates with an id above `after`, at most `limit`, in id order.
+pub(super) fn renewal_candidates_after(
+    c: &mut DbConn<'_>,
+    horizon: NaiveDateTime,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<Order>, DbError> {
+    let rows: Vec<OrderRow> = c.load(
+        orders::table
+            .inner_join(plans::table)
+            .filter(orders::status.eq(literals::Active))
+            .filter(orders::expires_at.le(horizon))
+            .filter(plans::price_monthly_minor.gt(0_i64))
+            .filter(orders::id.gt(after))
+            .order(orders::id.asc())
+            .limit(limit)
+            .select(OrderRow::columns()),
+    )?;
+    not_renewed_with_items(c, rows)
+}
+
+/// `rows` without the orders that already have a renewal, with their lines.
+fn not_renewed_with_items(c: &mut DbConn<'_>, rows: Vec<OrderRow>) -> Result<Vec<Order>, DbError> {
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let renewed: Vec<Option<i64>> = c.load(
         orders::table

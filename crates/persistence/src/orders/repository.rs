@@ -273,6 +273,43 @@ impl LifecycleStore for DieselOrderRepository {
             .await
     }
 
+    async fn renewal_candidates_after(
+        &self,
+        horizon: DateTime<Utc>,
+        after: Option<OrderId>,
+        limit: usize,
+    ) -> Result<Vec<Order>, RepoError> {
+        let horizon = horizon.naive_utc();
+        let after = after.map_or(0, OrderId::get);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.db
+            .query(move |c| queries::renewal_candidates_after(c, horizon, after, limit))
+            .await
+    }
+
+    async fn insert_renewals(&self, orders: Vec<NewOrder>) -> Result<Vec<OrderId>, RepoError> {
+        let events = self.events.clone();
+        self.db
+            .write(move |conn| {
+                conn.write_transaction(|c| {
+                    let mut stored = Vec::with_capacity(orders.len());
+                    for order in &orders {
+                        if let Some(id) = queries::insert_renewal_if_absent(c, order)? {
+                            if events.is_some() {
+                                events::renewal_created(c, events.as_deref(), id)?;
+                            }
+                            stored.push(
+                                OrderId::new(id)
+                                    .ok_or_else(|| RepoError::internal("order ids start at 1"))?,
+                            );
+                        }
+                    }
+                    Ok(stored)
+                })
+            })
+            .await
+    }
+
     async fn free_orders_due(&self, now: DateTime<Utc>) -> Result<Vec<Order>, RepoError> {
         let now = now.naive_utc();
         self.db

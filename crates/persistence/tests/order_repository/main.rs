@@ -22,6 +22,7 @@ use tariff_persistence::{
 };
 
 mod lifecycle;
+mod status_counts;
 
 fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(y, m, d, 10, 0, 0).unwrap()

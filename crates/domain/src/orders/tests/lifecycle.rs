@@ -21,18 +21,24 @@ async fn a_sweep_renews_paid_plans_extends_free_ones_and_expires_the_rest() {
         .with_plan(plan(3, "9.99", false));
     let mut store = MockLifecycleStore::new();
     store
-        .expect_renewal_candidates()
-        .withf(move |horizon| *horizon == now + TimeDelta::days(7))
-        .returning(move |_| Ok(vec![existing(10, account, OrderStatus::Active)]));
+        .expect_renewal_candidates_after()
+        .withf(move |horizon, after, limit| {
+            *horizon == now + TimeDelta::days(7) && after.is_none() && *limit == RENEWAL_CHUNK
+        })
+        .times(1)
+        .returning(move |_, _, _| Ok(vec![existing(10, account, OrderStatus::Active)]));
     store
-        .expect_insert_renewal()
-        .withf(|new| {
+        .expect_insert_renewals()
+        .withf(|renewals| {
+            let [new] = renewals.as_slice() else {
+                return false;
+            };
             new.renewal_of().map(OrderId::get) == Some(10)
                 && new.charges().total().minor() == 1189
                 && new.notes() == Some("renewal of order #10")
         })
         .times(1)
-        .returning(|new| Ok(Some(stored(&new, 11, OrderStatus::Pending, None))));
+        .returning(|_| Ok(vec![OrderId::new(11).unwrap()]));
     // A free order activated on Oct 31, period ended Jan 30: runs on to Feb 28.
     let free = {
         let new = NewOrder::for_plan(
@@ -94,20 +100,73 @@ async fn a_renewal_that_already_exists_is_not_counted_and_a_vanished_buyer_is_sk
             _ => Err(RepoError::NotFound),
         });
     let mut store = MockLifecycleStore::new();
-    store.expect_renewal_candidates().returning(move |_| {
-        Ok(vec![
-            existing(10, account, OrderStatus::Active),
-            existing(20, AccountRef::User(user(3)), OrderStatus::Active),
-        ])
-    });
     store
-        .expect_insert_renewal()
+        .expect_renewal_candidates_after()
         .times(1)
-        .returning(|_| Ok(None));
+        .returning(move |_, _, _| {
+            Ok(vec![
+                existing(10, account, OrderStatus::Active),
+                existing(20, AccountRef::User(user(3)), OrderStatus::Active),
+            ])
+        });
+    store
+        .expect_insert_renewals()
+        .withf(|renewals| renewals.len() == 1)
+        .times(1)
+        .returning(|_| Ok(vec![]));
     store.expect_free_orders_due().returning(|_| Ok(vec![]));
     store.expect_expire_active().returning(|_| Ok(0));
     store.expect_expire_pending().returning(|_| Ok(0));
     let report = lifecycle(store, fx).sweep(at(2026, 1, 31)).await.unwrap();
     assert_eq!(report.renewals_created, 0);
     assert_eq!(report.skipped, 1);
+}
+
+#[tokio::test]
+async fn renewals_are_read_and_stored_a_chunk_at_a_time() {
+    let account = AccountRef::User(user(2));
+    let fx = Fixture::new()
+        .buyer_in("DE")
+        .with_plan(plan(3, "9.99", false));
+    let mut store = MockLifecycleStore::new();
+    let mut seq = mockall::Sequence::new();
+    // A full chunk, then the rest after its last id, then nothing more is asked.
+    store
+        .expect_renewal_candidates_after()
+        .withf(|_, after, _| after.is_none())
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(move |_, _, limit| {
+            Ok((1..=limit as i64)
+                .map(|id| existing(id, account, OrderStatus::Active))
+                .collect())
+        });
+    store
+        .expect_insert_renewals()
+        .withf(|renewals| renewals.len() == RENEWAL_CHUNK)
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|renewals| {
+            Ok((1..=renewals.len() as i64)
+                .map(|id| OrderId::new(10_000 + id).unwrap())
+                .collect())
+        });
+    store
+        .expect_renewal_candidates_after()
+        .withf(|_, after, _| *after == OrderId::new(RENEWAL_CHUNK as i64))
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(move |_, _, _| Ok(vec![existing(5_000, account, OrderStatus::Active)]));
+    store
+        .expect_insert_renewals()
+        .withf(|renewals| renewals.len() == 1)
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(vec![]));
+    store.expect_free_orders_due().returning(|_| Ok(vec![]));
+    store.expect_expire_active().returning(|_| Ok(0));
+    store.expect_expire_pending().returning(|_| Ok(0));
+    let report = lifecycle(store, fx).sweep(at(2026, 1, 31)).await.unwrap();
+    assert_eq!(report.renewals_created, RENEWAL_CHUNK);
+    assert_eq!(report.skipped, 0);
 }
