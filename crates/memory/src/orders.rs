@@ -450,7 +450,11 @@ impl LifecycleStore for MemoryStore {
 
 #[async_trait]
 impl PastDueStore for MemoryStore {
-    async fn mark_past_due(&self, now: DateTime<Utc>) -> Result<u64, RepoError> {
+    async fn mark_past_due(
+        &self,
+        now: DateTime<Utc>,
+        ended_after: DateTime<Utc>,
+    ) -> Result<u64, RepoError> {
         self.with(|state| {
             let renewed: Vec<OrderId> = state
                 .orders
@@ -462,6 +466,7 @@ impl PastDueStore for MemoryStore {
                 .active_due(now, true)
                 .into_iter()
                 .filter(|o| o.past_due_at().is_none() && renewed.contains(&o.id()))
+                .filter(|o| o.expires_at().is_some_and(|end| end > ended_after))
                 .map(|o| o.with_past_due_at(Some(now)))
                 .collect::<Vec<_>>();
             let count = marked.len() as u64;

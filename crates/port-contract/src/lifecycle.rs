@@ -155,9 +155,19 @@ pub async fn past_due_orders_run_on_until_their_grace_ends(repos: Repos) {
         .unwrap()
         .unwrap();
 
-    assert_eq!(past_due.mark_past_due(at(2026, 1, 31)).await.unwrap(), 0);
-    assert_eq!(past_due.mark_past_due(at(2026, 2, 1)).await.unwrap(), 1);
-    assert_eq!(past_due.mark_past_due(at(2026, 2, 2)).await.unwrap(), 0);
+    let grace = chrono::TimeDelta::days(3);
+    let mark = |now| past_due.mark_past_due(now, now - grace);
+    // Ended too long ago (its grace is over): left to `expire_active`.
+    assert_eq!(
+        past_due
+            .mark_past_due(at(2026, 2, 5), at(2026, 2, 2))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(mark(at(2026, 1, 31)).await.unwrap(), 0);
+    assert_eq!(mark(at(2026, 2, 1)).await.unwrap(), 1);
+    assert_eq!(mark(at(2026, 2, 2)).await.unwrap(), 0);
     let marked = orders.get(active[0].id()).await.unwrap();
     assert_eq!(marked.past_due_at(), Some(at(2026, 2, 1)));
     assert!(marked.is_past_due());

@@ -155,7 +155,10 @@ impl LifecycleService {
         }
 
         if let Some(past_due) = &self.past_due {
-            report.past_due = past_due.store.mark_past_due(now).await?;
+            report.past_due = past_due
+                .store
+                .mark_past_due(now, now - past_due.grace)
+                .await?;
             report.expired_past_due = past_due.store.expire_past_due(now - past_due.grace).await?;
         }
         report.expired_active = self.store.expire_active(now).await?;

@@ -195,11 +195,17 @@ pub trait RenewalDiscounts: Send + Sync {
 #[async_trait]
 pub trait PastDueStore: Send + Sync {
     /// Marks past due (at `now`) every active order of a plan that costs money whose
-    /// period ended at or before `now`, that has a pending renewal and is not marked yet;
+    /// period ended after `ended_after` and at or before `now`, that has a pending
+    /// renewal and is not marked yet (one whose grace is already over is left to
+    /// `LifecycleStore::expire_active`);
     /// each in one transaction with its `order.past_due` event (stores that keep
     /// events). Returns how many it marked.
     /// Errors: `Unavailable`, `Internal`.
-    async fn mark_past_due(&self, now: DateTime<Utc>) -> Result<u64, RepoError>;
+    async fn mark_past_due(
+        &self,
+        now: DateTime<Utc>,
+        ended_after: DateTime<Utc>,
+    ) -> Result<u64, RepoError>;
 
     /// Expires active past-due orders whose period ended at or before `ended_before`
     /// (now less the grace time), as `LifecycleStore::expire_active` does (with

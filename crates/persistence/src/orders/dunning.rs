@@ -17,8 +17,19 @@ use crate::literals;
 use crate::schema::orders;
 
 /// Ended paid active orders, not marked yet, that have a pending renewal.
-fn past_due_candidates(c: &mut DbConn<'_>, now: NaiveDateTime) -> Result<Vec<i64>, DbError> {
-    let ended = queries::active_due(c, now, false)?;
+fn past_due_candidates(
+    c: &mut DbConn<'_>,
+    now: NaiveDateTime,
+    ended_after: NaiveDateTime,
+) -> Result<Vec<i64>, DbError> {
+    let ended_by_grace: std::collections::HashSet<i64> =
+        queries::active_due(c, ended_after, false)?
+            .into_iter()
+            .collect();
+    let ended: Vec<i64> = queries::active_due(c, now, false)?
+        .into_iter()
+        .filter(|id| !ended_by_grace.contains(id))
+        .collect();
     if ended.is_empty() {
         return Ok(Vec::new());
     }
@@ -63,13 +74,17 @@ fn mark_one(
 
 #[async_trait]
 impl PastDueStore for DieselOrderRepository {
-    async fn mark_past_due(&self, now: DateTime<Utc>) -> Result<u64, RepoError> {
-        let now = now.naive_utc();
+    async fn mark_past_due(
+        &self,
+        now: DateTime<Utc>,
+        ended_after: DateTime<Utc>,
+    ) -> Result<u64, RepoError> {
+        let (now, ended_after) = (now.naive_utc(), ended_after.naive_utc());
         let events = self.events();
         self.db()
             .write(move |c| {
                 let mut marked = 0_u64;
-                for id in past_due_candidates(c, now)? {
+                for id in past_due_candidates(c, now, ended_after)? {
                     // Each in its own transaction with its event: one conditional update,
                     // so a concurrent sweep marks (and tells) it once.
                     if c.write_transaction(|c| mark_one(c, events.as_deref(), id, now))? {

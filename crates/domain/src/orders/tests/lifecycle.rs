@@ -125,10 +125,10 @@ async fn with_a_grace_time_ended_orders_go_past_due_before_expiry_and_expire_aft
     let mut past_due = crate::orders::MockPastDueStore::new();
     past_due
         .expect_mark_past_due()
-        .withf(move |when| *when == now)
+        .withf(move |when, after| *when == now && *after == now - TimeDelta::days(3))
         .times(1)
         .in_sequence(&mut seq)
-        .returning(|_| Ok(2));
+        .returning(|_, _| Ok(2));
     past_due
         .expect_expire_past_due()
         .withf(move |before| *before == now - TimeDelta::days(3))
