@@ -1,13 +1,17 @@
 //! A fake Stripe for payment tests: a real HTTP server on 127.0.0.1 port 0 speaking
 //! Stripe's wire format (form-encoded requests, Stripe-shaped JSON answers) for the
-//! calls Tariff makes (`POST /v1/customers`, `POST /v1/checkout/sessions`), replaying
-//! the first answer to a repeated `Idempotency-Key` as Stripe does, and recording every
-//! request. Also: Stripe's webhook signature (`Stripe-Signature: t=..,v1=..`), computed
+//! calls Tariff makes (`POST /v1/customers`, `POST /v1/checkout/sessions`,
+//! `POST /v1/refunds`, off-session `POST /v1/payment_intents` and
+//! `GET /v1/payment_intents/:id`), replaying the first answer to a repeated
+//! `Idempotency-Key` as Stripe does (errors included), and recording every request.
+//! Off-session charges can be declined on demand, and the answer to one can be "lost"
+//! (the charge is made, the caller gets a 500) to stand for a crash or a timeout after
+//! Stripe acted. Also: Stripe's webhook signature (`Stripe-Signature: t=..,v1=..`), computed
 //! here with HMAC-SHA256 and not with Tariff's code, and Stripe-shaped event bodies.
 
 use std::collections::HashMap;
 use std::net::TcpListener;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
@@ -48,10 +52,19 @@ impl Recorded {
 #[derive(Default)]
 struct State {
     recorded: Mutex<Vec<Recorded>>,
-    /// Idempotency key → the answer first given for it.
-    answered: Mutex<HashMap<String, Value>>,
+    /// Idempotency key → the status and answer first given for it.
+    answered: Mutex<HashMap<String, (u16, Value)>>,
     next_id: AtomicU64,
+    /// Off-session charges decline while this is set.
+    decline_charges: AtomicBool,
+    /// How many of the next charges are made but answered with a 500.
+    lose_answers: AtomicU64,
+    /// Charges made (money taken), not counting replays.
+    charges_made: AtomicU64,
 }
+
+/// The payment method every PaymentIntent of the fake used (saved by checkout).
+pub const SAVED_METHOD: &str = "pm_fake_saved_card";
 
 /// A running fake Stripe; stopped when dropped.
 pub struct FakeStripe {
@@ -98,15 +111,56 @@ async fn answer(request: HttpRequest, body: web::Bytes, state: web::Data<State>)
     }
     let key = recorded.header("idempotency-key").map(str::to_owned);
     if let Some(key) = &key {
-        if let Some(previous) = state.answered.lock().ok().and_then(|a| a.get(key).cloned()) {
-            return HttpResponse::Ok()
-                .insert_header(("Idempotent-Replayed", "true"))
-                .json(previous);
+        if let Some((status, previous)) =
+            state.answered.lock().ok().and_then(|a| a.get(key).cloned())
+        {
+            return HttpResponse::build(
+                actix_web::http::StatusCode::from_u16(status).unwrap_or_default(),
+            )
+            .insert_header(("Idempotent-Replayed", "true"))
+            .json(previous);
         }
     }
     let n = state.next_id.fetch_add(1, Ordering::SeqCst) + 1;
     let created = chrono::Utc::now().timestamp();
+    let mut status = 200_u16;
     let body = match (recorded.method.as_str(), recorded.path.as_str()) {
+        ("POST", "/v1/payment_intents") => {
+            let intent = json!({
+                "id": format!("pi_fake_offsession{n}"),
+                "object": "payment_intent",
+                "amount": recorded.field("amount").and_then(|a| a.parse::<i64>().ok()),
+                "currency": recorded.field("currency"),
+                "customer": recorded.field("customer"),
+                "payment_method": recorded.field("payment_method"),
+                "metadata": {"tariff_order_id": recorded.field("metadata[tariff_order_id]")},
+                "livemode": false,
+            });
+            if state.decline_charges.load(Ordering::SeqCst) {
+                status = 402;
+                let mut declined = intent;
+                declined["status"] = json!("requires_payment_method");
+                json!({"error": {
+                    "type": "card_error",
+                    "code": "card_declined",
+                    "decline_code": "insufficient_funds",
+                    "message": "Your card has insufficient funds.",
+                    "payment_intent": declined,
+                }})
+            } else {
+                state.charges_made.fetch_add(1, Ordering::SeqCst);
+                let mut paid = intent;
+                paid["status"] = json!("succeeded");
+                paid
+            }
+        }
+        ("GET", path) if path.starts_with("/v1/payment_intents/") => json!({
+            "id": path.trim_start_matches("/v1/payment_intents/"),
+            "object": "payment_intent",
+            "status": "succeeded",
+            "payment_method": SAVED_METHOD,
+            "livemode": false,
+        }),
         ("POST", "/v1/customers") => json!({
             "id": format!("cus_fake{n}"),
             "object": "customer",
@@ -144,10 +198,19 @@ async fn answer(request: HttpRequest, body: web::Bytes, state: web::Data<State>)
     };
     if let Some(key) = key {
         if let Ok(mut answered) = state.answered.lock() {
-            answered.insert(key, body.clone());
+            answered.insert(key, (status, body.clone()));
         }
     }
-    HttpResponse::Ok().json(body)
+    if recorded.path == "/v1/payment_intents"
+        && state
+            .lose_answers
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+    {
+        return stripe_error(500, "api_error", "the answer was lost on its way");
+    }
+    HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap_or_default())
+        .json(body)
 }
 
 impl FakeStripe {
@@ -184,6 +247,30 @@ impl FakeStripe {
             .lock()
             .map(|r| r.clone())
             .unwrap_or_default()
+    }
+
+    /// Off-session charges decline (`true`) or succeed (`false`, the default).
+    pub fn decline_charges(&self, decline: bool) {
+        self.state.decline_charges.store(decline, Ordering::SeqCst);
+    }
+
+    /// The next `count` off-session charges are made but answered with a 500, as if
+    /// the caller crashed or timed out after Stripe took the money.
+    pub fn lose_charge_answers(&self, count: u64) {
+        self.state.lose_answers.store(count, Ordering::SeqCst);
+    }
+
+    /// Off-session charges that took money (replays of a key not counted).
+    pub fn charges_made(&self) -> u64 {
+        self.state.charges_made.load(Ordering::SeqCst)
+    }
+
+    /// The off-session charge requests (`POST /v1/payment_intents`), replays included.
+    pub fn charge_requests(&self) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.method == "POST" && r.path == "/v1/payment_intents")
+            .collect()
     }
 
     /// The requests to one path.

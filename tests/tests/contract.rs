@@ -1257,10 +1257,11 @@ fn plan_keys() -> BTreeSet<&'static str> {
 
 /// Part one's order keys and part two's `createdAt`.
 fn order_keys() -> BTreeSet<&'static str> {
-    // Part two adds `createdAt` ("Profiles") and `cycle` ("Billing cycles") and `paidAt` ("Payments").
+    // Part two adds `createdAt` ("Profiles") and `cycle` ("Billing cycles"), `paidAt` and
+    // `pastDue` ("Payments").
     ORDER_KEYS
         .into_iter()
-        .chain(["createdAt", "cycle", "paidAt"])
+        .chain(["createdAt", "cycle", "paidAt", "pastDue"])
         .collect()
 }
 

@@ -122,6 +122,17 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 report.expired_pending,
                 report.skipped
             );
+            println!(
+                "dunning: {} order(s) past due, {} expired after their grace",
+                report.past_due, report.expired_past_due
+            );
+            if let Some(renewals) = &wired.renewals {
+                let charged = renewals.run_now().await.context("renewal charges")?;
+                println!(
+                    "renewal charges: {} attempted, {} paid, {} declined, {} without a saved payment method",
+                    charged.attempted, charged.succeeded, charged.declined, charged.without_method
+                );
+            }
             Ok(())
         }
         Command::Invoice(args) => {

@@ -98,6 +98,14 @@ pub struct BillingSettings {
     pub sweep_interval_secs: u64,
     pub pending_ttl_days: u32,
     pub renewal_lead_days: u32,
+    /// A renewal is charged off-session this many days before the period it renews ends.
+    pub charge_days_before: u32,
+    /// A declined renewal charge is tried again on these days, counted from the first
+    /// attempt (strictly increasing, each at least 1).
+    pub retry_days: Vec<u32>,
+    /// An order whose period ended with its renewal unpaid stays active (past due) for
+    /// this many days; 0 expires it at its period end.
+    pub grace_days: u32,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -330,6 +338,9 @@ due_days = 14
 sweep_interval_secs = 60
 pending_ttl_days = 7
 renewal_lead_days = 7
+charge_days_before = 3
+retry_days = [1, 3, 5]
+grace_days = 3
 
 [auth]
 session_ttl_hours = 336
@@ -423,6 +434,7 @@ impl Settings {
                 .list_separator(",")
                 .with_list_parse_key("server.cors_allowed_origins")
                 .with_list_parse_key("auth.panel.admin_roles")
+                .with_list_parse_key("billing.retry_days")
                 .try_parsing(true)
                 .source(Some(vars)),
         );
@@ -480,6 +492,22 @@ impl Settings {
         }
         if self.billing.sweep_interval_secs == 0 {
             return bad("billing.sweep_interval_secs", "must be at least 1");
+        }
+        let retry = &self.billing.retry_days;
+        if retry.first() == Some(&0) || retry.windows(2).any(|w| w[0] >= w[1]) {
+            return bad(
+                "billing.retry_days",
+                "must be whole days, each at least 1 and larger than the one before",
+            );
+        }
+        if retry.len() > 30 || retry.last().is_some_and(|d| *d > 366) {
+            return bad("billing.retry_days", "at most 30 retries within 366 days");
+        }
+        if self.billing.charge_days_before > 366 || self.billing.grace_days > 366 {
+            return bad(
+                "billing.charge_days_before",
+                "charge_days_before and grace_days must be at most 366",
+            );
         }
         if self.auth.session_ttl_hours == 0 {
             return bad("auth.session_ttl_hours", "must be at least 1");
@@ -563,6 +591,29 @@ mod tests {
         assert_eq!(s.server.bind.to_string(), "127.0.0.1:8080");
         assert_eq!(s.database.url, "sqlite://tariff.db");
         assert_eq!(s.invoice.number_format, "INV-{year}-{seq:06}");
+    }
+
+    #[test]
+    fn dunning_defaults_follow_the_contract_and_bad_retry_days_are_refused() {
+        let s = load(&[], None).unwrap();
+        assert_eq!(s.billing.charge_days_before, 3);
+        assert_eq!(s.billing.retry_days, vec![1, 3, 5]);
+        assert_eq!(s.billing.grace_days, 3);
+        let dir = tempfile_dir();
+        let path = dir.join("dunning.toml");
+        std::fs::write(
+            &path,
+            "[billing]\ncharge_days_before = 2\nretry_days = [2, 4]\ngrace_days = 0\n",
+        )
+        .unwrap();
+        let s = load(&[], Some(&path)).unwrap();
+        assert_eq!((s.billing.charge_days_before, s.billing.grace_days), (2, 0));
+        assert_eq!(s.billing.retry_days, vec![2, 4]);
+        for bad in ["[3, 1]", "[0, 2]", "[1, 1]"] {
+            std::fs::write(&path, format!("[billing]\nretry_days = {bad}\n")).unwrap();
+            let err = load(&[], Some(&path)).unwrap_err().to_string();
+            assert!(err.contains("billing.retry_days"), "{bad}: {err}");
+        }
     }
 
     #[test]

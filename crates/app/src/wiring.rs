@@ -22,7 +22,9 @@ use tariff_domain::orders::{
     OrderPorts, OrderService, SellerDetails, TaxRules,
 };
 use tariff_domain::organisations::OrganisationService;
-use tariff_domain::payments::{GatewaySetup, PaymentService, ReturnUrls};
+use tariff_domain::payments::{
+    DunningPolicy, GatewaySetup, PaymentService, RenewalCharges, ReturnUrls,
+};
 use tariff_domain::quota::QuotaService;
 use tariff_domain::settings::SettingsService;
 use tariff_domain::webhooks::{
@@ -54,6 +56,8 @@ pub struct Wired {
     pub db: Database,
     pub state: ApiState,
     pub lifecycle: LifecycleService,
+    /// Renewals charged off-session and their retries; `None` while payments are off.
+    pub renewals: Option<RenewalCharges>,
     /// The shared per-shard order versions the order-list freshness polls.
     pub change_versions: Arc<dyn ChangeVersions>,
     /// This instance's webhook delivery worker, built but not started (see
@@ -179,8 +183,26 @@ pub fn open_database(settings: &Settings) -> anyhow::Result<Database> {
     Database::connect(&settings.database.url, &options).context("database")
 }
 
+/// When renewals are charged and retried, from `billing.*`.
+pub fn dunning_policy(settings: &Settings) -> DunningPolicy {
+    let billing = &settings.billing;
+    DunningPolicy {
+        charge_before: TimeDelta::days(i64::from(billing.charge_days_before)),
+        retry_days: billing.retry_days.clone(),
+        ..DunningPolicy::default()
+    }
+}
+
 /// Opens and migrates the database, seeds the starter plan, and builds every service.
 pub async fn wire(settings: &Settings) -> anyhow::Result<Wired> {
+    wire_with_clock(settings, Arc::new(SystemClock)).await
+}
+
+/// [`wire`] on another clock (tests move time by hand).
+pub async fn wire_with_clock(
+    settings: &Settings,
+    clock: Arc<dyn tariff_domain::Clock>,
+) -> anyhow::Result<Wired> {
     let db = open_database(settings)?;
     let applied = db.migrate().await.context("database")?;
     if !applied.is_empty() {
@@ -203,7 +225,6 @@ pub async fn wire(settings: &Settings) -> anyhow::Result<Wired> {
         .await
         .context("reading the catalogue version")?;
     let identity = Arc::new(DieselIdentity::new(db.clone()));
-    let clock: Arc<dyn tariff_domain::Clock> = Arc::new(SystemClock);
     let quota = QuotaService::new(
         Arc::new(DieselQuotaRepository::new(db.clone())),
         clock.clone(),
@@ -264,8 +285,19 @@ pub async fn wire(settings: &Settings) -> anyhow::Result<Wired> {
     // Payments and credit notes meet twice: an `original` refund goes back through the
     // gateway that took the money, and a refund made at the gateway gets its note.
     let gateway_setup = payment_gateway(settings)?;
-    let payment_store: Arc<dyn tariff_domain::payments::PaymentStore> =
+    let diesel_payments =
         Arc::new(DieselPaymentStore::new(db.clone()).with_order_events(payloads.clone()));
+    let payment_store: Arc<dyn tariff_domain::payments::PaymentStore> = diesel_payments.clone();
+    let renewals = gateway_setup.as_ref().map(|setup| {
+        RenewalCharges::new(
+            setup.gateway.clone(),
+            diesel_payments,
+            payment_store.clone(),
+            orders.clone(),
+            clock.clone(),
+            dunning_policy(settings),
+        )
+    });
     let mut credit_notes = CreditNoteService::new(CreditNotePorts {
         store: Arc::new(
             DieselCreditNotes::new(
@@ -308,9 +340,13 @@ pub async fn wire(settings: &Settings) -> anyhow::Result<Wired> {
     let lifecycle = LifecycleService::new(
         order_store.clone(),
         plans,
-        order_store,
+        order_store.clone(),
         clock.clone(),
         policy,
+    )
+    .with_past_due(
+        order_store,
+        TimeDelta::days(i64::from(settings.billing.grace_days)),
     )
     .with_renewal_discounts(Arc::new(CouponRenewals::new(Arc::new(
         DieselCouponRepository::new(db.clone()),
@@ -400,6 +436,7 @@ pub async fn wire(settings: &Settings) -> anyhow::Result<Wired> {
         db,
         state,
         lifecycle,
+        renewals,
         change_versions,
         webhook_worker,
     })
@@ -448,7 +485,8 @@ pub fn start_webhook_worker(wired: &Wired) -> WebhookWorkerTask {
 }
 
 /// Starts the serving instance's background work: the settings poll (keeps the
-/// billing switch current), the lifecycle sweep every `billing.sweep_interval_secs`,
+/// billing switch current), the lifecycle sweep and then the renewal charges (when
+/// payments are on) every `billing.sweep_interval_secs`,
 /// and, once, the backfill of invoice and credit note PDFs that are not stored yet (orders numbered
 /// before documents were stored, or whose render a crash interrupted; downloads make
 /// them on first request meanwhile). Failures are logged and retried on the next tick
@@ -485,6 +523,7 @@ pub fn spawn_workers(wired: &Wired, settings: &Settings) -> Vec<JoinHandle<()>> 
         }
     });
     let lifecycle = wired.lifecycle.clone();
+    let renewals = wired.renewals.clone();
     let every = Duration::from_secs(settings.billing.sweep_interval_secs.max(1));
     let sweep = tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
@@ -493,6 +532,11 @@ pub fn spawn_workers(wired: &Wired, settings: &Settings) -> Vec<JoinHandle<()>> 
             tick.tick().await;
             if let Err(err) = lifecycle.sweep_now().await {
                 tracing::warn!(error = %chain(&err), "lifecycle sweep failed");
+            }
+            if let Some(renewals) = &renewals {
+                if let Err(err) = renewals.run_now().await {
+                    tracing::warn!(error = %chain(&err), "renewal charges failed");
+                }
             }
         }
     });

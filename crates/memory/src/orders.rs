@@ -9,7 +9,7 @@ use tariff_domain::audit::{AuditEntry, AuditState};
 use tariff_domain::orders::{
     Activation, BillingDirectory, BuyerDetails, ChangeVersions, InvoiceSnapshot, IssuedInvoice,
     LifecycleStore, NewOrder, Order, OrderActivation, OrderFilter, OrderRecord, OrderRepository,
-    OrderStatus,
+    OrderStatus, PastDueStore,
 };
 use tariff_domain::{AccountRef, ConflictKind, OrderId, Page, PageRequest, RepoError};
 
@@ -422,6 +422,7 @@ impl LifecycleStore for MemoryStore {
             let due = state.active_due(now, true);
             let expired = due
                 .iter()
+                .filter(|o| o.past_due_at().is_none())
                 .map(|o| changed(o, |r| r.status = OrderStatus::Expired))
                 .collect::<Result<Vec<_>, _>>()?;
             let count = expired.len() as u64;
@@ -435,10 +436,65 @@ impl LifecycleStore for MemoryStore {
 
     async fn expire_pending(&self, created_before: DateTime<Utc>) -> Result<u64, RepoError> {
         self.with(|state| {
+            let running = |id: OrderId| {
+                state
+                    .orders
+                    .get(&id.get())
+                    .is_some_and(|o| o.status() == OrderStatus::Active)
+            };
             let expired = state
                 .orders
                 .values()
                 .filter(|o| o.status() == OrderStatus::Pending && o.created_at() <= created_before)
+                // A renewal of an order still running (past due) can still be paid.
+                .filter(|o| !o.renewal_of().is_some_and(running))
+                .map(|o| changed(o, |r| r.status = OrderStatus::Expired))
+                .collect::<Result<Vec<_>, _>>()?;
+            let count = expired.len() as u64;
+            for order in expired {
+                state.give_back(&order, Utc::now(), None)?;
+                state.put_order(order);
+            }
+            Ok(count)
+        })
+    }
+}
+
+#[async_trait]
+impl PastDueStore for MemoryStore {
+    async fn mark_past_due(
+        &self,
+        now: DateTime<Utc>,
+        ended_after: DateTime<Utc>,
+    ) -> Result<u64, RepoError> {
+        self.with(|state| {
+            let renewed: Vec<OrderId> = state
+                .orders
+                .values()
+                .filter(|o| o.status() == OrderStatus::Pending)
+                .filter_map(Order::renewal_of)
+                .collect();
+            let marked = state
+                .active_due(now, true)
+                .into_iter()
+                .filter(|o| o.past_due_at().is_none() && renewed.contains(&o.id()))
+                .filter(|o| o.expires_at().is_some_and(|end| end > ended_after))
+                .map(|o| o.with_past_due_at(Some(now)))
+                .collect::<Vec<_>>();
+            let count = marked.len() as u64;
+            for order in marked {
+                state.put_order(order);
+            }
+            Ok(count)
+        })
+    }
+
+    async fn expire_past_due(&self, ended_before: DateTime<Utc>) -> Result<u64, RepoError> {
+        self.with(|state| {
+            let expired = state
+                .active_due(ended_before, true)
+                .iter()
+                .filter(|o| o.past_due_at().is_some())
                 .map(|o| changed(o, |r| r.status = OrderStatus::Expired))
                 .collect::<Result<Vec<_>, _>>()?;
             let count = expired.len() as u64;

@@ -213,6 +213,10 @@ pub(crate) fn changed(
     let mut record = record_of(order);
     change(&mut record);
     Order::restore(record)
-        .map(|changed| changed.with_customer_note(order.customer_note().cloned()))
+        .map(|changed| {
+            changed
+                .with_customer_note(order.customer_note().cloned())
+                .with_past_due_at(order.past_due_at())
+        })
         .map_err(|e| RepoError::Internal(Box::new(e)))
 }

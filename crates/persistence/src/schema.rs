@@ -159,6 +159,7 @@ diesel::table! {
         scheduled_at -> Nullable<Timestamp>,
         paid_at -> Nullable<Timestamp>,
         customer_note -> Nullable<Text>,
+        past_due_at -> Nullable<Timestamp>,
     }
 }
 
@@ -384,6 +385,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    renewal_charges (order_id, attempt) {
+        order_id -> BigInt,
+        attempt -> Integer,
+        claimed_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+        outcome -> Nullable<Text>,
+        reference -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(coupon_redemptions -> coupons (coupon_id));
 diesel::joinable!(org_members -> organisations (org_id));
 diesel::joinable!(org_members -> users (user_id));
@@ -393,6 +405,7 @@ diesel::joinable!(orders -> plans (plan_id));
 diesel::joinable!(order_items -> orders (order_id));
 diesel::joinable!(payments -> orders (order_id));
 diesel::joinable!(checkout_sessions -> orders (order_id));
+diesel::joinable!(renewal_charges -> orders (order_id));
 diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
 diesel::joinable!(webhook_deliveries -> webhook_events (event_row_id));
 
@@ -480,3 +493,5 @@ diesel::table! {
 diesel::joinable!(credit_notes -> orders (order_id));
 diesel::allow_tables_to_appear_in_same_query!(credit_notes, orders);
 diesel::allow_tables_to_appear_in_same_query!(credit_notes, documents);
+diesel::allow_tables_to_appear_in_same_query!(renewal_charges, orders);
+diesel::allow_tables_to_appear_in_same_query!(renewal_charges, payments);

@@ -34,6 +34,7 @@ async fn repos_on(test_db: TestDatabase) -> Repos {
         activation: orders.clone(),
         directory: orders.clone(),
         lifecycle: orders.clone(),
+        past_due: orders.clone(),
         versions: orders.clone(),
         settings: Arc::new(DieselSettingsRepository::new(db.clone())),
         audit: Arc::new(DieselAuditRepository::new(db.clone())),

@@ -42,6 +42,7 @@ use tariff_domain::identity::{
 };
 use tariff_domain::orders::{
     BillingDirectory, ChangeVersions, LifecycleStore, OrderActivation, OrderRepository,
+    PastDueStore,
 };
 use tariff_domain::organisations::OrganisationRepository;
 use tariff_domain::quota::QuotaRepository;
@@ -79,6 +80,7 @@ pub struct Repos {
     pub activation: Arc<dyn OrderActivation>,
     pub directory: Arc<dyn BillingDirectory>,
     pub lifecycle: Arc<dyn LifecycleStore>,
+    pub past_due: Arc<dyn PastDueStore>,
     pub versions: Arc<dyn ChangeVersions>,
     pub settings: Arc<dyn SettingsRepository>,
     pub audit: Arc<dyn AuditRepository>,
@@ -104,6 +106,7 @@ pub trait AllPorts:
     + OrderActivation
     + BillingDirectory
     + LifecycleStore
+    + PastDueStore
     + ChangeVersions
     + SettingsRepository
     + AuditRepository
@@ -128,6 +131,7 @@ impl<T> AllPorts for T where
         + OrderActivation
         + BillingDirectory
         + LifecycleStore
+        + PastDueStore
         + ChangeVersions
         + SettingsRepository
         + AuditRepository
@@ -156,6 +160,7 @@ impl Repos {
             activation: store.clone(),
             directory: store.clone(),
             lifecycle: store.clone(),
+            past_due: store.clone(),
             versions: store.clone(),
             settings: store.clone(),
             audit: store.clone(),
@@ -224,6 +229,7 @@ macro_rules! contract_tests {
             concurrent_activations_of_many_accounts_number_without_gaps,
             lifecycle_writes_are_conditional_and_renewals_unique,
             lifecycle_renewals_come_in_chunks_and_are_stored_together,
+            past_due_orders_run_on_until_their_grace_ends,
             change_versions_move_with_orders_and_memberships,
             billing_switch_is_stored_and_versioned,
             audit_pages_filter_newest_first,

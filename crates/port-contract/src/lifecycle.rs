@@ -220,3 +220,81 @@ pub async fn lifecycle_renewals_come_in_chunks_and_are_stored_together(repos: Re
     assert_eq!(pending.total, 3);
     assert_eq!(pending.items.len(), 3);
 }
+
+/// `PastDueStore`: an ended order with a pending renewal is marked once and outlives
+/// `expire_active`; its renewal outlives `expire_pending` while it runs; it expires
+/// with `expire_past_due` once its grace is over.
+pub async fn past_due_orders_run_on_until_their_grace_ends(repos: Repos) {
+    let fx = Fixture::new(repos);
+    let pro = fx.plan("Pro", "9.99").await;
+    let user = fx.user("p@example.com", "DE").await;
+    let other = fx.user("q@example.com", "DE").await;
+    let (orders, lifecycle, past_due) = (&fx.repos.orders, &fx.repos.lifecycle, &fx.repos.past_due);
+    let mut active = Vec::new();
+    for account in [user, other] {
+        active.push(
+            fx.repos
+                .activation
+                .create_active(
+                    fx.order(&pro, AccountRef::User(account), None, at(2026, 1, 1)),
+                    terms(at(2026, 1, 1), at(2026, 2, 1)),
+                    None,
+                )
+                .await
+                .unwrap(),
+        );
+    }
+    // Only the first has a renewal.
+    let renewal = lifecycle
+        .insert_renewal(
+            fx.order(&pro, AccountRef::User(user), None, at(2026, 1, 25))
+                .renewing(active[0].id()),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+
+    let grace = chrono::TimeDelta::days(3);
+    let mark = |now| past_due.mark_past_due(now, now - grace);
+    // Ended too long ago (its grace is over): left to `expire_active`.
+    assert_eq!(
+        past_due
+            .mark_past_due(at(2026, 2, 5), at(2026, 2, 2))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(mark(at(2026, 1, 31)).await.unwrap(), 0);
+    assert_eq!(mark(at(2026, 2, 1)).await.unwrap(), 1);
+    assert_eq!(mark(at(2026, 2, 2)).await.unwrap(), 0);
+    let marked = orders.get(active[0].id()).await.unwrap();
+    assert_eq!(marked.past_due_at(), Some(at(2026, 2, 1)));
+    assert!(marked.is_past_due());
+    assert!(!orders.get(active[1].id()).await.unwrap().is_past_due());
+
+    // The past-due order outlives its period end; the other expires.
+    assert_eq!(lifecycle.expire_active(at(2026, 2, 2)).await.unwrap(), 1);
+    assert_eq!(
+        orders.get(active[0].id()).await.unwrap().status(),
+        OrderStatus::Active
+    );
+    // Its renewal stays payable while it runs.
+    assert_eq!(lifecycle.expire_pending(at(2026, 2, 2)).await.unwrap(), 0);
+    assert_eq!(
+        orders.get(renewal.id()).await.unwrap().status(),
+        OrderStatus::Pending
+    );
+
+    // Grace over (period ended at or before the cut): it expires, then its renewal.
+    assert_eq!(past_due.expire_past_due(at(2026, 1, 31)).await.unwrap(), 0);
+    assert_eq!(past_due.expire_past_due(at(2026, 2, 1)).await.unwrap(), 1);
+    assert_eq!(past_due.expire_past_due(at(2026, 2, 1)).await.unwrap(), 0);
+    let expired = orders.get(active[0].id()).await.unwrap();
+    assert_eq!(expired.status(), OrderStatus::Expired);
+    assert!(!expired.is_past_due());
+    assert_eq!(lifecycle.expire_pending(at(2026, 2, 2)).await.unwrap(), 1);
+    assert_eq!(
+        orders.active_for(AccountRef::User(user)).await.unwrap(),
+        None
+    );
+}

@@ -212,9 +212,14 @@ impl CreditNoteService {
             .map(|text| parse_amount(text, &order))
             .transpose()?;
         // A first check outside the transaction, so that nothing is sent to the
-        // gateway for a refund the store would refuse; the store checks again.
-        check_refundable(order.status(), order.invoice().is_some())
-            .map_err(CreditNoteError::Refused)?;
+        // gateway for a refund the store would refuse; the store checks again. Only
+        // money received can be refunded: an order numbered without a payment (a free
+        // plan, apply-plan) has no `paidAt` and is refused like a pending one.
+        check_refundable(
+            order.status(),
+            order.invoice().is_some() && order.paid_at().is_some(),
+        )
+        .map_err(CreditNoteError::Refused)?;
         let refunded = self
             .inner
             .store

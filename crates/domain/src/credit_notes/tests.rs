@@ -204,6 +204,7 @@ mod service {
             }),
         })
         .unwrap()
+        .with_paid_at(Some(at))
     }
 
     /// The note the store would issue for `request`.

@@ -6,13 +6,13 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 
 use super::charges::{Charges, OrderItem};
 use super::cycle::{BillingCycle, OrderBilling};
 use super::model::{InvalidOrder, NewOrder, Order};
 use super::periods::next_anniversary;
-use super::ports::{BillingDirectory, LifecycleStore, RenewalDiscounts};
+use super::ports::{BillingDirectory, LifecycleStore, PastDueStore, RenewalDiscounts};
 use super::service::BillingPolicy;
 use crate::catalogue::plan::Plan;
 use crate::catalogue::ports::PlanRepository;
@@ -37,6 +37,10 @@ pub struct SweepReport {
     pub expired_pending: u64,
     /// Orders the sweep could not renew (logged; retried on the next sweep).
     pub skipped: usize,
+    /// Active orders whose period ended with their renewal unpaid, now past due.
+    pub past_due: u64,
+    /// Past-due orders whose grace time ended unpaid.
+    pub expired_past_due: u64,
 }
 
 /// Why a sweep stopped.
@@ -62,6 +66,14 @@ pub struct LifecycleService {
     clock: Arc<dyn Clock>,
     policy: Arc<BillingPolicy>,
     discounts: Option<Arc<dyn RenewalDiscounts>>,
+    past_due: Option<PastDue>,
+}
+
+/// Dunning's part of the sweep: where past-due orders are kept, and for how long.
+#[derive(Clone)]
+struct PastDue {
+    store: Arc<dyn PastDueStore>,
+    grace: TimeDelta,
 }
 
 impl LifecycleService {
@@ -80,7 +92,15 @@ impl LifecycleService {
             clock,
             policy,
             discounts: None,
+            past_due: None,
         }
+    }
+
+    /// An order whose period ends while its renewal is pending stays active, past due,
+    /// for `grace` (a zero grace expires it at its period end, as without dunning).
+    pub fn with_past_due(mut self, store: Arc<dyn PastDueStore>, grace: TimeDelta) -> Self {
+        self.past_due = Some(PastDue { store, grace }).filter(|p| p.grace > TimeDelta::zero());
+        self
     }
 
     /// Renewals carry over repeating and forever coupons through `discounts`.
@@ -100,8 +120,12 @@ impl LifecycleService {
     ///    [`RENEWAL_CHUNK`] candidates at a time, each chunk's renewals in one
     ///    transaction;
     /// 2. free-plan orders whose period ended run on to their next monthly anniversary;
-    /// 3. active paid-plan orders whose period ended expire;
-    /// 4. pending orders older than the pending time-to-live expire.
+    /// 3. with dunning, active paid-plan orders whose period ended with their renewal
+    ///    pending become past due (once, with `order.past_due`), and past-due orders
+    ///    whose grace time is over expire;
+    /// 4. active paid-plan orders whose period ended expire (past-due ones excepted);
+    /// 5. pending orders older than the pending time-to-live expire (renewals of orders
+    ///    still active excepted).
     pub async fn sweep(&self, now: DateTime<Utc>) -> Result<SweepReport, LifecycleError> {
         let now = now.trunc_subsecs(0);
         let mut report = SweepReport::default();
@@ -150,6 +174,13 @@ impl LifecycleService {
             }
         }
 
+        if let Some(past_due) = &self.past_due {
+            report.past_due = past_due
+                .store
+                .mark_past_due(now, now - past_due.grace)
+                .await?;
+            report.expired_past_due = past_due.store.expire_past_due(now - past_due.grace).await?;
+        }
         report.expired_active = self.store.expire_active(now).await?;
         report.expired_pending = self
             .store
@@ -161,6 +192,8 @@ impl LifecycleService {
                 free_extended = report.free_extended,
                 expired_active = report.expired_active,
                 expired_pending = report.expired_pending,
+                past_due = report.past_due,
+                expired_past_due = report.expired_past_due,
                 skipped = report.skipped,
                 "lifecycle sweep"
             );

@@ -41,7 +41,7 @@ pub use parties::{BuyerDetails, InvoiceSnapshot, IssuedInvoice, SellerDetails};
 pub use periods::{lifetime_end, months_after, next_anniversary, one_month_after};
 pub use ports::{
     Activation, BillingDirectory, LifecycleStore, OrderActivation, OrderFilter, OrderRepository,
-    RenewalDiscounts,
+    PastDueStore, RenewalDiscounts,
 };
 pub use service::{
     ApplyPlan, ApplyPlanOptions, BillingPolicy, CurrentPlan, OrderList, OrderPorts, OrderService,
@@ -56,4 +56,5 @@ pub use freshness::MockChangeVersions;
 #[cfg(any(test, feature = "mocks"))]
 pub use ports::{
     MockBillingDirectory, MockLifecycleStore, MockOrderActivation, MockOrderRepository,
+    MockPastDueStore,
 };

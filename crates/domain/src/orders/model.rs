@@ -308,6 +308,7 @@ pub struct Order {
     billing: OrderBilling,
     paid_at: Option<DateTime<Utc>>,
     customer_note: Option<CustomerNote>,
+    past_due_at: Option<DateTime<Utc>>,
 }
 
 impl Order {
@@ -351,6 +352,7 @@ impl Order {
             billing: record.billing,
             paid_at: None,
             customer_note: None,
+            past_due_at: None,
         })
     }
 
@@ -403,6 +405,25 @@ impl Order {
     /// administrators (unlike [`Order::notes`]).
     pub fn customer_note(&self) -> Option<&CustomerNote> {
         self.customer_note.as_ref()
+    }
+
+    /// The order with the time its period ended with its renewal unpaid (stores set it
+    /// after [`restore`](Self::restore)).
+    pub fn with_past_due_at(mut self, past_due_at: Option<DateTime<Utc>>) -> Order {
+        self.past_due_at = past_due_at;
+        self
+    }
+
+    /// When the order's period ended with its renewal unpaid (it then runs on for the
+    /// grace days); `None` otherwise.
+    pub fn past_due_at(&self) -> Option<DateTime<Utc>> {
+        self.past_due_at
+    }
+
+    /// Whether the order is active past its period end, waiting for its renewal to be
+    /// paid (`"pastDue": true`). An order replaced, cancelled or expired is not.
+    pub fn is_past_due(&self) -> bool {
+        self.status == OrderStatus::Active && self.past_due_at.is_some()
     }
 
     /// The id.

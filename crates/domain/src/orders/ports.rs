@@ -179,11 +179,13 @@ pub trait LifecycleStore: Send + Sync {
     ) -> Result<bool, RepoError>;
 
     /// Expires active orders of plans that cost money whose period ended at or before
-    /// `now`; returns how many. Errors: `Unavailable`, `Internal`.
+    /// `now`, except those marked past due (`PastDueStore`: they expire after their
+    /// grace time); returns how many. Errors: `Unavailable`, `Internal`.
     async fn expire_active(&self, now: DateTime<Utc>) -> Result<u64, RepoError>;
 
-    /// Expires pending orders created at or before `created_before`; returns how many.
-    /// Errors: `Unavailable`, `Internal`.
+    /// Expires pending orders created at or before `created_before`, except renewals
+    /// whose renewed order is still active (past due, in its grace time: the renewal
+    /// can still be paid); returns how many. Errors: `Unavailable`, `Internal`.
     async fn expire_pending(&self, created_before: DateTime<Utc>) -> Result<u64, RepoError>;
 }
 
@@ -202,4 +204,30 @@ pub trait RenewalDiscounts: Send + Sync {
         plan: &Plan,
         price: Money,
     ) -> Result<Option<(OrderItem, OrderCoupon)>, RepoError>;
+}
+
+/// Dunning's steps of the lifecycle sweep: an active paid order whose period ended while
+/// its renewal is still pending runs on, past due, for a grace time. Every write is
+/// conditional, so running it twice or from two processes at once changes nothing more.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait PastDueStore: Send + Sync {
+    /// Marks past due (at `now`) every active order of a plan that costs money whose
+    /// period ended after `ended_after` and at or before `now`, that has a pending
+    /// renewal and is not marked yet (one whose grace is already over is left to
+    /// `LifecycleStore::expire_active`);
+    /// each in one transaction with its `order.past_due` event (stores that keep
+    /// events). Returns how many it marked.
+    /// Errors: `Unavailable`, `Internal`.
+    async fn mark_past_due(
+        &self,
+        now: DateTime<Utc>,
+        ended_after: DateTime<Utc>,
+    ) -> Result<u64, RepoError>;
+
+    /// Expires active past-due orders whose period ended at or before `ended_before`
+    /// (now less the grace time), as `LifecycleStore::expire_active` does (with
+    /// `order.expired` and `account.plan_changed`); returns how many.
+    /// Errors: `Unavailable`, `Internal`.
+    async fn expire_past_due(&self, ended_before: DateTime<Utc>) -> Result<u64, RepoError>;
 }

@@ -10,6 +10,7 @@ pub mod gateway;
 pub mod record;
 pub mod refs;
 pub mod refunds;
+pub mod renewals;
 pub mod requests;
 pub mod service;
 pub mod store;
@@ -32,6 +33,12 @@ pub use refs::{
 #[cfg(any(test, feature = "mocks"))]
 pub use refunds::MockGatewayRefundNotes;
 pub use refunds::{reported_refunds, GatewayRefundNotes, GatewayRefunder, RefundNoteError};
+#[cfg(any(test, feature = "mocks"))]
+pub use renewals::MockRenewalChargeStore;
+pub use renewals::{
+    attempt_key, next_attempt, AttemptOutcome, ChargeAttempt, ChargeReport, DueRenewal,
+    DunningPolicy, RenewalChargeStore, RenewalCharges, RENEWAL_CHARGE_EVENT,
+};
 pub use requests::{
     ChargeOutcome, CheckoutRequest, CheckoutSession, CustomerRequest, Decline,
     InvalidPaymentRequest, LineItem, OffSessionCharge, RefundOutcome, RefundRequest, RefundStatus,

@@ -522,14 +522,28 @@ impl PaymentService {
         amount: Money,
         reference: String,
     ) -> Result<PaymentEffect, PaymentError> {
-        Ok(match self.known_order(order).await? {
-            Some(order) => PaymentEffect::Failed(ReportedPayment {
-                order: order.id(),
-                amount,
-                reference: Some(reference),
-            }),
-            None => PaymentEffect::Ignore,
-        })
+        let order = match self.known_order(order).await? {
+            Some(order) => order,
+            None => return Ok(PaymentEffect::Ignore),
+        };
+        // One failed payment per gateway payment: a renewal charge refused off-session
+        // is recorded by the charge itself, and the gateway's event about it after.
+        let known = self
+            .store
+            .payments_of(order.id())
+            .await
+            .map_err(PaymentError::repo)?;
+        if known
+            .iter()
+            .any(|p| p.reference() == Some(reference.as_str()))
+        {
+            return Ok(PaymentEffect::Ignore);
+        }
+        Ok(PaymentEffect::Failed(ReportedPayment {
+            order: order.id(),
+            amount,
+            reference: Some(reference),
+        }))
     }
 
     /// The payments of an order the caller may see, oldest first.

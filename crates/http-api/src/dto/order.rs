@@ -73,6 +73,9 @@ pub struct OrderJson {
     /// When its payment was recorded (gateway or mark-paid); null while unpaid and for
     /// orders activated without payment.
     pub paid_at: Option<String>,
+    /// True while the order runs on past its period end because its renewal is unpaid
+    /// (the grace time, `billing.grace_days`); false otherwise.
+    pub past_due: bool,
     /// The customer's own note, as sent with `notes` on `POST /api/orders` (trimmed);
     /// absent when there is none. Never the internal notes.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -157,6 +160,7 @@ impl From<&Order> for OrderJson {
                 .as_ref()
                 .map(ScheduledChangeJson::from),
             paid_at: order.paid_at().map(panel_timestamp),
+            past_due: order.is_past_due(),
             customer_note: order.customer_note().map(|note| note.as_str().to_owned()),
         }
     }
@@ -541,7 +545,7 @@ mod tests {
         let json = serde_json::to_string(&OrderJson::from(&sample())).unwrap();
         assert_eq!(
             json,
-            r#"{"id":101,"status":"active","amount":11.89,"subtotal":9.99,"taxRate":19.0,"taxAmount":1.9,"currency":"USD","description":"Pro (monthly)","planId":3,"userId":55,"orgId":null,"items":[{"description":"Pro (monthly)","quantity":1,"unitPrice":9.99,"amount":9.99}],"date":"2026-11-21T10:00:00Z","createdAt":"2026-11-21T10:00:00Z","expiresAt":"2026-12-21T10:00:00Z","invoiceNumber":"INV-2026-000001","cycle":"monthly","paidAt":null}"#
+            r#"{"id":101,"status":"active","amount":11.89,"subtotal":9.99,"taxRate":19.0,"taxAmount":1.9,"currency":"USD","description":"Pro (monthly)","planId":3,"userId":55,"orgId":null,"items":[{"description":"Pro (monthly)","quantity":1,"unitPrice":9.99,"amount":9.99}],"date":"2026-11-21T10:00:00Z","createdAt":"2026-11-21T10:00:00Z","expiresAt":"2026-12-21T10:00:00Z","invoiceNumber":"INV-2026-000001","cycle":"monthly","paidAt":null,"pastDue":false}"#
         );
         assert!(!json.contains("notes") && !json.contains("comped") && !json.contains("ref-1"));
     }

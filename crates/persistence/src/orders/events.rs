@@ -159,37 +159,21 @@ pub(super) fn renewal_created(
     Ok(renewal)
 }
 
-/// Expires paid active orders past `now`, each in a transaction of its own with its
-/// `order.expired` and `account.plan_changed`; returns how many. The same rows and the
-/// same conditional statement as the sweep without events.
+/// Expires paid active orders past `now` (`past_due`: only those marked past due, else
+/// only those not marked), each in a transaction of its own with its `order.expired`
+/// and `account.plan_changed`; returns how many. The same rows and the same
+/// conditional statement as the sweep without events.
 pub(super) fn expire_active(
     c: &mut DbConn<'_>,
     events: &dyn EventPayloads,
     now: NaiveDateTime,
+    past_due: bool,
 ) -> Result<u64, DbError> {
-    let paid_plans = plans::table
-        .filter(plans::price_monthly_minor.gt(0_i64))
-        .select(plans::id);
-    let due: Vec<i64> = c.load(
-        orders::table
-            .filter(orders::status.eq(literals::Active))
-            .filter(orders::expires_at.le(now))
-            .filter(orders::plan_id.eq_any(paid_plans))
-            .order(orders::id.asc())
-            .select(orders::id),
-    )?;
+    let due = super::queries::active_due(c, now, past_due)?;
     let mut changed = 0_u64;
     for id in due {
         changed += c.write_transaction(|c| {
-            let expired = c.execute(
-                diesel::update(
-                    orders::table
-                        .filter(orders::id.eq(id))
-                        .filter(orders::status.eq(literals::Active))
-                        .filter(orders::expires_at.le(now)),
-                )
-                .set(orders::status.eq(OrderStatus::Expired.as_str())),
-            )?;
+            let expired = super::queries::expire_one(c, id, now, past_due)?;
             if expired == 1 {
                 let order = load_order(c, id)?;
                 transitioned(c, Some(events), OrderStatus::Active, &order)?;
@@ -198,6 +182,15 @@ pub(super) fn expire_active(
         })?;
     }
     Ok(changed)
+}
+
+/// `order.past_due` for the just-marked order.
+pub(super) fn past_due(
+    c: &mut DbConn<'_>,
+    events: &dyn EventPayloads,
+    order: &Order,
+) -> Result<(), DbError> {
+    order_event(c, events, EventType::OrderPastDue, order)
 }
 
 /// `account.plan_changed` with the account's effective plan as it is now in the

@@ -4,6 +4,7 @@
 //! ([`search`]), activations ([`activation`]) and the five ports ([`repository`]).
 
 mod activation;
+mod dunning;
 mod events;
 mod placement;
 mod queries;

@@ -300,35 +300,69 @@ pub(super) fn extend(
     Ok(changed == 1)
 }
 
-/// Expires paid active orders past `now`; returns how many.
+/// Expires paid active orders past `now` that are not past due; returns how many.
 pub(super) fn expire_active(c: &mut DbConn<'_>, now: NaiveDateTime) -> QueryResult<u64> {
-    let paid_plans = plans::table
-        .filter(plans::price_monthly_minor.gt(0_i64))
-        .select(plans::id);
-    let due: Vec<i64> = c.load(
-        orders::table
-            .filter(orders::status.eq(literals::Active))
-            .filter(orders::expires_at.le(now))
-            .filter(orders::plan_id.eq_any(paid_plans))
-            .order(orders::id.asc())
-            .select(orders::id),
-    )?;
+    expire_active_rows(c, now, false)
+}
+
+/// Expires paid active orders past `now` (`past_due`: only those marked past due, else
+/// only those not marked); returns how many.
+pub(super) fn expire_active_rows(
+    c: &mut DbConn<'_>,
+    now: NaiveDateTime,
+    past_due: bool,
+) -> QueryResult<u64> {
+    let due = active_due(c, now, past_due)?;
     // One conditional single-row statement each: a concurrent sweep or activation can
     // never hold one row while waiting for another (no deadlock), and a row changed
     // meanwhile is simply skipped.
     let mut changed = 0_u64;
     for id in due {
-        changed += c.execute(
-            diesel::update(
-                orders::table
-                    .filter(orders::id.eq(id))
-                    .filter(orders::status.eq(literals::Active))
-                    .filter(orders::expires_at.le(now)),
-            )
-            .set(orders::status.eq(OrderStatus::Expired.as_str())),
-        )? as u64;
+        changed += expire_one(c, id, now, past_due)? as u64;
     }
     Ok(changed)
+}
+
+/// Paid active orders whose period ended by `now`, past due or not as `past_due` says.
+pub(super) fn active_due(
+    c: &mut DbConn<'_>,
+    now: NaiveDateTime,
+    past_due: bool,
+) -> QueryResult<Vec<i64>> {
+    let paid_plans = plans::table
+        .filter(plans::price_monthly_minor.gt(0_i64))
+        .select(plans::id);
+    let query = orders::table
+        .filter(orders::status.eq(literals::Active))
+        .filter(orders::expires_at.le(now))
+        .filter(orders::plan_id.eq_any(paid_plans))
+        .order(orders::id.asc())
+        .select(orders::id);
+    if past_due {
+        c.load(query.filter(orders::past_due_at.is_not_null()))
+    } else {
+        c.load(query.filter(orders::past_due_at.is_null()))
+    }
+}
+
+/// Expires order `id` if it is still active, ended by `now` and past due or not as
+/// `past_due` says; the number of rows changed.
+pub(super) fn expire_one(
+    c: &mut DbConn<'_>,
+    id: i64,
+    now: NaiveDateTime,
+    past_due: bool,
+) -> QueryResult<usize> {
+    let target = orders::table
+        .filter(orders::id.eq(id))
+        .filter(orders::status.eq(literals::Active))
+        .filter(orders::expires_at.le(now));
+    let expired = orders::status.eq(OrderStatus::Expired.as_str());
+    if past_due {
+        c.execute(diesel::update(target.filter(orders::past_due_at.is_not_null())).set(expired))
+    } else {
+        c.execute(diesel::update(target.filter(orders::past_due_at.is_null())).set(expired))
+    }
 }
 
 /// Expires pending orders created by `before`; returns how many.
@@ -337,13 +371,31 @@ pub(super) fn expire_pending(
     events: Option<&dyn tariff_domain::webhooks::EventPayloads>,
     before: NaiveDateTime,
 ) -> Result<u64, DbError> {
-    let stale: Vec<i64> = c.load(
+    let stale: Vec<(i64, Option<i64>)> = c.load(
         orders::table
             .filter(orders::status.eq(literals::Pending))
             .filter(orders::created_at.le(before))
             .order(orders::id.asc())
-            .select(orders::id),
+            .select((orders::id, orders::renewal_of)),
     )?;
+    // A renewal whose renewed order still runs (past due, in its grace time) can still
+    // be paid: it expires with that order, not before.
+    let renewed: Vec<i64> = stale.iter().filter_map(|(_, of)| *of).collect();
+    let running: HashSet<i64> = if renewed.is_empty() {
+        HashSet::new()
+    } else {
+        let ids: Vec<i64> = c.load(
+            orders::table
+                .filter(orders::id.eq_any(&renewed))
+                .filter(orders::status.eq(literals::Active))
+                .select(orders::id),
+        )?;
+        ids.into_iter().collect()
+    };
+    let stale = stale
+        .into_iter()
+        .filter(|(_, of)| !of.is_some_and(|of| running.contains(&of)))
+        .map(|(id, _)| id);
     let mut changed = 0_u64;
     for id in stale {
         // Each in its own transaction with the give-back of its coupon and credit.

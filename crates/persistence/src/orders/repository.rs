@@ -334,7 +334,7 @@ impl LifecycleStore for DieselOrderRepository {
         let events = self.events.clone();
         self.db
             .write(move |c| match events.as_deref() {
-                Some(events) => events::expire_active(c, events, now),
+                Some(events) => events::expire_active(c, events, now, false),
                 None => Ok(queries::expire_active(c, now)?),
             })
             .await

@@ -55,6 +55,7 @@ pub(super) struct OrderRow {
     pub(super) scheduled_at: Option<NaiveDateTime>,
     pub(super) paid_at: Option<NaiveDateTime>,
     pub(super) customer_note: Option<String>,
+    pub(super) past_due_at: Option<NaiveDateTime>,
 }
 
 /// An `order_items` row.
@@ -176,6 +177,7 @@ pub(super) fn to_order(row: OrderRow, items: Vec<ItemRow>) -> Result<Order, Repo
         order
             .with_paid_at(row.paid_at.map(|t| t.and_utc()))
             .with_customer_note(customer_note)
+            .with_past_due_at(row.past_due_at.map(|t| t.and_utc()))
     })
     .map_err(|e| RepoError::Internal(Box::new(e)))
 }

@@ -4,6 +4,7 @@
 //! crate-visible so that mark-paid records its payment inside the activation's
 //! transaction.
 
+mod renewals;
 mod rows;
 
 use std::sync::Arc;

@@ -85,6 +85,8 @@ async fn a_sweep_renews_paid_plans_extends_free_ones_and_expires_the_rest() {
             expired_active: 2,
             expired_pending: 1,
             skipped: 0,
+            past_due: 0,
+            expired_past_due: 0,
         }
     );
 }
@@ -169,4 +171,61 @@ async fn renewals_are_read_and_stored_a_chunk_at_a_time() {
     let report = lifecycle(store, fx).sweep(at(2026, 1, 31)).await.unwrap();
     assert_eq!(report.renewals_created, RENEWAL_CHUNK);
     assert_eq!(report.skipped, 0);
+}
+
+#[tokio::test]
+async fn with_a_grace_time_ended_orders_go_past_due_before_expiry_and_expire_after_it() {
+    let now = at(2026, 2, 10);
+    let fx = Fixture::new();
+    let mut store = MockLifecycleStore::new();
+    store
+        .expect_renewal_candidates_after()
+        .returning(|_, _, _| Ok(vec![]));
+    store.expect_free_orders_due().returning(|_| Ok(vec![]));
+    let mut seq = mockall::Sequence::new();
+    let mut past_due = crate::orders::MockPastDueStore::new();
+    past_due
+        .expect_mark_past_due()
+        .withf(move |when, after| *when == now && *after == now - TimeDelta::days(3))
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _| Ok(2));
+    past_due
+        .expect_expire_past_due()
+        .withf(move |before| *before == now - TimeDelta::days(3))
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(1));
+    store
+        .expect_expire_active()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(0));
+    store.expect_expire_pending().returning(|_| Ok(0));
+    let report = lifecycle(store, fx)
+        .with_past_due(Arc::new(past_due), TimeDelta::days(3))
+        .sweep(now)
+        .await
+        .unwrap();
+    assert_eq!((report.past_due, report.expired_past_due), (2, 1));
+}
+
+#[tokio::test]
+async fn a_zero_grace_time_marks_nothing_past_due() {
+    let fx = Fixture::new();
+    let mut store = MockLifecycleStore::new();
+    store
+        .expect_renewal_candidates_after()
+        .returning(|_, _, _| Ok(vec![]));
+    store.expect_free_orders_due().returning(|_| Ok(vec![]));
+    store.expect_expire_active().returning(|_| Ok(1));
+    store.expect_expire_pending().returning(|_| Ok(0));
+    // No expectations: any call fails the test.
+    let past_due = crate::orders::MockPastDueStore::new();
+    let report = lifecycle(store, fx)
+        .with_past_due(Arc::new(past_due), TimeDelta::zero())
+        .sweep(at(2026, 2, 10))
+        .await
+        .unwrap();
+    assert_eq!((report.expired_active, report.past_due), (1, 0));
 }
