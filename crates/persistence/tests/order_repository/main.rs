@@ -21,6 +21,7 @@ use tariff_persistence::{
     Database, DieselOrderRepository, DieselPlanRepository, DieselSettingsRepository, PoolOptions,
 };
 
+mod batches;
 mod lifecycle;
 
 fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
