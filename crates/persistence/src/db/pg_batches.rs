@@ -15,9 +15,9 @@
 //! - A lane is chosen by the account's change shard, so two lanes of an instance never
 //!   write the same account's rows (or bump the same change shard), and a batch never
 //!   waits for another lane's batch except on the counter, which each takes last.
-//! - A batch holds at most one activation per account (a second waits for the next
-//!   batch), and runs them in account order, so batches of two instances that wait on
-//!   each other's accounts wait in one order and cannot deadlock.
+//! - A batch runs its activations in account order (an account's in the order they
+//!   came), so batches of two instances that wait on each other's accounts wait in one
+//!   order and cannot deadlock.
 //! - An activation that fails rolls back to its savepoint alone and answers its own
 //!   error; its placeholder is dropped, so it takes no number.
 //! - A caller hears success only after its batch committed; if numbering or the commit
@@ -25,7 +25,6 @@
 //! - An activation still queued after the acquire timeout is answered `Unavailable`
 //!   without running.
 
-use std::collections::HashSet;
 use std::ops::Range;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -175,29 +174,12 @@ struct Lane {
 
 impl Lane {
     fn serve(mut self, queue: Receiver<Job>) {
-        // Activations of an account already in the batch, for the next one.
-        let mut carried: Vec<Job> = Vec::new();
-        loop {
-            let mut candidates = std::mem::take(&mut carried);
-            if candidates.is_empty() {
-                match queue.recv() {
-                    Ok(job) => candidates.push(job),
-                    Err(_) => return,
-                }
-            }
-            while candidates.len() < MAX_BATCH {
+        while let Ok(first) = queue.recv() {
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
                 match queue.try_recv() {
-                    Ok(job) => candidates.push(job),
+                    Ok(job) => batch.push(job),
                     Err(_) => break,
-                }
-            }
-            let mut accounts = HashSet::new();
-            let mut batch = Vec::with_capacity(candidates.len());
-            for job in candidates {
-                if accounts.insert(job.account) {
-                    batch.push(job);
-                } else {
-                    carried.push(job);
                 }
             }
             let (mut live, stale): (Vec<Job>, Vec<Job>) = batch
@@ -212,6 +194,7 @@ impl Lane {
             if live.is_empty() {
                 continue;
             }
+            // Stable: an account's activations keep their order.
             live.sort_by_key(|job| job.account);
             let mut conn = match self.conn.take() {
                 Some(conn) => conn,
@@ -286,6 +269,7 @@ fn commit_batch(conn: &mut PgConnection, nonce: &str, jobs: Vec<Job>) -> bool {
             continue;
         }
         let start = deferred.len();
+        deferred.begin(job.account);
         // A panicking activation drops its answer channel (its caller hears an error)
         // and abandons the batch: the connection's state is unknown.
         let run = || {

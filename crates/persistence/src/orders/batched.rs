@@ -12,8 +12,8 @@
 //! whole batch, so numbers stay gapless: a number is taken only by a transaction that
 //! is about to commit, and a batch that fails rolls its numbers back with it.
 
-use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, HashMap};
 
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
@@ -50,6 +50,10 @@ struct Pending {
     year: i32,
     format: InvoiceNumberFormat,
     token: String,
+    /// How many activations of the same account came before this one's in the batch:
+    /// a later one's rows can hold an earlier one's placeholder too (the order it
+    /// replaced), so placeholders are filled in rounds, one per activation of an account.
+    round: usize,
 }
 
 /// The placeholders of one batch transaction, in the order they were written.
@@ -60,6 +64,10 @@ pub(crate) struct Deferred {
     audit_after: i64,
     events_after: i64,
     pending: RefCell<Vec<Pending>>,
+    /// The round of the activation now running (see [`Pending::round`]).
+    round: Cell<usize>,
+    /// How many activations of each account the batch has run.
+    seen: RefCell<HashMap<(bool, i64), usize>>,
 }
 
 impl Deferred {
@@ -72,7 +80,17 @@ impl Deferred {
             audit_after,
             events_after,
             pending: RefCell::new(Vec::new()),
+            round: Cell::new(0),
+            seen: RefCell::new(HashMap::new()),
         })
+    }
+
+    /// Marks the start of an activation of `account` (`(is an organisation, id)`).
+    pub(crate) fn begin(&self, account: (bool, i64)) {
+        let mut seen = self.seen.borrow_mut();
+        let count = seen.entry(account).or_insert(0);
+        self.round.set(*count);
+        *count += 1;
     }
 
     /// Registers order `order_id` for a number of `year` in `format`; returns the
@@ -84,6 +102,7 @@ impl Deferred {
             year,
             format: format.clone(),
             token: token.clone(),
+            round: self.round.get(),
         });
         token
     }
@@ -128,18 +147,27 @@ impl Deferred {
             }
         }
         let issued: Vec<Issued> = issued.into_iter().flatten().collect();
-        let fill = FillNumbers {
-            order_ids: issued.iter().map(|i| i.order_id).collect(),
-            seqs: issued.iter().map(|i| i.seq).collect(),
-            numbers: issued.iter().map(|i| i.number.clone()).collect(),
-            tokens: pending.iter().map(|p| p.token.clone()).collect(),
-            // Audit states and event bodies are JSON text: the number goes in as a JSON
-            // string's content.
-            json_numbers: issued.iter().map(|i| json_content(&i.number)).collect(),
-            audit_after: self.audit_after,
-            events_after: self.events_after,
-        };
-        let numbered: i64 = fill.get_result(conn)?;
+        let rounds = pending.iter().map(|p| p.round).max().unwrap_or(0);
+        let mut numbered = 0_i64;
+        for round in 0..=rounds {
+            let (entries, numbers): (Vec<&Pending>, Vec<&Issued>) = pending
+                .iter()
+                .zip(&issued)
+                .filter(|(entry, _)| entry.round == round)
+                .unzip();
+            let fill = FillNumbers {
+                order_ids: numbers.iter().map(|i| i.order_id).collect(),
+                seqs: numbers.iter().map(|i| i.seq).collect(),
+                numbers: numbers.iter().map(|i| i.number.clone()).collect(),
+                tokens: entries.iter().map(|p| p.token.clone()).collect(),
+                // Audit states and event bodies are JSON text: the number goes in as a
+                // JSON string's content.
+                json_numbers: numbers.iter().map(|i| json_content(&i.number)).collect(),
+                audit_after: self.audit_after,
+                events_after: self.events_after,
+            };
+            numbered += fill.get_result::<i64>(conn)?;
+        }
         if usize::try_from(numbered).ok() != Some(issued.len()) {
             return Err(DbError::Repo(RepoError::internal(format!(
                 "a batch numbered {numbered} of its {} orders",

@@ -89,8 +89,8 @@ async fn a_failed_activation_in_a_batch_takes_no_number_and_the_others_are_gaple
             .await
             .unwrap();
 
-        // Two activations per account, all at once: the second of an account waits for
-        // the next batch and replaces the first.
+        // Two activations per account, all at once: the second replaces the first, in
+        // the same batch (while the first's number is still a placeholder) or a later one.
         let mut tasks = Vec::new();
         for round in 0..2 {
             for &user in &users {
