@@ -94,8 +94,7 @@ impl Database {
             }
             Backend::Postgres => {
                 let url = with_connect_timeout(url);
-                let lanes =
-                    PgBatches::start(&url, options.acquire_timeout).map_err(SetupError::Writer)?;
+                let lanes = PgBatches::start(&url).map_err(SetupError::Writer)?;
                 pg_batches = Some(Arc::new(lanes));
                 let manager = ConnectionManager::<PgConnection>::new(url);
                 // build_unchecked: start even while PostgreSQL is down; readiness says so.

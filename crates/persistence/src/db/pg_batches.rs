@@ -22,14 +22,16 @@
 //!   error; its placeholder is dropped, so it takes no number.
 //! - A caller hears success only after its batch committed; if numbering or the commit
 //!   fails, every activation of the batch fails (and no number was used).
-//! - An activation still queued after the acquire timeout is answered `Unavailable`
-//!   without running.
+//! - A queued activation waits as long as the batches ahead of it in its lane take: it
+//!   is not dropped for waiting (a lane is one connection working through its queue, and
+//!   an account's activations all wait in one lane, so a burst for one account takes as
+//!   long as it takes). A lane that cannot reach the database answers the batch
+//!   `Unavailable` at once.
 
 use std::ops::Range;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Mutex, PoisonError};
-use std::time::{Duration, Instant};
 
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::pg::PgConnection;
@@ -69,7 +71,6 @@ struct Ran {
 type AccountKey = (bool, i64);
 
 struct Job {
-    queued_at: Instant,
     account: AccountKey,
     run: Box<dyn FnOnce(Turn<'_, '_>) -> Option<Ran> + Send>,
 }
@@ -82,13 +83,12 @@ pub(crate) struct PgBatches {
 
 impl PgBatches {
     /// Starts the lanes for the database at `url` (connections open on first use).
-    pub(crate) fn start(url: &str, max_wait: Duration) -> std::io::Result<PgBatches> {
+    pub(crate) fn start(url: &str) -> std::io::Result<PgBatches> {
         let mut lanes = Vec::with_capacity(LANES);
         for lane in 0..LANES {
             let (jobs, queue) = mpsc::channel();
             let worker = Lane {
                 url: url.to_owned(),
-                max_wait,
                 conn: None,
                 // Placeholders of different lanes and instances never collide.
                 nonce: EventId::generate().as_str().to_owned(),
@@ -134,7 +134,6 @@ impl PgBatches {
         };
         let is_org = matches!(account, AccountRef::Org(_));
         let job = Job {
-            queued_at: Instant::now(),
             account: (is_org, account.raw_id()),
             run: Box::new(run),
         };
@@ -167,7 +166,6 @@ fn lane_of(account: AccountRef) -> usize {
 /// One lane's thread state.
 struct Lane {
     url: String,
-    max_wait: Duration,
     conn: Option<PgConnection>,
     nonce: String,
 }
@@ -182,18 +180,7 @@ impl Lane {
                     Err(_) => break,
                 }
             }
-            let (mut live, stale): (Vec<Job>, Vec<Job>) = batch
-                .into_iter()
-                .partition(|job| job.queued_at.elapsed() <= self.max_wait);
-            for job in stale {
-                skip(
-                    job,
-                    unavailable("timed out waiting for an activation batch"),
-                );
-            }
-            if live.is_empty() {
-                continue;
-            }
+            let mut live = batch;
             // Stable: an account's activations keep their order.
             live.sort_by_key(|job| job.account);
             let mut conn = match self.conn.take() {
