@@ -134,14 +134,23 @@ async fn activation_statements_are_prepared_once_per_connection() {
                 "UPDATE invoice_counters SET last_seq",
                 "UPDATE orders SET invoice_year = ",
             ],
+            // Activations run in batches on their lanes: the placeholder, then the
+            // batch's counter bump and the statement that writes the numbers.
             Backend::Postgres => &[
                 "WITH new_order AS (",
                 "UPDATE orders SET status = ",
-                "WITH seq AS (",
+                "UPDATE orders SET invoice_year = ",
+                "UPDATE invoice_counters SET last_seq = last_seq + ",
+                "WITH n AS (",
             ],
         };
-        // At most one connection per pooled slot and the SQLite writer's own.
-        let connections = options.max_connections as usize + 1;
+        // At most one connection per pooled slot and the SQLite writer's own, or the
+        // PostgreSQL batch lanes' (three).
+        let connections = options.max_connections as usize
+            + match test_db.backend() {
+                Backend::Sqlite => 1,
+                Backend::Postgres => 3,
+            };
         for prefix in hot {
             let (ran, prepared) = counts(&events, prefix);
             assert!(

@@ -1,8 +1,10 @@
 //! The database handle: its pool, migrations, and the bridge that runs sync diesel code
 //! off the async workers (reads on tokio's blocking pool, SQLite writes on the writer
-//! thread). The backend split itself is [`DbConn`] (`conn.rs`).
+//! thread, PostgreSQL activations on the batch lanes). The backend split itself is
+//! [`DbConn`] (`conn.rs`).
 
 mod conn;
+mod pg_batches;
 mod pool;
 mod sqlite_writer;
 
@@ -14,10 +16,12 @@ use diesel::pg::PgConnection;
 use diesel::r2d2::{ConnectionManager, Pool};
 use diesel::sqlite::SqliteConnection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
-use tariff_domain::RepoError;
+use tariff_domain::{AccountRef, RepoError};
 use tokio::sync::Semaphore;
 
 use crate::errors::{map_pool_error, DbError};
+use crate::orders::{Issued, Numbering};
+use pg_batches::PgBatches;
 use pool::{
     sqlite_path, with_connect_timeout, DbPool, SqlitePragmas, READER_CACHE_KIB, WRITER_CACHE_KIB,
 };
@@ -40,8 +44,8 @@ pub struct Database {
     sqlite_writer: Arc<Mutex<()>>,
     /// SQLite only: the writer thread every write goes through (see [`Database::write`]).
     sqlite_writer_thread: Option<Arc<SqliteWriter>>,
-    /// See [`Database::counter_turn`].
-    counter_turn: Arc<Mutex<()>>,
+    /// PostgreSQL only: the lanes activations are batched on (see [`Database::activation`]).
+    pg_batches: Option<Arc<PgBatches>>,
     /// Set while the database is known to be unreachable, so that waiting requests
     /// fail fast instead of each waiting out the whole first try.
     down: Arc<AtomicBool>,
@@ -60,6 +64,7 @@ impl Database {
     /// Opens a pool for `sqlite://PATH` (or a bare path) or `postgres://...`.
     pub fn connect(url: &str, options: &PoolOptions) -> Result<Database, SetupError> {
         let mut sqlite_writer_thread = None;
+        let mut pg_batches = None;
         let sqlite_writer: Arc<Mutex<()>> = Arc::default();
         let pool = match backend_of(url)? {
             Backend::Sqlite => {
@@ -94,7 +99,10 @@ impl Database {
                 DbPool::Sqlite(pool)
             }
             Backend::Postgres => {
-                let manager = ConnectionManager::<PgConnection>::new(with_connect_timeout(url));
+                let url = with_connect_timeout(url);
+                let lanes = PgBatches::start(&url).map_err(SetupError::Writer)?;
+                pg_batches = Some(Arc::new(lanes));
+                let manager = ConnectionManager::<PgConnection>::new(url);
                 // build_unchecked: start even while PostgreSQL is down; readiness says so.
                 let pool = Pool::builder()
                     .max_size(options.max_connections.max(1))
@@ -110,7 +118,7 @@ impl Database {
             acquire_wait: options.acquire_timeout,
             sqlite_writer,
             sqlite_writer_thread,
-            counter_turn: Arc::default(),
+            pg_batches,
             down: Arc::new(AtomicBool::new(false)),
         })
     }
@@ -193,17 +201,29 @@ impl Database {
         }
     }
 
-    /// The turn for the year's invoice counter (PostgreSQL). Every activation locks
-    /// that one row until it commits; when all of this instance's activations queue on
-    /// the row lock, each commit wakes every waiter and all but one go back to sleep,
-    /// which cost more than the work. An activation takes this turn (in its blocking
-    /// thread) just before it locks the counter and gives it back as soon as its number
-    /// is written, before its commit: the next one then waits alone on the row lock and
-    /// goes on the moment the commit releases it. Only for speed: the row lock still
-    /// orders the activations, of this instance and of others. Nothing waits on another
-    /// activation's lock while holding the turn except the counter row itself.
-    pub(crate) fn counter_turn(&self) -> Arc<Mutex<()>> {
-        self.counter_turn.clone()
+    /// Runs an activation of `account`: a write that may issue invoice numbers, which
+    /// `work` leaves to `Numbering`. On PostgreSQL it runs on the account's batch lane,
+    /// in its own savepoint of a batch that numbers all its activations at once and
+    /// commits once (see `pg_batches`); the numbers it was given come back with its
+    /// result, and what it read inside still shows placeholders for them. On SQLite (or
+    /// without an account) it is [`write`](Self::write) with numbers taken at once, and
+    /// the numbers are already in the result.
+    pub(crate) async fn activation<T, F>(
+        &self,
+        account: Option<AccountRef>,
+        work: F,
+    ) -> Result<(T, Vec<Issued>), RepoError>
+    where
+        F: FnOnce(&mut DbConn<'_>, Numbering<'_>) -> Result<T, DbError> + Send + 'static,
+        T: Send + 'static,
+    {
+        match (&self.pg_batches, account) {
+            (Some(lanes), Some(account)) => lanes.activate(account, work).await,
+            _ => {
+                let value = self.write(move |conn| work(conn, Numbering::Now)).await?;
+                Ok((value, Vec::new()))
+            }
+        }
     }
 
     /// A round trip to the database, for readiness checks.

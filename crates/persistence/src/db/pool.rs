@@ -62,7 +62,7 @@ pub enum SetupError {
     Connect(#[source] RepoError),
     #[error("migration failed: {0}")]
     Migration(String),
-    #[error("cannot start the SQLite writer thread")]
+    #[error("cannot start the database writer threads")]
     Writer(#[source] std::io::Error),
 }
 

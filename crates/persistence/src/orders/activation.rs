@@ -1,22 +1,24 @@
 //! Activations: inserting an order, replacing the account's active order, numbering the
-//! invoice and freezing its snapshot, all inside the caller's one transaction.
+//! invoice and freezing its snapshot, all inside the caller's one transaction (on
+//! PostgreSQL usually a savepoint of a batch, see `super::batched`).
 //!
 //! Concurrency is held by the database: `orders_one_active_per_account` (one active
 //! order per account) turns a lost activation race into a `Conflict`; invoice numbers
 //! come from `invoice_counters` bumped with `UPDATE ... RETURNING` inside the
 //! activating transaction (a row lock on PostgreSQL, the write lock on SQLite), so they
-//! are gapless and never reused; every lifecycle write is conditional.
-
-use std::sync::{Mutex, PoisonError};
+//! are gapless and never reused; every lifecycle write is conditional. In a PostgreSQL
+//! batch the activation writes a placeholder and the batch bumps the counter once for
+//! all its activations, just before it commits.
 
 use chrono::{Datelike, NaiveDateTime};
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use tariff_domain::audit::{AuditEntry, AuditState, OrderSnapshot};
-use tariff_domain::orders::{Activation, NewOrder, Order, OrderStatus};
+use tariff_domain::orders::{Activation, NewOrder, OrderStatus};
 use tariff_domain::shared::ConflictKind;
 use tariff_domain::{AccountRef, RepoError};
 
+use super::batched::{Deferred, Numbering};
 use super::queries::{buyer_details, create_invoice_counter};
 use super::rows::{to_order, ItemRow, OrderRow};
 use super::snapshot::frozen_snapshot;
@@ -70,14 +72,13 @@ fn insert_order_with_line(
 }
 
 /// Activates pending order `id`: replaces the account's active order, numbers the
-/// invoice and freezes the snapshot. The caller records the audit entry, from the order
-/// as committed. `turn`, when given, is held while the year's counter is locked and
-/// numbered (see `Database::counter_turn`).
+/// invoice (now, or by the batch: see `numbering`) and freezes the snapshot. The caller
+/// records the audit entry, from the order as committed.
 pub(crate) fn activate(
     c: &mut DbConn<'_>,
     id: i64,
     activation: &Activation,
-    turn: Option<&Mutex<()>>,
+    numbering: Numbering<'_>,
 ) -> Result<(), DbError> {
     let (kind, account_id, status, numbered): (String, i64, String, Option<i64>) =
         c.get_result(orders::table.find(id).select((
@@ -106,24 +107,21 @@ pub(crate) fn activate(
         // every activation of the year serialises on (PostgreSQL holds its lock until
         // commit), so it is taken as late as possible.
         let snapshot = frozen_snapshot(buyer_details(c, account)?, activation)?;
-        let held = turn.map(|turn| turn.lock().unwrap_or_else(PoisonError::into_inner));
-        number_and_record(c, active, &[], snapshot, activation, None)?;
-        drop(held);
+        number_and_record(c, active, &[], snapshot, activation, None, numbering)?;
     }
     Ok(())
 }
 
 /// Stores `order` and makes it the account's active order in one pass, recording
-/// `audit` with the replaced order as "before"; returns the order as stored. `turn`,
-/// when given, is held while the year's counter is locked and numbered (see
-/// `Database::counter_turn`).
+/// `audit` with the replaced order as "before"; returns the order as stored, with its
+/// lines (with a placeholder for the number when `numbering` leaves it to the batch).
 pub(super) fn create_active(
     c: &mut DbConn<'_>,
     order: &NewOrder,
     activation: &Activation,
     audit: Option<&AuditEntry>,
-    turn: Option<&Mutex<()>>,
-) -> Result<Order, DbError> {
+    numbering: Numbering<'_>,
+) -> Result<(OrderRow, Vec<ItemRow>), DbError> {
     let account = order.account();
     let at = activation.activated_at.naive_utc();
     let (id, items) = insert_order(c, order, OrderStatus::Pending)?;
@@ -142,10 +140,8 @@ pub(super) fn create_active(
     let snapshot = frozen_snapshot(buyer_details(c, account)?, activation)?;
     // Last: the counter row's lock is held until commit (see `activate`).
     let audit = audit.map(|entry| entry.clone().with_before(before));
-    let held = turn.map(|turn| turn.lock().unwrap_or_else(PoisonError::into_inner));
-    let row = number_and_record(c, active, &items, snapshot, activation, audit)?;
-    drop(held);
-    to_order(row, items).map_err(DbError::Repo)
+    let row = number_and_record(c, active, &items, snapshot, activation, audit, numbering)?;
+    Ok((row, items))
 }
 
 /// Cancels the account's active orders other than `except` with the note "replaced by
@@ -210,7 +206,8 @@ fn mark_active(c: &mut DbConn<'_>, id: i64, activation: &Activation) -> Result<O
 /// Numbers a just-activated order (`active` is its row) and records `audit` with the
 /// order as numbered (`items`, its lines, are read only for that); returns the numbered
 /// row. The year's counter is locked here, so this comes last. Both activations (a new
-/// order, a paid pending one) number through it.
+/// order, a paid pending one) number through it. In a batch the number is a placeholder
+/// until the batch numbers it, and the counter is not touched here.
 fn number_and_record(
     c: &mut DbConn<'_>,
     active: OrderRow,
@@ -218,7 +215,11 @@ fn number_and_record(
     snapshot: String,
     activation: &Activation,
     audit: Option<AuditEntry>,
+    numbering: Numbering<'_>,
 ) -> Result<OrderRow, DbError> {
+    if let Numbering::Batched(deferred) = numbering {
+        return number_later(c, deferred, active, items, snapshot, activation, audit);
+    }
     match c {
         DbConn::Postgres(conn) => {
             number_and_record_at_once(conn, active, items, snapshot, activation, audit)
@@ -227,6 +228,34 @@ fn number_and_record(
             number_and_record_stepwise(c, active, items, snapshot, activation, audit)
         }
     }
+}
+
+/// Writes a placeholder where the order's number goes (see `super::batched`) and records
+/// the audit entry with it; the batch writes the number over both before it commits.
+fn number_later(
+    c: &mut DbConn<'_>,
+    deferred: &Deferred,
+    active: OrderRow,
+    items: &[ItemRow],
+    snapshot: String,
+    activation: &Activation,
+    audit: Option<AuditEntry>,
+) -> Result<OrderRow, DbError> {
+    let year = activation.activated_at.year();
+    let token = deferred.defer(active.id, year, &activation.numbering);
+    let row: OrderRow = c.get_result(NumberInvoice {
+        id: active.id,
+        year,
+        // Unique among placeholders, and never a real sequence number.
+        seq: -active.id,
+        number: token,
+        snapshot,
+    })?;
+    if let Some(entry) = audit {
+        let numbered = to_order(row.clone(), items.to_vec()).map_err(DbError::Repo)?;
+        audit::record(c, Some(&entry.with_after(numbered.audit_state())))?;
+    }
+    Ok(row)
 }
 
 /// Numbers an order in two statements (take the sequence, then write the number) and

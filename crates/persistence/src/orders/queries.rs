@@ -423,3 +423,17 @@ pub(super) fn expire_pending(
     }
     Ok(changed)
 }
+
+/// The account order `id` belongs to.
+pub(crate) fn account_of(c: &mut DbConn<'_>, id: i64) -> Result<AccountRef, DbError> {
+    let (kind, account_id): (String, i64) = c.get_result(
+        orders::table
+            .find(id)
+            .select((orders::account_kind, orders::account_id)),
+    )?;
+    AccountRef::from_parts(&kind, account_id).ok_or_else(|| {
+        DbError::Repo(RepoError::internal(format!(
+            "order {id} has a corrupt account"
+        )))
+    })
+}

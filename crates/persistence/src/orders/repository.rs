@@ -16,9 +16,11 @@ use tariff_domain::webhooks::EventPayloads;
 use tariff_domain::{AccountRef, OrderId, RepoError};
 
 use super::activation::{activate, create_active, insert_order};
+use super::batched::{Issued, Numbering};
 use super::events;
 use super::placement::{give_back, lock_pending};
 use super::queries::{self, load_order};
+use super::rows::{to_order, OrderRow};
 use super::search::search;
 use crate::audit;
 use crate::db::{Database, DbConn};
@@ -173,21 +175,21 @@ impl OrderActivation for DieselOrderRepository {
         activation: Activation,
         audit: Option<AuditEntry>,
     ) -> Result<Order, RepoError> {
-        let turn = self.db.counter_turn();
         let events = self.events.clone();
-        self.db
-            .write(move |conn| {
-                // On PostgreSQL this instance's activations take turns for the counter
-                // (see `Database::counter_turn`). SQLite's writer is already alone.
-                let turn = matches!(conn, DbConn::Postgres(_)).then_some(&*turn);
-                conn.write_transaction(|c| {
+        let account = order.account();
+        let ((row, items), issued) = self
+            .db
+            .activation(Some(account), move |conn, numbering| {
+                in_transaction(conn, numbering, |c| {
                     let before = events::before_activation(c, events.as_deref(), None)?;
-                    let active = create_active(c, &order, &activation, audit.as_ref(), turn)?;
-                    events::activated(c, events.as_deref(), before, active.id().get())?;
-                    Ok(active)
+                    let (row, items) =
+                        create_active(c, &order, &activation, audit.as_ref(), numbering)?;
+                    events::activated(c, events.as_deref(), before, row.id)?;
+                    Ok((row, items))
                 })
             })
-            .await
+            .await?;
+        to_order(with_issued(row, &issued), items)
     }
 
     async fn activate_pending(
@@ -197,19 +199,23 @@ impl OrderActivation for DieselOrderRepository {
         audit: Option<AuditEntry>,
     ) -> Result<Order, RepoError> {
         let events = self.events.clone();
-        let turn = self.db.counter_turn();
-        self.db
-            .write(move |conn| {
-                // As `create_active`: this instance's activations take turns for the
-                // counter on PostgreSQL.
-                let turn = matches!(conn, DbConn::Postgres(_)).then_some(&*turn);
-                conn.write_transaction(|c| {
+        // The account chooses the batch lane; an order that cannot be read is activated
+        // on its own and fails there.
+        let account = self
+            .db
+            .query(move |c| queries::account_of(c, id.get()))
+            .await
+            .ok();
+        let (activated, issued) = self
+            .db
+            .activation(account, move |conn, numbering| {
+                in_transaction(conn, numbering, |c| {
                     let prior = events::before_activation(c, events.as_deref(), Some(id.get()))?;
                     let before = match &audit {
                         Some(_) => Some(load_order(c, id.get())?.audit_state()),
                         None => None,
                     };
-                    activate(c, id.get(), &activation, turn)?;
+                    activate(c, id.get(), &activation, numbering)?;
                     // A pending order paid by hand (mark-paid): its payment is recorded
                     // with the activation.
                     let paid = load_order(c, id.get())?;
@@ -228,8 +234,36 @@ impl OrderActivation for DieselOrderRepository {
                 })?;
                 load_order(conn, id.get())
             })
-            .await
+            .await?;
+        if issued.is_empty() {
+            return Ok(activated);
+        }
+        // Read inside the batch, it still showed the number's placeholder.
+        self.db.query(move |c| load_order(c, id.get())).await
     }
+}
+
+/// Runs `body` in a write transaction of its own, unless it runs in a batch, where it
+/// already has a savepoint of its own.
+fn in_transaction<T>(
+    conn: &mut DbConn<'_>,
+    numbering: Numbering<'_>,
+    body: impl FnOnce(&mut DbConn<'_>) -> Result<T, DbError>,
+) -> Result<T, DbError> {
+    match numbering {
+        Numbering::Batched(_) => body(conn),
+        Numbering::Now => conn.write_transaction(body),
+    }
+}
+
+/// `row` with the invoice number its batch issued for it, if it did.
+fn with_issued(mut row: OrderRow, issued: &[Issued]) -> OrderRow {
+    if let Some(number) = issued.iter().find(|number| number.order_id == row.id) {
+        row.invoice_year = Some(number.year);
+        row.invoice_seq = Some(number.seq);
+        row.invoice_number = Some(number.number.clone());
+    }
+    row
 }
 
 #[async_trait]

@@ -459,3 +459,110 @@ impl Query for NumberAndRecord {
 }
 
 impl<C> RunQueryDsl<C> for NumberAndRecord {}
+
+/// PostgreSQL: takes the year's next `count` sequence numbers; returns the last. No row
+/// before the year's first.
+#[derive(Debug, QueryId)]
+pub(super) struct BumpInvoiceCounterBy {
+    pub(super) year: i32,
+    pub(super) count: i64,
+}
+
+impl QueryFragment<Pg> for BumpInvoiceCounterBy {
+    fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        Statement::new(out)
+            .sql("UPDATE invoice_counters SET last_seq = last_seq + ")
+            .bind(&self.count)?
+            .sql(" WHERE year = ")
+            .bind(&self.year)?
+            .sql(" RETURNING last_seq");
+        Ok(())
+    }
+}
+
+impl Query for BumpInvoiceCounterBy {
+    type SqlType = BigInt;
+}
+
+impl<C> RunQueryDsl<C> for BumpInvoiceCounterBy {}
+
+/// PostgreSQL: the last audit row id and the last webhook event id handed out so far
+/// (rows inserted afterwards have greater ids).
+#[derive(Debug, QueryId)]
+pub(super) struct Watermarks;
+
+impl QueryFragment<Pg> for Watermarks {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql(
+            "SELECT (SELECT last_value - CASE WHEN is_called THEN 0 ELSE 1 END \
+             FROM audit_log_id_seq), (SELECT last_value - CASE WHEN is_called THEN 0 ELSE 1 \
+             END FROM webhook_events_id_seq)",
+        );
+        Ok(())
+    }
+}
+
+impl Query for Watermarks {
+    type SqlType = (BigInt, BigInt);
+}
+
+impl<C> RunQueryDsl<C> for Watermarks {}
+
+/// PostgreSQL: writes a batch's invoice numbers over its placeholders (see
+/// `super::batched`): the orders' sequence numbers and numbers, and the placeholders in
+/// the audit states and webhook event bodies written after the batch began. Returns how
+/// many orders it numbered.
+#[derive(Debug, QueryId)]
+pub(super) struct FillNumbers {
+    pub(super) order_ids: Vec<i64>,
+    pub(super) seqs: Vec<i64>,
+    pub(super) numbers: Vec<String>,
+    pub(super) tokens: Vec<String>,
+    pub(super) json_numbers: Vec<String>,
+    pub(super) audit_after: i64,
+    pub(super) events_after: i64,
+}
+
+impl QueryFragment<Pg> for FillNumbers {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        use diesel::sql_types::{Array, Text};
+        out.push_sql("WITH n AS (SELECT * FROM unnest(");
+        out.push_bind_param::<Array<BigInt>, _>(&self.order_ids)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<BigInt>, _>(&self.seqs)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(&self.numbers)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(&self.tokens)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(&self.json_numbers)?;
+        out.push_sql(
+            ") AS n(order_id, seq, number, token, json_number)), \
+             numbered AS (UPDATE orders SET invoice_seq = n.seq, invoice_number = n.number \
+             FROM n WHERE orders.id = n.order_id AND orders.invoice_number = n.token \
+             RETURNING orders.id), \
+             audited AS (UPDATE audit_log SET after_state = \
+             replace(audit_log.after_state, n.token, n.json_number) FROM n \
+             WHERE audit_log.id > ",
+        );
+        out.push_bind_param::<BigInt, _>(&self.audit_after)?;
+        out.push_sql(
+            " AND strpos(audit_log.after_state, n.token) > 0 RETURNING audit_log.id), \
+             told AS (UPDATE webhook_events SET body = \
+             replace(webhook_events.body, n.token, n.json_number) FROM n \
+             WHERE webhook_events.id > ",
+        );
+        out.push_bind_param::<BigInt, _>(&self.events_after)?;
+        out.push_sql(
+            " AND strpos(webhook_events.body, n.token) > 0 RETURNING webhook_events.id) \
+             SELECT count(*) FROM numbered",
+        );
+        Ok(())
+    }
+}
+
+impl Query for FillNumbers {
+    type SqlType = BigInt;
+}
+
+impl<C> RunQueryDsl<C> for FillNumbers {}

@@ -28,7 +28,9 @@ use self::rows::{
 use crate::audit;
 use crate::db::{Columns, Database, DbConn};
 use crate::errors::DbError;
-use crate::orders::{activate, before_activation, load_order, order_activated};
+use crate::orders::{
+    account_of, activate, before_activation, load_order, order_activated, Numbering,
+};
 use crate::schema::{checkout_sessions, gateway_customers, gateway_events, orders, payments};
 use crate::webhooks::store_event;
 
@@ -186,7 +188,7 @@ fn apply(
     c: &mut DbConn<'_>,
     event: &InboundPayment,
     order_events: Option<&dyn EventPayloads>,
-    turn: Option<&std::sync::Mutex<()>>,
+    numbering: Numbering<'_>,
 ) -> Result<EventOutcome, DbError> {
     let inserted = c.execute(
         diesel::insert_into(gateway_events::table)
@@ -243,7 +245,7 @@ fn apply(
             emit(c, EventType::PaymentSucceeded, account, &recorded, at)?;
             let activated = match (activation, prior) {
                 (Some(terms), Some(prior)) => {
-                    activate(c, order.get(), terms, turn)?;
+                    activate(c, order.get(), terms, numbering)?;
                     Some(prior)
                 }
                 _ => None,
@@ -348,15 +350,44 @@ impl PaymentStore for DieselPaymentStore {
 
     async fn apply_event(&self, event: InboundPayment) -> Result<EventOutcome, RepoError> {
         let order_events = self.order_events.clone();
-        let turn = self.db.counter_turn();
-        self.db
-            .write(move |conn| {
-                // As apply-plan: this instance's activations take turns for the counter
-                // on PostgreSQL (see `Database::counter_turn`).
-                let turn = matches!(conn, DbConn::Postgres(_)).then_some(&*turn);
-                conn.write_transaction(|c| apply(c, &event, order_events.as_deref(), turn))
+        // A payment that may activate its order is an activation: on PostgreSQL it runs
+        // on its account's batch lane (see `Database::activation`); an order that cannot
+        // be read is settled on its own and fails there.
+        let account = match &event.effect {
+            PaymentEffect::Settle {
+                payment,
+                activation: Some(_),
+            } => {
+                let order = payment.order.get();
+                self.db.query(move |c| account_of(c, order)).await.ok()
+            }
+            _ => None,
+        };
+        let (outcome, issued) = self
+            .db
+            .activation(account, move |conn, numbering| match numbering {
+                // In a batch it already has a savepoint of its own.
+                Numbering::Batched(_) => apply(conn, &event, order_events.as_deref(), numbering),
+                Numbering::Now => {
+                    conn.write_transaction(|c| apply(c, &event, order_events.as_deref(), numbering))
+                }
             })
-            .await
+            .await?;
+        match outcome {
+            EventOutcome::Applied {
+                payment,
+                activated: Some(order),
+            } if !issued.is_empty() => {
+                // Read inside the batch, it still showed the number's placeholder.
+                let id = order.id().get();
+                let order = self.db.query(move |c| load_order(c, id)).await?;
+                Ok(EventOutcome::Applied {
+                    payment,
+                    activated: Some(Box::new(order)),
+                })
+            }
+            outcome => Ok(outcome),
+        }
     }
 
     async fn latest_checkout(&self, order: OrderId) -> Result<Option<StoredCheckout>, RepoError> {

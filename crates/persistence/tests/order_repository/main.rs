@@ -21,6 +21,7 @@ use tariff_persistence::{
     Database, DieselOrderRepository, DieselPlanRepository, DieselSettingsRepository, PoolOptions,
 };
 
+mod batches;
 mod lifecycle;
 mod status_counts;
 
