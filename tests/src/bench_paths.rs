@@ -230,16 +230,30 @@ pub async fn upgrade_accounts(db: &Database, count: i64) -> Vec<String> {
 
 /// Up to `count` distinct numbered orders with a total above zero, outside the
 /// measured user's and the scenarios' own ranges, in an order shuffled with a fixed
-/// seed (consecutive ids share an account; shuffled, concurrent refunds do not).
+/// seed (consecutive ids share an account; shuffled, concurrent refunds do not). They
+/// are marked paid (when they were activated), since only a paid order is refundable;
+/// the data sets' orders carry their numbers without a payment record.
 pub async fn refundable_orders(db: &Database, count: usize, above: i64) -> Vec<i64> {
+    let range = format!(
+        "invoice_number IS NOT NULL AND total_minor > 0 AND status <> 'pending' \
+         AND id > {above} AND id < {PENDING_ORDER_BASE}"
+    );
     let mut ids = numbers(
         db,
-        format!(
-            "SELECT id AS n FROM orders WHERE invoice_number IS NOT NULL AND total_minor > 0 \
-             AND status <> 'pending' AND id > {above} AND id < {PENDING_ORDER_BASE} ORDER BY id LIMIT {count}"
-        ),
+        format!("SELECT id AS n FROM orders WHERE {range} ORDER BY id LIMIT {count}"),
     )
     .await;
+    if let (Some(first), Some(last)) = (ids.first(), ids.last()) {
+        run(
+            db,
+            "paid refundable orders",
+            format!(
+                "UPDATE orders SET paid_at = COALESCE(activated_at, created_at) \
+                 WHERE {range} AND id BETWEEN {first} AND {last}"
+            ),
+        )
+        .await;
+    }
     // Fisher-Yates with xorshift64: the same order every run.
     let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
     for i in (1..ids.len()).rev() {
