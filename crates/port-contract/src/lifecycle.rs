@@ -179,6 +179,14 @@ pub async fn lifecycle_renewals_come_in_chunks_and_are_stored_together(repos: Re
         .await
         .unwrap()
         .unwrap();
+    // A chunk holds `limit` candidates whenever that many are left: an order renewed
+    // already is no candidate and takes no place in it (a short chunk ends the sweep's
+    // walk, so a chunk cut short by renewed orders would hide the rest).
+    let after_renewed = lifecycle
+        .renewal_candidates_after(horizon, None, 2)
+        .await
+        .unwrap();
+    assert_eq!(ids(after_renewed), vec![paid[0].id(), paid[2].id()]);
     let stored = lifecycle
         .insert_renewals(vec![
             renewal(&paid[0]),

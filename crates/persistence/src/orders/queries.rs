@@ -227,28 +227,45 @@ pub(super) fn renewal_candidates(
     not_renewed_with_items(c, rows)
 }
 
-/// The renewal candidates with an id above `after`, at most `limit`, in id order.
+/// The renewal candidates with an id above `after`, at most `limit`, in id order. Orders
+/// renewed already are left out before the limit counts (the scan goes on past them),
+/// so fewer than `limit` means there are no more.
 pub(super) fn renewal_candidates_after(
     c: &mut DbConn<'_>,
     horizon: NaiveDateTime,
     after: i64,
     limit: i64,
 ) -> Result<Vec<Order>, DbError> {
-    let rows: Vec<OrderRow> = c.load(
-        orders::table
-            .inner_join(plans::table)
-            .filter(orders::status.eq(literals::Active))
-            .filter(orders::expires_at.le(horizon))
-            .filter(plans::price_monthly_minor.gt(0_i64))
-            .filter(orders::id.gt(after))
-            .order(orders::id.asc())
-            .limit(limit)
-            .select(OrderRow::columns()),
-    )?;
-    not_renewed_with_items(c, rows)
+    let wanted = usize::try_from(limit).unwrap_or(0);
+    let mut found = Vec::new();
+    let mut cursor = after;
+    while found.len() < wanted {
+        let rows: Vec<OrderRow> = c.load(
+            orders::table
+                .inner_join(plans::table)
+                .filter(orders::status.eq(literals::Active))
+                .filter(orders::expires_at.le(horizon))
+                .filter(plans::price_monthly_minor.gt(0_i64))
+                .filter(orders::id.gt(cursor))
+                .order(orders::id.asc())
+                .limit(limit)
+                .select(OrderRow::columns()),
+        )?;
+        let Some(last) = rows.last().map(|row| row.id) else {
+            break;
+        };
+        let scanned_all = rows.len() < wanted;
+        cursor = last;
+        found.extend(not_renewed_with_items(c, rows)?);
+        if scanned_all {
+            break;
+        }
+    }
+    // In id order, so the next chunk (after the last one kept) finds what is cut here.
+    found.truncate(wanted);
+    Ok(found)
 }
 
-/// `rows` without the orders that already have a renewal, with their lines.
 fn not_renewed_with_items(c: &mut DbConn<'_>, rows: Vec<OrderRow>) -> Result<Vec<Order>, DbError> {
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let renewed: Vec<Option<i64>> = c.load(
