@@ -210,21 +210,13 @@ pub(super) fn insert_renewal_if_absent(
     Ok(id)
 }
 
-/// Paid active orders expiring by `horizon` that have no renewal yet, with their lines.
+/// Paid active orders expiring by `horizon` that have no renewal yet, with their lines:
+/// every chunk of [`renewal_candidates_after`] at once.
 pub(super) fn renewal_candidates(
     c: &mut DbConn<'_>,
     horizon: NaiveDateTime,
 ) -> Result<Vec<Order>, DbError> {
-    let rows: Vec<OrderRow> = c.load(
-        orders::table
-            .inner_join(plans::table)
-            .filter(orders::status.eq(literals::Active))
-            .filter(orders::expires_at.le(horizon))
-            .filter(plans::price_monthly_minor.gt(0_i64))
-            .order(orders::id.asc())
-            .select(OrderRow::columns()),
-    )?;
-    not_renewed_with_items(c, rows)
+    renewal_candidates_after(c, horizon, 0, i64::MAX)
 }
 
 /// The renewal candidates with an id above `after`, at most `limit`, in id order. Orders
