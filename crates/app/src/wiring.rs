@@ -10,7 +10,7 @@ use tariff_domain::billing::{CouponRenewals, CouponService, CreditService, PlanO
 use tariff_domain::catalogue::CatalogueService;
 use tariff_domain::catalogue::PlanRepository;
 use tariff_domain::credit_notes::{CreditNotePorts, CreditNoteService};
-use tariff_domain::documents::DocumentIssuer;
+use tariff_domain::documents::{DocumentIssuer, IssueQueue, IssueWorker};
 use tariff_domain::identity::AccountService;
 use tariff_domain::identity::AuthService;
 use tariff_domain::identity::CachedCallerResolver;
@@ -63,7 +63,14 @@ pub struct Wired {
     /// This instance's webhook delivery worker, built but not started (see
     /// [`start_webhook_worker`]).
     pub webhook_worker: DeliveryWorker,
+    /// The worker that renders and stores invoices after numbering, built but not started
+    /// (see [`spawn_workers`]).
+    pub invoice_worker: IssueWorker,
 }
+
+/// Numbered orders waiting for their invoice PDF at most (8 bytes each); past it, the
+/// worker's backfill finds them in the database.
+const INVOICE_QUEUE_CAPACITY: usize = 16_384;
 
 /// The billing rules from configuration: tax, invoice numbering, the seller on invoices
 /// and the lifecycle's time limits.
@@ -264,6 +271,8 @@ pub async fn wire_with_clock(
         order_store.clone(),
         policy.clone(),
     );
+    let (invoice_queue, invoice_worker) =
+        IssueQueue::new(documents.clone(), INVOICE_QUEUE_CAPACITY);
     let orders = OrderService::new(
         OrderPorts {
             orders: order_store.clone(),
@@ -275,7 +284,7 @@ pub async fn wire_with_clock(
         },
         policy.clone(),
     )
-    .with_documents(documents.clone());
+    .with_document_queue(invoice_queue);
     let plan_orders = PlanOrderService::new(
         orders.clone(),
         Arc::new(DieselCouponRepository::new(db.clone())),
@@ -439,6 +448,7 @@ pub async fn wire_with_clock(
         renewals,
         change_versions,
         webhook_worker,
+        invoice_worker,
     })
 }
 
@@ -487,6 +497,7 @@ pub fn start_webhook_worker(wired: &Wired) -> WebhookWorkerTask {
 /// Starts the serving instance's background work: the settings poll (keeps the
 /// billing switch current), the lifecycle sweep and then the renewal charges (when
 /// payments are on) every `billing.sweep_interval_secs`,
+/// the worker that renders invoices after numbering (see [`IssueQueue`]),
 /// and, once, the backfill of invoice and credit note PDFs that are not stored yet (orders numbered
 /// before documents were stored, or whose render a crash interrupted; downloads make
 /// them on first request meanwhile). Failures are logged and retried on the next tick
@@ -540,7 +551,9 @@ pub fn spawn_workers(wired: &Wired, settings: &Settings) -> Vec<JoinHandle<()>> 
             }
         }
     });
-    vec![poll, sweep, backfill]
+    let mut handles = vec![poll, sweep, backfill];
+    handles.extend(wired.invoice_worker.start());
+    handles
 }
 
 fn chain(err: &(dyn std::error::Error + 'static)) -> String {

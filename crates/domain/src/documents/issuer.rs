@@ -108,6 +108,30 @@ impl DocumentIssuer {
         &self,
         order: &Order,
     ) -> Result<Option<Arc<StoredDocument>>, IssueError> {
+        let Some(stored) = self.render_and_store(order).await? else {
+            return Ok(None);
+        };
+        Ok(Some(self.remember(stored, order.account())))
+    }
+
+    /// Renders and stores the invoice of order `id` unless it is stored already (what
+    /// [`super::IssueQueue`]'s worker does). The document is not kept in memory: nobody
+    /// asked for it yet. Returns whether it rendered one; an unknown order or one without
+    /// number is nothing to do.
+    pub async fn issue_invoice_of(&self, id: OrderId) -> Result<bool, IssueError> {
+        if self.cached((DocumentKind::Invoice, id.get())).is_some() {
+            return Ok(false);
+        }
+        let order = match self.inner.orders.get(id).await {
+            Ok(order) => order,
+            Err(RepoError::NotFound) => return Ok(false),
+            Err(other) => return Err(IssueError::Repo(other)),
+        };
+        Ok(self.render_and_store(&order).await?.is_some())
+    }
+
+    /// The render-and-insert-if-absent step: what the store holds afterwards.
+    async fn render_and_store(&self, order: &Order) -> Result<Option<StoredDocument>, IssueError> {
         let Some(issued) = order.invoice() else {
             return Ok(None);
         };
@@ -126,7 +150,7 @@ impl DocumentIssuer {
             .insert_if_absent(rendered)
             .await
             .map_err(IssueError::Repo)?;
-        Ok(Some(self.remember(stored, order.account())))
+        Ok(Some(stored))
     }
 
     /// The stored invoice of a numbered order, made now if a crash left it unmade.
@@ -177,7 +201,7 @@ impl DocumentIssuer {
                     Err(RepoError::NotFound) => continue,
                     Err(other) => return Err(IssueError::Repo(other)),
                 };
-                if self.issue_invoice(&order).await?.is_some() {
+                if self.render_and_store(&order).await?.is_some() {
                     made += 1;
                 }
             }
@@ -416,5 +440,57 @@ mod tests {
         }
         assert_eq!(issuer.backfill().await.unwrap(), 0, "nothing left to make");
         assert_eq!(calls.load(Ordering::SeqCst), 3);
+    }
+
+    /// Waits (up to ten seconds) until `store` holds the invoices of orders 1 to 3.
+    async fn all_three_stored(store: &MemoryStore) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while store.documents.lock().unwrap().len() < 3 {
+            assert!(std::time::Instant::now() < deadline, "invoices not stored");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn queued_invoices_are_rendered_and_stored_by_the_worker_once() {
+        let store = Arc::new(MemoryStore::default());
+        let calls = Arc::new(AtomicUsize::new(0));
+        let (queue, worker) =
+            crate::documents::IssueQueue::new(issuer(store.clone(), calls.clone()), 8);
+        for id in 1..=3 {
+            queue.submit(OrderId::new(id).unwrap());
+        }
+        let running = worker.start().expect("first start");
+        assert!(worker.start().is_none(), "one worker per queue");
+        all_three_stored(&store).await;
+        drop(queue);
+        running.await.unwrap();
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+        assert_eq!(
+            store
+                .get(DocumentKind::Invoice, 2)
+                .await
+                .unwrap()
+                .unwrap()
+                .number(),
+            "INV-2026-000002"
+        );
+    }
+
+    #[tokio::test]
+    async fn what_a_full_queue_turns_away_the_worker_backfills() {
+        let store = Arc::new(MemoryStore::default());
+        let calls = Arc::new(AtomicUsize::new(0));
+        let (queue, worker) =
+            crate::documents::IssueQueue::new(issuer(store.clone(), calls.clone()), 1);
+        // The worker is not running yet: orders 2 and 3 find the queue full.
+        for id in 1..=3 {
+            queue.submit(OrderId::new(id).unwrap());
+        }
+        let running = worker.start().unwrap();
+        all_three_stored(&store).await;
+        drop(queue);
+        running.await.unwrap();
+        assert_eq!(calls.load(Ordering::SeqCst), 3, "each rendered once");
     }
 }

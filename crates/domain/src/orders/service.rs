@@ -18,7 +18,7 @@ use crate::audit::entry::{Actor, AuditAction, AuditEntry, TargetKind};
 use crate::catalogue::limits::Limits;
 use crate::catalogue::plan::Plan;
 use crate::catalogue::ports::PlanRepository;
-use crate::documents::DocumentIssuer;
+use crate::documents::{DocumentIssuer, IssueQueue};
 use crate::identity::caller::Caller;
 use crate::identity::ports::MembershipRepository;
 use crate::shared::clock::Clock;
@@ -138,7 +138,16 @@ pub struct OrderService {
     policy: Arc<BillingPolicy>,
     freshness: Arc<OrderFreshness>,
     /// Renders and stores an invoice right after its number is issued.
-    documents: Option<DocumentIssuer>,
+    documents: Option<IssueDocuments>,
+}
+
+/// How a just-numbered invoice gets its PDF.
+#[derive(Clone)]
+enum IssueDocuments {
+    /// Rendered before the caller hears its answer.
+    Inline(DocumentIssuer),
+    /// Rendered by the queue's worker, after the caller has its answer.
+    Queued(IssueQueue),
 }
 
 /// An order list and the stamp that says, later, whether it is still current.
@@ -164,7 +173,14 @@ impl OrderService {
     /// Stores every invoice's PDF as soon as it is numbered. Without it, invoices are
     /// still stored, later: by the start-up backfill or on first download.
     pub fn with_documents(mut self, issuer: DocumentIssuer) -> OrderService {
-        self.documents = Some(issuer);
+        self.documents = Some(IssueDocuments::Inline(issuer));
+        self
+    }
+
+    /// Stores every invoice's PDF shortly after it is numbered, off the request path:
+    /// the order goes to `queue`, whose worker renders it (see [`IssueQueue`]).
+    pub fn with_document_queue(mut self, queue: IssueQueue) -> OrderService {
+        self.documents = Some(IssueDocuments::Queued(queue));
         self
     }
 
@@ -172,8 +188,15 @@ impl OrderService {
     /// committed, so a failure here fails nothing: it is logged, and the backfill or the
     /// first download makes the same bytes later.
     pub(crate) async fn issue_documents(&self, order: &Order) {
-        let Some(issuer) = &self.documents else {
-            return;
+        let issuer = match &self.documents {
+            None => return,
+            Some(IssueDocuments::Queued(queue)) => {
+                if order.invoice().is_some() {
+                    queue.submit(order.id());
+                }
+                return;
+            }
+            Some(IssueDocuments::Inline(issuer)) => issuer,
         };
         if let Err(err) = issuer.issue_invoice(order).await {
             tracing::warn!(
