@@ -73,13 +73,14 @@ fn insert_order_with_line(
 
 /// Activates pending order `id`: replaces the account's active order, numbers the
 /// invoice (now, or by the batch: see `numbering`) and freezes the snapshot. The caller
-/// records the audit entry, from the order as committed.
+/// records the audit entry, from the order as committed. Returns the ids of the orders
+/// it replaced.
 pub(crate) fn activate(
     c: &mut DbConn<'_>,
     id: i64,
     activation: &Activation,
     numbering: Numbering<'_>,
-) -> Result<(), DbError> {
+) -> Result<Vec<i64>, DbError> {
     let (kind, account_id, status, numbered): (String, i64, String, Option<i64>) =
         c.get_result(orders::table.find(id).select((
             orders::account_kind,
@@ -100,7 +101,7 @@ pub(crate) fn activate(
     let at = activation.activated_at.naive_utc();
     // The previous active order is cancelled first, so the unique index admits the new
     // one.
-    replace_active(c, account, Some(id), id, at)?;
+    let replaced = replace_active(c, account, Some(id), id, at)?;
     let active = mark_active(c, id, activation)?;
     if numbered.is_none() {
         // Everything that needs no lock comes first: the counter row is the one hot row
@@ -109,23 +110,25 @@ pub(crate) fn activate(
         let snapshot = frozen_snapshot(buyer_details(c, account)?, activation)?;
         number_and_record(c, active, &[], snapshot, activation, None, numbering)?;
     }
-    Ok(())
+    Ok(replaced.iter().map(|(row, _)| row.id).collect())
 }
 
 /// Stores `order` and makes it the account's active order in one pass, recording
 /// `audit` with the replaced order as "before"; returns the order as stored, with its
-/// lines (with a placeholder for the number when `numbering` leaves it to the batch).
+/// lines (with a placeholder for the number when `numbering` leaves it to the batch),
+/// and the ids of the orders it replaced.
 pub(super) fn create_active(
     c: &mut DbConn<'_>,
     order: &NewOrder,
     activation: &Activation,
     audit: Option<&AuditEntry>,
     numbering: Numbering<'_>,
-) -> Result<(OrderRow, Vec<ItemRow>), DbError> {
+) -> Result<(OrderRow, Vec<ItemRow>, Vec<i64>), DbError> {
     let account = order.account();
     let at = activation.activated_at.naive_utc();
     let (id, items) = insert_order(c, order, OrderStatus::Pending)?;
     let replaced = replace_active(c, account, Some(id), id, at)?;
+    let replaced_ids = replaced.iter().map(|(row, _)| row.id).collect();
     let before = match (audit, replaced.into_iter().next_back()) {
         (Some(_), Some((previous, lines))) => to_order(previous, lines)
             .map_err(DbError::Repo)?
@@ -141,7 +144,7 @@ pub(super) fn create_active(
     // Last: the counter row's lock is held until commit (see `activate`).
     let audit = audit.map(|entry| entry.clone().with_before(before));
     let row = number_and_record(c, active, &items, snapshot, activation, audit, numbering)?;
-    Ok((row, items))
+    Ok((row, items, replaced_ids))
 }
 
 /// Cancels the account's active orders other than `except` with the note "replaced by

@@ -19,8 +19,8 @@ use crate::db::{Columns, DbConn};
 use crate::errors::DbError;
 use crate::literals;
 use crate::plans::PlanRow;
-use crate::schema::{orders, plans};
-use crate::webhooks::store_event;
+use crate::schema::plans;
+use crate::webhooks::{store_event, store_events};
 
 /// What an activation needs to know from before it: whether its order is new, and
 /// whether it already had an invoice number.
@@ -50,62 +50,59 @@ pub(crate) fn before_activation(
     }))
 }
 
-/// The orders activation `id` replaced: the activation cancels them with the note
-/// "replaced by order #id" (alone or as the last line), which names them exactly even
-/// when a concurrent activation changed the account's active order meanwhile.
-fn replaced_by(c: &mut DbConn<'_>, account: AccountRef, id: i64) -> Result<Vec<i64>, DbError> {
-    let note = format!("replaced by order #{id}");
-    Ok(c.load(
-        orders::table
-            .filter(orders::account_kind.eq(account.kind()))
-            .filter(orders::account_id.eq(account.raw_id()))
-            .filter(orders::status.eq(OrderStatus::Cancelled.as_str()))
-            .filter(
-                orders::notes
-                    .eq(note.clone())
-                    .or(orders::notes.like(format!("%\n{note}"))),
-            )
-            .order(orders::id.asc())
-            .select(orders::id),
-    )?)
-}
-
-/// The events of an activation of order `id` (see the module docs for their order).
+/// The events of an activation of order `id`, which replaced the orders `replaced` (see
+/// the module docs for their order).
 pub(crate) fn activated(
     c: &mut DbConn<'_>,
     events: Option<&dyn EventPayloads>,
     before: Option<BeforeActivation>,
     id: i64,
+    replaced: &[i64],
 ) -> Result<(), DbError> {
     let (Some(events), Some(before)) = (events, before) else {
         return Ok(());
     };
     let order = load_order(c, id)?;
     let plan = load_plan(c, &order)?;
+    let account = order.account();
     let data = events.order(&order, &plan);
+    // Stored together (one sequence statement, one read of the endpoints), in the order
+    // the module docs give.
+    let mut drafts = Vec::with_capacity(5);
     if before.new_order {
-        emit(
-            c,
-            EventType::OrderCreated,
-            Some(order.account()),
-            data.clone(),
-        )?;
+        drafts.push(draft(EventType::OrderCreated, Some(account), data.clone())?);
     }
-    for replaced in replaced_by(c, order.account(), id)? {
+    for &replaced in replaced {
         let replaced = load_order(c, replaced)?;
-        order_event(c, events, EventType::OrderCancelled, &replaced)?;
+        let replaced_plan = if replaced.plan_id() == order.plan_id() {
+            plan.clone()
+        } else {
+            load_plan(c, &replaced)?
+        };
+        let data = events.order(&replaced, &replaced_plan);
+        drafts.push(draft(EventType::OrderCancelled, Some(account), data)?);
     }
-    emit(
-        c,
+    drafts.push(draft(
         EventType::OrderActivated,
-        Some(order.account()),
+        Some(account),
         data.clone(),
-    )?;
+    )?);
     if let Some(number) = order.invoice_number().filter(|_| !before.numbered) {
-        let issued = payloads::invoice_issued(number, data);
-        emit(c, EventType::InvoiceIssued, Some(order.account()), issued)?;
+        let issued = payloads::invoice_issued(number, data.clone());
+        drafts.push(draft(EventType::InvoiceIssued, Some(account), issued)?);
     }
-    plan_changed(c, events, order.account())
+    let effective = match active_for(c, account)? {
+        Some(active) if active.id() == order.id() => Some((plan, data)),
+        Some(active) => {
+            let active_plan = load_plan(c, &active)?;
+            let json = events.order(&active, &active_plan);
+            Some((active_plan, json))
+        }
+        None => None,
+    };
+    drafts.push(plan_changed_draft(c, events, account, effective)?);
+    store_events(c, drafts, Utc::now())?;
+    Ok(())
 }
 
 /// `order.created` for a stored pending order.
@@ -200,12 +197,29 @@ pub(super) fn plan_changed(
     events: &dyn EventPayloads,
     account: AccountRef,
 ) -> Result<(), DbError> {
-    let (plan, order) = match active_for(c, account)? {
+    let effective = match active_for(c, account)? {
         Some(order) => {
             let plan = load_plan(c, &order)?;
             let json = events.order(&order, &plan);
-            (Some(plan), Some(json))
+            Some((plan, json))
         }
+        None => None,
+    };
+    let draft = plan_changed_draft(c, events, account, effective)?;
+    store_event(c, draft, Utc::now())?;
+    Ok(())
+}
+
+/// The `account.plan_changed` event of `account`, whose active order (its plan and
+/// payload) is `effective`; without one, the account is on the default plan.
+fn plan_changed_draft(
+    c: &mut DbConn<'_>,
+    events: &dyn EventPayloads,
+    account: AccountRef,
+    effective: Option<(Plan, serde_json::Value)>,
+) -> Result<EventDraft, DbError> {
+    let (plan, order) = match effective {
+        Some((plan, json)) => (Some(plan), Some(json)),
         None => (default_plan(c)?, None),
     };
     let limits = plan.as_ref().map(|p| *p.limits()).unwrap_or_default();
@@ -214,7 +228,7 @@ pub(super) fn plan_changed(
         events.limits(&limits),
         order,
     );
-    emit(c, EventType::AccountPlanChanged, Some(account), data)
+    draft(EventType::AccountPlanChanged, Some(account), data)
 }
 
 /// An `order.*` event with `order` as its data.
@@ -234,10 +248,16 @@ fn emit(
     account: Option<AccountRef>,
     data: serde_json::Value,
 ) -> Result<(), DbError> {
-    let draft =
-        EventDraft::new(event, account, data).map_err(|e| RepoError::internal(e.to_string()))?;
-    store_event(c, draft, Utc::now())?;
+    store_event(c, draft(event, account, data)?, Utc::now())?;
     Ok(())
+}
+
+fn draft(
+    event: EventType,
+    account: Option<AccountRef>,
+    data: serde_json::Value,
+) -> Result<EventDraft, DbError> {
+    Ok(EventDraft::new(event, account, data).map_err(|e| RepoError::internal(e.to_string()))?)
 }
 
 fn load_plan(c: &mut DbConn<'_>, order: &Order) -> Result<Plan, DbError> {

@@ -168,13 +168,13 @@ fn place_in(
         }
         let prior = super::events::before_activation(c, events, Some(id))?;
         let before = load_order(c, id)?.audit_state();
-        activate(c, id, activation, super::batched::Numbering::Now)?;
+        let replaced = activate(c, id, activation, super::batched::Numbering::Now)?;
         if let Some(entry) = &extras.activation_audit {
             let after = load_order(c, id)?.audit_state();
             let entry = entry.clone().with_before(before).with_after(after);
             audit::record(c, Some(&entry))?;
         }
-        super::events::activated(c, events, prior, id)?;
+        super::events::activated(c, events, prior, id, &replaced)?;
     }
     load_order(c, id)
 }

@@ -182,9 +182,9 @@ impl OrderActivation for DieselOrderRepository {
             .activation(Some(account), move |conn, numbering| {
                 in_transaction(conn, numbering, |c| {
                     let before = events::before_activation(c, events.as_deref(), None)?;
-                    let (row, items) =
+                    let (row, items, replaced) =
                         create_active(c, &order, &activation, audit.as_ref(), numbering)?;
-                    events::activated(c, events.as_deref(), before, row.id)?;
+                    events::activated(c, events.as_deref(), before, row.id, &replaced)?;
                     Ok((row, items))
                 })
             })
@@ -215,7 +215,7 @@ impl OrderActivation for DieselOrderRepository {
                         Some(_) => Some(load_order(c, id.get())?.audit_state()),
                         None => None,
                     };
-                    activate(c, id.get(), &activation, numbering)?;
+                    let replaced = activate(c, id.get(), &activation, numbering)?;
                     // A pending order paid by hand (mark-paid): its payment is recorded
                     // with the activation.
                     let paid = load_order(c, id.get())?;
@@ -230,7 +230,7 @@ impl OrderActivation for DieselOrderRepository {
                         let entry = entry.clone().with_before(before).with_after(after);
                         audit::record(c, Some(&entry))?;
                     }
-                    events::activated(c, events.as_deref(), prior, id.get())
+                    events::activated(c, events.as_deref(), prior, id.get(), &replaced)
                 })?;
                 load_order(conn, id.get())
             })

@@ -245,15 +245,15 @@ fn apply(
             emit(c, EventType::PaymentSucceeded, account, &recorded, at)?;
             let activated = match (activation, prior) {
                 (Some(terms), Some(prior)) => {
-                    activate(c, order.get(), terms, numbering)?;
-                    Some(prior)
+                    let replaced = activate(c, order.get(), terms, numbering)?;
+                    Some((prior, replaced))
                 }
                 _ => None,
             };
             // As mark-paid: the payment's event, then the activation's.
             let activated = match activated {
-                Some(prior) => {
-                    order_activated(c, order_events, prior, order.get())?;
+                Some((prior, replaced)) => {
+                    order_activated(c, order_events, prior, order.get(), &replaced)?;
                     Some(Box::new(load_order(c, order.get())?))
                 }
                 None => None,

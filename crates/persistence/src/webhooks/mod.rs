@@ -11,7 +11,7 @@ mod queries;
 mod rows;
 mod sealing;
 
-pub use emit::store_event;
+pub use emit::{store_event, store_events};
 pub use endpoints::DieselWebhookEndpoints;
 pub use outbox::DieselOutbox;
 pub use sealing::{

@@ -91,18 +91,19 @@ pub(super) fn enabled_endpoint_filters(c: &mut DbConn<'_>) -> QueryResult<Vec<(i
 
 // ---- events ----------------------------------------------------------------------
 
-/// The next sequence number of `stream`, taken in the caller's transaction: the
-/// counter row stays locked until it commits, so the numbers follow commit order.
-pub(super) fn next_sequence(c: &mut DbConn<'_>, stream: &str) -> QueryResult<i64> {
+/// Takes the next `count` sequence numbers of `stream` in the caller's transaction and
+/// returns the last of them: the counter row stays locked until it commits, so the
+/// numbers follow commit order.
+pub(super) fn next_sequences(c: &mut DbConn<'_>, stream: &str, count: i64) -> QueryResult<i64> {
     c.get_result(
         diesel::insert_into(webhook_sequences::table)
             .values((
                 webhook_sequences::stream.eq(stream),
-                webhook_sequences::last_value.eq(1_i64),
+                webhook_sequences::last_value.eq(count),
             ))
             .on_conflict(webhook_sequences::stream)
             .do_update()
-            .set(webhook_sequences::last_value.eq(webhook_sequences::last_value + 1_i64))
+            .set(webhook_sequences::last_value.eq(webhook_sequences::last_value + count))
             .returning(webhook_sequences::last_value),
     )
 }
