@@ -327,6 +327,21 @@ pub struct NumberingCheck {
     pub problems: Vec<String>,
 }
 
+/// Numbered orders whose invoice PDF is not stored yet (the issuing worker renders them
+/// after numbering, off the request path).
+pub async fn unstored_invoices(db: &Database) -> i64 {
+    numbers(
+        db,
+        "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM orders o WHERE o.invoice_number IS NOT NULL \
+         AND NOT EXISTS (SELECT 1 FROM documents d WHERE d.kind = 'invoice' AND d.owner_id = o.id)"
+            .to_owned(),
+    )
+    .await
+    .first()
+    .copied()
+    .unwrap_or(0)
+}
+
 /// Checks, per year, that the numbers issued since `before` are exactly
 /// `before + 1 ..= now`, each held by one row (orders for invoices, credit notes for
 /// credit notes).
