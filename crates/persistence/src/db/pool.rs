@@ -88,15 +88,11 @@ pub(crate) struct SqlitePragmas {
 }
 
 impl SqlitePragmas {
-    /// `temp_store = MEMORY` keeps statement journals in memory: the writer runs each
-    /// write in a savepoint inside its batch, and every page a savepoint changes is first
-    /// copied to that journal, which otherwise is a temporary file written with one
-    /// system call per page (three quarters of the writer's writes under load).
     pub(crate) fn apply(&self, conn: &mut SqliteConnection) -> diesel::QueryResult<()> {
         let sync = if self.full_sync { "FULL" } else { "NORMAL" };
         conn.batch_execute(&format!(
             "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = {}; PRAGMA foreign_keys = ON; \
-             PRAGMA synchronous = {sync}; PRAGMA cache_size = -{}; PRAGMA temp_store = MEMORY;",
+             PRAGMA synchronous = {sync}; PRAGMA cache_size = -{};",
             self.busy_timeout_ms, self.cache_kib
         ))
     }
