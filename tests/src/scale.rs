@@ -442,7 +442,9 @@ pub fn sqlite(tariff: &Path, dir: &Path) -> LargeSet {
 /// and constraint triggers): the per-status counts and change shards are deferred to
 /// commit, and firing them for a million rows at one COMMIT takes far longer than the
 /// load. The counts are then filled from the rows in one statement; the change shards
-/// stay at their first version, which is all a freshly started process needs.
+/// stay at their first version, which is all a freshly started process needs. Setting
+/// `session_replication_role` takes a superuser, as the `postgres` user of the bench and
+/// CI is.
 fn load_postgres(conn: &mut PgConnection, t0: &str, shape: &Shape) -> diesel::QueryResult<()> {
     conn.batch_execute(
         "SET synchronous_commit = off; SET session_replication_role = replica; BEGIN;",

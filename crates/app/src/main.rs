@@ -133,6 +133,8 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                     charged.attempted, charged.succeeded, charged.declined, charged.without_method
                 );
             }
+            // Renewals charged now were numbered: their invoices before the process ends.
+            wired.invoice_worker.drain().await;
             Ok(())
         }
         Command::Invoice(args) => {

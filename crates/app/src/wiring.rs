@@ -68,9 +68,9 @@ pub struct Wired {
     pub invoice_worker: IssueWorker,
 }
 
-/// Numbered orders waiting for their invoice PDF at most (8 bytes each); past it, the
-/// worker's backfill finds them in the database.
-const INVOICE_QUEUE_CAPACITY: usize = 16_384;
+/// Numbered orders waiting for their invoice PDF at most (about a kilobyte each, so
+/// under 10 MB when full); past it, the worker's backfill finds them in the database.
+const INVOICE_QUEUE_CAPACITY: usize = 8_192;
 
 /// The billing rules from configuration: tax, invoice numbering, the seller on invoices
 /// and the lifecycle's time limits.

@@ -114,20 +114,18 @@ impl DocumentIssuer {
         Ok(Some(self.remember(stored, order.account())))
     }
 
-    /// Renders and stores the invoice of order `id` unless it is stored already (what
-    /// [`super::IssueQueue`]'s worker does). The document is not kept in memory: nobody
-    /// asked for it yet. Returns whether it rendered one; an unknown order or one without
-    /// number is nothing to do.
-    pub async fn issue_invoice_of(&self, id: OrderId) -> Result<bool, IssueError> {
-        if self.cached((DocumentKind::Invoice, id.get())).is_some() {
-            return Ok(false);
+    /// Renders and stores the invoice of `order` as given (what [`super::IssueQueue`]'s
+    /// worker does with the order its activation committed); the stored version wins if
+    /// there already is one. The document is not kept in memory: nobody asked for it
+    /// yet. Whether the order had a number to store an invoice for.
+    pub async fn store_invoice(&self, order: &Order) -> Result<bool, IssueError> {
+        if self
+            .cached((DocumentKind::Invoice, order.id().get()))
+            .is_some()
+        {
+            return Ok(true);
         }
-        let order = match self.inner.orders.get(id).await {
-            Ok(order) => order,
-            Err(RepoError::NotFound) => return Ok(false),
-            Err(other) => return Err(IssueError::Repo(other)),
-        };
-        Ok(self.render_and_store(&order).await?.is_some())
+        Ok(self.render_and_store(order).await?.is_some())
     }
 
     /// The render-and-insert-if-absent step: what the store holds afterwards.
@@ -458,7 +456,7 @@ mod tests {
         let (queue, worker) =
             crate::documents::IssueQueue::new(issuer(store.clone(), calls.clone()), 8);
         for id in 1..=3 {
-            queue.submit(OrderId::new(id).unwrap());
+            queue.submit(&order(id, true));
         }
         let running = worker.start().expect("first start");
         assert!(worker.start().is_none(), "one worker per queue");
@@ -485,12 +483,38 @@ mod tests {
             crate::documents::IssueQueue::new(issuer(store.clone(), calls.clone()), 1);
         // The worker is not running yet: orders 2 and 3 find the queue full.
         for id in 1..=3 {
-            queue.submit(OrderId::new(id).unwrap());
+            queue.submit(&order(id, true));
         }
         let running = worker.start().unwrap();
         all_three_stored(&store).await;
         drop(queue);
         running.await.unwrap();
         assert_eq!(calls.load(Ordering::SeqCst), 3, "each rendered once");
+    }
+
+    #[tokio::test]
+    async fn a_one_shot_drain_stores_the_orders_as_submitted_without_reading_them_again() {
+        let store = Arc::new(MemoryStore::default());
+        let calls = Arc::new(AtomicUsize::new(0));
+        // No expectation set: a read of an order would fail the test.
+        let issuer = DocumentIssuer::new(
+            store.clone(),
+            Arc::new(renderer(calls.clone())),
+            Arc::new(MockOrderRepository::new()),
+            Arc::new(BillingPolicy::default()),
+        );
+        let (queue, worker) = crate::documents::IssueQueue::new(issuer, 8);
+        for id in 1..=3 {
+            queue.submit(&order(id, true));
+        }
+        queue.submit(&order(4, false)); // a proforma: nothing to store
+        assert_eq!(worker.drain().await, 3);
+        assert_eq!(store.documents.lock().unwrap().len(), 3);
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+        assert_eq!(worker.drain().await, 0, "nothing left");
+        assert!(
+            worker.start().is_some(),
+            "the worker can still start after a drain"
+        );
     }
 }

@@ -192,7 +192,7 @@ impl OrderService {
             None => return,
             Some(IssueDocuments::Queued(queue)) => {
                 if order.invoice().is_some() {
-                    queue.submit(order.id());
+                    queue.submit(order);
                 }
                 return;
             }
