@@ -449,15 +449,29 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn queued_invoices_are_rendered_and_stored_by_the_worker_once() {
+    /// A queue of `capacity` over a fresh store, with orders 1 to 3 submitted before its
+    /// worker starts: the store, the render count, the queue and its worker.
+    fn three_submitted(
+        capacity: usize,
+    ) -> (
+        Arc<MemoryStore>,
+        Arc<AtomicUsize>,
+        crate::documents::IssueQueue,
+        crate::documents::IssueWorker,
+    ) {
         let store = Arc::new(MemoryStore::default());
         let calls = Arc::new(AtomicUsize::new(0));
         let (queue, worker) =
-            crate::documents::IssueQueue::new(issuer(store.clone(), calls.clone()), 8);
+            crate::documents::IssueQueue::new(issuer(store.clone(), calls.clone()), capacity);
         for id in 1..=3 {
             queue.submit(&order(id, true));
         }
+        (store, calls, queue, worker)
+    }
+
+    #[tokio::test]
+    async fn queued_invoices_are_rendered_and_stored_by_the_worker_once() {
+        let (store, calls, queue, worker) = three_submitted(8);
         let running = worker.start().expect("first start");
         assert!(worker.start().is_none(), "one worker per queue");
         all_three_stored(&store).await;
@@ -477,14 +491,8 @@ mod tests {
 
     #[tokio::test]
     async fn what_a_full_queue_turns_away_the_worker_backfills() {
-        let store = Arc::new(MemoryStore::default());
-        let calls = Arc::new(AtomicUsize::new(0));
-        let (queue, worker) =
-            crate::documents::IssueQueue::new(issuer(store.clone(), calls.clone()), 1);
         // The worker is not running yet: orders 2 and 3 find the queue full.
-        for id in 1..=3 {
-            queue.submit(&order(id, true));
-        }
+        let (store, calls, queue, worker) = three_submitted(1);
         let running = worker.start().unwrap();
         all_three_stored(&store).await;
         drop(queue);
