@@ -27,6 +27,7 @@ use tariff_domain::payments::{
 };
 use tariff_domain::quota::QuotaService;
 use tariff_domain::settings::SettingsService;
+use tariff_domain::shared::error_chain;
 use tariff_domain::webhooks::{
     DeliveryWorker, EventPayloads, InstanceId, WebhookAdmin, WorkerReport, WorkerSettings,
 };
@@ -509,12 +510,12 @@ pub fn spawn_workers(wired: &Wired, settings: &Settings) -> Vec<JoinHandle<()>> 
         match invoices.backfill().await {
             Ok(0) => {}
             Ok(made) => tracing::info!(made, "stored the PDFs of numbered invoices"),
-            Err(err) => tracing::warn!(error = %chain(&err), "invoice backfill failed"),
+            Err(err) => tracing::warn!(error = %error_chain(&err), "invoice backfill failed"),
         }
         match credit_notes.backfill().await {
             Ok(0) => {}
             Ok(made) => tracing::info!(made, "stored the PDFs of credit notes"),
-            Err(err) => tracing::warn!(error = %chain(&err), "credit note backfill failed"),
+            Err(err) => tracing::warn!(error = %error_chain(&err), "credit note backfill failed"),
         }
     });
     let settings_service = wired.state.settings.clone();
@@ -529,7 +530,7 @@ pub fn spawn_workers(wired: &Wired, settings: &Settings) -> Vec<JoinHandle<()>> 
                     "billing switch changed elsewhere"
                 ),
                 Ok(false) => {}
-                Err(err) => tracing::warn!(error = %chain(&err), "settings poll failed"),
+                Err(err) => tracing::warn!(error = %error_chain(&err), "settings poll failed"),
             }
         }
     });
@@ -542,11 +543,11 @@ pub fn spawn_workers(wired: &Wired, settings: &Settings) -> Vec<JoinHandle<()>> 
         loop {
             tick.tick().await;
             if let Err(err) = lifecycle.sweep_now().await {
-                tracing::warn!(error = %chain(&err), "lifecycle sweep failed");
+                tracing::warn!(error = %error_chain(&err), "lifecycle sweep failed");
             }
             if let Some(renewals) = &renewals {
                 if let Err(err) = renewals.run_now().await {
-                    tracing::warn!(error = %chain(&err), "renewal charges failed");
+                    tracing::warn!(error = %error_chain(&err), "renewal charges failed");
                 }
             }
         }
@@ -554,17 +555,6 @@ pub fn spawn_workers(wired: &Wired, settings: &Settings) -> Vec<JoinHandle<()>> 
     let mut handles = vec![poll, sweep, backfill];
     handles.extend(wired.invoice_worker.start());
     handles
-}
-
-fn chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 pub fn server_options(settings: &Settings) -> ServerOptions {

@@ -18,6 +18,7 @@ use tariff_domain::organisations::OrgError;
 use tariff_domain::payments::PaymentError;
 use tariff_domain::quota::QuotaError;
 use tariff_domain::settings::SettingsError;
+use tariff_domain::shared::error_chain;
 use tariff_domain::webhooks::{EndpointError, WebhookAdminError};
 use tariff_domain::{PageRequestError, RepoError, StoreFailure};
 
@@ -217,18 +218,6 @@ fn is_upstream(err: &(dyn std::error::Error + 'static)) -> bool {
         current = e.source();
     }
     false
-}
-
-/// `outer: inner: innermost`, for logs.
-pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 impl fmt::Display for ApiError {

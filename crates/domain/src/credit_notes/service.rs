@@ -431,14 +431,14 @@ impl CreditNoteService {
             Ok(order) => {
                 if let Err(err) = self.store_document(&note, &order).await {
                     tracing::warn!(
-                        error = %crate::documents::error_chain(&err),
+                        error = %crate::shared::error_chain(&err),
                         credit_note = note.id().get(),
                         "credit note PDF not stored; made on first download"
                     );
                 }
             }
             Err(err) => tracing::warn!(
-                error = %crate::documents::error_chain(&err),
+                error = %crate::shared::error_chain(&err),
                 credit_note = note.id().get(),
                 "credit note PDF not stored; made on first download"
             ),

@@ -17,15 +17,3 @@ mod queue;
 pub use issuer::{DocumentIssuer, IssueError};
 pub use model::{DocumentKind, DocumentStore, StoredDocument, UnknownDocumentKind};
 pub use queue::{IssueQueue, IssueWorker};
-
-/// `outer: cause: root cause`, for one log line.
-pub(crate) fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}

@@ -129,7 +129,7 @@ async fn issue(issuer: &DocumentIssuer, order: &Order) -> bool {
         Err(err) => {
             tracing::warn!(
                 order = order.id().get(),
-                error = %super::error_chain(&err),
+                error = %crate::shared::error_chain(&err),
                 "invoice not stored after numbering; the backfill or first download will"
             );
             false
@@ -141,7 +141,7 @@ async fn backfill(issuer: &DocumentIssuer) {
     match issuer.backfill().await {
         Ok(made) => tracing::info!(made, "stored the invoices a full queue left"),
         Err(err) => tracing::warn!(
-            error = %super::error_chain(&err),
+            error = %crate::shared::error_chain(&err),
             "invoice backfill after a full queue failed"
         ),
     }

@@ -17,6 +17,7 @@ use super::service::BillingPolicy;
 use crate::catalogue::plan::Plan;
 use crate::catalogue::ports::PlanRepository;
 use crate::shared::clock::Clock;
+use crate::shared::error_chain;
 use crate::shared::ids::PlanId;
 use crate::shared::repo::{RepoError, StoreFailure};
 
@@ -259,16 +260,4 @@ impl LifecycleService {
             .renewing(order.id())
             .with_notes(Some(format!("renewal of order #{}", order.id()))))
     }
-}
-
-/// `outer: cause: root cause`, for one log line.
-fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

@@ -201,7 +201,7 @@ impl OrderService {
         if let Err(err) = issuer.issue_invoice(order).await {
             tracing::warn!(
                 order = order.id().get(),
-                error = %crate::documents::error_chain(&err),
+                error = %crate::shared::error_chain(&err),
                 "invoice not stored at numbering; the backfill or first download will"
             );
         }

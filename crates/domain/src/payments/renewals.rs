@@ -263,7 +263,7 @@ impl RenewalCharges {
                 }
                 Err(err) => tracing::warn!(
                     order = renewal.renewal.id().get(),
-                    error = %err,
+                    error = %crate::shared::error_chain(&err),
                     "renewal charge failed; retried on a later run"
                 ),
             }

@@ -5,6 +5,7 @@
 pub mod address;
 pub mod billing;
 pub mod clock;
+pub mod error_chain;
 pub mod health;
 pub mod ids;
 pub mod money;
@@ -15,6 +16,7 @@ pub mod text;
 pub use address::{Country, PostalAddress};
 pub use billing::{BillingDetails, BillingDraft, BillingPatch};
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use error_chain::error_chain;
 pub use health::HealthProbe;
 pub use ids::{AccountRef, OrderId, OrgId, PlanId, TokenId, UserId};
 pub use money::{Currency, Money, MoneyError, TaxRate};

@@ -246,19 +246,15 @@ fn number_later(
 ) -> Result<OrderRow, DbError> {
     let year = activation.activated_at.year();
     let token = deferred.defer(active.id, year, &activation.numbering);
-    let row: OrderRow = c.get_result(NumberInvoice {
+    let number = NumberInvoice {
         id: active.id,
         year,
         // Unique among placeholders, and never a real sequence number.
         seq: -active.id,
         number: token,
         snapshot,
-    })?;
-    if let Some(entry) = audit {
-        let numbered = to_order(row.clone(), items.to_vec()).map_err(DbError::Repo)?;
-        audit::record(c, Some(&entry.with_after(numbered.audit_state())))?;
-    }
-    Ok(row)
+    };
+    write_number_and_record(c, number, items, audit)
 }
 
 /// Numbers an order in two statements (take the sequence, then write the number) and
@@ -273,13 +269,25 @@ fn number_and_record_stepwise(
 ) -> Result<OrderRow, DbError> {
     let year = activation.activated_at.year();
     let seq = next_invoice_seq(c, year)?;
-    let row: OrderRow = c.get_result(NumberInvoice {
+    let number = NumberInvoice {
         id: active.id,
         year,
         seq,
         number: activation.numbering.render(year, seq),
         snapshot,
-    })?;
+    };
+    write_number_and_record(c, number, items, audit)
+}
+
+/// Writes `number` (a real one or a placeholder) and records `audit` with the numbered
+/// order as its "after"; the numbered row.
+fn write_number_and_record(
+    c: &mut DbConn<'_>,
+    number: NumberInvoice,
+    items: &[ItemRow],
+    audit: Option<AuditEntry>,
+) -> Result<OrderRow, DbError> {
+    let row: OrderRow = c.get_result(number)?;
     if let Some(entry) = audit {
         let numbered = to_order(row.clone(), items.to_vec()).map_err(DbError::Repo)?;
         audit::record(c, Some(&entry.with_after(numbered.audit_state())))?;
